@@ -1,0 +1,174 @@
+"""Settings: one frozen object read from the environment (app settings in Azure)."""
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+from collections.abc import Mapping
+from functools import cached_property
+from urllib.parse import urlsplit
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from lifecycle.errors import ConfigurationError
+
+SETTING_DEFAULTS: dict[str, str] = {
+    "GRAPH_BASE_URL": "https://graph.microsoft.com/v1.0",
+    "AZURE_CLIENT_ID": "",
+    "LIFECYCLE_TABLES_CONNECTION_STRING": "",
+    "LIFECYCLE_TABLES_ENDPOINT": "",
+    "LIFECYCLE_TABLE_PREFIX": "lifecycle",
+    "MANAGED_GROUP_IDS": "",
+    "ALLOWED_EMAIL_DOMAINS": "",
+    "BLOCKED_EMAIL_DOMAINS": "",
+    "INVITE_REDIRECT_URL": "https://myapps.microsoft.com",
+    "GUEST_DEFAULT_TTL_DAYS": "90",
+    "EXPIRY_SCHEDULE": "0 0 3 * * *",
+    "EXPIRY_GRACE_DAYS": "30",
+    "INVITE_REDEEM_DAYS": "30",
+    "EXPIRY_MAX_ACTIONS_PER_RUN": "500",
+    "EXPIRY_DRY_RUN": "false",
+    "EXPIRY_GUARD_PERCENT": "20",
+    "EXPIRY_GUARD_MIN": "10",
+    "GRAPH_MAX_CONCURRENCY": "8",
+    "EXPIRY_NOTICE_DAYS": "14",
+    "LIFECYCLE_EVENTS_QUEUE": "guest-events",
+}
+"""Every setting the app reads, with its default ('' = none). Infra declares each one."""
+
+_LOOPBACK_NAMES = {"localhost"}
+_TABLE_PREFIX = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,39}$")
+_QUEUE_NAME = re.compile(r"^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$")
+_DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+
+
+def _csv(value: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in value.split(",") if item.strip())
+
+
+def _url(value: str, *, https_only: bool) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise ValueError("must be an absolute http(s) URL")
+    if https_only and parts.scheme != "https":
+        raise ValueError("must use https")
+    return value
+
+
+def is_loopback_host(host: str | None) -> bool:
+    if not host:
+        return False
+    if host.lower() in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class Settings(BaseModel):
+    """Validated, immutable app settings. Build with `Settings.from_env()`."""
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore")
+
+    graph_base_url: str = Field(alias="GRAPH_BASE_URL")
+    azure_client_id: str = Field(alias="AZURE_CLIENT_ID")
+    tables_connection_string: str = Field(alias="LIFECYCLE_TABLES_CONNECTION_STRING")
+    tables_endpoint: str = Field(alias="LIFECYCLE_TABLES_ENDPOINT")
+    table_prefix: str = Field(alias="LIFECYCLE_TABLE_PREFIX")
+    managed_group_ids: tuple[str, ...] = Field(alias="MANAGED_GROUP_IDS")
+    allowed_email_domains: tuple[str, ...] = Field(alias="ALLOWED_EMAIL_DOMAINS")
+    blocked_email_domains: tuple[str, ...] = Field(alias="BLOCKED_EMAIL_DOMAINS")
+    invite_redirect_url: str = Field(alias="INVITE_REDIRECT_URL")
+    guest_default_ttl_days: int = Field(alias="GUEST_DEFAULT_TTL_DAYS", ge=1, le=3650)
+    expiry_schedule: str = Field(alias="EXPIRY_SCHEDULE", min_length=1)
+    expiry_grace_days: int = Field(alias="EXPIRY_GRACE_DAYS", ge=0, le=3650)
+    invite_redeem_days: int = Field(alias="INVITE_REDEEM_DAYS", ge=0, le=3650)
+    expiry_max_actions_per_run: int = Field(alias="EXPIRY_MAX_ACTIONS_PER_RUN", ge=1, le=100_000)
+    expiry_dry_run: bool = Field(alias="EXPIRY_DRY_RUN")
+    expiry_guard_percent: float = Field(alias="EXPIRY_GUARD_PERCENT", gt=0, le=100)
+    expiry_guard_min: int = Field(alias="EXPIRY_GUARD_MIN", ge=0)
+    graph_max_concurrency: int = Field(alias="GRAPH_MAX_CONCURRENCY", ge=1, le=64)
+    expiry_notice_days: int = Field(alias="EXPIRY_NOTICE_DAYS", ge=0, le=3650)
+    events_queue: str = Field(alias="LIFECYCLE_EVENTS_QUEUE")
+
+    @field_validator("graph_base_url")
+    @classmethod
+    def _graph_url(cls, value: str) -> str:
+        value = value.rstrip("/")
+        _url(value, https_only=not is_loopback_host(urlsplit(value).hostname))
+        return value
+
+    @field_validator("invite_redirect_url")
+    @classmethod
+    def _redirect_url(cls, value: str) -> str:
+        return _url(value, https_only=True)
+
+    @field_validator("tables_endpoint")
+    @classmethod
+    def _tables_endpoint(cls, value: str) -> str:
+        return _url(value, https_only=False).rstrip("/") if value else value
+
+    @field_validator("table_prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        if not _TABLE_PREFIX.match(value):
+            raise ValueError("must be 1-40 letters or digits, starting with a letter")
+        return value
+
+    @field_validator("events_queue")
+    @classmethod
+    def _queue(cls, value: str) -> str:
+        if not _QUEUE_NAME.match(value):
+            raise ValueError("must be a valid queue name (3-63 lower-case letters, digits, single hyphens)")
+        return value
+
+    @field_validator("managed_group_ids", mode="before")
+    @classmethod
+    def _group_ids(cls, value: object) -> tuple[str, ...]:
+        items = _csv(value) if isinstance(value, str) else tuple(value)  # type: ignore[arg-type]
+        for item in items:
+            try:
+                UUID(item)
+            except ValueError:
+                raise ValueError(f"'{item}' is not a GUID") from None
+        return tuple(str(UUID(item)) for item in items)
+
+    @field_validator("allowed_email_domains", "blocked_email_domains", mode="before")
+    @classmethod
+    def _domains(cls, value: object) -> tuple[str, ...]:
+        items = _csv(value) if isinstance(value, str) else tuple(value)  # type: ignore[arg-type]
+        domains = tuple(item.lower().lstrip("@") for item in items)
+        for domain in domains:
+            if not _DOMAIN.match(domain):
+                raise ValueError(f"'{domain}' is not a domain name")
+        return domains
+
+    @cached_property
+    def graph_is_loopback(self) -> bool:
+        return is_loopback_host(urlsplit(self.graph_base_url).hostname)
+
+    @cached_property
+    def managed_groups(self) -> frozenset[str]:
+        return frozenset(self.managed_group_ids)
+
+    def table_name(self, kind: str) -> str:
+        return f"{self.table_prefix}{kind}"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+        source = os.environ if environ is None else environ
+        values = {name: source.get(name, "").strip() or default for name, default in SETTING_DEFAULTS.items()}
+        try:
+            return cls.model_validate(values)
+        except ValidationError as exc:
+            raise ConfigurationError(_describe(exc)) from None
+
+
+def _describe(exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors():
+        name = ".".join(str(part) for part in error["loc"]) or "settings"
+        problems.append(f"{name}: {error['msg']}")
+    return "invalid settings: " + "; ".join(problems)
