@@ -1,0 +1,8 @@
+"""Azure Functions entry point: builds the app and registers the blueprints. Nothing here touches the network."""
+import azure.functions as func
+
+from lifecycle.http import guests, health
+
+app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
+app.register_functions(guests.bp)
+app.register_functions(health.bp)

@@ -1,0 +1,254 @@
+"""Microsoft Graph adapter on msgraph-sdk. Every Graph call the app makes is here; SDK errors never leave it."""
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import httpx
+from kiota_abstractions.api_error import APIError
+from kiota_abstractions.base_request_configuration import RequestConfiguration
+from msgraph import GraphRequestAdapter, GraphServiceClient
+from msgraph.generated.directory.deleted_items.item.directory_object_item_request_builder import (
+    DirectoryObjectItemRequestBuilder,
+)
+from msgraph.generated.groups.item.group_item_request_builder import GroupItemRequestBuilder
+from msgraph.generated.models.directory_object import DirectoryObject
+from msgraph.generated.models.email_address import EmailAddress
+from msgraph.generated.models.invitation import Invitation as GraphInvitation
+from msgraph.generated.models.invited_user_message_info import InvitedUserMessageInfo
+from msgraph.generated.models.recipient import Recipient
+from msgraph.generated.models.reference_create import ReferenceCreate
+from msgraph.generated.models.user import User
+from msgraph.generated.users.item.user_item_request_builder import UserItemRequestBuilder
+from msgraph.generated.users.users_request_builder import UsersRequestBuilder
+from msgraph_core import GraphClientFactory
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, stop_after_delay
+
+from lifecycle.adapters.credentials import graph_auth_provider
+from lifecycle.config import Settings
+from lifecycle.domain.odata import odata_string
+from lifecycle.errors import GraphBadRequest, GraphError, GraphNotFound, GraphUnavailable
+from lifecycle.ports import DirectoryUser, Invitation, InvitationRequest
+from lifecycle.request_log import note_request_id
+
+T = TypeVar("T")
+USER_FIELDS = ["id", "userType", "displayName", "mail", "otherMails", "userPrincipalName", "externalUserState",
+               "accountEnabled"]
+_ALREADY_MEMBER = "already exist"
+_NOT_REPLICATED = "not a valid reference update"
+
+
+@dataclass(frozen=True)
+class GraphRetryPolicy:
+    """Retries on top of the SDK's own (which already retries 429/503/504 three times honouring Retry-After)."""
+
+    attempts: int = 4
+    budget_seconds: float = 30.0
+    min_wait: float = 0.5
+    max_wait: float = 20.0
+
+
+def translate(exc: Exception, action: str) -> GraphError:
+    """Turn an SDK or transport error into the project's Graph errors."""
+    if isinstance(exc, httpx.TransportError):
+        return GraphUnavailable(f"{action}: Graph is unreachable ({type(exc).__name__})", retry_after=10)
+    assert isinstance(exc, APIError)
+    status = exc.response_status_code or 0
+    headers = {k.lower(): v for k, v in (exc.response_headers or {}).items()}
+    error = getattr(exc, "error", None)
+    code = getattr(error, "code", None) or "UnknownError"
+    message = getattr(error, "message", None) or str(exc.message or exc)
+    info: dict[str, Any] = {"graph_status": status, "graph_code": code, "request_id": headers.get("request-id")}
+    note_request_id(headers.get("request-id"))
+    text = f"{action}: Graph answered {status} {code}: {message}"
+    if status in (429, 503, 504):
+        return GraphUnavailable(text, retry_after=_retry_after(headers), **info)
+    if status == 404 or (status == 400 and _NOT_REPLICATED in message.lower()):
+        return GraphNotFound(text, **info)
+    if status == 400:
+        return GraphBadRequest(text, **info)
+    return GraphError(text, **info)
+
+
+def _retry_after(headers: dict[str, str]) -> int:
+    try:
+        return max(1, int(float(headers.get("retry-after", "10"))))
+    except ValueError:
+        return 10
+
+
+def _user(user: Any) -> DirectoryUser:
+    extra = getattr(user, "additional_data", None) or {}
+    return DirectoryUser(
+        id=user.id, user_type=getattr(user, "user_type", None) or extra.get("userType") or "",
+        display_name=getattr(user, "display_name", None) or extra.get("displayName") or "",
+        mail=(getattr(user, "mail", None) or extra.get("mail") or "").lower(),
+        other_mails=tuple(m.lower() for m in (getattr(user, "other_mails", None) or extra.get("otherMails") or [])),
+        user_principal_name=getattr(user, "user_principal_name", None) or extra.get("userPrincipalName") or "",
+        external_user_state=getattr(user, "external_user_state", None) or extra.get("externalUserState"),
+        account_enabled=getattr(user, "account_enabled", None),
+    )
+
+
+class GraphDirectory:
+    """The Directory port on msgraph-sdk, with bounded concurrency and a retry budget."""
+
+    def __init__(self, settings: Settings, retry: GraphRetryPolicy | None = None) -> None:
+        auth, self._credential = graph_auth_provider(settings)
+        self._http = GraphClientFactory.create_with_default_middleware(
+            client=httpx.AsyncClient(timeout=httpx.Timeout(30.0), event_hooks={"response": [_note_response]}))
+        adapter = GraphRequestAdapter(auth, client=self._http)
+        adapter.base_url = settings.graph_base_url
+        self._client = GraphServiceClient(request_adapter=adapter)
+        self._base_url = settings.graph_base_url
+        self._slots = asyncio.Semaphore(settings.graph_max_concurrency)
+        self._retry = retry or GraphRetryPolicy()
+
+    async def close(self) -> None:
+        await self._http.aclose()
+        if self._credential is not None:
+            await self._credential.close()
+
+    async def _call(self, action: str, operation: Callable[[], Awaitable[T]]) -> T:
+        policy = self._retry
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type(GraphUnavailable), reraise=True,
+            stop=stop_after_attempt(policy.attempts) | stop_after_delay(policy.budget_seconds),
+            wait=lambda state: _wait_for(state, policy), before_sleep=_give_up_if_too_long(policy))
+        async for attempt in retrying:
+            with attempt:
+                async with self._slots:
+                    try:
+                        return await operation()
+                    except (APIError, httpx.TransportError) as exc:
+                        raise translate(exc, action) from None
+        raise AssertionError("unreachable")
+
+    # --- users -----------------------------------------------------------------------------------
+    async def find_user_by_email(self, email: str) -> DirectoryUser | None:
+        literal = odata_string(email)
+        query = UsersRequestBuilder.UsersRequestBuilderGetQueryParameters(
+            filter=(f"mail eq {literal} or otherMails/any(m:m eq {literal}) or userPrincipalName eq {literal} "
+                    f"or proxyAddresses/any(p:p eq {odata_string('SMTP:' + email)})"),
+            select=USER_FIELDS, top=5)
+        result = await self._call("find user", lambda: self._client.users.get(RequestConfiguration(
+            query_parameters=query)))
+        users = [_user(user) for user in (result.value if result else None) or []]
+        users.sort(key=lambda user: (not user.is_guest, user.id))
+        return users[0] if users else None
+
+    async def get_user(self, user_id: str) -> DirectoryUser | None:
+        query = UserItemRequestBuilder.UserItemRequestBuilderGetQueryParameters(select=USER_FIELDS)
+        try:
+            user = await self._call("get user", lambda: self._client.users.by_user_id(user_id).get(
+                RequestConfiguration(query_parameters=query)))
+        except GraphNotFound:
+            return None
+        return _user(user) if user else None
+
+    async def invite(self, request: InvitationRequest) -> Invitation:
+        body = GraphInvitation(
+            invited_user_email_address=request.email, invite_redirect_url=request.redirect_url,
+            invited_user_display_name=request.display_name, send_invitation_message=request.send_message,
+            invited_user_type="Guest", invited_user_message_info=_message_info(request),
+            invited_user_sponsors=[DirectoryObject(id=sponsor) for sponsor in request.sponsors] or None)
+        result = await self._call("invite", lambda: self._client.invitations.post(body))
+        return _invitation(result)
+
+    async def reset_redemption(self, user_id: str, email: str, redirect_url: str) -> Invitation:
+        body = GraphInvitation(invited_user_email_address=email, invite_redirect_url=redirect_url,
+                               send_invitation_message=False, reset_redemption=True, invited_user=User(id=user_id))
+        result = await self._call("reset redemption", lambda: self._client.invitations.post(body))
+        return _invitation(result)
+
+    async def update_user(self, user_id: str, fields: dict[str, Any]) -> None:
+        body = User(**{_snake(name): value for name, value in fields.items()})
+        await self._call("update user", lambda: self._client.users.by_user_id(user_id).patch(body))
+
+    async def revoke_sessions(self, user_id: str) -> None:
+        await self._call("revoke sessions",
+                         lambda: self._client.users.by_user_id(user_id).revoke_sign_in_sessions.post())
+
+    async def delete_user(self, user_id: str) -> None:
+        await self._call("delete user", lambda: self._client.users.by_user_id(user_id).delete())
+
+    async def get_deleted_user(self, user_id: str) -> DirectoryUser | None:
+        query = DirectoryObjectItemRequestBuilder.DirectoryObjectItemRequestBuilderGetQueryParameters(
+            select=USER_FIELDS)
+        item = self._client.directory.deleted_items.by_directory_object_id(user_id)
+        try:
+            found = await self._call("get deleted user", lambda: item.get(RequestConfiguration(
+                query_parameters=query)))
+        except GraphNotFound:
+            return None
+        return _user(found) if found else None
+
+    async def restore_user(self, user_id: str) -> None:
+        item = self._client.directory.deleted_items.by_directory_object_id(user_id)
+        await self._call("restore user", lambda: item.restore.post())
+
+    # --- groups ----------------------------------------------------------------------------------
+    async def add_member(self, group_id: str, user_id: str) -> None:
+        body = ReferenceCreate(odata_id=f"https://graph.microsoft.com/v1.0/directoryObjects/{user_id}")
+        try:
+            await self._call("add member", lambda: self._client.groups.by_group_id(group_id).members.ref.post(body))
+        except GraphBadRequest as exc:
+            if _ALREADY_MEMBER not in exc.message.lower():
+                raise
+
+    async def remove_member(self, group_id: str, user_id: str) -> None:
+        members = self._client.groups.by_group_id(group_id).members
+        try:
+            await self._call("remove member", lambda: members.by_directory_object_id(user_id).ref.delete())
+        except GraphNotFound:
+            if not await self.group_exists(group_id):
+                raise
+
+    async def group_exists(self, group_id: str) -> bool:
+        query = GroupItemRequestBuilder.GroupItemRequestBuilderGetQueryParameters(select=["id"])
+        try:
+            await self._call("get group", lambda: self._client.groups.by_group_id(group_id).get(
+                RequestConfiguration(query_parameters=query)))
+        except GraphNotFound:
+            return False
+        return True
+
+
+def _message_info(request: InvitationRequest) -> InvitedUserMessageInfo | None:
+    if not (request.message or request.message_language or request.cc_recipients):
+        return None
+    return InvitedUserMessageInfo(
+        customized_message_body=request.message, message_language=request.message_language,
+        cc_recipients=[Recipient(email_address=EmailAddress(address=a)) for a in request.cc_recipients] or None)
+
+
+def _invitation(result: GraphInvitation | None) -> Invitation:
+    if result is None or result.invited_user is None or not result.invited_user.id:
+        raise GraphError("invite: Graph returned no invited user")
+    return Invitation(user_id=result.invited_user.id, redeem_url=result.invite_redeem_url or "",
+                      status=result.status or "PendingAcceptance")
+
+
+async def _note_response(response: httpx.Response) -> None:
+    note_request_id(response.headers.get("request-id"))
+
+
+def _wait_for(state: Any, policy: GraphRetryPolicy) -> float:
+    error = state.outcome.exception() if state.outcome else None
+    hinted = float(getattr(error, "retry_after", None) or 0)
+    backoff = policy.min_wait * (2 ** (state.attempt_number - 1))
+    return min(max(hinted, backoff), policy.max_wait)
+
+
+def _give_up_if_too_long(policy: GraphRetryPolicy) -> Callable[[Any], None]:
+    def check(state: Any) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        if error is not None and (getattr(error, "retry_after", 0) or 0) > policy.max_wait:
+            raise error
+    return check
+
+
+def _snake(name: str) -> str:
+    return "".join("_" + c.lower() if c.isupper() else c for c in name)

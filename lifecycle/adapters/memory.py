@@ -1,0 +1,219 @@
+"""In-memory adapters that obey the same ports as the real ones (for fast tests and dry wiring)."""
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from lifecycle.adapters import table_codec as codec
+from lifecycle.domain.model import EmailClaim, Guest, GuestState, IndexKind
+from lifecycle.errors import ConcurrencyConflict, GraphBadRequest, GraphNotFound, InvalidRequest
+from lifecycle.ports import (
+    AuditEntry, DirectoryUser, Event, GuestQuery, Invitation, InvitationRequest, Page,
+)
+
+_TRACKED = (GuestState.INVITED, GuestState.ACTIVE, GuestState.DISABLED)
+
+
+def _etag() -> str:
+    return uuid.uuid4().hex
+
+
+class InMemoryGuestStore:
+    """GuestStore in a dict, with the same ETag and index rules as the Table adapter."""
+
+    def __init__(self) -> None:
+        self.guests: dict[str, Guest] = {}
+        self.claims: dict[str, EmailClaim] = {}
+        self.index: dict[str, set[str]] = {}
+        self.outbox: list[Event] = []
+
+    async def ping(self) -> None:
+        return None
+
+    async def get(self, guest_id: str) -> Guest | None:
+        return self.guests.get(guest_id)
+
+    async def get_claim(self, email: str) -> EmailClaim | None:
+        return self.claims.get(email)
+
+    async def claim_email(self, claim: EmailClaim) -> EmailClaim:
+        if claim.email in self.claims:
+            raise ConcurrencyConflict("claimed already")
+        self.claims[claim.email] = replace(claim, etag=_etag())
+        return self.claims[claim.email]
+
+    async def take_over_claim(self, claim: EmailClaim) -> EmailClaim:
+        self._check_claim(claim)
+        self.claims[claim.email] = replace(claim, etag=_etag())
+        return self.claims[claim.email]
+
+    async def release_claim(self, claim: EmailClaim) -> None:
+        self._check_claim(claim)
+        del self.claims[claim.email]
+
+    def _check_claim(self, claim: EmailClaim) -> None:
+        current = self.claims.get(claim.email)
+        if current is None or current.etag != claim.etag:
+            raise ConcurrencyConflict("the claim changed")
+
+    async def create(self, guest: Guest, claim: EmailClaim | None, events: Sequence[Event] = ()) -> Guest:
+        if guest.id in self.guests or (claim is not None and self.claims.get(claim.email, claim).etag != claim.etag):
+            raise ConcurrencyConflict("exists already")
+        if claim is not None:
+            self.claims[claim.email] = replace(claim, guest_id=guest.id, etag=_etag())
+        return self._write(replace(guest, etag=_etag()), events)
+
+    async def save(self, guest: Guest, events: Sequence[Event] = ()) -> Guest:
+        current = self.guests.get(guest.id)
+        if current is None or current.etag != guest.etag:
+            raise ConcurrencyConflict("the guest changed")
+        return self._write(replace(guest, etag=_etag()), events)
+
+    def _write(self, guest: Guest, events: Sequence[Event]) -> Guest:
+        self.guests[guest.id] = guest
+        self.index[guest.id] = codec.index_rows(guest)
+        self.outbox.extend(events)
+        return guest
+
+    async def query(self, query: GuestQuery) -> Page:
+        guests = sorted(self.guests.values(), key=lambda g: g.id)
+        if query.email:
+            guests = [g for g in guests if g.email == query.email]
+        if query.state:
+            guests = [g for g in guests if g.state is query.state]
+        if query.expiring_before:
+            guests = sorted((g for g in guests if g.is_live and g.expires_at and g.expires_at < query.expiring_before),
+                            key=lambda g: g.expires_at)  # type: ignore[arg-type, return-value]
+        start = _offset(query.continuation_token)
+        end = start + query.page_size
+        return Page(guests[start:end], str(end) if end < len(guests) else None)
+
+    async def due(self, kind: IndexKind, until: datetime, limit: int) -> list[str]:
+        low, high = codec.index_bounds(kind, until)
+        rows = sorted(row for rows in self.index.values() for row in rows if low <= row < high)
+        return [row.rsplit("_", 1)[1] for row in rows[:limit]]
+
+    async def stale_claims(self, older_than: datetime, limit: int) -> list[EmailClaim]:
+        stale = [c for c in self.claims.values() if not c.is_linked and c.claimed_at < older_than]
+        return stale[:limit]
+
+    async def count_tracked(self) -> int:
+        return sum(1 for g in self.guests.values() if g.state in _TRACKED)
+
+    async def pending_events(self, limit: int) -> list[Event]:
+        return list(self.outbox[:limit])
+
+    async def remove_event(self, event: Event) -> None:
+        self.outbox = [e for e in self.outbox if e.id != event.id]
+
+
+def _offset(token: str | None) -> int:
+    if not token:
+        return 0
+    if not token.isdigit():
+        raise InvalidRequest("continuationToken is not valid")
+    return int(token)
+
+
+class InMemoryAuditLog:
+    def __init__(self) -> None:
+        self.entries: list[AuditEntry] = []
+
+    async def record(self, entry: AuditEntry) -> None:
+        self.entries.append(entry)
+
+    async def entries_for(self, target: str) -> list[AuditEntry]:
+        return [e for e in self.entries if e.target == target]
+
+
+class InMemoryDirectory:
+    """A tiny Directory: users, groups and memberships, with the port's error contract."""
+
+    def __init__(self) -> None:
+        self.users: dict[str, dict[str, Any]] = {}
+        self.deleted: dict[str, dict[str, Any]] = {}
+        self.groups: dict[str, set[str]] = {}
+        self.writes: list[tuple[str, str]] = []
+
+    def add_user(self, email: str, user_type: str = "Guest", state: str | None = "PendingAcceptance") -> str:
+        user_id = str(uuid.uuid4())
+        self.users[user_id] = {"id": user_id, "mail": email.lower(), "userType": user_type,
+                               "externalUserState": state, "accountEnabled": True, "displayName": email}
+        return user_id
+
+    def add_group(self, group_id: str) -> None:
+        self.groups.setdefault(group_id, set())
+
+    def _user(self, user_id: str) -> dict[str, Any]:
+        if user_id not in self.users:
+            raise GraphNotFound(f"user {user_id} not found")
+        return self.users[user_id]
+
+    @staticmethod
+    def _view(user: dict[str, Any]) -> DirectoryUser:
+        return DirectoryUser(id=user["id"], user_type=user["userType"], display_name=user.get("displayName", ""),
+                             mail=user["mail"], external_user_state=user.get("externalUserState"),
+                             account_enabled=user.get("accountEnabled"))
+
+    async def find_user_by_email(self, email: str) -> DirectoryUser | None:
+        found = [u for u in self.users.values() if u["mail"] == email.lower()]
+        return self._view(found[0]) if found else None
+
+    async def get_user(self, user_id: str) -> DirectoryUser | None:
+        return self._view(self.users[user_id]) if user_id in self.users else None
+
+    async def invite(self, request: InvitationRequest) -> Invitation:
+        self.writes.append(("invite", request.email))
+        existing = await self.find_user_by_email(request.email)
+        if existing is not None and not existing.is_guest:
+            raise GraphBadRequest("The invited user already exists in the directory as object ID: " + existing.id)
+        user_id = existing.id if existing else self.add_user(request.email)
+        return Invitation(user_id, f"https://login.example/redeem/{user_id}", self.users[user_id]["externalUserState"])
+
+    async def reset_redemption(self, user_id: str, email: str, redirect_url: str) -> Invitation:
+        self.writes.append(("reset", user_id))
+        self._user(user_id)["externalUserState"] = "PendingAcceptance"
+        return Invitation(user_id, f"https://login.example/redeem/{user_id}/again", "PendingAcceptance")
+
+    async def update_user(self, user_id: str, fields: dict[str, Any]) -> None:
+        self.writes.append(("update", user_id))
+        self._user(user_id).update(fields)
+
+    async def revoke_sessions(self, user_id: str) -> None:
+        self.writes.append(("revoke", user_id))
+        self._user(user_id)["revokedAt"] = True
+
+    async def delete_user(self, user_id: str) -> None:
+        self.writes.append(("delete", user_id))
+        self.deleted[user_id] = self.users.pop(self._user(user_id)["id"])
+
+    async def get_deleted_user(self, user_id: str) -> DirectoryUser | None:
+        return self._view(self.deleted[user_id]) if user_id in self.deleted else None
+
+    async def restore_user(self, user_id: str) -> None:
+        self.writes.append(("restore", user_id))
+        if user_id not in self.deleted:
+            raise GraphNotFound(f"deleted user {user_id} not found")
+        self.users[user_id] = self.deleted.pop(user_id)
+
+    async def add_member(self, group_id: str, user_id: str) -> None:
+        self.writes.append(("add", f"{group_id}/{user_id}"))
+        if group_id not in self.groups:
+            raise GraphNotFound(f"group {group_id} not found")
+        self._user(user_id)
+        self.groups[group_id].add(user_id)
+
+    async def remove_member(self, group_id: str, user_id: str) -> None:
+        self.writes.append(("remove", f"{group_id}/{user_id}"))
+        if group_id not in self.groups:
+            raise GraphNotFound(f"group {group_id} not found")
+        self.groups[group_id].discard(user_id)
+
+    async def group_exists(self, group_id: str) -> bool:
+        return group_id in self.groups
+
+    async def close(self) -> None:
+        return None

@@ -1,0 +1,159 @@
+"""Mapping between domain objects and Table entities, and the key scheme of the guests table.
+
+All rows of the guests table share one partition so that a record, its index rows and its outbox events are written in
+one transaction:
+  g_<guestId>                         the guest record
+  e_<email>                           the email claim / index (write-ahead state `inviting` before Graph is called)
+  x_<kind>_<yyyymmddThhmmssffffff>Z_<guestId>  time-ordered index rows the sweep range-scans
+  o_<yyyymmddThhmmssffffff>Z_<eventId>  outbox events waiting to be dispatched
+"""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import quote, unquote
+
+from lifecycle.domain.model import (
+    DisabledReason, EmailClaim, Guest, GuestState, IndexKind, InvitationState,
+)
+from lifecycle.ports import Event
+
+PARTITION = "guests"
+GUEST_PREFIX = "g_"
+CLAIM_PREFIX = "e_"
+INDEX_PREFIX = "x_"
+OUTBOX_PREFIX = "o_"
+_UNSAFE = "/\\#?%"
+
+
+def stamp(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+
+
+def encode_key(text: str) -> str:
+    """Percent-encode the characters Table keys forbid (and %), plus control characters."""
+    safe = "".join(chr(c) for c in range(0x20, 0x7F) if chr(c) not in _UNSAFE)
+    return quote(text, safe=safe)
+
+
+def decode_key(text: str) -> str:
+    return unquote(text)
+
+
+def guest_key(guest_id: str) -> str:
+    return GUEST_PREFIX + guest_id
+
+
+def claim_key(email: str) -> str:
+    return CLAIM_PREFIX + encode_key(email)
+
+
+def index_key(kind: IndexKind, moment: datetime, guest_id: str) -> str:
+    return f"{INDEX_PREFIX}{kind.value}_{stamp(moment)}_{guest_id}"
+
+
+def index_bounds(kind: IndexKind, until: datetime) -> tuple[str, str]:
+    return f"{INDEX_PREFIX}{kind.value}_", f"{INDEX_PREFIX}{kind.value}_{stamp(until)}~"
+
+
+def outbox_key(event: Event) -> str:
+    return f"{OUTBOX_PREFIX}{stamp(event.time or datetime.now(timezone.utc))}_{event.id}"
+
+
+def _dt(value: Any) -> datetime | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return datetime.fromisoformat(str(value))
+
+
+def _utc(value: datetime) -> datetime:
+    return datetime.fromtimestamp(value.timestamp(), timezone.utc)
+
+
+_DATES = ("expires_at", "invited_at", "disabled_at", "deleted_at", "purged_at", "notice_sent_at", "created_at",
+          "updated_at")
+_LISTS = ("groups", "pending_groups", "removing_groups", "sponsors")
+_DICTS = ("pending_attributes", "attributes")
+
+
+def _column(name: str) -> str:
+    return "".join(part.capitalize() for part in name.split("_"))
+
+
+def guest_to_entity(guest: Guest) -> dict[str, Any]:
+    entity: dict[str, Any] = {
+        "PartitionKey": PARTITION, "RowKey": guest_key(guest.id), "Id": guest.id, "Email": guest.email,
+        "DisplayName": guest.display_name, "State": guest.state.value,
+        "InvitationState": guest.invitation_state.value,
+        "DisabledReason": guest.disabled_reason.value if guest.disabled_reason else "",
+        "LastError": guest.last_error[:2000],
+        "IndexKeys": json.dumps(sorted(index_rows(guest))),
+    }
+    for name in _DATES:
+        value = getattr(guest, name)
+        entity[_column(name)] = _utc(value) if value else None
+    for name in _LISTS + _DICTS:
+        entity[_column(name)] = json.dumps(getattr(guest, name) if name in _DICTS else list(getattr(guest, name)))
+    return {key: value for key, value in entity.items() if value is not None}
+
+
+def entity_to_guest(entity: dict[str, Any]) -> Guest:
+    values: dict[str, Any] = {name: _dt(entity.get(_column(name))) for name in _DATES}
+    values.update({name: tuple(json.loads(entity.get(_column(name)) or "[]")) for name in _LISTS})
+    values.update({name: dict(json.loads(entity.get(_column(name)) or "{}")) for name in _DICTS})
+    reason = entity.get("DisabledReason") or None
+    return Guest(
+        id=entity["Id"], email=entity["Email"], display_name=entity.get("DisplayName", ""),
+        state=GuestState(entity["State"]), invitation_state=InvitationState(entity["InvitationState"]),
+        disabled_reason=DisabledReason(reason) if reason else None, last_error=entity.get("LastError", ""),
+        etag=_etag(entity), **values,
+    )
+
+
+def stored_index_rows(entity: dict[str, Any]) -> set[str]:
+    return set(json.loads(entity.get("IndexKeys") or "[]"))
+
+
+def index_rows(guest: Guest) -> set[str]:
+    return {index_key(kind, moment, guest.id) for kind, moment in guest.index_entries().items()}
+
+
+def index_entity(row_key: str) -> dict[str, Any]:
+    guest_id = row_key.rsplit("_", 1)[1]
+    return {"PartitionKey": PARTITION, "RowKey": row_key, "GuestId": guest_id}
+
+
+def claim_to_entity(claim: EmailClaim) -> dict[str, Any]:
+    return {
+        "PartitionKey": PARTITION, "RowKey": claim_key(claim.email), "Email": claim.email,
+        "GuestId": claim.guest_id, "State": "linked" if claim.is_linked else GuestState.INVITING.value,
+        "ClaimedAt": _utc(claim.claimed_at), "Owner": claim.owner, "Request": json.dumps(claim.request),
+    }
+
+
+def entity_to_claim(entity: dict[str, Any]) -> EmailClaim:
+    return EmailClaim(
+        email=entity["Email"], guest_id=entity.get("GuestId", ""), claimed_at=_dt(entity["ClaimedAt"]),
+        owner=entity.get("Owner", ""), request=json.loads(entity.get("Request") or "{}"), etag=_etag(entity),
+    )
+
+
+def event_to_entity(event: Event) -> dict[str, Any]:
+    return {
+        "PartitionKey": PARTITION, "RowKey": outbox_key(event), "EventId": event.id, "Type": event.type,
+        "GuestId": event.guest_id, "Time": _utc(event.time) if event.time else None,
+        "Data": json.dumps(event.data, default=str),
+    }
+
+
+def entity_to_event(entity: dict[str, Any]) -> Event:
+    return Event(type=entity["Type"], guest_id=entity["GuestId"], data=json.loads(entity.get("Data") or "{}"),
+                 id=entity["EventId"], time=_dt(entity.get("Time")))
+
+
+def _etag(entity: Any) -> str | None:
+    metadata = getattr(entity, "metadata", None) or {}
+    return metadata.get("etag")

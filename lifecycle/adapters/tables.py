@@ -1,0 +1,307 @@
+"""Azure Table Storage adapter (azure-data-tables, async). Storage SDK exceptions never leave this module."""
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from azure.core import MatchConditions
+from azure.core.exceptions import (
+    AzureError, HttpResponseError, ResourceExistsError, ResourceModifiedError, ResourceNotFoundError,
+)
+from azure.data.tables import TableTransactionError, UpdateMode
+from azure.data.tables.aio import TableClient, TableServiceClient
+
+from lifecycle.adapters import table_codec as codec
+from lifecycle.config import Settings
+from lifecycle.domain.model import EmailClaim, Guest, IndexKind
+from lifecycle.errors import ConcurrencyConflict, ConfigurationError, InvalidRequest, StorageUnavailable
+from lifecycle.ports import AuditEntry, Event, GuestQuery, Page
+
+_RETRY = {"retry_total": 2, "retry_backoff_factor": 0.3, "connection_timeout": 5, "read_timeout": 20}
+_CONFLICT_CODES = {"UpdateConditionNotSatisfied", "EntityAlreadyExists", "ConditionNotMet"}
+
+
+def build_service_client(settings: Settings) -> TableServiceClient:
+    if settings.tables_connection_string:
+        return TableServiceClient.from_connection_string(settings.tables_connection_string, **_RETRY)
+    if not settings.tables_endpoint:
+        raise ConfigurationError("set LIFECYCLE_TABLES_CONNECTION_STRING or LIFECYCLE_TABLES_ENDPOINT")
+    from lifecycle.adapters.credentials import azure_credential
+    return TableServiceClient(settings.tables_endpoint, credential=azure_credential(settings), **_RETRY)
+
+
+@asynccontextmanager
+async def storage_errors(action: str) -> AsyncIterator[None]:
+    """Translate storage SDK errors into the project's errors."""
+    try:
+        yield
+    except (ResourceModifiedError, ResourceExistsError) as exc:
+        raise ConcurrencyConflict(f"{action}: the record was changed by another request; retry") from exc
+    except TableTransactionError as exc:
+        if getattr(exc, "error_code", None) in _CONFLICT_CODES or exc.status_code in (409, 412):
+            raise ConcurrencyConflict(f"{action}: the record was changed by another request; retry") from exc
+        raise StorageUnavailable(f"{action}: storage refused the transaction ({exc.status_code})",
+                                 retry_after=5) from exc
+    except HttpResponseError as exc:
+        raise StorageUnavailable(f"{action}: storage answered {exc.status_code}", retry_after=5) from exc
+    except AzureError as exc:
+        raise StorageUnavailable(f"{action}: storage is unreachable", retry_after=10) from exc
+
+
+class TableTables:
+    """Lazily creates (once per worker) and hands out the app's tables."""
+
+    def __init__(self, service: TableServiceClient, settings: Settings) -> None:
+        self._service = service
+        self._settings = settings
+        self._clients: dict[str, TableClient] = {}
+
+    async def table(self, kind: str) -> TableClient:
+        if kind not in self._clients:
+            name = self._settings.table_name(kind)
+            async with storage_errors(f"create table {name}"):
+                try:
+                    await self._service.create_table(name)
+                except ResourceExistsError:
+                    pass
+            self._clients[kind] = self._service.get_table_client(name)
+        return self._clients[kind]
+
+    async def close(self) -> None:
+        for client in self._clients.values():
+            await client.close()
+        await self._service.close()
+
+
+class TableGuestStore:
+    """GuestStore on Azure Table Storage."""
+
+    def __init__(self, tables: TableTables) -> None:
+        self._tables = tables
+
+    async def _client(self) -> TableClient:
+        return await self._tables.table("guests")
+
+    async def ping(self) -> None:
+        client = await self._client()
+        async with storage_errors("ping"):
+            async for _ in client.query_entities("PartitionKey eq 'ping'", results_per_page=1):
+                break
+
+    async def _get_entity(self, row_key: str) -> dict[str, Any] | None:
+        client = await self._client()
+        async with storage_errors("read"):
+            try:
+                return await client.get_entity(codec.PARTITION, row_key)
+            except ResourceNotFoundError:
+                return None
+
+    async def get(self, guest_id: str) -> Guest | None:
+        entity = await self._get_entity(codec.guest_key(guest_id))
+        return codec.entity_to_guest(entity) if entity else None
+
+    async def get_claim(self, email: str) -> EmailClaim | None:
+        entity = await self._get_entity(codec.claim_key(email))
+        return codec.entity_to_claim(entity) if entity else None
+
+    async def claim_email(self, claim: EmailClaim) -> EmailClaim:
+        client = await self._client()
+        async with storage_errors("claim email"):
+            result = await client.create_entity(codec.claim_to_entity(claim))
+        return replace(claim, etag=result.get("etag"))
+
+    async def take_over_claim(self, claim: EmailClaim) -> EmailClaim:
+        client = await self._client()
+        async with storage_errors("take over claim"):
+            result = await client.update_entity(codec.claim_to_entity(claim), mode=UpdateMode.REPLACE,
+                                                etag=claim.etag, match_condition=MatchConditions.IfNotModified)
+        return replace(claim, etag=result.get("etag"))
+
+    async def release_claim(self, claim: EmailClaim) -> None:
+        client = await self._client()
+        async with storage_errors("release claim"):
+            await client.delete_entity(codec.PARTITION, codec.claim_key(claim.email), etag=claim.etag,
+                                       match_condition=MatchConditions.IfNotModified)
+
+    async def create(self, guest: Guest, claim: EmailClaim | None, events: Sequence[Event] = ()) -> Guest:
+        operations: list[tuple[Any, ...]] = [("create", codec.guest_to_entity(guest))]
+        operations += [("upsert", codec.index_entity(key)) for key in codec.index_rows(guest)]
+        if claim is not None:
+            linked = codec.claim_to_entity(replace(claim, guest_id=guest.id))
+            operations.append(("update", linked, _guarded(claim.etag)))
+        operations += [("create", codec.event_to_entity(event)) for event in events]
+        etag = await self._submit("create guest", operations)
+        return replace(guest, etag=etag)
+
+    async def save(self, guest: Guest, events: Sequence[Event] = ()) -> Guest:
+        if guest.etag is None:
+            raise ConcurrencyConflict("save needs a record read from storage")
+        stored = await self._get_entity(codec.guest_key(guest.id))
+        if stored is None or stored.metadata.get("etag") != guest.etag:
+            raise ConcurrencyConflict("the guest was changed by another request; retry")
+        old_rows, new_rows = codec.stored_index_rows(stored), codec.index_rows(guest)
+        operations: list[tuple[Any, ...]] = [("update", codec.guest_to_entity(guest), _guarded(guest.etag))]
+        operations += [("delete", codec.index_entity(key)) for key in sorted(old_rows - new_rows)]
+        operations += [("upsert", codec.index_entity(key)) for key in sorted(new_rows - old_rows)]
+        operations += [("create", codec.event_to_entity(event)) for event in events]
+        etag = await self._submit("save guest", operations)
+        return replace(guest, etag=etag)
+
+    async def _submit(self, action: str, operations: list[tuple[Any, ...]]) -> str | None:
+        client = await self._client()
+        async with storage_errors(action):
+            results = await client.submit_transaction(operations)
+        return results[0].get("etag") if results else None
+
+    async def query(self, query: GuestQuery) -> Page:
+        if query.email:
+            claim = await self.get_claim(query.email)
+            guest = await self.get(claim.guest_id) if claim and claim.is_linked else None
+            matches = [guest] if guest and (query.state is None or guest.state is query.state) else []
+            return Page(matches, None)
+        if query.expiring_before:
+            return await self._query_expiring(query)
+        return await self._query_records(query)
+
+    async def _query_records(self, query: GuestQuery) -> Page:
+        text = "PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi"
+        params: dict[str, Any] = {"pk": codec.PARTITION, "lo": codec.GUEST_PREFIX, "hi": "g`"}
+        if query.state:
+            text += " and State eq @state"
+            params["state"] = query.state.value
+        entities, token = await self._page(text, params, query)
+        return Page([codec.entity_to_guest(entity) for entity in entities], token)
+
+    async def _query_expiring(self, query: GuestQuery) -> Page:
+        low, high = codec.index_bounds(IndexKind.EXPIRES, query.expiring_before)
+        params = {"pk": codec.PARTITION, "lo": low, "hi": high}
+        rows, token = await self._page("PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi", params, query)
+        guests = [guest for guest in [await self.get(row["GuestId"]) for row in rows] if guest]
+        if query.state:
+            guests = [guest for guest in guests if guest.state is query.state]
+        return Page(guests, token)
+
+    async def _page(self, text: str, params: dict[str, Any], query: GuestQuery) -> tuple[list[Any], str | None]:
+        client = await self._client()
+        token = _decode_token(query.continuation_token)
+        async with storage_errors("query"):
+            pages = client.query_entities(text, parameters=params, results_per_page=query.page_size).by_page(
+                continuation_token=token)
+            try:
+                entities = [entity async for entity in await pages.__anext__()]
+            except StopAsyncIteration:
+                entities = []
+            next_token = pages.continuation_token
+        return entities, _encode_token(next_token)
+
+    async def due(self, kind: IndexKind, until: datetime, limit: int) -> list[str]:
+        low, high = codec.index_bounds(kind, until)
+        client = await self._client()
+        params = {"pk": codec.PARTITION, "lo": low, "hi": high}
+        ids: list[str] = []
+        async with storage_errors("due query"):
+            async for row in client.query_entities("PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi",
+                                                   parameters=params, select=["GuestId"],
+                                                   results_per_page=min(limit, 1000)):
+                ids.append(row["GuestId"])
+                if len(ids) >= limit:
+                    break
+        return ids
+
+    async def stale_claims(self, older_than: datetime, limit: int) -> list[EmailClaim]:
+        client = await self._client()
+        text = "PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi and GuestId eq '' and ClaimedAt lt @cut"
+        params = {"pk": codec.PARTITION, "lo": codec.CLAIM_PREFIX, "hi": "e`", "cut": older_than}
+        claims: list[EmailClaim] = []
+        async with storage_errors("stale claims"):
+            async for entity in client.query_entities(text, parameters=params):
+                claims.append(codec.entity_to_claim(entity))
+                if len(claims) >= limit:
+                    break
+        return claims
+
+    async def count_tracked(self) -> int:
+        client = await self._client()
+        text = ("PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi and "
+                "(State eq 'invited' or State eq 'active' or State eq 'disabled')")
+        params = {"pk": codec.PARTITION, "lo": codec.GUEST_PREFIX, "hi": "g`"}
+        count = 0
+        async with storage_errors("count"):
+            async for _ in client.query_entities(text, parameters=params, select=["RowKey"], results_per_page=1000):
+                count += 1
+        return count
+
+    async def pending_events(self, limit: int) -> list[Event]:
+        client = await self._client()
+        params = {"pk": codec.PARTITION, "lo": codec.OUTBOX_PREFIX, "hi": "o`"}
+        events: list[Event] = []
+        async with storage_errors("outbox"):
+            async for entity in client.query_entities("PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi",
+                                                      parameters=params, results_per_page=min(limit, 1000)):
+                events.append(codec.entity_to_event(entity))
+                if len(events) >= limit:
+                    break
+        return events
+
+    async def remove_event(self, event: Event) -> None:
+        client = await self._client()
+        async with storage_errors("outbox"):
+            await client.delete_entity(codec.PARTITION, codec.outbox_key(event))
+
+
+def _guarded(etag: str | None) -> dict[str, Any]:
+    return {"mode": UpdateMode.REPLACE, "etag": etag, "match_condition": MatchConditions.IfNotModified}
+
+
+def _encode_token(token: Any) -> str | None:
+    if not token:
+        return None
+    return base64.urlsafe_b64encode(json.dumps(token).encode()).decode()
+
+
+def _decode_token(token: str | None) -> Any:
+    if not token:
+        return None
+    try:
+        value = json.loads(base64.urlsafe_b64decode(token.encode()))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise InvalidRequest("continuationToken is not valid") from None
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise InvalidRequest("continuationToken is not valid")
+    return value
+
+
+class TableAuditLog:
+    """AuditLog on Table Storage: partition per target, rows in time order."""
+
+    def __init__(self, tables: TableTables) -> None:
+        self._tables = tables
+
+    async def record(self, entry: AuditEntry) -> None:
+        client = await self._tables.table("audit")
+        entity = {
+            "PartitionKey": codec.encode_key(entry.target), "RowKey": f"{codec.stamp(entry.at)}_{uuid.uuid4().hex}",
+            "Actor": entry.actor, "Action": entry.action, "Target": entry.target, "Outcome": entry.outcome,
+            "At": entry.at, "GraphRequestIds": json.dumps(list(entry.graph_request_ids)),
+            "Details": json.dumps(entry.details, default=str)[:30000],
+        }
+        async with storage_errors("audit"):
+            await client.create_entity(entity)
+
+    async def entries_for(self, target: str) -> list[AuditEntry]:
+        client = await self._tables.table("audit")
+        entries = []
+        async with storage_errors("audit"):
+            async for row in client.query_entities("PartitionKey eq @pk", parameters={"pk": codec.encode_key(target)}):
+                entries.append(AuditEntry(
+                    actor=row["Actor"], action=row["Action"], target=row["Target"], outcome=row["Outcome"],
+                    at=row["At"], graph_request_ids=tuple(json.loads(row.get("GraphRequestIds") or "[]")),
+                    details=json.loads(row.get("Details") or "{}")))
+        return entries

@@ -1,0 +1,206 @@
+"""The guest record, its states and the transitions between them (pure, no I/O)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta, timezone
+from enum import StrEnum
+from typing import Any
+
+from lifecycle.errors import Conflict
+
+DELETED_RETENTION = timedelta(days=30)
+
+
+class GuestState(StrEnum):
+    INVITING = "inviting"
+    INVITED = "invited"
+    ACTIVE = "active"
+    DISABLED = "disabled"
+    DELETED = "deleted"
+    PURGED = "purged"
+
+
+class InvitationState(StrEnum):
+    PENDING = "PendingAcceptance"
+    ACCEPTED = "Accepted"
+
+
+class DisabledReason(StrEnum):
+    EXPIRY = "expiry"
+    MANUAL = "manual"
+
+
+class IndexKind(StrEnum):
+    """Time-ordered indexes the expiry sweep range-scans instead of reading every guest."""
+
+    EXPIRES = "exp"  # expiresAt of an invited or active guest
+    INVITED = "inv"  # invitedAt of an invitation not yet redeemed
+    DISABLED = "dis"  # disabledAt of a guest disabled by expiry
+    DELETED = "del"  # deletedAt of a soft-deleted guest
+    REPAIR = "fix"  # updatedAt of a guest with unfinished Graph work
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class InvalidTransition(Conflict):
+    code = "InvalidStateTransition"
+
+
+_LIVE = (GuestState.INVITED, GuestState.ACTIVE)
+
+
+@dataclass(frozen=True)
+class Guest:
+    """One tracked guest. `etag` is the Table ETag of the stored version (None before the first write)."""
+
+    id: str
+    email: str
+    display_name: str = ""
+    state: GuestState = GuestState.INVITED
+    invitation_state: InvitationState = InvitationState.PENDING
+    groups: tuple[str, ...] = ()
+    pending_groups: tuple[str, ...] = ()
+    removing_groups: tuple[str, ...] = ()
+    pending_attributes: dict[str, str] = field(default_factory=dict)
+    attributes: dict[str, str] = field(default_factory=dict)
+    sponsors: tuple[str, ...] = ()
+    expires_at: datetime | None = None
+    invited_at: datetime | None = None
+    disabled_at: datetime | None = None
+    disabled_reason: DisabledReason | None = None
+    deleted_at: datetime | None = None
+    purged_at: datetime | None = None
+    notice_sent_at: datetime | None = None
+    last_error: str = ""
+    created_at: datetime = field(default_factory=utcnow)
+    updated_at: datetime = field(default_factory=utcnow)
+    etag: str | None = None
+
+    # --- queries ---------------------------------------------------------------------------------
+    @property
+    def is_live(self) -> bool:
+        return self.state in _LIVE
+
+    @property
+    def has_unfinished_work(self) -> bool:
+        return bool(self.pending_groups or self.removing_groups or self.pending_attributes)
+
+    def index_entries(self) -> dict[IndexKind, datetime]:
+        """The index positions this version of the record must occupy."""
+        entries: dict[IndexKind, datetime] = {}
+        if self.is_live and self.expires_at:
+            entries[IndexKind.EXPIRES] = self.expires_at
+        if self.state is GuestState.INVITED and self.invitation_state is InvitationState.PENDING:
+            entries[IndexKind.INVITED] = self.invited_at or self.created_at
+        if self.state is GuestState.DISABLED and self.disabled_reason is DisabledReason.EXPIRY and self.disabled_at:
+            entries[IndexKind.DISABLED] = self.disabled_at
+        if self.state is GuestState.DELETED and self.deleted_at:
+            entries[IndexKind.DELETED] = self.deleted_at
+        if self.has_unfinished_work and self.state not in (GuestState.DELETED, GuestState.PURGED):
+            entries[IndexKind.REPAIR] = self.updated_at
+        return entries
+
+    # --- transitions -----------------------------------------------------------------------------
+    def _touch(self, now: datetime, **changes: Any) -> "Guest":
+        return replace(self, updated_at=now, **changes)
+
+    def _require(self, *states: GuestState, action: str) -> None:
+        if self.state not in states:
+            raise InvalidTransition(f"cannot {action} a guest in state '{self.state}'")
+
+    def redeemed(self, now: datetime) -> "Guest":
+        state = GuestState.ACTIVE if self.state is GuestState.INVITED else self.state
+        return self._touch(now, invitation_state=InvitationState.ACCEPTED, state=state)
+
+    def disable(self, now: datetime, reason: DisabledReason) -> "Guest":
+        self._require(GuestState.INVITED, GuestState.ACTIVE, action="disable")
+        return self._touch(now, state=GuestState.DISABLED, disabled_at=now, disabled_reason=reason)
+
+    def enable(self, now: datetime) -> "Guest":
+        self._require(GuestState.DISABLED, action="enable")
+        state = GuestState.ACTIVE if self.invitation_state is InvitationState.ACCEPTED else GuestState.INVITED
+        return self._touch(now, state=state, disabled_at=None, disabled_reason=None)
+
+    def extend(self, now: datetime, expires_at: datetime) -> "Guest":
+        self._require(GuestState.INVITED, GuestState.ACTIVE, GuestState.DISABLED, action="extend")
+        if expires_at <= now:
+            raise InvalidTransition("the new expiry must be in the future")
+        return self._touch(now, expires_at=expires_at, notice_sent_at=None)
+
+    def reinvited(self, now: datetime) -> "Guest":
+        self._require(GuestState.INVITED, GuestState.ACTIVE, action="re-invite")
+        return self._touch(now, state=GuestState.INVITED, invitation_state=InvitationState.PENDING, invited_at=now)
+
+    def delete(self, now: datetime) -> "Guest":
+        self._require(GuestState.INVITED, GuestState.ACTIVE, GuestState.DISABLED, action="delete")
+        return self._touch(now, state=GuestState.DELETED, deleted_at=now)
+
+    def restore(self, now: datetime) -> "Guest":
+        self._require(GuestState.DELETED, action="restore")
+        if now - (self.deleted_at or now) > DELETED_RETENTION:
+            raise InvalidTransition("the guest was deleted more than 30 days ago and cannot be restored")
+        state = GuestState.DISABLED if self.disabled_at else (
+            GuestState.ACTIVE if self.invitation_state is InvitationState.ACCEPTED else GuestState.INVITED)
+        return self._touch(now, state=state, deleted_at=None)
+
+    def purge(self, now: datetime) -> "Guest":
+        self._require(GuestState.DELETED, action="purge")
+        return self._touch(now, state=GuestState.PURGED, purged_at=now, pending_groups=(), removing_groups=(),
+                           pending_attributes={})
+
+    def gone_from_directory(self, now: datetime) -> "Guest":
+        """The user no longer exists in Graph (deleted elsewhere): record it as deleted."""
+        if self.state in (GuestState.DELETED, GuestState.PURGED):
+            return self
+        return self._touch(now, state=GuestState.DELETED, deleted_at=now)
+
+    # --- group bookkeeping -----------------------------------------------------------------------
+    def want_groups(self, now: datetime, group_ids: tuple[str, ...]) -> "Guest":
+        wanted = tuple(g for g in group_ids if g not in self.groups and g not in self.pending_groups)
+        removing = tuple(g for g in self.removing_groups if g not in group_ids)
+        if not wanted and removing == self.removing_groups:
+            return self
+        return self._touch(now, pending_groups=self.pending_groups + wanted, removing_groups=removing)
+
+    def groups_added(self, now: datetime, group_ids: tuple[str, ...]) -> "Guest":
+        if not group_ids:
+            return self
+        groups = self.groups + tuple(g for g in group_ids if g not in self.groups)
+        pending = tuple(g for g in self.pending_groups if g not in group_ids)
+        return self._touch(now, groups=groups, pending_groups=pending)
+
+    def unwant_group(self, now: datetime, group_id: str) -> "Guest":
+        if group_id in self.removing_groups:
+            return self
+        pending = tuple(g for g in self.pending_groups if g != group_id)
+        return self._touch(now, pending_groups=pending, removing_groups=self.removing_groups + (group_id,))
+
+    def group_removed(self, now: datetime, group_id: str) -> "Guest":
+        return self._touch(now, groups=tuple(g for g in self.groups if g != group_id),
+                           removing_groups=tuple(g for g in self.removing_groups if g != group_id))
+
+    def attributes_written(self, now: datetime) -> "Guest":
+        if not self.pending_attributes:
+            return self
+        return self._touch(now, attributes={**self.attributes, **self.pending_attributes}, pending_attributes={})
+
+
+@dataclass(frozen=True)
+class EmailClaim:
+    """The email index row: claimed (write-ahead, state `inviting`) before Graph is called, then linked to a guest."""
+
+    email: str
+    guest_id: str = ""
+    claimed_at: datetime = field(default_factory=utcnow)
+    owner: str = ""
+    request: dict[str, Any] = field(default_factory=dict)
+    etag: str | None = None
+
+    @property
+    def is_linked(self) -> bool:
+        return bool(self.guest_id)
+
+    def is_stale(self, now: datetime, after: timedelta) -> bool:
+        return not self.is_linked and now - self.claimed_at > after

@@ -1,0 +1,103 @@
+"""The one place that turns results and errors into HTTP responses."""
+from __future__ import annotations
+
+import functools
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+from uuid import UUID
+
+import azure.functions as func
+from pydantic import BaseModel, ValidationError
+
+from lifecycle.errors import DependencyError, InvalidRequest, LifecycleError
+from lifecycle.schemas import MAX_BODY_BYTES
+
+log = logging.getLogger("lifecycle.http")
+M = TypeVar("M", bound=BaseModel)
+Handler = Callable[[func.HttpRequest], Awaitable[func.HttpResponse]]
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> func.HttpResponse:
+    if isinstance(body, BaseModel):
+        body = body.model_dump(mode="json")
+    return func.HttpResponse(json.dumps(body), status_code=status, mimetype="application/json",
+                             headers=headers or {})
+
+
+def error_response(exc: LifecycleError) -> func.HttpResponse:
+    headers: dict[str, str] = {}
+    if isinstance(exc, DependencyError) and exc.status == 503:
+        headers["Retry-After"] = str(exc.retry_after or 10)
+    body = {"error": {"code": exc.code, "message": exc.message, "details": exc.details}}
+    return json_response(body, exc.status, headers)
+
+
+def http_handler(handler: Handler) -> Handler:
+    """Wrap an HTTP function: every error becomes the documented JSON error shape."""
+
+    @functools.wraps(handler)
+    async def wrapper(req: func.HttpRequest) -> func.HttpResponse:
+        try:
+            return await handler(req)
+        except LifecycleError as exc:
+            if exc.status >= 500:
+                log.warning("%s %s -> %s %s", req.method, req.url, exc.status, exc.message)
+            return error_response(exc)
+        except Exception:  # a defect, never something the caller sent
+            log.exception("unhandled error in %s %s", req.method, req.url)
+            return error_response(LifecycleError("an unexpected error occurred"))
+
+    return wrapper
+
+
+def validation_details(exc: ValidationError) -> list[dict[str, str]]:
+    return [{"field": ".".join(str(p) for p in error["loc"]) or "body", "message": error["msg"]}
+            for error in exc.errors(include_url=False, include_input=False)]
+
+
+def parse_body(req: func.HttpRequest, model: type[M], *, optional: bool = False) -> M:
+    body = req.get_body() or b""
+    if len(body) > MAX_BODY_BYTES:
+        raise InvalidRequest(f"the body is larger than {MAX_BODY_BYTES} bytes", code="BodyTooLarge")
+    if not body.strip():
+        if optional:
+            body = b"{}"
+        else:
+            raise InvalidRequest("a JSON body is required")
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as exc:
+        raise InvalidRequest("the request is not valid", details=validation_details(exc)) from None
+
+
+def parse_query(req: func.HttpRequest, model: type[M]) -> M:
+    try:
+        return model.model_validate(dict(req.params))
+    except ValidationError as exc:
+        raise InvalidRequest("the query is not valid", details=validation_details(exc)) from None
+
+
+def route_guid(req: func.HttpRequest, name: str) -> str:
+    value = req.route_params.get(name, "")
+    try:
+        return str(UUID(value))
+    except ValueError:
+        raise InvalidRequest(f"'{name}' must be a GUID", details=[{"field": name, "message": "not a GUID"}]) from None
+
+
+def actor_of(req: func.HttpRequest) -> str:
+    """Who called: the Entra principal from App Service authentication, else the function key."""
+    name = req.headers.get("x-ms-client-principal-name")
+    principal = req.headers.get("x-ms-client-principal-id")
+    if name or principal:
+        return f"principal:{name or ''}{'/' + principal if principal else ''}"
+    return "function-key"
+
+
+def base_url(req: func.HttpRequest) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(req.url)
+    return f"{parts.scheme}://{parts.netloc}"

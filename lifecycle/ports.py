@@ -1,0 +1,137 @@
+"""Ports: what the services need from the outside world. Adapters implement them; fakes obey the same contracts."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol, Sequence
+
+from lifecycle.domain.model import EmailClaim, Guest, GuestState, IndexKind
+
+
+# --- Graph -----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class DirectoryUser:
+    """What the app reads of an Entra user. Always fetched with an explicit `$select`."""
+
+    id: str
+    user_type: str
+    display_name: str = ""
+    mail: str = ""
+    other_mails: tuple[str, ...] = ()
+    user_principal_name: str = ""
+    external_user_state: str | None = None
+    account_enabled: bool | None = None
+
+    @property
+    def is_guest(self) -> bool:
+        return self.user_type.lower() == "guest"
+
+
+@dataclass(frozen=True)
+class InvitationRequest:
+    email: str
+    redirect_url: str
+    display_name: str | None = None
+    send_message: bool = False
+    message: str | None = None
+    message_language: str | None = None
+    cc_recipients: tuple[str, ...] = ()
+    sponsors: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Invitation:
+    user_id: str
+    redeem_url: str
+    status: str
+
+
+class Directory(Protocol):
+    """Microsoft Graph as the app uses it. Implementations raise only `lifecycle.errors` types:
+    GraphNotFound (object missing or not yet replicated), GraphBadRequest, GraphUnavailable (throttled past budget)."""
+
+    async def find_user_by_email(self, email: str) -> DirectoryUser | None: ...
+    async def get_user(self, user_id: str) -> DirectoryUser | None: ...
+    async def invite(self, request: InvitationRequest) -> Invitation: ...
+    async def reset_redemption(self, user_id: str, email: str, redirect_url: str) -> Invitation: ...
+    async def update_user(self, user_id: str, fields: dict[str, Any]) -> None:
+        """PATCH the user; `fields` uses Graph property names (accountEnabled, companyName, ...)."""
+    async def revoke_sessions(self, user_id: str) -> None: ...
+    async def delete_user(self, user_id: str) -> None: ...
+    async def get_deleted_user(self, user_id: str) -> DirectoryUser | None: ...
+    async def restore_user(self, user_id: str) -> None: ...
+    async def add_member(self, group_id: str, user_id: str) -> None:
+        """Idempotent: an existing membership is success."""
+    async def remove_member(self, group_id: str, user_id: str) -> None:
+        """Idempotent: a missing membership is success; a missing group raises GraphNotFound."""
+    async def group_exists(self, group_id: str) -> bool: ...
+    async def close(self) -> None: ...
+
+
+# --- Table Storage ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Page:
+    guests: list[Guest]
+    continuation_token: str | None
+
+
+@dataclass(frozen=True)
+class Event:
+    """A lifecycle event written to the outbox with the state change that caused it."""
+
+    type: str
+    guest_id: str
+    data: dict[str, Any]
+    id: str = ""
+    time: datetime | None = None
+
+
+@dataclass(frozen=True)
+class GuestQuery:
+    state: GuestState | None = None
+    email: str | None = None
+    expiring_before: datetime | None = None
+    page_size: int = 100
+    continuation_token: str | None = None
+
+
+class GuestStore(Protocol):
+    """Durable guest records. Writes of a record are ETag-guarded (ConcurrencyConflict on a lost race) and keep the
+    record's index rows and outbox events in the same transaction."""
+
+    async def get(self, guest_id: str) -> Guest | None: ...
+    async def get_claim(self, email: str) -> EmailClaim | None: ...
+    async def claim_email(self, claim: EmailClaim) -> EmailClaim:
+        """Insert the claim; raises ConcurrencyConflict when another writer holds the email."""
+    async def take_over_claim(self, claim: EmailClaim) -> EmailClaim:
+        """Replace a (stale) claim guarded by its ETag; raises ConcurrencyConflict when it changed."""
+    async def release_claim(self, claim: EmailClaim) -> None: ...
+    async def create(self, guest: Guest, claim: EmailClaim | None, events: Sequence[Event] = ()) -> Guest:
+        """Insert a new record (ConcurrencyConflict if the id is tracked already) and link the claim to it."""
+    async def save(self, guest: Guest, events: Sequence[Event] = ()) -> Guest:
+        """Replace the record if its ETag still matches, moving its index rows and writing the events."""
+    async def query(self, query: GuestQuery) -> Page: ...
+    async def due(self, kind: IndexKind, until: datetime, limit: int) -> list[str]:
+        """Guest ids whose index position of `kind` is at or before `until`, oldest first."""
+    async def stale_claims(self, older_than: datetime, limit: int) -> list[EmailClaim]: ...
+    async def count_tracked(self) -> int:
+        """Guests that are invited, active or disabled (the base of the mass-deletion guard)."""
+    async def ping(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    actor: str
+    action: str
+    target: str
+    outcome: str
+    at: datetime
+    graph_request_ids: tuple[str, ...] = ()
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+class AuditLog(Protocol):
+    """Append-only history of every mutation."""
+
+    async def record(self, entry: AuditEntry) -> None: ...
+    async def entries_for(self, target: str) -> list[AuditEntry]: ...

@@ -1,0 +1,213 @@
+"""Request and response schemas: the single source for validation and for the API documents."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Annotated, Any
+from uuid import UUID
+
+from pydantic import (
+    AfterValidator, AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, StringConstraints, field_validator,
+    model_validator,
+)
+
+from lifecycle.domain.model import Guest
+
+MAX_BODY_BYTES = 64 * 1024
+MAX_GROUPS_PER_REQUEST = 50
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=256)]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+
+
+def _lower_email(value: str) -> str:
+    return value.strip().lower()
+
+
+def _https(value: str) -> str:
+    if not value.lower().startswith("https://") or len(value) < 12:
+        raise ValueError("must be an https URL")
+    return value
+
+
+def _future(value: datetime) -> datetime:
+    if value <= datetime.now(timezone.utc):
+        raise ValueError("must be in the future")
+    return value.astimezone(timezone.utc)
+
+
+Email = Annotated[EmailStr, AfterValidator(_lower_email), Field(max_length=254)]
+HttpsUrl = Annotated[str, StringConstraints(max_length=2048), AfterValidator(_https)]
+FutureTime = Annotated[AwareDatetime, AfterValidator(_future)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
+
+
+class GuestAttributes(_Strict):
+    """Directory attributes the app may write on a guest (an allowlist)."""
+
+    companyName: ShortText | None = Field(None, description="Company name")
+    department: ShortText | None = Field(None, description="Department")
+    jobTitle: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)] | None = Field(
+        None, description="Job title")
+    officeLocation: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = Field(
+        None, description="Office location")
+    employeeId: Annotated[str, StringConstraints(min_length=1, max_length=16)] | None = Field(
+        None, description="Employee id")
+    employeeType: ShortText | None = Field(None, description="Employee type, e.g. Contractor")
+    city: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = Field(None, description="City")
+    country: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = Field(
+        None, description="Country")
+    usageLocation: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] | None = Field(
+        None, description="Two-letter ISO country code")
+
+    def to_graph(self) -> dict[str, str]:
+        return {key: value for key, value in self.model_dump().items() if value is not None}
+
+
+def _unique_ids(values: list[UUID]) -> list[UUID]:
+    if len(set(values)) != len(values):
+        raise ValueError("must not repeat an id")
+    return values
+
+
+class InviteRequest(_Strict):
+    """Invite a guest, or adopt the guest who already exists with this email."""
+
+    email: Email = Field(description="The guest's email address")
+    displayName: Text | None = Field(None, description="Display name; Graph derives one when absent")
+    redirectUrl: HttpsUrl | None = Field(None, description="Where the guest lands after redemption")
+    sendInvitationMessage: bool = Field(False, description="Let Microsoft send the invitation email")
+    message: Annotated[str, StringConstraints(max_length=2000)] | None = Field(
+        None, description="Custom text in the invitation email")
+    messageLanguage: Annotated[str, StringConstraints(pattern=r"^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*$")] | None = Field(
+        None, description="Language of the invitation email, e.g. en-US")
+    ccRecipients: Annotated[list[Email], Field(max_length=1)] = Field(
+        default_factory=list, description="Graph supports one additional recipient")
+    groups: Annotated[list[UUID], Field(max_length=MAX_GROUPS_PER_REQUEST), AfterValidator(_unique_ids)] = Field(
+        default_factory=list, description="Managed group ids to add the guest to")
+    sponsors: Annotated[list[UUID], Field(max_length=5), AfterValidator(_unique_ids)] = Field(
+        default_factory=list, description="User ids of up to five sponsors")
+    expiresAt: FutureTime | None = Field(None, description="When access ends (ISO 8601 with offset)")
+    expiresInDays: Annotated[int, Field(ge=1, le=3650)] | None = Field(None, description="Days until access ends")
+    attributes: GuestAttributes | None = Field(None, description="Directory attributes to write")
+
+    @model_validator(mode="after")
+    def _one_expiry(self) -> "InviteRequest":
+        if self.expiresAt is not None and self.expiresInDays is not None:
+            raise ValueError("give expiresAt or expiresInDays, not both")
+        return self
+
+    def expiry(self, now: datetime, default_days: int) -> datetime:
+        if self.expiresAt is not None:
+            return self.expiresAt
+        return now + timedelta(days=self.expiresInDays or default_days)
+
+    @property
+    def group_ids(self) -> tuple[str, ...]:
+        return tuple(str(g) for g in self.groups)
+
+
+class ExtendRequest(_Strict):
+    """Move a guest's expiry: an absolute time or a number of days from now."""
+
+    expiresAt: FutureTime | None = Field(None, description="New expiry (ISO 8601 with offset)")
+    days: Annotated[int, Field(ge=1, le=3650)] | None = Field(None, description="Days from now")
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> "ExtendRequest":
+        if (self.expiresAt is None) == (self.days is None):
+            raise ValueError("give exactly one of expiresAt or days")
+        return self
+
+    def expiry(self, now: datetime) -> datetime:
+        return self.expiresAt if self.expiresAt is not None else now + timedelta(days=self.days or 0)
+
+
+class ReinviteRequest(_Strict):
+    redirectUrl: HttpsUrl | None = Field(None, description="Where the guest lands after redemption")
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    details: list[Any] = Field(default_factory=list)
+
+
+class ErrorResponse(BaseModel):
+    """Every error the API returns."""
+
+    error: ErrorBody
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z") if value else None
+
+
+class GuestResource(BaseModel):
+    """A guest as every route returns it."""
+
+    id: str
+    email: str
+    displayName: str
+    state: str
+    invitationState: str
+    groups: list[str]
+    pendingGroups: list[str]
+    removingGroups: list[str]
+    attributes: dict[str, str]
+    sponsors: list[str]
+    expiresAt: str | None
+    invitedAt: str | None
+    disabledAt: str | None
+    disabledReason: str | None
+    deletedAt: str | None
+    purgedAt: str | None
+    createdAt: str | None
+    updatedAt: str | None
+    lastError: str | None = None
+    inviteRedeemUrl: str | None = None
+
+    @classmethod
+    def of(cls, guest: Guest, redeem_url: str | None = None) -> "GuestResource":
+        return cls(
+            id=guest.id, email=guest.email, displayName=guest.display_name, state=guest.state.value,
+            invitationState=guest.invitation_state.value, groups=list(guest.groups),
+            pendingGroups=list(guest.pending_groups), removingGroups=list(guest.removing_groups),
+            attributes={**guest.attributes}, sponsors=list(guest.sponsors), expiresAt=_iso(guest.expires_at),
+            invitedAt=_iso(guest.invited_at), disabledAt=_iso(guest.disabled_at),
+            disabledReason=guest.disabled_reason.value if guest.disabled_reason else None,
+            deletedAt=_iso(guest.deleted_at), purgedAt=_iso(guest.purged_at), createdAt=_iso(guest.created_at),
+            updatedAt=_iso(guest.updated_at), lastError=guest.last_error or None, inviteRedeemUrl=redeem_url)
+
+
+class GuestPage(BaseModel):
+    """One page of guests; pass `continuationToken` back to get the next."""
+
+    value: list[GuestResource]
+    continuationToken: str | None = None
+
+
+class ListQuery(_Strict):
+    email: Email | None = None
+    state: str | None = None
+    expiringBefore: AwareDatetime | None = None
+    pageSize: Annotated[int, Field(ge=1, le=1000)] = 100
+    continuationToken: Annotated[str, StringConstraints(max_length=4096)] | None = None
+
+    model_config = ConfigDict(extra="forbid", strict=False)
+
+    @field_validator("state")
+    @classmethod
+    def _state(cls, value: str | None) -> str | None:
+        from lifecycle.domain.model import GuestState
+
+        if value is not None and value not in {s.value for s in GuestState}:
+            raise ValueError(f"must be one of {', '.join(s.value for s in GuestState)}")
+        return value
+
+
+class HealthReport(BaseModel):
+    status: str
+    checks: dict[str, Any]

@@ -1,0 +1,165 @@
+"""Invite a guest, or adopt the guest who already exists for the email; then give it its groups."""
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from lifecycle.domain import events
+from lifecycle.domain.model import EmailClaim, Guest, GuestState, InvitationState
+from lifecycle.errors import ConcurrencyConflict, Conflict, Forbidden, GraphBadRequest, LifecycleError
+from lifecycle.ports import DirectoryUser, InvitationRequest
+from lifecycle.schemas import InviteRequest
+from lifecycle.services.context import Context, log
+from lifecycle.services.provisioning import Provisioner
+
+
+@dataclass(frozen=True)
+class InviteOutcome:
+    guest: Guest
+    created: bool
+    redeem_url: str | None = None
+
+    @property
+    def pending(self) -> bool:
+        return bool(self.guest.pending_groups)
+
+
+class InvitationService:
+    def __init__(self, context: Context, provisioner: Provisioner) -> None:
+        self._context = context
+        self._provisioner = provisioner
+
+    async def invite(self, request: InviteRequest, actor: str) -> InviteOutcome:
+        policy = self._context.policy
+        policy.check_email(request.email)
+        policy.check_groups(request.group_ids)
+        async with self._context.audited(actor, "guest.invite", request.email, groups=request.group_ids) as notes:
+            outcome = await self._invite(request)
+            notes.update(target=outcome.guest.id, email=request.email, created=outcome.created,
+                         pendingGroups=list(outcome.guest.pending_groups))
+        return outcome
+
+    async def _invite(self, request: InviteRequest) -> InviteOutcome:
+        held = await self._claim(request)
+        if isinstance(held, Guest):
+            return InviteOutcome(await self._adopt_tracked(held, request), created=False)
+        try:
+            outcome = await self._invite_claimed(held, request)
+        except GraphBadRequest:
+            await self._release(held)
+            raise
+        except Forbidden:
+            await self._release(held)
+            raise
+        except LifecycleError:
+            await self._abandon(held)
+            raise
+        return replace(outcome, guest=await self._provisioner.finish(outcome.guest))
+
+    # --- the email claim (write-ahead record, one winner per email) ------------------------------
+    async def _claim(self, request: InviteRequest) -> EmailClaim | Guest:
+        store, tuning = self._context.store, self._context.tuning
+        deadline = asyncio.get_running_loop().time() + tuning.claim_wait_seconds
+        fresh = EmailClaim(email=request.email, owner=uuid.uuid4().hex, claimed_at=self._context.clock(),
+                           request=request.model_dump(mode="json", exclude_none=True))
+        while True:
+            existing = await store.get_claim(request.email)
+            try:
+                held = await self._try_claim(existing, fresh)
+            except ConcurrencyConflict:
+                held = None
+            if held is not None:
+                return held
+            if asyncio.get_running_loop().time() > deadline:
+                raise Conflict("an invitation for this email is in progress; retry shortly", code="InviteInProgress")
+            await asyncio.sleep(tuning.claim_poll_seconds)
+
+    async def _try_claim(self, existing: EmailClaim | None, fresh: EmailClaim) -> EmailClaim | Guest | None:
+        store = self._context.store
+        if existing is None:
+            return await store.claim_email(fresh)
+        if existing.is_linked:
+            guest = await store.get(existing.guest_id)
+            if guest is not None and guest.state not in (GuestState.DELETED, GuestState.PURGED):
+                return guest
+            return await store.take_over_claim(replace(fresh, etag=existing.etag))
+        stale_after = timedelta(seconds=self._context.tuning.claim_stale_seconds)
+        if existing.is_stale(self._context.clock(), stale_after):
+            return await store.take_over_claim(replace(fresh, etag=existing.etag))
+        return None
+
+    async def _release(self, claim: EmailClaim) -> None:
+        try:
+            await self._context.store.release_claim(claim)
+        except LifecycleError as exc:
+            log.warning("could not release claim for %s: %s", claim.email, exc.message)
+
+    async def _abandon(self, claim: EmailClaim) -> None:
+        """Leave the write-ahead claim for the next request or the sweep, marked as immediately stale."""
+        try:
+            await self._context.store.take_over_claim(replace(claim, claimed_at=datetime(2000, 1, 1, tzinfo=claim.claimed_at.tzinfo)))
+        except LifecycleError as exc:
+            log.warning("could not mark claim for %s abandoned: %s", claim.email, exc.message)
+
+    # --- paths -----------------------------------------------------------------------------------
+    async def _invite_claimed(self, claim: EmailClaim, request: InviteRequest) -> InviteOutcome:
+        directory = self._context.directory
+        user = await directory.find_user_by_email(request.email)
+        if user is not None and not user.is_guest:
+            raise Forbidden("this email belongs to a member of the directory, not a guest", code="NotAGuest")
+        if user is not None:
+            return InviteOutcome(await self._record(claim, request, user.id, user, None), created=False)
+        invitation = await directory.invite(self._invitation(request))
+        accepted = invitation.status == InvitationState.ACCEPTED.value
+        user = DirectoryUser(id=invitation.user_id, user_type="Guest", display_name=request.displayName or "",
+                             external_user_state=invitation.status)
+        guest = await self._record(claim, request, invitation.user_id, user, invitation.redeem_url)
+        return InviteOutcome(guest, created=not accepted, redeem_url=invitation.redeem_url)
+
+    async def _record(self, claim: EmailClaim, request: InviteRequest, user_id: str, user: DirectoryUser,
+                      redeem_url: str | None) -> Guest:
+        now = self._context.clock()
+        guest = self._new_guest(request, user_id, user, now)
+        try:
+            return await self._context.store.create(guest, claim, [events.guest_event(events.INVITED, guest, now)])
+        except ConcurrencyConflict:
+            tracked = await self._context.store.get(user_id)
+            if tracked is None:
+                raise
+            await self._context.store.take_over_claim(replace(claim, guest_id=tracked.id))
+            return await self._context.update(tracked, lambda g: self._wanted(g, request, now))
+
+    def _new_guest(self, request: InviteRequest, user_id: str, user: DirectoryUser, now: datetime) -> Guest:
+        accepted = (user.external_user_state or "") == InvitationState.ACCEPTED.value
+        guest = Guest(
+            id=user_id, email=request.email, display_name=request.displayName or user.display_name or "",
+            state=GuestState.ACTIVE if accepted else GuestState.INVITED,
+            invitation_state=InvitationState.ACCEPTED if accepted else InvitationState.PENDING,
+            sponsors=tuple(str(s) for s in request.sponsors),
+            expires_at=request.expiry(now, self._context.settings.guest_default_ttl_days), invited_at=now,
+            created_at=now, updated_at=now)
+        return self._wanted(guest, request, now)
+
+    @staticmethod
+    def _wanted(guest: Guest, request: InviteRequest, now: datetime) -> Guest:
+        guest = guest.want_groups(now, request.group_ids)
+        if request.attributes and request.attributes.to_graph():
+            guest = replace(guest, pending_attributes={**guest.pending_attributes, **request.attributes.to_graph()})
+        if request.expiresAt is not None or request.expiresInDays is not None:
+            if guest.is_live:
+                guest = replace(guest, expires_at=request.expiry(now, 0), notice_sent_at=None)
+        return guest
+
+    async def _adopt_tracked(self, guest: Guest, request: InviteRequest) -> Guest:
+        now = self._context.clock()
+        wanted = await self._context.update(guest, lambda g: self._wanted(g, request, now))
+        return await self._provisioner.finish(wanted)
+
+    def _invitation(self, request: InviteRequest) -> InvitationRequest:
+        return InvitationRequest(
+            email=request.email, redirect_url=request.redirectUrl or self._context.settings.invite_redirect_url,
+            display_name=request.displayName, send_message=request.sendInvitationMessage, message=request.message,
+            message_language=request.messageLanguage, cc_recipients=tuple(request.ccRecipients),
+            sponsors=tuple(str(s) for s in request.sponsors))

@@ -1,0 +1,87 @@
+"""Composition root: builds the services once per worker (per event loop) on first use, never at import time."""
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from lifecycle.config import Settings
+from lifecycle.domain.model import utcnow
+from lifecycle.ports import AuditLog, Directory, GuestStore
+from lifecycle.services.context import Context, Tuning
+from lifecycle.services.groups import GroupService
+from lifecycle.services.invitations import InvitationService
+from lifecycle.services.provisioning import Provisioner
+
+
+@dataclass
+class Services:
+    context: Context
+    invitations: InvitationService
+    groups: GroupService
+    provisioner: Provisioner
+    closers: list[Callable[[], Any]] = field(default_factory=list)
+
+    @property
+    def settings(self) -> Settings:
+        return self.context.settings
+
+    async def close(self) -> None:
+        for close in self.closers:
+            await close()
+
+
+def build_services(settings: Settings, *, store: GuestStore | None = None, directory: Directory | None = None,
+                   audit: AuditLog | None = None, tuning: Tuning | None = None,
+                   clock: Callable[[], datetime] = utcnow) -> Services:
+    """Wire the services to real adapters, or to the ports given (fakes in tests)."""
+    closers: list[Callable[[], Any]] = []
+    if store is None or audit is None:
+        from lifecycle.adapters.tables import TableAuditLog, TableGuestStore, TableTables, build_service_client
+
+        tables = TableTables(build_service_client(settings), settings)
+        closers.append(tables.close)
+        store = store or TableGuestStore(tables)
+        audit = audit or TableAuditLog(tables)
+    if directory is None:
+        from lifecycle.adapters.graph import GraphDirectory
+
+        directory = GraphDirectory(settings)
+        closers.append(directory.close)
+    context = Context(settings, store, directory, audit, tuning or Tuning(), clock)
+    provisioner = Provisioner(context)
+    return Services(context=context, invitations=InvitationService(context, provisioner),
+                    groups=GroupService(context, provisioner), provisioner=provisioner, closers=closers)
+
+
+class Container:
+    """Hands out the Services of the running event loop; tests install their own factory."""
+
+    def __init__(self) -> None:
+        self._factory: Callable[[], Services] = lambda: build_services(Settings.from_env())
+        self._by_loop: dict[asyncio.AbstractEventLoop, Services] = {}
+
+    def get(self) -> Services:
+        loop = asyncio.get_running_loop()
+        if loop not in self._by_loop:
+            for stale in [known for known in self._by_loop if known.is_closed()]:
+                del self._by_loop[stale]
+            self._by_loop[loop] = self._factory()
+        return self._by_loop[loop]
+
+    def use(self, factory: Callable[[], Services]) -> None:
+        self._factory = factory
+        self._by_loop.clear()
+
+    def reset(self) -> None:
+        self.use(lambda: build_services(Settings.from_env()))
+
+    async def close_current(self) -> None:
+        services = self._by_loop.pop(asyncio.get_running_loop(), None)
+        if services is not None:
+            await services.close()
+
+
+container = Container()

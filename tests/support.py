@@ -1,0 +1,89 @@
+"""Helpers shared by the test tiers: local services (Azurite, the Graph emulator) and settings."""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+GROUP_A = "6f1c1ef7-2b1e-4a3c-9d51-00000000000a"
+GROUP_B = "6f1c1ef7-2b1e-4a3c-9d51-00000000000b"
+GROUP_UNMANAGED = "6f1c1ef7-2b1e-4a3c-9d51-0000000000ff"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on port {port}")
+
+
+class Azurite:
+    """An Azurite process (Table + Queue, in memory) on free ports."""
+
+    def __init__(self) -> None:
+        self.table_port = free_port()
+        self.queue_port = free_port()
+        self.blob_port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> "Azurite":
+        binary = ROOT / "node_modules" / ".bin" / "azurite"
+        if not binary.exists():
+            found = shutil.which("azurite")
+            if not found:
+                raise RuntimeError("Azurite is not installed: run `npm ci` (make test does)")
+            binary = Path(found)
+        self.process = subprocess.Popen(
+            [str(binary), "--inMemoryPersistence", "--silent", "--skipApiVersionCheck", "--loose",
+             "--blobPort", str(self.blob_port), "--queuePort", str(self.queue_port),
+             "--tablePort", str(self.table_port), "--location", f"/tmp/azurite-{uuid.uuid4().hex}"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for_port(self.table_port)
+        wait_for_port(self.queue_port)
+        return self
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+    @property
+    def connection_string(self) -> str:
+        return (f"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={AZURITE_KEY};"
+                f"TableEndpoint=http://127.0.0.1:{self.table_port}/devstoreaccount1;"
+                f"QueueEndpoint=http://127.0.0.1:{self.queue_port}/devstoreaccount1;"
+                f"BlobEndpoint=http://127.0.0.1:{self.blob_port}/devstoreaccount1;")
+
+
+def test_environment(connection_string: str, graph_url: str, **overrides: str) -> dict[str, str]:
+    env = {
+        "GRAPH_BASE_URL": graph_url,
+        "LIFECYCLE_TABLES_CONNECTION_STRING": connection_string,
+        "LIFECYCLE_TABLE_PREFIX": "t" + uuid.uuid4().hex[:12],
+        "MANAGED_GROUP_IDS": f"{GROUP_A},{GROUP_B}",
+        "LIFECYCLE_EVENTS_QUEUE": "e" + uuid.uuid4().hex[:12],
+    }
+    env.update(overrides)
+    return env
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() == "true"
