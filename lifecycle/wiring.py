@@ -11,8 +11,10 @@ from lifecycle.config import Settings
 from lifecycle.domain.model import utcnow
 from lifecycle.ports import AuditLog, Directory, GuestStore
 from lifecycle.services.context import Context, Tuning
+from lifecycle.services.expiry import ExpirySweep
 from lifecycle.services.groups import GroupService
 from lifecycle.services.invitations import InvitationService
+from lifecycle.services.operations import GuestOperations
 from lifecycle.services.provisioning import Provisioner
 
 
@@ -22,6 +24,8 @@ class Services:
     invitations: InvitationService
     groups: GroupService
     provisioner: Provisioner
+    operations: GuestOperations
+    expiry: ExpirySweep
     closers: list[Callable[[], Any]] = field(default_factory=list)
 
     @property
@@ -52,8 +56,11 @@ def build_services(settings: Settings, *, store: GuestStore | None = None, direc
         closers.append(directory.close)
     context = Context(settings, store, directory, audit, tuning or Tuning(), clock)
     provisioner = Provisioner(context)
-    return Services(context=context, invitations=InvitationService(context, provisioner),
-                    groups=GroupService(context, provisioner), provisioner=provisioner, closers=closers)
+    invitations = InvitationService(context, provisioner)
+    operations = GuestOperations(context)
+    return Services(context=context, invitations=invitations, groups=GroupService(context, provisioner),
+                    provisioner=provisioner, operations=operations,
+                    expiry=ExpirySweep(context, operations, provisioner, invitations), closers=closers)
 
 
 class Container:

@@ -74,7 +74,7 @@ def _utc(value: datetime) -> datetime:
 
 
 _DATES = ("expires_at", "invited_at", "disabled_at", "deleted_at", "purged_at", "notice_sent_at", "created_at",
-          "updated_at")
+          "updated_at", "pending_since")
 _LISTS = ("groups", "pending_groups", "removing_groups", "sponsors")
 _DICTS = ("pending_attributes", "attributes")
 
@@ -89,7 +89,7 @@ def guest_to_entity(guest: Guest) -> dict[str, Any]:
         "DisplayName": guest.display_name, "State": guest.state.value,
         "InvitationState": guest.invitation_state.value,
         "DisabledReason": guest.disabled_reason.value if guest.disabled_reason else "",
-        "LastError": guest.last_error[:2000],
+        "LastError": guest.last_error[:2000], "PendingAction": guest.pending_action,
         "IndexKeys": json.dumps(sorted(index_rows(guest))),
     }
     for name in _DATES:
@@ -109,6 +109,7 @@ def entity_to_guest(entity: dict[str, Any]) -> Guest:
         id=entity["Id"], email=entity["Email"], display_name=entity.get("DisplayName", ""),
         state=GuestState(entity["State"]), invitation_state=InvitationState(entity["InvitationState"]),
         disabled_reason=DisabledReason(reason) if reason else None, last_error=entity.get("LastError", ""),
+        pending_action=entity.get("PendingAction", ""),
         etag=_etag(entity), **values,
     )
 

@@ -73,6 +73,8 @@ class Guest:
     deleted_at: datetime | None = None
     purged_at: datetime | None = None
     notice_sent_at: datetime | None = None
+    pending_action: str = ""
+    pending_since: datetime | None = None
     last_error: str = ""
     created_at: datetime = field(default_factory=utcnow)
     updated_at: datetime = field(default_factory=utcnow)
@@ -85,7 +87,7 @@ class Guest:
 
     @property
     def has_unfinished_work(self) -> bool:
-        return bool(self.pending_groups or self.removing_groups or self.pending_attributes)
+        return bool(self.pending_groups or self.removing_groups or self.pending_attributes or self.pending_action)
 
     def index_entries(self) -> dict[IndexKind, datetime]:
         """The index positions this version of the record must occupy."""
@@ -98,8 +100,9 @@ class Guest:
             entries[IndexKind.DISABLED] = self.disabled_at
         if self.state is GuestState.DELETED and self.deleted_at:
             entries[IndexKind.DELETED] = self.deleted_at
-        if self.has_unfinished_work and self.state not in (GuestState.DELETED, GuestState.PURGED):
-            entries[IndexKind.REPAIR] = self.updated_at
+        if self.pending_action or (self.has_unfinished_work and self.state not in (GuestState.DELETED,
+                                                                                     GuestState.PURGED)):
+            entries[IndexKind.REPAIR] = self.pending_since or self.updated_at
         return entries
 
     # --- transitions -----------------------------------------------------------------------------
@@ -108,7 +111,7 @@ class Guest:
 
     def _require(self, *states: GuestState, action: str) -> None:
         if self.state not in states:
-            raise InvalidTransition(f"cannot {action} a guest in state '{self.state}'")
+            raise InvalidTransition(f"cannot {action} a guest in state '{self.state.value}'")
 
     def redeemed(self, now: datetime) -> "Guest":
         state = GuestState.ACTIVE if self.state is GuestState.INVITED else self.state
@@ -155,6 +158,18 @@ class Guest:
         if self.state in (GuestState.DELETED, GuestState.PURGED):
             return self
         return self._touch(now, state=GuestState.DELETED, deleted_at=now)
+
+    def begin(self, action: str, now: datetime) -> "Guest":
+        """Record the intent of a Graph write before making it (write-ahead)."""
+        if self.pending_action and self.pending_action != action:
+            raise InvalidTransition(f"another operation ({self.pending_action}) is in progress on this guest",
+                                    code="OperationInProgress")
+        return self._touch(now, pending_action=action, pending_since=now)
+
+    def end(self, action: str) -> "Guest":
+        if self.pending_action != action:
+            return self
+        return replace(self, pending_action="", pending_since=None)
 
     # --- group bookkeeping -----------------------------------------------------------------------
     def want_groups(self, now: datetime, group_ids: tuple[str, ...]) -> "Guest":

@@ -13,7 +13,8 @@ from lifecycle.config import Settings
 from lifecycle.domain.model import Guest, utcnow
 from lifecycle.domain.policy import AccessPolicy
 from lifecycle.errors import ConcurrencyConflict, LifecycleError, NotFound
-from lifecycle.ports import AuditEntry, AuditLog, Directory, Event, GuestStore
+from lifecycle.domain.events import guest_event
+from lifecycle.ports import AuditEntry, AuditLog, Directory, GuestStore
 from lifecycle.request_log import collect_request_ids
 
 log = logging.getLogger("lifecycle")
@@ -29,6 +30,7 @@ class Tuning:
     lag_retry_seconds: float = 8.0  # how long a write on a just-invited user is retried while Graph replicates
     lag_first_delay: float = 0.25
     save_attempts: int = 5  # optimistic-concurrency retries for bookkeeping writes
+    action_stale_seconds: float = 600.0  # a recorded Graph action older than this is resumed by the sweep
 
 
 @dataclass
@@ -51,15 +53,16 @@ class Context:
             raise NotFound(f"no tracked guest with id '{guest_id}'", code="GuestNotFound")
         return guest
 
-    async def update(self, guest: Guest, change: Callable[[Guest], Guest], events: list[Event] | None = None
-                     ) -> Guest:
-        """Apply an idempotent bookkeeping change, re-reading and re-applying it when another writer won."""
+    async def update(self, guest: Guest, change: Callable[[Guest], Guest], event: str | None = None) -> Guest:
+        """Apply an idempotent change, re-reading and re-applying it when another writer won. `event` (a type)
+        is written to the outbox with the change, describing the changed record."""
         for _ in range(self.tuning.save_attempts):
             changed = change(guest)
-            if changed == guest and not events:
+            if changed == guest:
                 return guest
+            events = [guest_event(event, changed, self.clock())] if event else []
             try:
-                return await self.store.save(changed, events or ())
+                return await self.store.save(changed, events)
             except ConcurrencyConflict:
                 guest = await self.load(guest.id)
         raise ConcurrencyConflict("the guest keeps changing; retry later")

@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+
+from pydantic import ValidationError
 
 from lifecycle.domain import events
 from lifecycle.domain.model import EmailClaim, Guest, GuestState, InvitationState
@@ -103,6 +106,18 @@ class InvitationService:
         except LifecycleError as exc:
             log.warning("could not mark claim for %s abandoned: %s", claim.email, exc.message)
 
+    async def resolve_stale_claim(self, claim: EmailClaim) -> str:
+        """Finish an invitation whose owner died after claiming the email: adopt the user Graph has, or release."""
+        held = await self._context.store.take_over_claim(
+            replace(claim, owner=uuid.uuid4().hex, claimed_at=self._context.clock()))
+        user = await self._context.directory.find_user_by_email(claim.email)
+        if user is None or not user.is_guest:
+            await self._release(held)
+            return "released"
+        guest = await self._record(held, _stored_request(claim), user.id, user, None)
+        await self._provisioner.finish(guest)
+        return "adopted"
+
     # --- paths -----------------------------------------------------------------------------------
     async def _invite_claimed(self, claim: EmailClaim, request: InviteRequest) -> InviteOutcome:
         directory = self._context.directory
@@ -163,3 +178,11 @@ class InvitationService:
             display_name=request.displayName, send_message=request.sendInvitationMessage, message=request.message,
             message_language=request.messageLanguage, cc_recipients=tuple(request.ccRecipients),
             sponsors=tuple(str(s) for s in request.sponsors))
+
+
+def _stored_request(claim: EmailClaim) -> InviteRequest:
+    try:
+        return InviteRequest.model_validate_json(json.dumps(claim.request))
+    except ValidationError:  # e.g. an expiry that has passed since: keep the essentials
+        essentials = {"email": claim.email, "groups": claim.request.get("groups", [])}
+        return InviteRequest.model_validate_json(json.dumps(essentials))

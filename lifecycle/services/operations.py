@@ -1,0 +1,175 @@
+"""Lifecycle operations on a tracked guest: disable, enable, extend, re-invite, delete, restore.
+
+Each one: refuse non-guests (checked in Graph), stay idempotent (a repeat changes nothing and writes nothing to
+Graph), record the intent before the Graph write and the outcome after it, both ETag-guarded."""
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from lifecycle.domain import events
+from lifecycle.domain.model import DisabledReason, Guest, GuestState
+from lifecycle.errors import Conflict, Forbidden, GraphNotFound, LifecycleError, NotFound
+from lifecycle.ports import DirectoryUser
+from lifecycle.services.context import Context, log
+
+GraphStep = Callable[[Guest], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One lifecycle operation: when it is already done, its Graph writes, and the record change after them."""
+
+    name: str
+    intent: str  # recorded on the guest while the Graph write is under way; enough to resume it
+    done: Callable[[Guest], bool]
+    transition: Callable[[Guest, datetime], Guest]
+    graph: GraphStep | None
+    event: str | None
+    in_deleted_items: bool = False
+
+
+@dataclass(frozen=True)
+class OperationResult:
+    guest: Guest
+    changed: bool
+    graph_result: Any = None
+
+
+class GuestOperations:
+    def __init__(self, context: Context) -> None:
+        self._context = context
+        directory = context.directory
+
+        async def block(guest: Guest) -> None:
+            await directory.update_user(guest.id, {"accountEnabled": False})
+            await directory.revoke_sessions(guest.id)
+
+        async def unblock(guest: Guest) -> None:
+            await directory.update_user(guest.id, {"accountEnabled": True})
+
+        self._block, self._unblock = block, unblock
+
+    # --- the operations --------------------------------------------------------------------------
+    def disabling(self, reason: DisabledReason) -> Operation:
+        return Operation("disable", f"disable:{reason.value}", lambda g: g.state is GuestState.DISABLED,
+                         lambda g, now: g.disable(now, reason), self._block, events.DISABLED)
+
+    def enabling(self) -> Operation:
+        return Operation("enable", "enable", lambda g: g.is_live, lambda g, now: g.enable(now), self._unblock, events.ENABLED)
+
+    def extending(self, expires_at: datetime) -> Operation:
+        def transition(guest: Guest, now: datetime) -> Guest:
+            extended = guest.extend(now, expires_at)
+            return extended.enable(now) if extended.disabled_reason is DisabledReason.EXPIRY else extended
+
+        def needs_enable(guest: Guest) -> bool:
+            return guest.state is GuestState.DISABLED and guest.disabled_reason is DisabledReason.EXPIRY
+
+        async def graph(guest: Guest) -> None:
+            if needs_enable(guest):
+                await self._unblock(guest)
+
+        return Operation("extend", f"extend:{expires_at.isoformat()}", lambda g: g.expires_at == expires_at and not needs_enable(g), transition,
+                         graph, events.EXTENDED)
+
+    def reinviting(self, redirect_url: str) -> Operation:
+        async def graph(guest: Guest) -> str:
+            invitation = await self._context.directory.reset_redemption(guest.id, guest.email, redirect_url)
+            return invitation.redeem_url
+
+        return Operation("reinvite", "reinvite", lambda g: False, lambda g, now: g.reinvited(now), graph, None)
+
+    def deleting(self) -> Operation:
+        return Operation("delete", "delete", lambda g: g.state in (GuestState.DELETED, GuestState.PURGED),
+                         lambda g, now: g.delete(now), self._delete_in_graph, events.DELETED)
+
+    def restoring(self) -> Operation:
+        return Operation("restore", "restore", lambda g: g.state in (GuestState.INVITED, GuestState.ACTIVE, GuestState.DISABLED),
+                         lambda g, now: g.restore(now), self._restore_in_graph, events.RESTORED, in_deleted_items=True)
+
+    def purging(self) -> Operation:
+        return Operation("purge", "purge", lambda g: g.state is GuestState.PURGED, lambda g, now: g.purge(now), None, None)
+
+    async def _delete_in_graph(self, guest: Guest) -> None:
+        try:
+            await self._context.directory.delete_user(guest.id)
+        except GraphNotFound:
+            log.info("delete: %s is no longer in the directory; nothing to delete", guest.id)
+
+    async def _restore_in_graph(self, guest: Guest) -> None:
+        try:
+            await self._context.directory.restore_user(guest.id)
+        except GraphNotFound:
+            if await self._context.directory.get_user(guest.id) is None:
+                raise NotFound("the user is no longer in deleted items (deleted over 30 days ago or purged)",
+                               code="NotRestorable") from None
+
+    # --- running one -----------------------------------------------------------------------------
+    async def run(self, operation: Operation, guest_id: str, actor: str, *,
+                  verified: DirectoryUser | None = None) -> OperationResult:
+        async with self._context.audited(actor, f"guest.{operation.name}", guest_id) as notes:
+            guest = await self._context.load(guest_id)
+            if operation.done(guest) and guest.pending_action != operation.intent:
+                notes["outcome"] = "unchanged"
+                return OperationResult(guest, changed=False)
+            operation.transition(guest, self._context.clock())  # refuse an impossible change before any write
+            if verified is None:
+                await self.verify_guest(guest, operation.in_deleted_items)
+            result = await self._execute(operation, guest)
+            notes["state"] = result.guest.state.value
+        return result
+
+    async def verify_guest(self, guest: Guest, in_deleted_items: bool = False) -> DirectoryUser:
+        directory = self._context.directory
+        user = await (directory.get_deleted_user(guest.id) if in_deleted_items else directory.get_user(guest.id))
+        if user is None:
+            where = "deleted items" if in_deleted_items else "the directory"
+            raise NotFound(f"the user '{guest.id}' is not in {where}", code="GuestNotInDirectory")
+        if not user.is_guest:
+            raise Forbidden("the user is not a guest; only guests are changed", code="NotAGuest")
+        return user
+
+    def resumable(self, guest: Guest) -> Operation | None:
+        """The operation a guest's recorded intent stands for, if it was left unfinished long enough ago."""
+        context = self._context
+        age = (context.clock() - guest.pending_since).total_seconds() if guest.pending_since else 0
+        if not guest.pending_action or age < context.tuning.action_stale_seconds:
+            return None
+        name, _, argument = guest.pending_action.partition(":")
+        factories: dict[str, Callable[[], Operation]] = {
+            "disable": lambda: self.disabling(DisabledReason(argument or "manual")), "enable": self.enabling,
+            "extend": lambda: self.extending(datetime.fromisoformat(argument)),
+            "reinvite": lambda: self.reinviting(context.settings.invite_redirect_url), "delete": self.deleting,
+            "restore": self.restoring, "purge": self.purging}
+        return factories[name]() if name in factories else None
+
+    async def _claim(self, operation: Operation, guest: Guest) -> Guest:
+        if not guest.pending_action:
+            return await self._context.store.save(guest.begin(operation.intent, self._context.clock()))
+        resumable = self.resumable(guest)
+        if resumable is None or resumable.intent != operation.intent:
+            raise Conflict(f"another operation ({guest.pending_action}) is in progress on this guest",
+                           code="OperationInProgress")
+        return guest
+
+    async def _execute(self, operation: Operation, guest: Guest) -> OperationResult:
+        context = self._context
+        intent = await self._claim(operation, guest)
+        try:
+            graph_result = await operation.graph(intent) if operation.graph else None
+        except LifecycleError:
+            await context.update(intent, lambda g: g.end(operation.intent))
+            raise
+        now = context.clock()
+
+        def finish(current: Guest) -> Guest:
+            if current.pending_action != operation.intent:
+                return current
+            return operation.transition(current.end(operation.intent), now)
+
+        final = await context.update(intent, finish, operation.event)
+        return OperationResult(final, changed=True, graph_result=graph_result)
+

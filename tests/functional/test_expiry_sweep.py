@@ -1,0 +1,145 @@
+"""The expiry sweep on in-memory fakes, with a controllable clock."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from lifecycle.adapters.memory import InMemoryAuditLog, InMemoryDirectory, InMemoryGuestStore
+from lifecycle.config import Settings
+from lifecycle.domain.model import GuestState
+from lifecycle.schemas import InviteRequest
+from lifecycle.services.context import Tuning
+from lifecycle.wiring import build_services
+
+START = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = START
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def world():
+    clock = Clock()
+    store, directory, audit = InMemoryGuestStore(), InMemoryDirectory(), InMemoryAuditLog()
+
+    def services(**env: str):
+        settings = Settings.from_env({"GRAPH_BASE_URL": "http://127.0.0.1:9", **env})
+        return build_services(settings, store=store, directory=directory, audit=audit, clock=clock,
+                              tuning=Tuning(lag_retry_seconds=0.1, lag_first_delay=0.05, action_stale_seconds=60))
+
+    return clock, store, directory, services
+
+
+async def invite(services, email: str, days: int):
+    body = '{"email": "%s", "expiresInDays": %d}' % (email, days)
+    outcome = await services.invitations.invite(InviteRequest.model_validate_json(body), "test")
+    return outcome.guest.id
+
+
+async def test_sweep_disables_then_deletes_then_purges(world):
+    clock, store, directory, services = world
+    svc = services()
+    guest_id = await invite(svc, "a@fabrikam.com", 10)
+    directory.users[guest_id]["externalUserState"] = "Accepted"
+    clock.now = START + timedelta(days=5)
+    report = await svc.expiry.run()
+    assert report.done == {"notify": 1}
+    assert [e.type for e in store.outbox].count("guest.expiring") == 1
+    assert (await svc.expiry.run()).done == {}  # the notice goes out once
+    clock.now = START + timedelta(days=10)
+    report = await svc.expiry.run()
+    assert report.done == {"disable": 1} and report.refreshed == {"checked": 1, "redeemed": 1}
+    assert store.guests[guest_id].state is GuestState.DISABLED and directory.users[guest_id]["accountEnabled"] is False
+    clock.now = START + timedelta(days=40)
+    assert (await svc.expiry.run()).done == {"delete": 1}
+    assert guest_id in directory.deleted
+    clock.now = START + timedelta(days=70)
+    assert (await svc.expiry.run()).done == {"purge": 1}
+    assert store.guests[guest_id].state is GuestState.PURGED
+
+
+async def test_dry_run_changes_nothing(world):
+    clock, store, directory, services = world
+    svc = services(EXPIRY_DRY_RUN="true")
+    guest_id = await invite(svc, "b@fabrikam.com", 1)
+    writes, before = len(directory.writes), store.guests[guest_id]
+    clock.now = START + timedelta(days=2)
+    report = await svc.expiry.run()
+    assert report.dry_run and report.planned == {"disable": 1} and report.done == {}
+    assert store.guests[guest_id] == before and len(directory.writes) == writes
+
+
+async def test_guard_refuses_mass_disable(world):
+    clock, store, directory, services = world
+    svc = services(EXPIRY_GUARD_MIN="2", EXPIRY_GUARD_PERCENT="50")
+    ids = [await invite(svc, f"m{n}@fabrikam.com", 1) for n in range(4)]
+    await invite(svc, "keep@fabrikam.com", 300)
+    clock.now = START + timedelta(days=2)
+    report = await svc.expiry.run()
+    assert report.guard_tripped and report.done == {} and report.failed
+    assert all(store.guests[i].state is GuestState.INVITED for i in ids)
+    report = await svc.expiry.run(override_guard=True)
+    assert report.done == {"disable": 4}
+
+
+async def test_cap_leaves_the_rest_for_the_next_run(world):
+    clock, store, directory, services = world
+    svc = services(EXPIRY_MAX_ACTIONS_PER_RUN="2", EXPIRY_GUARD_PERCENT="100")
+    for n in range(3):
+        await invite(svc, f"c{n}@fabrikam.com", 1 + n)
+    clock.now = START + timedelta(days=5)
+    first = await svc.expiry.run()
+    assert first.done == {"disable": 2} and first.deferred == 1
+    second = await svc.expiry.run()
+    assert second.done == {"disable": 1} and second.deferred == 0
+
+
+async def test_guest_gone_from_graph_is_marked_deleted(world):
+    clock, store, directory, services = world
+    svc = services()
+    guest_id = await invite(svc, "gone@fabrikam.com", 1)
+    del directory.users[guest_id]
+    clock.now = START + timedelta(days=2)
+    report = await svc.expiry.run()
+    assert report.refreshed.get("gone") == 1 and not report.failures
+    assert store.guests[guest_id].state is GuestState.DELETED
+
+
+async def test_member_is_never_touched(world):
+    clock, store, directory, services = world
+    svc = services()
+    guest_id = await invite(svc, "member@fabrikam.com", 1)
+    directory.users[guest_id]["userType"] = "Member"
+    clock.now = START + timedelta(days=2)
+    writes = len(directory.writes)
+    report = await svc.expiry.run()
+    assert report.skipped and report.skipped[0]["reason"] == "not a guest in the directory"
+    assert len(directory.writes) == writes and store.guests[guest_id].state is GuestState.INVITED
+
+
+async def test_unredeemed_invitation_is_cleaned_up(world):
+    clock, store, directory, services = world
+    svc = services(INVITE_REDEEM_DAYS="7")
+    guest_id = await invite(svc, "never@fabrikam.com", 300)
+    clock.now = START + timedelta(days=8)
+    report = await svc.expiry.run()
+    assert report.done == {"delete": 1} and store.guests[guest_id].state is GuestState.DELETED
+
+
+async def test_repair_finishes_pending_groups(world):
+    clock, store, directory, services = world
+    group = "6f1c1ef7-2b1e-4a3c-9d51-00000000000a"
+    svc = services(MANAGED_GROUP_IDS=group)
+    body = '{"email": "p@fabrikam.com", "groups": ["%s"]}' % group
+    outcome = await svc.invitations.invite(InviteRequest.model_validate_json(body), "test")
+    assert outcome.guest.pending_groups == (group,)  # the group does not exist yet
+    directory.add_group(group)
+    report = await svc.expiry.run()
+    assert report.repaired == {"groups finished": 1}
+    assert store.guests[outcome.guest.id].groups == (group,) and directory.groups[group] == {outcome.guest.id}

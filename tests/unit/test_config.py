@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import pytest
+
+from lifecycle.config import SETTING_DEFAULTS, Settings
+from lifecycle.errors import ConfigurationError
+
+
+def test_defaults_match_the_design():
+    settings = Settings.from_env({})
+    assert settings.graph_base_url == "https://graph.microsoft.com/v1.0"
+    assert settings.table_prefix == "lifecycle" and settings.table_name("guests") == "lifecycleguests"
+    assert settings.managed_group_ids == () and settings.allowed_email_domains == ()
+    assert settings.invite_redirect_url == "https://myapps.microsoft.com"
+    assert (settings.guest_default_ttl_days, settings.expiry_grace_days, settings.invite_redeem_days) == (90, 30, 30)
+    assert settings.expiry_schedule == "0 0 3 * * *" and settings.expiry_dry_run is False
+    assert (settings.expiry_max_actions_per_run, settings.expiry_guard_percent, settings.expiry_guard_min) == (500, 20, 10)
+    assert (settings.graph_max_concurrency, settings.expiry_notice_days) == (8, 14)
+    assert settings.events_queue == "guest-events"
+    assert not settings.graph_is_loopback
+
+
+def test_every_setting_has_a_field():
+    aliases = {field.alias for field in Settings.model_fields.values()}
+    assert aliases == set(SETTING_DEFAULTS)
+
+
+def test_values_are_parsed_and_normalised():
+    settings = Settings.from_env({
+        "GRAPH_BASE_URL": "http://127.0.0.1:8081/v1.0/", "MANAGED_GROUP_IDS": " 6F1C1EF7-2B1E-4A3C-9D51-00000000000A, ",
+        "ALLOWED_EMAIL_DOMAINS": "Fabrikam.com,@partner.org", "EXPIRY_DRY_RUN": "true", "EXPIRY_GRACE_DAYS": "0"})
+    assert settings.graph_base_url == "http://127.0.0.1:8081/v1.0" and settings.graph_is_loopback
+    assert settings.managed_group_ids == ("6f1c1ef7-2b1e-4a3c-9d51-00000000000a",)
+    assert settings.allowed_email_domains == ("fabrikam.com", "partner.org")
+    assert settings.expiry_dry_run is True and settings.expiry_grace_days == 0
+
+
+@pytest.mark.parametrize("name,value", [
+    ("MANAGED_GROUP_IDS", "not-a-guid"), ("EXPIRY_GRACE_DAYS", "-1"), ("GRAPH_BASE_URL", "ftp://graph"),
+    ("GRAPH_BASE_URL", "http://graph.microsoft.com/v1.0"), ("INVITE_REDIRECT_URL", "http://myapps.example"),
+    ("LIFECYCLE_TABLE_PREFIX", "bad-prefix"), ("GRAPH_MAX_CONCURRENCY", "0"), ("EXPIRY_DRY_RUN", "maybe"),
+    ("ALLOWED_EMAIL_DOMAINS", "not a domain"), ("LIFECYCLE_EVENTS_QUEUE", "Bad_Queue"),
+    ("EXPIRY_GUARD_PERCENT", "0"),
+])
+def test_invalid_values_fail_fast_naming_the_setting(name, value):
+    with pytest.raises(ConfigurationError) as raised:
+        Settings.from_env({name: value})
+    assert name in raised.value.message
+
+
+def test_settings_are_frozen():
+    settings = Settings.from_env({})
+    with pytest.raises(Exception):
+        settings.table_prefix = "other"  # type: ignore[misc]
