@@ -117,6 +117,40 @@ class GuestStore(Protocol):
     async def count_tracked(self) -> int:
         """Guests that are invited, active or disabled (the base of the mass-deletion guard)."""
     async def ping(self) -> None: ...
+    async def pending_events(self, limit: int) -> list[Event]:
+        """Outbox events not yet dispatched, oldest first."""
+    async def remove_event(self, event: Event) -> None: ...
+
+
+class EventPublisher(Protocol):
+    """Delivers a lifecycle event to its consumers (a Storage Queue). At-least-once: consumers dedupe by id."""
+
+    async def publish(self, event: Event) -> None: ...
+    async def close(self) -> None: ...
+
+
+class IdempotencyStore(Protocol):
+    """Records of requests made with an Idempotency-Key."""
+
+    async def claim(self, record: "IdempotencyRecord") -> tuple["IdempotencyRecord", bool]:
+        """Insert the record and return it with True; when the key is taken, return the stored one with False."""
+    async def replace(self, record: "IdempotencyRecord") -> "IdempotencyRecord":
+        """Overwrite a record guarded by its ETag (ConcurrencyConflict when it changed)."""
+    async def release(self, record: "IdempotencyRecord") -> None: ...
+    async def purge_expired(self, now: datetime, limit: int) -> int: ...
+
+
+@dataclass(frozen=True)
+class IdempotencyRecord:
+    key: str
+    fingerprint: str
+    status: str  # "in_progress" | "completed"
+    expires_at: datetime
+    started_at: datetime
+    response_status: int = 0
+    response_headers: dict[str, str] = field(default_factory=dict)
+    response_body: str = ""
+    etag: str | None = None
 
 
 @dataclass(frozen=True)

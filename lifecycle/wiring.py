@@ -9,8 +9,10 @@ from typing import Any
 
 from lifecycle.config import Settings
 from lifecycle.domain.model import utcnow
-from lifecycle.ports import AuditLog, Directory, GuestStore
+from lifecycle.idempotency import Idempotency
+from lifecycle.ports import AuditLog, Directory, EventPublisher, GuestStore, IdempotencyStore
 from lifecycle.services.context import Context, Tuning
+from lifecycle.services.events import EventDispatcher
 from lifecycle.services.expiry import ExpirySweep
 from lifecycle.services.groups import GroupService
 from lifecycle.services.invitations import InvitationService
@@ -26,6 +28,8 @@ class Services:
     provisioner: Provisioner
     operations: GuestOperations
     expiry: ExpirySweep
+    dispatcher: EventDispatcher
+    idempotency: Idempotency
     closers: list[Callable[[], Any]] = field(default_factory=list)
 
     @property
@@ -38,17 +42,26 @@ class Services:
 
 
 def build_services(settings: Settings, *, store: GuestStore | None = None, directory: Directory | None = None,
-                   audit: AuditLog | None = None, tuning: Tuning | None = None,
+                   audit: AuditLog | None = None, publisher: EventPublisher | None = None,
+                   keys: IdempotencyStore | None = None, tuning: Tuning | None = None,
                    clock: Callable[[], datetime] = utcnow) -> Services:
     """Wire the services to real adapters, or to the ports given (fakes in tests)."""
     closers: list[Callable[[], Any]] = []
-    if store is None or audit is None:
-        from lifecycle.adapters.tables import TableAuditLog, TableGuestStore, TableTables, build_service_client
+    if store is None or audit is None or keys is None:
+        from lifecycle.adapters.tables import (
+            TableAuditLog, TableGuestStore, TableIdempotencyStore, TableTables, build_service_client,
+        )
 
         tables = TableTables(build_service_client(settings), settings)
         closers.append(tables.close)
         store = store or TableGuestStore(tables)
         audit = audit or TableAuditLog(tables)
+        keys = keys or TableIdempotencyStore(tables)
+    if publisher is None:
+        from lifecycle.adapters.queue import QueueEventPublisher
+
+        publisher = QueueEventPublisher(settings)
+        closers.append(publisher.close)
     if directory is None:
         from lifecycle.adapters.graph import GraphDirectory
 
@@ -58,9 +71,11 @@ def build_services(settings: Settings, *, store: GuestStore | None = None, direc
     provisioner = Provisioner(context)
     invitations = InvitationService(context, provisioner)
     operations = GuestOperations(context)
+    dispatcher = EventDispatcher(store, publisher)
     return Services(context=context, invitations=invitations, groups=GroupService(context, provisioner),
                     provisioner=provisioner, operations=operations,
-                    expiry=ExpirySweep(context, operations, provisioner, invitations), closers=closers)
+                    expiry=ExpirySweep(context, operations, provisioner, invitations, dispatcher, keys),
+                    dispatcher=dispatcher, idempotency=Idempotency(keys, clock), closers=closers)
 
 
 class Container:

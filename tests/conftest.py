@@ -14,7 +14,9 @@ from tests.support import GROUP_A, GROUP_B, GROUP_UNMANAGED, ROOT, Azurite, test
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from lifecycle.adapters.memory import InMemoryAuditLog, InMemoryDirectory, InMemoryGuestStore  # noqa: E402
+from lifecycle.adapters.memory import (  # noqa: E402
+    InMemoryAuditLog, InMemoryDirectory, InMemoryEventPublisher, InMemoryGuestStore, InMemoryIdempotencyStore,
+)
 from lifecycle.config import Settings  # noqa: E402
 from lifecycle.services.context import Tuning  # noqa: E402
 from lifecycle.wiring import Services, build_services, container  # noqa: E402
@@ -30,6 +32,8 @@ class Fakes:
     store: InMemoryGuestStore
     directory: InMemoryDirectory
     audit: InMemoryAuditLog
+    publisher: InMemoryEventPublisher
+    keys: InMemoryIdempotencyStore
     services: Services
 
 
@@ -38,12 +42,13 @@ def fakes() -> Iterator[Fakes]:
     settings = Settings.from_env({"MANAGED_GROUP_IDS": f"{GROUP_A},{GROUP_B}", "GRAPH_BASE_URL": "http://127.0.0.1:9",
                                   "LIFECYCLE_TABLES_CONNECTION_STRING": "UseDevelopmentStorage=true"})
     store, directory, audit = InMemoryGuestStore(), InMemoryDirectory(), InMemoryAuditLog()
+    publisher, keys = InMemoryEventPublisher(), InMemoryIdempotencyStore()
     directory.add_group(GROUP_A)
     directory.add_group(GROUP_B)
-    services = build_services(settings, store=store, directory=directory, audit=audit,
+    services = build_services(settings, store=store, directory=directory, audit=audit, publisher=publisher, keys=keys,
                               tuning=Tuning(lag_retry_seconds=0.3, lag_first_delay=0.05, claim_wait_seconds=0.5))
     container.use(lambda: services)
-    yield Fakes(settings, store, directory, audit, services)
+    yield Fakes(settings, store, directory, audit, publisher, keys, services)
     container.reset()
 
 

@@ -11,7 +11,7 @@ from lifecycle.adapters import table_codec as codec
 from lifecycle.domain.model import EmailClaim, Guest, GuestState, IndexKind
 from lifecycle.errors import ConcurrencyConflict, GraphBadRequest, GraphNotFound, InvalidRequest
 from lifecycle.ports import (
-    AuditEntry, DirectoryUser, Event, GuestQuery, Invitation, InvitationRequest, Page,
+    AuditEntry, DirectoryUser, Event, GuestQuery, IdempotencyRecord, Invitation, InvitationRequest, Page,
 )
 
 _TRACKED = (GuestState.INVITED, GuestState.ACTIVE, GuestState.DISABLED)
@@ -217,3 +217,41 @@ class InMemoryDirectory:
 
     async def close(self) -> None:
         return None
+
+
+class InMemoryEventPublisher:
+    def __init__(self) -> None:
+        self.published: list[Event] = []
+
+    async def publish(self, event: Event) -> None:
+        self.published.append(event)
+
+    async def close(self) -> None:
+        return None
+
+
+class InMemoryIdempotencyStore:
+    def __init__(self) -> None:
+        self.records: dict[str, IdempotencyRecord] = {}
+
+    async def claim(self, record: IdempotencyRecord) -> tuple[IdempotencyRecord, bool]:
+        if record.key in self.records:
+            return self.records[record.key], False
+        self.records[record.key] = replace(record, etag=_etag())
+        return self.records[record.key], True
+
+    async def replace(self, record: IdempotencyRecord) -> IdempotencyRecord:
+        current = self.records.get(record.key)
+        if current is None or current.etag != record.etag:
+            raise ConcurrencyConflict("the idempotency record changed")
+        self.records[record.key] = replace(record, etag=_etag())
+        return self.records[record.key]
+
+    async def release(self, record: IdempotencyRecord) -> None:
+        self.records.pop(record.key, None)
+
+    async def purge_expired(self, now: datetime, limit: int) -> int:
+        expired = [k for k, r in self.records.items() if r.expires_at < now][:limit]
+        for key in expired:
+            del self.records[key]
+        return len(expired)

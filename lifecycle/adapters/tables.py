@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import binascii
 import json
 import uuid
@@ -22,7 +23,7 @@ from lifecycle.adapters import table_codec as codec
 from lifecycle.config import Settings
 from lifecycle.domain.model import EmailClaim, Guest, IndexKind
 from lifecycle.errors import ConcurrencyConflict, ConfigurationError, InvalidRequest, StorageUnavailable
-from lifecycle.ports import AuditEntry, Event, GuestQuery, Page
+from lifecycle.ports import AuditEntry, Event, GuestQuery, IdempotencyRecord, Page
 
 _RETRY = {"retry_total": 2, "retry_backoff_factor": 0.3, "connection_timeout": 5, "read_timeout": 20}
 _CONFLICT_CODES = {"UpdateConditionNotSatisfied", "EntityAlreadyExists", "ConditionNotMet"}
@@ -305,3 +306,66 @@ class TableAuditLog:
                     at=row["At"], graph_request_ids=tuple(json.loads(row.get("GraphRequestIds") or "[]")),
                     details=json.loads(row.get("Details") or "{}")))
         return entries
+
+
+class TableIdempotencyStore:
+    """IdempotencyStore on Table Storage: partition by the first hex digits of the key's hash."""
+
+    def __init__(self, tables: TableTables) -> None:
+        self._tables = tables
+
+    @staticmethod
+    def _keys(key: str) -> tuple[str, str]:
+        digest = hashlib.sha256(key.encode()).hexdigest()
+        return digest[:2], digest
+
+    def _entity(self, record: IdempotencyRecord) -> dict[str, Any]:
+        partition, row = self._keys(record.key)
+        return {"PartitionKey": partition, "RowKey": row, "Status": record.status, "Fingerprint": record.fingerprint,
+                "ExpiresAt": record.expires_at, "StartedAt": record.started_at,
+                "ResponseStatus": record.response_status, "ResponseHeaders": json.dumps(record.response_headers),
+                "ResponseBody": record.response_body}
+
+    @staticmethod
+    def _record(key: str, entity: Any) -> IdempotencyRecord:
+        return IdempotencyRecord(
+            key=key, fingerprint=entity["Fingerprint"], status=entity["Status"],
+            expires_at=codec._dt(entity["ExpiresAt"]), started_at=codec._dt(entity["StartedAt"]),  # type: ignore
+            response_status=entity.get("ResponseStatus", 0),
+            response_headers=json.loads(entity.get("ResponseHeaders") or "{}"),
+            response_body=entity.get("ResponseBody", ""), etag=entity.metadata.get("etag"))
+
+    async def claim(self, record: IdempotencyRecord) -> tuple[IdempotencyRecord, bool]:
+        client = await self._tables.table("idempotency")
+        async with storage_errors("idempotency claim"):
+            try:
+                result = await client.create_entity(self._entity(record))
+                return replace(record, etag=result.get("etag")), True
+            except ResourceExistsError:
+                pass
+            entity = await client.get_entity(*self._keys(record.key))
+        return self._record(record.key, entity), False
+
+    async def replace(self, record: IdempotencyRecord) -> IdempotencyRecord:
+        client = await self._tables.table("idempotency")
+        async with storage_errors("idempotency update"):
+            result = await client.update_entity(self._entity(record), mode=UpdateMode.REPLACE, etag=record.etag,
+                                                match_condition=MatchConditions.IfNotModified)
+        return replace(record, etag=result.get("etag"))
+
+    async def release(self, record: IdempotencyRecord) -> None:
+        client = await self._tables.table("idempotency")
+        async with storage_errors("idempotency release"):
+            await client.delete_entity(*self._keys(record.key))
+
+    async def purge_expired(self, now: datetime, limit: int) -> int:
+        client = await self._tables.table("idempotency")
+        removed = 0
+        async with storage_errors("idempotency purge"):
+            async for entity in client.query_entities("ExpiresAt lt @now", parameters={"now": now},
+                                                      select=["PartitionKey", "RowKey"]):
+                await client.delete_entity(entity["PartitionKey"], entity["RowKey"])
+                removed += 1
+                if removed >= limit:
+                    break
+        return removed

@@ -12,7 +12,10 @@ import azure.functions as func
 from pydantic import BaseModel, ValidationError
 
 from lifecycle.errors import DependencyError, InvalidRequest, LifecycleError
+from lifecycle.idempotency import MUTATING
+from lifecycle.request_log import collect_events
 from lifecycle.schemas import MAX_BODY_BYTES
+from lifecycle.wiring import container
 
 log = logging.getLogger("lifecycle.http")
 M = TypeVar("M", bound=BaseModel)
@@ -40,7 +43,7 @@ def http_handler(handler: Handler) -> Handler:
     @functools.wraps(handler)
     async def wrapper(req: func.HttpRequest) -> func.HttpResponse:
         try:
-            return await handler(req)
+            return await _handle(handler, req)
         except LifecycleError as exc:
             if exc.status >= 500:
                 log.warning("%s %s -> %s %s", req.method, req.url, exc.status, exc.message)
@@ -50,6 +53,17 @@ def http_handler(handler: Handler) -> Handler:
             return error_response(LifecycleError("an unexpected error occurred"))
 
     return wrapper
+
+
+async def _handle(handler: Handler, req: func.HttpRequest) -> func.HttpResponse:
+    """Run with the Idempotency-Key rules, then send the events the request wrote."""
+    if req.method.upper() not in MUTATING:
+        return await handler(req)
+    services = container.get()
+    with collect_events() as written:
+        response = await services.idempotency.handle(req, lambda: handler(req))
+    await services.dispatcher.send(written)
+    return response
 
 
 def validation_details(exc: ValidationError) -> list[dict[str, str]]:

@@ -15,7 +15,7 @@ from lifecycle.domain.policy import AccessPolicy
 from lifecycle.errors import ConcurrencyConflict, LifecycleError, NotFound
 from lifecycle.domain.events import guest_event
 from lifecycle.ports import AuditEntry, AuditLog, Directory, GuestStore
-from lifecycle.request_log import collect_request_ids
+from lifecycle.request_log import collect_request_ids, note_events
 
 log = logging.getLogger("lifecycle")
 
@@ -62,9 +62,12 @@ class Context:
                 return guest
             events = [guest_event(event, changed, self.clock())] if event else []
             try:
-                return await self.store.save(changed, events)
+                saved = await self.store.save(changed, events)
             except ConcurrencyConflict:
                 guest = await self.load(guest.id)
+                continue
+            note_events(events)
+            return saved
         raise ConcurrencyConflict("the guest keeps changing; retry later")
 
     @asynccontextmanager

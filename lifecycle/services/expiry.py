@@ -13,8 +13,10 @@ from lifecycle.domain.expiry import ENFORCING, Action, ActionKind, ExpiryPolicy,
 from lifecycle.domain.model import DELETED_RETENTION, DisabledReason, Guest, IndexKind, InvitationState
 from lifecycle.errors import ConcurrencyConflict, Conflict, LifecycleError
 from lifecycle.logs import get_logger
-from lifecycle.ports import DirectoryUser
+from lifecycle.ports import DirectoryUser, Event, IdempotencyStore
+from lifecycle.request_log import collect_events
 from lifecycle.services.context import Context
+from lifecycle.services.events import EventDispatcher
 from lifecycle.services.invitations import InvitationService
 from lifecycle.services.operations import GuestOperations, Operation
 from lifecycle.services.provisioning import Provisioner
@@ -67,8 +69,10 @@ def _counts(values: dict[str, int]) -> str:
 
 class ExpirySweep:
     def __init__(self, context: Context, operations: GuestOperations, provisioner: Provisioner,
-                 invitations: InvitationService) -> None:
+                 invitations: InvitationService, dispatcher: EventDispatcher, keys: IdempotencyStore) -> None:
         self._context = context
+        self._dispatcher = dispatcher
+        self._keys = keys
         self._operations = operations
         self._provisioner = provisioner
         self._invitations = invitations
@@ -88,8 +92,10 @@ class ExpirySweep:
         guests = await self._refresh(guests, now, policy, report)
         plan = await self._plan(guests, now, policy, report)
         if not plan.guard_tripped and not policy.dry_run:
-            await self._act(plan, now, report)
-            await self._repair(now, report)
+            with collect_events() as written:
+                await self._act(plan, now, report)
+                await self._repair(now, report)
+            await self._housekeeping(written, now, report)
         report.finished_at = self._context.clock().isoformat()
         (log.error if report.guard_tripped or report.failures else log.info)("expiry sweep", **asdict(report))
         return report
@@ -207,6 +213,19 @@ class ExpirySweep:
         await self._context.update(
             guest, lambda g: replace(g, notice_sent_at=now, updated_at=now) if g.notice_sent_at is None else g,
             events.EXPIRING)
+
+    # --- housekeeping ----------------------------------------------------------------------------
+    async def _housekeeping(self, written: list[Event], now: datetime, report: SweepReport) -> None:
+        """Send this run's events, then whatever earlier runs or requests left in the outbox; drop old keys."""
+        try:
+            sent = await self._dispatcher.send(written)
+            sent += await self._dispatcher.drain(self._context.clock())
+            expired_keys = await self._keys.purge_expired(now, self._context.settings.expiry_max_actions_per_run)
+        except LifecycleError as exc:
+            report.failures.append({"guestId": "-", "action": "housekeeping", "reason": exc.message})
+            return
+        report.repaired = {**report.repaired, **({"events sent": sent} if sent else {}),
+                           **({"idempotency keys expired": expired_keys} if expired_keys else {})}
 
     # --- repair ----------------------------------------------------------------------------------
     async def _repair(self, now: datetime, report: SweepReport) -> None:

@@ -13,6 +13,7 @@ from lifecycle.domain import events
 from lifecycle.domain.model import EmailClaim, Guest, GuestState, InvitationState
 from lifecycle.errors import ConcurrencyConflict, Conflict, Forbidden, GraphBadRequest, LifecycleError
 from lifecycle.ports import DirectoryUser, InvitationRequest
+from lifecycle.request_log import note_events
 from lifecycle.schemas import InviteRequest
 from lifecycle.services.context import Context, log
 from lifecycle.services.provisioning import Provisioner
@@ -137,8 +138,11 @@ class InvitationService:
                       redeem_url: str | None) -> Guest:
         now = self._context.clock()
         guest = self._new_guest(request, user_id, user, now)
+        invited = [events.guest_event(events.INVITED, guest, now)]
         try:
-            return await self._context.store.create(guest, claim, [events.guest_event(events.INVITED, guest, now)])
+            created = await self._context.store.create(guest, claim, invited)
+            note_events(invited)
+            return created
         except ConcurrencyConflict:
             tracked = await self._context.store.get(user_id)
             if tracked is None:

@@ -5,7 +5,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from lifecycle.adapters.memory import InMemoryAuditLog, InMemoryDirectory, InMemoryGuestStore
+from lifecycle.adapters.memory import (
+    InMemoryAuditLog, InMemoryDirectory, InMemoryEventPublisher, InMemoryGuestStore, InMemoryIdempotencyStore,
+)
 from lifecycle.config import Settings
 from lifecycle.domain.model import GuestState
 from lifecycle.schemas import InviteRequest
@@ -27,12 +29,15 @@ class Clock:
 def world():
     clock = Clock()
     store, directory, audit = InMemoryGuestStore(), InMemoryDirectory(), InMemoryAuditLog()
+    publisher = InMemoryEventPublisher()
 
     def services(**env: str):
         settings = Settings.from_env({"GRAPH_BASE_URL": "http://127.0.0.1:9", **env})
         return build_services(settings, store=store, directory=directory, audit=audit, clock=clock,
+                              publisher=publisher, keys=InMemoryIdempotencyStore(),
                               tuning=Tuning(lag_retry_seconds=0.1, lag_first_delay=0.05, action_stale_seconds=60))
 
+    services.publisher = publisher
     return clock, store, directory, services
 
 
@@ -50,7 +55,7 @@ async def test_sweep_disables_then_deletes_then_purges(world):
     clock.now = START + timedelta(days=5)
     report = await svc.expiry.run()
     assert report.done == {"notify": 1}
-    assert [e.type for e in store.outbox].count("guest.expiring") == 1
+    assert [e.type for e in services.publisher.published].count("guest.expiring") == 1
     assert (await svc.expiry.run()).done == {}  # the notice goes out once
     clock.now = START + timedelta(days=10)
     report = await svc.expiry.run()

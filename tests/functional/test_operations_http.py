@@ -28,7 +28,7 @@ async def test_disable_then_repeat_is_idempotent(fakes):
     writes = len(fakes.directory.writes)
     status, body, _ = await op("disable_guest", "POST", guest["id"], "disable")
     assert status == 200 and body["state"] == "disabled" and len(fakes.directory.writes) == writes
-    assert [e.type for e in fakes.store.outbox].count("guest.disabled") == 1
+    assert [e.type for e in fakes.publisher.published].count("guest.disabled") == 1 and fakes.store.outbox == []
 
 
 async def test_enable_after_disable(fakes):

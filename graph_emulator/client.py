@@ -1,0 +1,82 @@
+"""A small synchronous client of the control API (/_emulator), for tests and scripts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+
+class EmulatorControl:
+    """Calls the control API of an emulator at `url` (e.g. `http://127.0.0.1:8081`); raises
+    `httpx.HTTPStatusError` on an error answer."""
+
+    def __init__(self, url: str, timeout: float = 10.0) -> None:
+        self._http = httpx.Client(base_url=url.rstrip("/") + "/_emulator", timeout=timeout)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self._http.request(method, path, **kwargs)
+        response.raise_for_status()
+        return response.json() if response.content else None
+
+    def health(self) -> dict:
+        return self._call("GET", "/health")
+
+    def config(self) -> dict:
+        return self._call("GET", "/config")
+
+    def configure(self, **switches: Any) -> dict:
+        """PATCH the switches (camelCase or snake_case names); returns the whole configuration."""
+        return self._call("PATCH", "/config", json=switches)
+
+    def reset(self) -> dict:
+        return self._call("POST", "/reset")
+
+    def seed_user(self, **props: Any) -> dict:
+        """Create a user (Graph property names, plus `memberOf` and `sponsors` id lists); returns it in full."""
+        return self._call("POST", "/users", json=props)
+
+    def seed_group(self, **props: Any) -> dict:
+        return self._call("POST", "/groups", json=props)
+
+    def user(self, user_id: str) -> dict | None:
+        """A user in full (deleted ones too), or None when there is no such user."""
+        response = self._http.get(f"/users/{user_id}")
+        if response.status_code == 404:
+            return None
+        response.raise_for_status()
+        return response.json()
+
+    def update_user(self, user_id: str, **props: Any) -> dict:
+        """Change a user behind the app's back (any property, and `lagRemaining`); returns it in full."""
+        return self._call("PATCH", f"/users/{user_id}", json=props)
+
+    def users(self, mail: str | None = None) -> list[dict]:
+        return self._call("GET", "/users", params={"mail": mail} if mail else None)
+
+    def groups(self) -> list[dict]:
+        return self._call("GET", "/groups")
+
+    def remove_group(self, group_id: str) -> None:
+        self._call("DELETE", f"/groups/{group_id}")
+
+    def group_members(self, group_id: str) -> list[str]:
+        return self._call("GET", f"/groups/{group_id}/members")
+
+    def redeem(self, user_id: str) -> dict:
+        return self._call("POST", f"/users/{user_id}/redeem")
+
+    def age_deletion(self, user_id: str, days: float) -> dict:
+        return self._call("POST", f"/users/{user_id}/age-deletion", json={"days": days})
+
+    def remove_user(self, user_id: str) -> None:
+        self._call("DELETE", f"/users/{user_id}")
+
+    def calls(self) -> dict:
+        return self._call("GET", "/calls")
+
+    def clear_calls(self) -> None:
+        self._call("DELETE", "/calls")

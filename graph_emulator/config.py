@@ -1,0 +1,167 @@
+"""Run-time switches of the emulator: validation, defaults, and the camelCase JSON form the control API uses."""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass, field, fields
+from typing import Any, Callable
+
+LAG_REFERENCE_ERRORS = ("badReference", "notFound")
+FAULT_PHASES = ("before", "after", "random")
+DEFAULT_TENANT_DOMAINS = ("contoso.onmicrosoft.com", "contoso.com")
+
+
+class ConfigError(ValueError):
+    """A switch name or value the emulator does not accept."""
+
+
+@dataclass
+class Throttle:
+    """Resource-unit token bucket: `capacity` units per `window_seconds`, refilled continuously."""
+
+    enabled: bool = False
+    capacity: float = 3500
+    window_seconds: float = 10
+
+
+@dataclass
+class Switches:
+    """Every switch; the control API shows and patches them under their camelCase names."""
+
+    replication_lag: int = 0
+    lag_reference_error: str = "badReference"
+    fault_rate: float = 0.0
+    fault_statuses: list[int] = field(default_factory=lambda: [429, 503, 504])
+    fault_retry_after: int | None = 1
+    fault_phase: str = "before"
+    seed: int | None = None
+    throttle: Throttle = field(default_factory=Throttle)
+    latency_ms: float = 0
+    tenant_domains: list[str] = field(default_factory=lambda: list(DEFAULT_TENANT_DOMAINS))
+
+    @classmethod
+    def build(cls, **overrides: Any) -> "Switches":
+        """Defaults with `overrides` applied; names may be camelCase or snake_case."""
+        return cls().updated(overrides)
+
+    def updated(self, patch: dict[str, Any]) -> "Switches":
+        """A copy with a partial update applied (a partial `throttle` merges); ConfigError when invalid."""
+        result = copy.deepcopy(self)
+        for name, value in patch.items():
+            key = to_snake(name)
+            if key == "throttle":
+                result.throttle = _updated_throttle(result.throttle, value)
+            elif key in _CHECKS:
+                setattr(result, key, _CHECKS[key](name, value))
+            else:
+                raise ConfigError(f"unknown switch '{name}'")
+        return result
+
+    def to_json(self) -> dict[str, Any]:
+        """The camelCase form, as GET /_emulator/config returns it."""
+        return _camel_dict(self)
+
+
+def to_snake(name: str) -> str:
+    """`replicationLag` → `replication_lag` (snake_case passes through)."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def to_camel(name: str) -> str:
+    """`replication_lag` → `replicationLag`."""
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _camel_dict(obj: Any) -> dict[str, Any]:
+    out = {}
+    for item in fields(obj):
+        value = getattr(obj, item.name)
+        out[to_camel(item.name)] = _camel_dict(value) if isinstance(value, Throttle) else copy.deepcopy(value)
+    return out
+
+
+def _updated_throttle(current: Throttle, value: Any) -> Throttle:
+    if isinstance(value, Throttle):
+        value = {item.name: getattr(value, item.name) for item in fields(value)}
+    if not isinstance(value, dict):
+        raise ConfigError("throttle must be an object")
+    result = copy.deepcopy(current)
+    for name, item in value.items():
+        key = to_snake(name)
+        if key not in _THROTTLE_CHECKS:
+            raise ConfigError(f"unknown throttle setting '{name}'")
+        setattr(result, key, _THROTTLE_CHECKS[key](name, item))
+    return result
+
+
+def _int_at_least(minimum: int, nullable: bool = False) -> Callable[[str, Any], Any]:
+    def check(name: str, value: Any) -> Any:
+        if value is None and nullable:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise ConfigError(f"{name} must be an integer >= {minimum}")
+        return value
+    return check
+
+
+def _number(low: float, high: float | None = None, strict_low: bool = False) -> Callable[[str, Any], float]:
+    bounds = f"{'>' if strict_low else '>='} {low}" + ("" if high is None else f" and <= {high}")
+
+    def check(name: str, value: Any) -> float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        ok = ok and (value > low if strict_low else value >= low) and (high is None or value <= high)
+        if not ok:
+            raise ConfigError(f"{name} must be a number {bounds}")
+        return value
+    return check
+
+
+def _choice(options: tuple[str, ...]) -> Callable[[str, Any], str]:
+    def check(name: str, value: Any) -> str:
+        if value not in options:
+            raise ConfigError(f"{name} must be one of {', '.join(options)}")
+        return value
+    return check
+
+
+def _statuses(name: str, value: Any) -> list[int]:
+    valid = isinstance(value, list) and value and all(
+        isinstance(item, int) and not isinstance(item, bool) and 400 <= item <= 599 for item in value)
+    if not valid:
+        raise ConfigError(f"{name} must be a non-empty list of HTTP error statuses (400-599)")
+    return list(value)
+
+
+def _domains(name: str, value: Any) -> list[str]:
+    if isinstance(value, str):
+        value = [part.strip() for part in value.split(",") if part.strip()]
+    if not isinstance(value, list) or not value or not all(isinstance(item, str) and item for item in value):
+        raise ConfigError(f"{name} must be a non-empty list of domain names")
+    return [item.lower() for item in value]
+
+
+def _boolean(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{name} must be true or false")
+    return value
+
+
+_CHECKS: dict[str, Callable[[str, Any], Any]] = {
+    "replication_lag": _int_at_least(0),
+    "lag_reference_error": _choice(LAG_REFERENCE_ERRORS),
+    "fault_rate": _number(0, 1),
+    "fault_statuses": _statuses,
+    "fault_retry_after": _int_at_least(0, nullable=True),
+    "fault_phase": _choice(FAULT_PHASES),
+    "seed": _int_at_least(-(2**63), nullable=True),
+    "latency_ms": _number(0),
+    "tenant_domains": _domains,
+}
+
+_THROTTLE_CHECKS: dict[str, Callable[[str, Any], Any]] = {
+    "enabled": _boolean,
+    "capacity": _number(0, strict_low=True),
+    "window_seconds": _number(0, strict_low=True),
+}

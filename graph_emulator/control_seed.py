@@ -1,0 +1,109 @@
+"""Building users and groups from control-API seed bodies (test fixtures, not Graph requests)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .responses import is_guid
+from .schema import GROUP_PROPERTIES, USER_PROPERTIES, valid_value
+from .state import Emulator
+from .store import GroupRecord, UserRecord, blank_group, blank_user
+
+_USER_EXTRAS = frozenset({"memberOf", "sponsors"})
+_GROUP_EXTRAS = frozenset({"members"})
+
+
+class SeedError(ValueError):
+    """A seed body the control API refuses (400), or an id already taken (409)."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def seed_user(emulator: Emulator, body: dict[str, Any]) -> UserRecord:
+    """Create a user from `body` (any catalogued property, plus `memberOf` and `sponsors` id lists)."""
+    _check_properties(body, USER_PROPERTIES, _USER_EXTRAS)
+    props = blank_user(_new_id(emulator.directory.users, body.get("id")))
+    user_type = body.get("userType") or "Member"
+    if user_type not in ("Member", "Guest"):
+        raise SeedError("userType must be Member or Guest")
+    props.update(_user_defaults(emulator, body, user_type))
+    props.update({name: value for name, value in body.items() if name in USER_PROPERTIES and name != "id"})
+    groups = _existing_groups(emulator, body.get("memberOf") or [])
+    user = emulator.directory.add_user(UserRecord(props, sponsors=list(body.get("sponsors") or [])))
+    for group in groups:
+        group.members[user.id] = None
+    return user
+
+
+def _user_defaults(emulator: Emulator, body: dict[str, Any], user_type: str) -> dict[str, Any]:
+    mail = body.get("mail")
+    local, _, domain = (mail or body.get("displayName") or "user").rpartition("@")
+    local = local or domain
+    if user_type == "Guest" and mail:
+        upn = f"{local}_{domain}#EXT#@{emulator.default_domain}"
+    elif mail and domain.lower() in emulator.switches.tenant_domains:
+        upn = mail
+    else:
+        upn = f"{local.replace(' ', '.')}@{emulator.default_domain}"
+    guest = user_type == "Guest"
+    return {"displayName": local, "userPrincipalName": upn, "userType": user_type,
+            "otherMails": [mail] if guest and mail else [], "proxyAddresses": [f"SMTP:{mail}"] if mail else [],
+            "externalUserState": "PendingAcceptance" if guest else None,
+            "creationType": "Invitation" if guest else None}
+
+
+def change_user(user: UserRecord, body: dict[str, Any]) -> None:
+    """Change a user as someone outside the app would: any catalogued property but `id`, and `lagRemaining`."""
+    lag = body.pop("lagRemaining", user.lag_remaining)
+    if isinstance(lag, bool) or not isinstance(lag, int) or lag < 0:
+        raise SeedError("lagRemaining must be an integer >= 0")
+    if "id" in body:
+        raise SeedError("id cannot be changed")
+    _check_properties(body, USER_PROPERTIES, frozenset())
+    user.props.update(body)
+    user.lag_remaining = lag
+
+
+def seed_group(emulator: Emulator, body: dict[str, Any]) -> GroupRecord:
+    """Create a group from `body` (catalogued group properties plus a `members` id list)."""
+    _check_properties(body, GROUP_PROPERTIES, _GROUP_EXTRAS)
+    props = blank_group(_new_id(emulator.directory.groups, body.get("id")))
+    props["displayName"] = "Group"
+    props.update({name: value for name, value in body.items() if name in GROUP_PROPERTIES and name != "id"})
+    members = body.get("members") or []
+    unknown = [member for member in members if str(member).lower() not in emulator.directory.users]
+    if unknown:
+        raise SeedError(f"unknown member ids: {unknown}")
+    group = emulator.directory.add_group(GroupRecord(props))
+    group.members.update({str(member).lower(): None for member in members})
+    return group
+
+
+def _check_properties(body: dict[str, Any], catalogue: dict[str, str], extras: frozenset[str]) -> None:
+    for name, value in body.items():
+        if name in extras:
+            if not isinstance(value, list):
+                raise SeedError(f"{name} must be a list of ids")
+        elif name not in catalogue:
+            raise SeedError(f"unknown property '{name}'")
+        elif not valid_value(catalogue[name], value):
+            raise SeedError(f"invalid value for '{name}'")
+
+
+def _new_id(existing: dict, requested: Any) -> str | None:
+    if requested is None:
+        return None
+    if not isinstance(requested, str) or not is_guid(requested):
+        raise SeedError("id must be a GUID")
+    if requested.lower() in existing:
+        raise SeedError(f"id {requested} already exists", status=409)
+    return requested.lower()
+
+
+def _existing_groups(emulator: Emulator, group_ids: list) -> list[GroupRecord]:
+    groups = [emulator.directory.groups.get(str(group_id).lower()) for group_id in group_ids]
+    if None in groups:
+        raise SeedError(f"unknown group ids in memberOf: {group_ids}")
+    return groups

@@ -1,0 +1,98 @@
+"""The path every Graph request takes: ids, latency, auth, throttle, faults, the handler, then counting."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Awaitable, Callable
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from .errors import GraphError, method_not_allowed
+from .faults import resource_cost, throttled
+from .responses import graph_json, new_guid
+from .state import Emulator
+
+Handler = Callable[[Request, Emulator], Awaitable[Response]]
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+log = logging.getLogger("graph_emulator")
+_WWW_AUTHENTICATE = ('Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", '
+                     'client_id="00000003-0000-0000-c000-000000000000"')
+
+
+def graph_endpoint(route: str, handlers: dict[str, Handler]) -> Endpoint:
+    """A Starlette endpoint serving `route` (a template such as `/users/{id}`) with a handler per method;
+    other methods get Graph's 405."""
+    async def endpoint(request: Request) -> Response:
+        handler = handlers.get(request.method, _method_not_allowed)
+        return await serve_graph(request, route, handler)
+    return endpoint
+
+
+async def _method_not_allowed(request: Request, emulator: Emulator) -> Response:
+    raise method_not_allowed()
+
+
+async def serve_graph(request: Request, route: str, handler: Handler) -> Response:
+    """Run one Graph request through the pipeline; every outcome is counted and carries Graph's id headers."""
+    emulator: Emulator = request.app.state.emulator
+    request_id = new_guid()
+    client_request_id = request.headers.get("client-request-id") or new_guid()
+    kind = None
+    try:
+        response = await _process(request, emulator, route, handler)
+    except GraphError as error:
+        response, kind = _error_response(error, request_id, client_request_id), error.kind
+    except Exception:  # a bug in the emulator must still answer in Graph's shape
+        log.exception("emulator failure on %s %s", request.method, request.url.path)
+        error = GraphError(500, "InternalServerError", "The Graph emulator failed; see its log.")
+        response = _error_response(error, request_id, client_request_id)
+    response.headers["request-id"] = request_id
+    response.headers["client-request-id"] = client_request_id
+    if hasattr(request.state, "resource_units"):
+        response.headers["x-ms-resource-unit"] = str(request.state.resource_units)
+    emulator.calls.record(request.method, route, request.url.path, response.status_code, kind)
+    return response
+
+
+async def _process(request: Request, emulator: Emulator, route: str, handler: Handler) -> Response:
+    if emulator.switches.latency_ms > 0:
+        await asyncio.sleep(emulator.switches.latency_ms / 1000)
+    _authenticate(request)
+    _charge(request, emulator, route)
+    fault = emulator.faults.draw(emulator.switches)
+    if fault is not None and fault.phase == "before":
+        raise fault.error()
+    try:
+        response = await handler(request, emulator)
+    except GraphError:
+        if fault is None:
+            raise
+    if fault is not None:  # phase "after": the work is done, the caller still hears a failure
+        raise fault.error()
+    return response
+
+
+def _authenticate(request: Request) -> None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return
+    message = "Access token is empty." if not header else "Access token validation failure. Invalid audience."
+    raise GraphError(401, "InvalidAuthenticationToken", message, {"WWW-Authenticate": _WWW_AUTHENTICATE})
+
+
+def _charge(request: Request, emulator: Emulator, route: str) -> None:
+    cost = resource_cost(request.method, route, request.query_params)
+    request.state.resource_units = cost
+    emulator.calls.resource_units += cost
+    if emulator.switches.throttle.enabled:
+        retry_after = emulator.bucket.charge(cost)
+        if retry_after is not None:
+            raise throttled(retry_after)
+
+
+def _error_response(error: GraphError, request_id: str, client_request_id: str) -> Response:
+    return graph_json(error.body(request_id, client_request_id), status=error.status, headers=error.headers)

@@ -1,0 +1,96 @@
+"""Graph handlers for /groups: read a group, list members, add and remove members by reference."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import unquote, urlsplit
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from .errors import bad_request, invalid_object_id, not_found, request_bad_request
+from .lookup import existing_group, referenced_user
+from .odata import check_options, page, relation_query, select_option
+from .responses import graph_json, is_guid, json_object, no_content, require_guid
+from .schema import GROUP_DEFAULT_SELECT, GROUP_PROPERTIES, USER_DEFAULT_SELECT, USER_PROPERTIES, USER_TYPE
+from .state import Emulator
+from .views import collection_body, collection_context, entity_context, project, typed
+
+MAX_BIND = 20
+ALREADY_MEMBER = ("One or more added object references already exist for the following modified properties: "
+                  "'members'.")
+_REFERENCE_PATH = re.compile(r"/(?:directoryObjects|users)/([^/]+)/?$", re.IGNORECASE)
+
+
+async def get_group(request: Request, emulator: Emulator) -> Response:
+    """GET /groups/{id} with optional $select."""
+    check_options(request, {"$select"})
+    select = select_option(request, GROUP_PROPERTIES, "group")
+    group = existing_group(emulator, request.path_params["group_id"])
+    body = {"@odata.context": entity_context(request, "groups", select)}
+    body.update(project(group.props, select, GROUP_DEFAULT_SELECT))
+    return graph_json(body)
+
+
+async def list_members(request: Request, emulator: Emulator) -> Response:
+    """GET /groups/{id}/members: directoryObjects with `@odata.type`, paged."""
+    query = relation_query(request, USER_PROPERTIES, "user")
+    group = existing_group(emulator, request.path_params["group_id"])
+    members = [emulator.directory.users[member_id] for member_id in group.members]
+    items, link = page(members, request, query)
+    values = [typed(user.props, query.select, USER_DEFAULT_SELECT, USER_TYPE) for user in items]
+    context = collection_context(request, "directoryObjects", query.select)
+    return graph_json(collection_body(context, values, link, len(members) if query.count else None))
+
+
+async def add_member(request: Request, emulator: Emulator) -> Response:
+    """POST /groups/{id}/members/$ref {"@odata.id": ".../directoryObjects/{id}"} → 204."""
+    member_id = reference_target(await json_object(request))
+    group = existing_group(emulator, request.path_params["group_id"])
+    user = referenced_user(emulator, member_id)
+    if user.id in group.members:
+        raise request_bad_request(ALREADY_MEMBER)
+    group.members[user.id] = None
+    return no_content()
+
+
+async def bind_members(request: Request, emulator: Emulator) -> Response:
+    """PATCH /groups/{id} {"members@odata.bind": [up to 20 references]} → 204, all or nothing."""
+    body = await json_object(request)
+    references = body.pop("members@odata.bind", None)
+    if body or not isinstance(references, list) or not references:
+        raise request_bad_request("The emulator's PATCH /groups/{id} takes only a non-empty 'members@odata.bind'.")
+    if len(references) > MAX_BIND:
+        raise bad_request(f"At most {MAX_BIND} members can be added in one request.")
+    member_ids = [reference_id(reference) for reference in references]
+    group = existing_group(emulator, request.path_params["group_id"])
+    users = [referenced_user(emulator, member_id) for member_id in member_ids]
+    if any(user.id in group.members for user in users) or len(set(member_ids)) < len(member_ids):
+        raise request_bad_request(ALREADY_MEMBER)
+    group.members.update({user.id: None for user in users})
+    return no_content()
+
+
+def reference_target(body: dict) -> str:
+    """The object id the `@odata.id` of a members/$ref body names."""
+    return reference_id(body.get("@odata.id"))
+
+
+def reference_id(reference: object) -> str:
+    """The object id an `@odata.id` reference names (…/directoryObjects/{id} or …/users/{id})."""
+    if not isinstance(reference, str) or not reference.strip():
+        raise bad_request("The request body must contain an '@odata.id' reference to a directory object.")
+    match = _REFERENCE_PATH.search(urlsplit(reference.strip()).path)
+    if match is None or not is_guid(unquote(match.group(1))):
+        raise invalid_object_id(reference)
+    return unquote(match.group(1)).lower()
+
+
+async def remove_member(request: Request, emulator: Emulator) -> Response:
+    """DELETE /groups/{id}/members/{id}/$ref → 204; not a member → 404 naming the group."""
+    group = existing_group(emulator, request.path_params["group_id"])
+    member_id = require_guid(request.path_params["member_id"])
+    if member_id not in group.members:
+        raise not_found(group.id)
+    del group.members[member_id]
+    return no_content()

@@ -1,0 +1,96 @@
+"""Graph handlers for /users: list with $filter, read with $select, update, revoke sessions, delete, memberOf."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from .errors import bad_request, request_bad_request
+from .lookup import visible_user
+from .odata import check_options, page, relation_query, select_option, user_collection_query
+from .responses import context_url, graph_json, graph_timestamp, json_object, no_content, utc_now
+from .schema import (GROUP_DEFAULT_SELECT, GROUP_PROPERTIES, GROUP_TYPE, USER_DEFAULT_SELECT, USER_PROPERTIES,
+                     USER_TYPE, USER_WRITABLE, valid_value)
+from .state import Emulator
+from .store import UserRecord
+from .views import collection_body, collection_context, entity_context, project, typed
+
+
+async def list_users(request: Request, emulator: Emulator) -> Response:
+    """GET /users: deleted users are never listed; lagging users are (a $filter sees them at once)."""
+    query = user_collection_query(request)
+    users = [user for user in emulator.directory.live_users()
+             if query.filter is None or query.filter.matches(user.props)]
+    if query.order:
+        prop, descending = query.order
+        users.sort(key=lambda user: (user.props.get(prop) or "").casefold(), reverse=descending)
+    items, link = page(users, request, query)
+    values = [project(user.props, query.select, USER_DEFAULT_SELECT) for user in items]
+    context = collection_context(request, "users", query.select)
+    return graph_json(collection_body(context, values, link, len(users) if query.count else None))
+
+
+async def get_user(request: Request, emulator: Emulator) -> Response:
+    """GET /users/{id}: the default property set unless $select names others."""
+    check_options(request, {"$select"})
+    select = select_option(request, USER_PROPERTIES, "user")
+    user = visible_user(emulator, request.path_params["user_id"])
+    body = {"@odata.context": entity_context(request, "users", select)}
+    body.update(project(user.props, select, USER_DEFAULT_SELECT))
+    return graph_json(body)
+
+
+async def update_user(request: Request, emulator: Emulator) -> Response:
+    """PATCH /users/{id} → 204; only writable properties, each of the right type."""
+    changes = user_changes(await json_object(request))
+    user = visible_user(emulator, request.path_params["user_id"])
+    user.props.update(changes)
+    return no_content()
+
+
+def user_changes(body: dict) -> dict:
+    """The property changes of a PATCH body; 400 Request_BadRequest for unknown, read-only or mistyped ones."""
+    changes = {}
+    for name, value in body.items():
+        if name.startswith("@odata."):
+            _check_annotation(name, value)
+            continue
+        if name not in USER_PROPERTIES:
+            raise request_bad_request(f"Invalid property '{name}'.")
+        if name not in USER_WRITABLE:
+            raise request_bad_request(f"Property '{name}' is read-only and cannot be set.")
+        if not valid_value(USER_PROPERTIES[name], value) or (name == "displayName" and not value):
+            raise request_bad_request(f"Invalid value specified for property '{name}' of resource 'User'.")
+        changes[name] = value
+    return changes
+
+
+def _check_annotation(name: str, value: object) -> None:
+    if name == "@odata.type" and str(value).lower() not in (USER_TYPE.lower(), USER_TYPE[1:].lower()):
+        raise bad_request(f"A type named '{value}' could not be resolved by the model.")
+
+
+async def revoke_sessions(request: Request, emulator: Emulator) -> Response:
+    """POST /users/{id}/revokeSignInSessions → 200 {"value": true}; sign-ins before now become invalid."""
+    await json_object(request, optional=True)
+    user = visible_user(emulator, request.path_params["user_id"])
+    user.props["signInSessionsValidFromDateTime"] = graph_timestamp(utc_now())
+    return graph_json({"@odata.context": context_url(request, "Edm.Boolean"), "value": True})
+
+
+async def delete_user(request: Request, emulator: Emulator) -> Response:
+    """DELETE /users/{id} → 204: a soft delete, restorable for 30 days with its memberships."""
+    user = visible_user(emulator, request.path_params["user_id"])
+    emulator.directory.soft_delete(user, utc_now())
+    return no_content()
+
+
+async def member_of(request: Request, emulator: Emulator) -> Response:
+    """GET /users/{id}/memberOf: the groups the user belongs to, as directoryObjects."""
+    query = relation_query(request, GROUP_PROPERTIES, "group")
+    user: UserRecord = visible_user(emulator, request.path_params["user_id"])
+    groups = emulator.directory.groups_of(user.id)
+    items, link = page(groups, request, query)
+    values = [typed(group.props, query.select, GROUP_DEFAULT_SELECT, GROUP_TYPE) for group in items]
+    context = collection_context(request, "directoryObjects", query.select)
+    return graph_json(collection_body(context, values, link, len(groups) if query.count else None))

@@ -1,0 +1,100 @@
+"""Property catalogue of the Graph types the emulator serves (user, group), as Graph v1.0 documents them."""
+
+from __future__ import annotations
+
+STRING, BOOLEAN, STRINGS = "string", "boolean", "strings"
+
+USER_PROPERTIES: dict[str, str] = {
+    "id": STRING,
+    "accountEnabled": BOOLEAN,
+    "businessPhones": STRINGS,
+    "city": STRING,
+    "companyName": STRING,
+    "country": STRING,
+    "createdDateTime": STRING,
+    "creationType": STRING,
+    "deletedDateTime": STRING,
+    "department": STRING,
+    "displayName": STRING,
+    "employeeId": STRING,
+    "employeeType": STRING,
+    "externalUserState": STRING,
+    "externalUserStateChangeDateTime": STRING,
+    "givenName": STRING,
+    "imAddresses": STRINGS,
+    "jobTitle": STRING,
+    "mail": STRING,
+    "mailNickname": STRING,
+    "mobilePhone": STRING,
+    "officeLocation": STRING,
+    "otherMails": STRINGS,
+    "postalCode": STRING,
+    "preferredLanguage": STRING,
+    "proxyAddresses": STRINGS,
+    "signInSessionsValidFromDateTime": STRING,
+    "state": STRING,
+    "streetAddress": STRING,
+    "surname": STRING,
+    "usageLocation": STRING,
+    "userPrincipalName": STRING,
+    "userType": STRING,
+}
+
+# What GET /users and GET /users/{id} return when no $select is given.
+USER_DEFAULT_SELECT: tuple[str, ...] = (
+    "businessPhones", "displayName", "givenName", "id", "jobTitle", "mail",
+    "mobilePhone", "officeLocation", "preferredLanguage", "surname", "userPrincipalName",
+)
+
+# Properties $filter accepts on users (others in the catalogue are "unsupported" for filtering).
+USER_FILTERABLE: frozenset[str] = frozenset({
+    "id", "accountEnabled", "businessPhones", "city", "companyName", "country", "creationType",
+    "department", "displayName", "employeeId", "employeeType", "externalUserState", "givenName",
+    "imAddresses", "jobTitle", "mail", "mailNickname", "mobilePhone", "officeLocation", "otherMails",
+    "preferredLanguage", "proxyAddresses", "state", "surname", "usageLocation", "userPrincipalName",
+    "userType",
+})
+
+# Properties $orderby accepts on users without advanced query parameters.
+USER_SORTABLE: frozenset[str] = frozenset({"displayName", "userPrincipalName"})
+
+# Properties PATCH /users/{id} may change.
+USER_WRITABLE: frozenset[str] = frozenset({
+    "accountEnabled", "displayName", "companyName", "department", "jobTitle", "officeLocation",
+    "givenName", "surname", "mobilePhone", "usageLocation", "employeeId", "employeeType", "city",
+    "country", "state", "otherMails",
+})
+
+GROUP_PROPERTIES: dict[str, str] = {
+    "id": STRING,
+    "createdDateTime": STRING,
+    "description": STRING,
+    "displayName": STRING,
+    "groupTypes": STRINGS,
+    "mail": STRING,
+    "mailEnabled": BOOLEAN,
+    "mailNickname": STRING,
+    "securityEnabled": BOOLEAN,
+    "visibility": STRING,
+}
+
+GROUP_DEFAULT_SELECT: tuple[str, ...] = tuple(GROUP_PROPERTIES)
+
+TENANT_ID = "9a3c2f4e-6b1d-4c8e-a5f7-0e2d4b6c8a10"
+USER_TYPE = "#microsoft.graph.user"
+GROUP_TYPE = "#microsoft.graph.group"
+
+
+def canonical(catalogue: dict[str, str], name: str) -> str | None:
+    """Graph matches property names case-insensitively; return the catalogue's spelling or None."""
+    lowered = name.lower()
+    return next((prop for prop in catalogue if prop.lower() == lowered), None)
+
+
+def valid_value(kind: str, value: object) -> bool:
+    """Whether `value` fits a property of `kind` (strings may be null)."""
+    if kind == BOOLEAN:
+        return isinstance(value, bool)
+    if kind == STRINGS:
+        return isinstance(value, list) and all(isinstance(item, str) for item in value)
+    return value is None or isinstance(value, str)

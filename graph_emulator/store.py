@@ -1,0 +1,143 @@
+"""In-memory directory: users (live and soft-deleted), groups, memberships and replication lag."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from .responses import graph_timestamp, new_guid, utc_now
+from .schema import GROUP_PROPERTIES, STRINGS, USER_PROPERTIES
+
+RESTORE_WINDOW = timedelta(days=30)
+
+
+@dataclass
+class UserRecord:
+    """One user: every Graph property in `props`, plus what the emulator tracks beside them."""
+
+    props: dict
+    lag_remaining: int = 0
+    deleted_at: datetime | None = None
+    groups_at_deletion: list[str] = field(default_factory=list)
+    sponsors: list[str] = field(default_factory=list)
+    invitations: list[dict] = field(default_factory=list)
+
+    @property
+    def id(self) -> str:
+        return self.props["id"]
+
+    @property
+    def deleted(self) -> bool:
+        return self.deleted_at is not None
+
+    def purged(self, now: datetime) -> bool:
+        """Deleted longer ago than the 30-day restore window."""
+        return self.deleted_at is not None and now - self.deleted_at > RESTORE_WINDOW
+
+    def emails(self) -> list[str]:
+        """Addresses that identify this user: mail, otherMails, UPN and SMTP proxy addresses (lower-case)."""
+        found = [self.props.get("mail"), self.props.get("userPrincipalName"), *self.props.get("otherMails", [])]
+        found += [p.split(":", 1)[1] for p in self.props.get("proxyAddresses", []) if p.lower().startswith("smtp:")]
+        return [value.lower() for value in found if value]
+
+    def take_reference(self) -> bool:
+        """Resolve a by-id reference: False (and one reference spent) while replication lag remains."""
+        if self.lag_remaining > 0:
+            self.lag_remaining -= 1
+            return False
+        return True
+
+
+@dataclass
+class GroupRecord:
+    """One group: Graph properties and its member ids in the order they were added."""
+
+    props: dict
+    members: dict[str, None] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        return self.props["id"]
+
+
+def blank_user(user_id: str | None = None) -> dict:
+    """A user property dict with every catalogued property present (null or empty)."""
+    props = {name: ([] if kind == STRINGS else None) for name, kind in USER_PROPERTIES.items()}
+    now = graph_timestamp(utc_now())
+    props.update(id=user_id or new_guid(), accountEnabled=True, createdDateTime=now,
+                 signInSessionsValidFromDateTime=now)
+    return props
+
+
+def blank_group(group_id: str | None = None) -> dict:
+    """A security group property dict with every catalogued property present."""
+    props = {name: ([] if kind == STRINGS else None) for name, kind in GROUP_PROPERTIES.items()}
+    props.update(id=group_id or new_guid(), createdDateTime=graph_timestamp(utc_now()),
+                 mailEnabled=False, securityEnabled=True)
+    return props
+
+
+class Directory:
+    """Users and groups of one tenant. Methods never raise Graph errors: routes decide what to answer."""
+
+    def __init__(self) -> None:
+        self.users: dict[str, UserRecord] = {}
+        self.groups: dict[str, GroupRecord] = {}
+
+    def add_user(self, user: UserRecord) -> UserRecord:
+        self.users[user.id] = user
+        return user
+
+    def add_group(self, group: GroupRecord) -> GroupRecord:
+        self.groups[group.id] = group
+        return group
+
+    def live_users(self) -> list[UserRecord]:
+        """Users that are not deleted, in creation order."""
+        return [user for user in self.users.values() if not user.deleted]
+
+    def live_user(self, key: str) -> UserRecord | None:
+        """A live user by object id or userPrincipalName (case-insensitive), as GET /users/{key} finds it."""
+        user = self.users.get(key.lower())
+        if user is None:
+            lowered = key.lower()
+            user = next((u for u in self.users.values()
+                         if (u.props.get("userPrincipalName") or "").lower() == lowered), None)
+        return user if user is not None and not user.deleted else None
+
+    def find_by_email(self, email: str) -> UserRecord | None:
+        """The first live user whose mail, otherMails, UPN or SMTP proxy address is `email`."""
+        lowered = email.lower()
+        return next((user for user in self.live_users() if lowered in user.emails()), None)
+
+    def users_by_email(self, email: str) -> list[UserRecord]:
+        """Every user (deleted ones too) whose addresses include `email`."""
+        lowered = email.lower()
+        return [user for user in self.users.values() if lowered in user.emails()]
+
+    def groups_of(self, user_id: str) -> list[GroupRecord]:
+        """Groups that have `user_id` as a member."""
+        return [group for group in self.groups.values() if user_id in group.members]
+
+    def soft_delete(self, user: UserRecord, now: datetime) -> None:
+        """Move a user to deleted items, remembering its memberships for a restore."""
+        user.groups_at_deletion = [group.id for group in self.groups_of(user.id)]
+        for group in self.groups_of(user.id):
+            group.members.pop(user.id, None)
+        user.deleted_at = now
+        user.props["deletedDateTime"] = graph_timestamp(now)
+
+    def restore(self, user: UserRecord) -> None:
+        """Bring a deleted user back with the memberships it had (groups that still exist)."""
+        user.deleted_at = None
+        user.props["deletedDateTime"] = None
+        for group_id in user.groups_at_deletion:
+            if group_id in self.groups:
+                self.groups[group_id].members[user.id] = None
+        user.groups_at_deletion = []
+
+    def purge(self, user_id: str) -> bool:
+        """Remove a user outright (and from every group); False if there was no such user."""
+        for group in self.groups_of(user_id):
+            group.members.pop(user_id, None)
+        return self.users.pop(user_id, None) is not None

@@ -1,0 +1,56 @@
+"""Azure Storage Queue adapter for lifecycle events (CloudEvents 1.0 JSON). SDK errors never leave it."""
+from __future__ import annotations
+
+import json
+
+from azure.core.exceptions import AzureError, ResourceExistsError
+from azure.storage.queue.aio import QueueClient
+
+from lifecycle.config import Settings
+from lifecycle.errors import ConfigurationError, StorageUnavailable
+from lifecycle.ports import Event
+
+SOURCE = "/guest-lifecycle"
+_RETRY = {"retry_total": 2, "retry_backoff_factor": 0.3, "connection_timeout": 5}
+
+
+def cloud_event(event: Event) -> dict[str, object]:
+    return {"specversion": "1.0", "id": event.id, "type": event.type, "source": SOURCE,
+            "subject": f"guests/{event.guest_id}", "time": event.time.isoformat() if event.time else None,
+            "datacontenttype": "application/json", "data": event.data}
+
+
+def queue_endpoint(settings: Settings) -> str:
+    if not settings.tables_endpoint:
+        raise ConfigurationError("set LIFECYCLE_TABLES_CONNECTION_STRING or LIFECYCLE_TABLES_ENDPOINT")
+    return settings.tables_endpoint.replace(".table.", ".queue.", 1)
+
+
+class QueueEventPublisher:
+    """Publishes events to the LIFECYCLE_EVENTS_QUEUE queue in the tables' storage account."""
+
+    def __init__(self, settings: Settings) -> None:
+        if settings.tables_connection_string:
+            self._client = QueueClient.from_connection_string(settings.tables_connection_string,
+                                                              settings.events_queue, **_RETRY)
+        else:
+            from lifecycle.adapters.credentials import azure_credential
+
+            self._client = QueueClient(queue_endpoint(settings), settings.events_queue,
+                                       credential=azure_credential(settings), **_RETRY)
+        self._created = False
+
+    async def publish(self, event: Event) -> None:
+        try:
+            if not self._created:
+                try:
+                    await self._client.create_queue()
+                except ResourceExistsError:
+                    pass
+                self._created = True
+            await self._client.send_message(json.dumps(cloud_event(event), default=str))
+        except AzureError as exc:
+            raise StorageUnavailable(f"event queue: {type(exc).__name__}", retry_after=10) from exc
+
+    async def close(self) -> None:
+        await self._client.close()
