@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support import GROUP_A, GROUP_B, GROUP_UNMANAGED, ROOT, Azurite, test_environment
+from tests.support import GROUP_A, GROUP_B, GROUP_UNMANAGED, ROOT, Azurite, app_environment
 
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -121,6 +121,12 @@ class EmulatorControl:
     def remove_user(self, user_id: str) -> None:
         self._ok(self._http.delete(f"/users/{user_id}"))
 
+    def update_user(self, user_id: str, **props: Any) -> dict[str, Any]:
+        return self._ok(self._http.patch(f"/users/{user_id}", json=props))
+
+    def clear_calls(self) -> None:
+        self._ok(self._http.delete("/calls"))
+
 
 @pytest.fixture
 def emulator(emulator_server: Any) -> Iterator[EmulatorControl]:
@@ -134,7 +140,7 @@ def emulator(emulator_server: Any) -> Iterator[EmulatorControl]:
 
 @pytest.fixture
 def live_env(azurite: Azurite, emulator: EmulatorControl) -> dict[str, str]:
-    return test_environment(azurite.connection_string, emulator.graph_url)
+    return app_environment(azurite.connection_string, emulator.graph_url)
 
 
 @pytest.fixture

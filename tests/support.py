@@ -5,6 +5,7 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -51,7 +52,7 @@ class Azurite:
         self.process = subprocess.Popen(
             [str(binary), "--inMemoryPersistence", "--silent", "--skipApiVersionCheck", "--loose",
              "--blobPort", str(self.blob_port), "--queuePort", str(self.queue_port),
-             "--tablePort", str(self.table_port), "--location", f"/tmp/azurite-{uuid.uuid4().hex}"],
+             "--tablePort", str(self.table_port)], cwd=tempfile.mkdtemp(prefix="azurite-"),
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_for_port(self.table_port)
         wait_for_port(self.queue_port)
@@ -61,7 +62,7 @@ class Azurite:
         if self.process and self.process.poll() is None:
             self.process.terminate()
             try:
-                self.process.wait(10)
+                self.process.wait(2)
             except subprocess.TimeoutExpired:
                 self.process.kill()
 
@@ -73,7 +74,7 @@ class Azurite:
                 f"BlobEndpoint=http://127.0.0.1:{self.blob_port}/devstoreaccount1;")
 
 
-def test_environment(connection_string: str, graph_url: str, **overrides: str) -> dict[str, str]:
+def app_environment(connection_string: str, graph_url: str, **overrides: str) -> dict[str, str]:
     env = {
         "GRAPH_BASE_URL": graph_url,
         "LIFECYCLE_TABLES_CONNECTION_STRING": connection_string,

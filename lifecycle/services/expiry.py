@@ -162,8 +162,8 @@ class ExpirySweep:
     # --- plan ------------------------------------------------------------------------------------
     async def _plan(self, guests: list[Guest], now: datetime, policy: ExpiryPolicy, report: SweepReport) -> Plan:
         needs_guard = sum(1 for g in guests if any(a.kind in ENFORCING for a in due_actions(g, now, policy)))
-        tracked = await self._context.store.count_tracked() if needs_guard > policy.guard_min else needs_guard
-        plan = plan_expiry(guests, now, policy, tracked)
+        tracked = await self._context.store.count_tracked() if needs_guard > policy.guard_min else None
+        plan = plan_expiry(guests, now, policy, needs_guard if tracked is None else tracked)
         report.tracked = tracked
         report.planned = dict(Counter(a.kind.value for a in plan.actions))
         report.deferred = len(plan.deferred)
@@ -181,38 +181,43 @@ class ExpirySweep:
         async def act(actions: list[Action]) -> None:
             async with slots:
                 for action in actions:
-                    if not await self._act_one(action, now, report):
+                    outcome = await self._act_one(action, now, report)
+                    if outcome is None:
                         return
-                    done[action.kind.value] += 1
+                    done[action.kind.value] += outcome
 
-        await asyncio.gather(*(act(actions) for actions in by_guest.values()))
-        report.done = dict(done)
+        async with asyncio.TaskGroup() as group:
+            for actions in by_guest.values():
+                group.create_task(act(actions))
+        report.done = {kind: count for kind, count in done.items() if count}
 
-    async def _act_one(self, action: Action, now: datetime, report: SweepReport) -> bool:
+    async def _act_one(self, action: Action, now: datetime, report: SweepReport) -> int | None:
+        """1 when this run made the change, 0 when it was already made, None when it could not be made."""
         try:
             if action.kind is ActionKind.NOTIFY:
-                await self._notify(action.guest_id, now)
-            else:
-                await self._operations.run(self._operation(action), action.guest_id, ACTOR,
-                                           verified=DirectoryUser(action.guest_id, "Guest"))
+                return await self._notify(action.guest_id, now)
+            result = await self._operations.run(self._operation(action), action.guest_id, ACTOR,
+                                                verified=DirectoryUser(action.guest_id, "Guest"))
+            return int(result.changed)
         except (ConcurrencyConflict, Conflict) as exc:
             report.skipped.append({"guestId": action.guest_id, "reason": f"{action.kind.value}: {exc.message}"})
-            return False
         except LifecycleError as exc:
             report.failures.append({"guestId": action.guest_id, "action": action.kind.value, "reason": exc.message})
-            return False
-        return True
+        return None
 
     def _operation(self, action: Action) -> Operation:
         operations = self._operations
         return {ActionKind.DISABLE: lambda: operations.disabling(DisabledReason.EXPIRY),
                 ActionKind.DELETE: operations.deleting, ActionKind.PURGE: operations.purging}[action.kind]()
 
-    async def _notify(self, guest_id: str, now: datetime) -> None:
+    async def _notify(self, guest_id: str, now: datetime) -> int:
         guest = await self._context.load(guest_id)
+        if guest.notice_sent_at is not None:
+            return 0
         await self._context.update(
             guest, lambda g: replace(g, notice_sent_at=now, updated_at=now) if g.notice_sent_at is None else g,
             events.EXPIRING)
+        return 1
 
     # --- housekeeping ----------------------------------------------------------------------------
     async def _housekeeping(self, written: list[Event], now: datetime, report: SweepReport) -> None:

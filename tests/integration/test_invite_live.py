@@ -1,0 +1,100 @@
+"""Invite through the real msgraph-sdk over HTTP to the Graph emulator, with state in Azurite."""
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from tests.http_calls import call
+from tests.support import GROUP_A, GROUP_B, GROUP_UNMANAGED
+
+pytestmark = pytest.mark.azurite
+
+
+async def invite(body: dict) -> tuple[int, dict, dict]:
+    return await call("invite_guest", "POST", "guests", body)
+
+
+async def test_new_guest_with_groups(live, emulator):
+    status, body, _ = await invite({"email": "ann@fabrikam.com", "groups": [GROUP_A, GROUP_B],
+                                    "attributes": {"companyName": "Fabrikam"}, "displayName": "Ann"})
+    assert status == 201, body
+    user = emulator.user(body["id"])
+    assert user["userType"] == "Guest" and user["mail"] == "ann@fabrikam.com"
+    assert sorted(user["memberOf"]) == sorted([GROUP_A, GROUP_B]) and user["companyName"] == "Fabrikam"
+    stored = await live.context.store.get(body["id"])
+    assert stored.groups and not stored.pending_groups and stored.attributes == {"companyName": "Fabrikam"}
+    audit = await live.context.audit.entries_for(body["id"])
+    assert audit and audit[-1].outcome == "succeeded" and audit[-1].graph_request_ids
+
+
+async def test_same_email_again_is_one_invitation(live, emulator):
+    first = await invite({"email": "bob@fabrikam.com"})
+    second = await invite({"email": "Bob@Fabrikam.com", "groups": [GROUP_A]})
+    assert (first[0], second[0]) == (201, 200) and first[1]["id"] == second[1]["id"]
+    assert emulator.count("POST /invitations") == 1
+    assert emulator.members(GROUP_A) == [first[1]["id"]]
+
+
+async def test_email_with_a_quote(live, emulator):
+    status, body, _ = await invite({"email": "o'brien@fabrikam.com"})
+    assert status == 201
+    again = await invite({"email": "o'brien@fabrikam.com"})
+    assert again[0] == 200 and again[1]["id"] == body["id"] and emulator.count("POST /invitations") == 1
+
+
+async def test_member_email_is_refused(live, emulator):
+    emulator.seed_user(displayName="Dana", mail="dana@contoso.com", userType="Member")
+    status, body, _ = await invite({"email": "dana@contoso.com"})
+    assert status == 403 and body["error"]["code"] == "NotAGuest"
+    assert emulator.writes() == 0 and await live.context.store.get_claim("dana@contoso.com") is None
+
+
+async def test_unmanaged_group_means_no_graph_call(live, emulator):
+    status, body, _ = await invite({"email": "erin@fabrikam.com", "groups": [GROUP_UNMANAGED]})
+    assert status == 403 and emulator.calls()["total"] == 0
+
+
+async def test_replication_lag_then_success(live, emulator):
+    emulator.configure(replicationLag=3)
+    status, body, _ = await invite({"email": "lag@fabrikam.com", "groups": [GROUP_A]})
+    assert status == 201 and body["groups"] == [GROUP_A] and body["pendingGroups"] == []
+    assert emulator.members(GROUP_A) == [body["id"]]
+
+
+async def test_lag_longer_than_the_retry_window_is_202_pending(live, emulator):
+    emulator.configure(replicationLag=10_000)
+    status, body, headers = await invite({"email": "slow@fabrikam.com", "groups": [GROUP_A, GROUP_B]})
+    assert status == 202 and sorted(body["pendingGroups"]) == sorted([GROUP_A, GROUP_B])
+    assert headers["Location"].endswith(f"/api/guests/{body['id']}") and int(headers["Retry-After"]) > 0
+    stored = await live.context.store.get(body["id"])
+    assert sorted(stored.pending_groups) == sorted([GROUP_A, GROUP_B]) and stored.last_error
+
+
+async def test_twenty_concurrent_invites_make_one_guest(live, emulator):
+    results = await asyncio.gather(*(invite({"email": "rush@fabrikam.com", "groups": [GROUP_A]})
+                                     for _ in range(20)))
+    statuses = sorted(status for status, _, _ in results)
+    assert statuses.count(201) == 1 and set(statuses) <= {200, 201}, statuses
+    assert len({body["id"] for _, body, _ in results}) == 1
+    assert emulator.count("POST /invitations") == 1 and len(emulator.users_by_mail("rush@fabrikam.com")) == 1
+    page = await live.context.store.query(__import__("lifecycle.ports", fromlist=["GuestQuery"]).GuestQuery())
+    assert [g.email for g in page.guests] == ["rush@fabrikam.com"]
+
+
+async def test_random_throttling_and_unavailability(live, emulator):
+    emulator.configure(faultRate=0.2, faultStatuses=[429, 503], faultRetryAfter=1, seed=7)
+    emails = [f"storm{n}@fabrikam.com" for n in range(8)]
+    results = await asyncio.gather(*(invite({"email": e, "groups": [GROUP_A]}) for e in emails))
+    assert all(status in (200, 201) for status, _, _ in results), [(s, b) for s, b, _ in results]
+    assert emulator.calls()["faults"] > 0
+    for email in emails:
+        assert len(emulator.users_by_mail(email)) == 1
+    assert sorted(emulator.members(GROUP_A)) == sorted(body["id"] for _, body, _ in results)
+
+
+async def test_malformed_requests_never_500(live, emulator):
+    for raw in (b"{", b'{"email": ["x"]}', b'{"email": "a@b.co", "groups": "g"}', b"x" * 100_000, b"null"):
+        status, body, _ = await call("invite_guest", "POST", "guests", raw=raw)
+        assert status == 400 and body["error"]["code"], raw[:20]
+    assert emulator.calls()["total"] == 0

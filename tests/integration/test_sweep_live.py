@@ -1,0 +1,172 @@
+"""The expiry sweep on Azurite and the Graph emulator, with a controllable clock."""
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from lifecycle.adapters.tables import TableGuestStore, TableTables, build_service_client
+from lifecycle.config import Settings
+from lifecycle.domain.model import GuestState
+from lifecycle.schemas import InviteRequest
+from lifecycle.services.context import Tuning
+from lifecycle.wiring import build_services
+from tests.support import GROUP_A
+
+pytestmark = pytest.mark.azurite
+DAY = timedelta(days=1)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime.now(timezone.utc)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+class Crash(Exception):
+    """Stands for the process dying."""
+
+
+class CrashingStore(TableGuestStore):
+    """Dies right after Graph was written, before the record says so, for one guest."""
+
+    def __init__(self, tables: TableTables, victim: str) -> None:
+        super().__init__(tables)
+        self.victim = victim
+
+    async def save(self, guest, events=()):
+        if guest.id == self.victim and guest.state is GuestState.DISABLED:
+            raise Crash()
+        return await super().save(guest, events)
+
+
+@pytest.fixture
+async def world(live_env, emulator):
+    clock = Clock()
+    opened = []
+
+    def services(store_factory=None, tuning=Tuning(), **env):
+        settings = Settings.from_env({**live_env, **env})
+        store = None
+        if store_factory:
+            tables = TableTables(build_service_client(settings), settings)
+            store = store_factory(tables)
+            opened.append(tables)
+        built = build_services(settings, clock=clock, tuning=tuning, store=store)
+        opened.append(built)
+        return built
+
+    yield clock, services
+    for item in opened:
+        await item.close()
+
+
+async def invite(services, email: str, days: int, groups=()) -> str:
+    body = '{"email": "%s", "expiresInDays": %d, "groups": [%s]}' % (
+        email, days, ",".join(f'"{g}"' for g in groups))
+    outcome = await services.invitations.invite(InviteRequest.model_validate_json(body), "test")
+    return outcome.guest.id
+
+
+async def test_sweep_over_a_mix_of_guests(world, emulator):
+    clock, make = world
+    svc = make()
+    due = await invite(svc, "due@fabrikam.com", 1, [GROUP_A])
+    later = await invite(svc, "later@fabrikam.com", 300)
+    member = await invite(svc, "member@fabrikam.com", 1)
+    gone = await invite(svc, "gone@fabrikam.com", 1)
+    for guest_id in (due, later, member, gone):
+        emulator.redeem(guest_id)
+    emulator.update_user(member, userType="Member")
+    emulator.remove_user(gone)
+    clock.now += 2 * DAY
+    report = await svc.expiry.run()
+    assert report.done == {"disable": 1} and not report.failures, report
+    assert report.refreshed == {"checked": 3, "gone": 1, "redeemed": 1}
+    assert [s["guestId"] for s in report.skipped] == [member]
+    store = svc.context.store
+    assert (await store.get(due)).state is GuestState.DISABLED and emulator.user(due)["accountEnabled"] is False
+    assert (await store.get(later)).state is GuestState.INVITED  # not due: not even read
+    assert (await store.get(member)).state is GuestState.INVITED and emulator.user(member)["accountEnabled"]
+    assert (await store.get(gone)).state is GuestState.DELETED
+    clock.now += 31 * DAY
+    report = await svc.expiry.run()
+    assert report.done == {"delete": 1, "purge": 1} and emulator.user(due)["deleted"] is True
+    assert (await store.get(gone)).state is GuestState.PURGED
+    assert (await store.get(later)).state is GuestState.ACTIVE  # redemption refreshed before the invite cleanup
+
+
+async def test_crash_between_graph_write_and_record_then_next_sweep_finishes(world, emulator):
+    clock, make = world
+    first = make()
+    ids = [await invite(first, f"c{n}@fabrikam.com", 1 + n) for n in range(3)]
+    clock.now += 5 * DAY
+    crashing = make(lambda tables: CrashingStore(tables, ids[1]), GRAPH_MAX_CONCURRENCY="1")
+    with pytest.raises(ExceptionGroup) as crashed:
+        await crashing.expiry.run()
+    assert crashed.group_contains(Crash)
+    stuck = await first.context.store.get(ids[1])
+    assert stuck.pending_action == "disable:expiry" and emulator.user(ids[1])["accountEnabled"] is False
+    assert (await first.context.store.get(ids[2])).state is GuestState.INVITED
+    patches_before = emulator.count("PATCH /users/{id}")
+    resumed = make(tuning=Tuning(action_stale_seconds=0))
+    report = await resumed.expiry.run()
+    assert report.done == {"disable": 2} and not report.failures, report
+    for guest_id in ids:
+        record = await first.context.store.get(guest_id)
+        assert record.state is GuestState.DISABLED and record.pending_action == ""
+    assert emulator.count("PATCH /users/{id}") == patches_before + 2  # the victim again, and the one never reached
+    audit = await first.context.audit.entries_for(ids[0])
+    assert [e.outcome for e in audit if e.action == "guest.disable"] == ["succeeded"]
+
+
+async def test_two_sweeps_at_once_act_once_per_guest(world, emulator):
+    clock, make = world
+    setup = make()
+    ids = [await invite(setup, f"t{n}@fabrikam.com", 1) for n in range(6)]
+    clock.now += 2 * DAY
+    one, two = make(EXPIRY_GUARD_PERCENT="100"), make(EXPIRY_GUARD_PERCENT="100")
+    reports = await asyncio.gather(one.expiry.run(), two.expiry.run())
+    assert sum(r.done.get("disable", 0) for r in reports) == 6
+    assert not any(r.failures for r in reports)
+    assert emulator.count("PATCH /users/{id}") == 6 and emulator.count("POST /users/{id}/revokeSignInSessions") == 6
+    for guest_id in ids:
+        assert (await setup.context.store.get(guest_id)).state is GuestState.DISABLED
+
+
+async def test_sweep_under_random_throttling_completes(world, emulator):
+    clock, make = world
+    setup = make()
+    ids = [await invite(setup, f"f{n}@fabrikam.com", 1) for n in range(8)]
+    clock.now += 2 * DAY
+    emulator.configure(faultRate=0.2, faultStatuses=[429, 503], faultRetryAfter=1, seed=11)
+    report = await make(EXPIRY_GUARD_PERCENT="100").expiry.run()
+    assert report.done == {"disable": 8} and not report.failures, report
+    assert emulator.calls()["faults"] > 0
+    for guest_id in ids:
+        assert emulator.user(guest_id)["accountEnabled"] is False
+
+
+async def test_stale_inviting_claim_is_resolved_by_the_sweep(world, emulator):
+    from lifecycle.domain.model import EmailClaim
+    clock, make = world
+    svc = make()
+    user = emulator.seed_user(displayName="Half", mail="half@fabrikam.com", userType="Guest",
+                              externalUserState="PendingAcceptance")
+    claim = EmailClaim(email="half@fabrikam.com", claimed_at=clock.now, owner="dead",
+                       request={"email": "half@fabrikam.com", "groups": [GROUP_A]})
+    await svc.context.store.claim_email(claim)
+    orphan = EmailClaim(email="never@fabrikam.com", claimed_at=clock.now, owner="dead",
+                        request={"email": "never@fabrikam.com"})
+    await svc.context.store.claim_email(orphan)
+    clock.now += timedelta(minutes=5)
+    report = await svc.expiry.run()
+    assert report.repaired.get("claim adopted") == 1 and report.repaired.get("claim released") == 1
+    record = await svc.context.store.get(user["id"])
+    assert record is not None and record.groups == (GROUP_A,) and emulator.members(GROUP_A) == [user["id"]]
+    assert await svc.context.store.get_claim("never@fabrikam.com") is None
+    assert emulator.count("POST /invitations") == 0
