@@ -7,7 +7,8 @@ from __future__ import annotations
 import hmac
 import json
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,7 +60,15 @@ def http_functions(app: func.FunctionApp) -> list[HttpFunction]:
 def build_asgi_app(app: func.FunctionApp, function_key: str) -> Starlette:
     routes = [Route(ROUTE_PREFIX + "/" + _CONSTRAINT.sub(r"{\1}", f.route), _endpoint(f, function_key),
                     methods=list(f.methods), name=f.name) for f in http_functions(app)]
-    return Starlette(routes=routes)
+    return Starlette(routes=routes, lifespan=_lifespan)
+
+
+@asynccontextmanager
+async def _lifespan(_: Starlette) -> AsyncIterator[None]:
+    yield
+    from lifecycle.wiring import container
+
+    await container.close_current()
 
 
 def _authorized(request: Request, level: str, key: str) -> bool:

@@ -62,12 +62,14 @@ def build_services(settings: Settings, *, store: GuestStore | None = None, direc
 
         publisher = QueueEventPublisher(settings)
         closers.append(publisher.close)
+    tuning = tuning or Tuning()
     if directory is None:
-        from lifecycle.adapters.graph import GraphDirectory
+        from lifecycle.adapters.graph import GraphDirectory, GraphRetryPolicy
 
-        directory = GraphDirectory(settings)
+        retry = GraphRetryPolicy(attempts=tuning.graph_retry_attempts, budget_seconds=tuning.graph_retry_budget_seconds)
+        directory = GraphDirectory(settings, retry)
         closers.append(directory.close)
-    context = Context(settings, store, directory, audit, tuning or Tuning(), clock)
+    context = Context(settings, store, directory, audit, tuning, clock)
     provisioner = Provisioner(context)
     invitations = InvitationService(context, provisioner)
     operations = GuestOperations(context)

@@ -88,7 +88,8 @@ def parse_body(req: func.HttpRequest, model: type[M], *, optional: bool = False)
 
 def parse_query(req: func.HttpRequest, model: type[M]) -> M:
     try:
-        return model.model_validate(dict(req.params))
+        params = {name: value for name, value in req.params.items() if name != "code"}  # the function key
+        return model.model_validate(params)
     except ValidationError as exc:
         raise InvalidRequest("the query is not valid", details=validation_details(exc)) from None
 
