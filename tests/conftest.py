@@ -22,7 +22,7 @@ from lifecycle.services.context import Tuning  # noqa: E402
 from lifecycle.wiring import Services, build_services, container  # noqa: E402
 
 FAST = Tuning(claim_wait_seconds=10.0, claim_poll_seconds=0.1, claim_stale_seconds=60.0, lag_retry_seconds=4.0,
-              lag_first_delay=0.2, graph_retry_attempts=3, graph_retry_budget_seconds=15.0)
+              lag_first_delay=0.2, graph_retry_attempts=6, graph_retry_budget_seconds=15.0)
 
 
 # --- in-memory tier --------------------------------------------------------------------------------

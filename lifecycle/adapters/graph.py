@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 import httpx
 from kiota_abstractions.api_error import APIError
 from kiota_abstractions.base_request_configuration import RequestConfiguration
+from kiota_http.middleware.options import RetryHandlerOption
 from msgraph import GraphRequestAdapter, GraphServiceClient
 from msgraph.generated.directory.deleted_items.item.directory_object_item_request_builder import (
     DirectoryObjectItemRequestBuilder,
@@ -42,12 +43,14 @@ _NOT_REPLICATED = "not a valid reference update"
 
 @dataclass(frozen=True)
 class GraphRetryPolicy:
-    """Retries on top of the SDK's own (which already retries 429/503/504 three times honouring Retry-After)."""
+    """The one retry policy for Graph calls (the SDK's retry handler is switched off: it would sleep up to 180 s
+    per retry). 429/503/504 and transport errors are retried honouring Retry-After; a wait longer than
+    `max_wait`, or past the budget, gives up at once so the caller gets 503 with Retry-After."""
 
-    attempts: int = 4
+    attempts: int = 6
     budget_seconds: float = 30.0
     min_wait: float = 0.5
-    max_wait: float = 20.0
+    max_wait: float = 30.0
 
 
 def translate(exc: Exception, action: str) -> GraphError:
@@ -98,7 +101,8 @@ class GraphDirectory:
     def __init__(self, settings: Settings, retry: GraphRetryPolicy | None = None) -> None:
         auth, self._credential = graph_auth_provider(settings)
         self._http = GraphClientFactory.create_with_default_middleware(
-            client=httpx.AsyncClient(timeout=httpx.Timeout(30.0), event_hooks={"response": [_note_response]}))
+            client=httpx.AsyncClient(timeout=httpx.Timeout(30.0), event_hooks={"response": [_note_response]}),
+            options={RetryHandlerOption.get_key(): RetryHandlerOption(max_retries=0)})
         adapter = GraphRequestAdapter(auth, client=self._http)
         adapter.base_url = settings.graph_base_url
         self._client = GraphServiceClient(request_adapter=adapter)

@@ -1,6 +1,7 @@
 """The one place that turns results and errors into HTTP responses."""
 from __future__ import annotations
 
+import base64
 import functools
 import json
 import logging
@@ -103,12 +104,25 @@ def route_guid(req: func.HttpRequest, name: str) -> str:
 
 
 def actor_of(req: func.HttpRequest) -> str:
-    """Who called: the Entra principal from App Service authentication, else the function key."""
-    name = req.headers.get("x-ms-client-principal-name")
-    principal = req.headers.get("x-ms-client-principal-id")
+    """Who called: the Entra principal that App Service authentication vouched for, else the function key."""
+    name = req.headers.get("x-ms-client-principal-name") or _principal_claim(req, "name", "appid", "azp")
+    principal = req.headers.get("x-ms-client-principal-id") or _principal_claim(
+        req, "http://schemas.microsoft.com/identity/claims/objectidentifier", "oid")
     if name or principal:
-        return f"principal:{name or ''}{'/' + principal if principal else ''}"
+        return f"principal:{name or ''}{'/' + principal if principal else ''}"[:256]
     return "function-key"
+
+
+def _principal_claim(req: func.HttpRequest, *types: str) -> str:
+    encoded = req.headers.get("x-ms-client-principal")
+    if not encoded:
+        return ""
+    try:
+        claims = json.loads(base64.b64decode(encoded)).get("claims", [])
+        values = {c.get("typ"): c.get("val") for c in claims if isinstance(c, dict)}
+    except (ValueError, TypeError, AttributeError):
+        return ""
+    return next((str(values[t]) for t in types if values.get(t)), "")
 
 
 def base_url(req: func.HttpRequest) -> str:

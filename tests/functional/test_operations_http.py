@@ -113,3 +113,18 @@ async def test_audit_entries_record_who_and_outcome(fakes):
                headers={"x-ms-client-principal-name": "logicapp-mi"})
     entry = [e for e in fakes.audit.entries if e.action == "guest.disable"][-1]
     assert entry.actor == "principal:logicapp-mi" and entry.outcome == "succeeded" and entry.target == guest["id"]
+
+
+async def test_audit_reads_the_easy_auth_principal(fakes):
+    import base64
+    import json as _json
+    guest = await invite("easy@fabrikam.com")
+    principal = {"claims": [{"typ": "appid", "val": "logic-app-client"}, {"typ": "oid", "val": "1234"}]}
+    encoded = base64.b64encode(_json.dumps(principal).encode()).decode()
+    await call("disable_guest", "POST", f"guests/{guest['id']}/disable", route={"id": guest["id"]},
+               headers={"x-ms-client-principal": encoded})
+    entry = [e for e in fakes.audit.entries if e.action == "guest.disable"][-1]
+    assert entry.actor == "principal:logic-app-client/1234"
+    status, _, _ = await call("enable_guest", "POST", f"guests/{guest['id']}/enable", route={"id": guest["id"]},
+                              headers={"x-ms-client-principal": "%%%not-base64"})
+    assert status == 200 and fakes.audit.entries[-1].actor == "function-key"

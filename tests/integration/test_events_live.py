@@ -61,7 +61,7 @@ async def test_crash_before_dispatch_is_delivered_by_the_next_sweep(live, emulat
 async def test_a_failed_change_emits_nothing(live, emulator):
     guest_id = await invite("fail@fabrikam.com")
     before = queue_messages(live)
-    emulator.configure(faultRate=1.0, faultStatuses=[503], faultRetryAfter=1)
+    emulator.configure(faultRate=1.0, faultStatuses=[503], faultRetryAfter=45)
     status, body, _ = await call("disable_guest", "POST", f"guests/{guest_id}/disable", route={"id": guest_id})
     emulator.configure(faultRate=0.0)
     assert status == 503 and body["error"]["code"] == "GraphUnavailable"

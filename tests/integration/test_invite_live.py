@@ -98,3 +98,14 @@ async def test_malformed_requests_never_500(live, emulator):
         status, body, _ = await call("invite_guest", "POST", "guests", raw=raw)
         assert status == 400 and body["error"]["code"], raw[:20]
     assert emulator.calls()["total"] == 0
+
+
+async def test_throttled_past_the_budget_is_503_then_the_retry_succeeds_once(live, emulator):
+    emulator.configure(throttle={"enabled": True, "capacity": 1, "windowSeconds": 600})
+    status, body, headers = await invite({"email": "busy@fabrikam.com", "groups": [GROUP_A]})
+    assert status == 503 and body["error"]["code"] == "GraphUnavailable" and int(headers["Retry-After"]) > 30
+    assert emulator.users_by_mail("busy@fabrikam.com") == [] and emulator.members(GROUP_A) == []
+    emulator.configure(throttle={"enabled": False})
+    status, body, _ = await invite({"email": "busy@fabrikam.com", "groups": [GROUP_A]})
+    assert status == 201 and len(emulator.users_by_mail("busy@fabrikam.com")) == 1
+    assert emulator.members(GROUP_A) == [body["id"]]

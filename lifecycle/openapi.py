@@ -1,0 +1,500 @@
+"""OpenAPI 3.0.3 and Swagger 2.0 descriptions of the HTTP API.
+
+Both are built from the routes `function_app.app` registers and from the pydantic models the functions validate
+with, so they cannot drift from the code. `python -m lifecycle.openapi --write` writes `openapi/openapi.json`,
+`openapi/swagger.json` and `connector/apiDefinition.swagger.json`; `--check` exits 1 when they are stale."""
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import re
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from lifecycle.idempotency import HEADER as IDEMPOTENCY_HEADER
+from lifecycle.idempotency import MUTATING, REPLAY_HEADER
+from lifecycle.schemas import (
+    ErrorResponse, ExtendRequest, GuestPage, GuestResource, HealthReport, InviteRequest, ListQuery, ReinviteRequest,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+OPENAPI_FILE = ROOT / "openapi" / "openapi.json"
+SWAGGER_FILE = ROOT / "openapi" / "swagger.json"
+CONNECTOR_FILE = ROOT / "connector" / "apiDefinition.swagger.json"
+CONNECTOR_HOST = "your-function-app.azurewebsites.net"
+BASE_PATH = "/api"
+JSON = "application/json"
+SECURITY_SCHEME = "api_key"
+KEY_HEADER = "x-functions-key"
+COMPONENTS = "#/components/schemas/"
+DEFINITIONS = "#/definitions/"
+API_VERSION = "1.0.0"
+RETRY_AFTER_SECONDS = "Seconds to wait before the next call."
+
+ACCEPTED = ("Accepted: Graph work for this guest (group changes) is still pending. The body is the guest as it is "
+            "now; poll the `Location` URL (GET /api/guests/{id}) after `Retry-After` seconds until it answers 200. "
+            "This is the asynchronous polling pattern of Logic Apps and Power Automate.")
+ERRORS = {
+    400: "Invalid input: body, query, route id or Idempotency-Key. `error.details` lists the fields.",
+    401: "The function key is missing or wrong (send it in the `x-functions-key` header).",
+    403: "Refused by a safety rule or policy: not a guest, group not managed, email domain not allowed.",
+    404: "No tracked guest with this id, or Graph does not know the object.",
+    409: "A concurrent change, or a request with the same Idempotency-Key still in progress. Retry later.",
+    422: "The Idempotency-Key was already used with a different request.",
+    502: "Microsoft Graph refused the request for a reason that retrying will not fix.",
+    503: "Graph throttled past the retry budget, storage unreachable, or the app misconfigured. Retry later.",
+}
+READ_ERRORS = (400, 401, 404, 409, 502, 503)
+CHANGE_ERRORS = (400, 401, 403, 404, 409, 422, 502, 503)
+PATH_PARAMETERS = {
+    "id": ("Guest ID", "Entra object id of the guest (a GUID)."),
+    "groupId": ("Group ID", "Object id of a managed group (a GUID)."),
+}
+ACRONYMS = {"id": "ID", "ids": "IDs", "url": "URL", "cc": "CC"}
+
+
+@dataclass(frozen=True)
+class Operation:
+    """How one registered HTTP function is documented."""
+
+    operation_id: str
+    summary: str
+    description: str
+    tag: str
+    success: dict[int, str]
+    errors: tuple[int, ...] = CHANGE_ERRORS
+    response: type[BaseModel] | None = GuestResource
+    body: type[BaseModel] | None = None
+    body_required: bool = True
+    query: type[BaseModel] | None = None
+    error_bodies: dict[int, type[BaseModel]] = field(default_factory=dict)
+    visibility: str | None = None
+
+
+def _guest_ok(text: str) -> dict[int, str]:
+    return {200: text, 202: ACCEPTED}
+
+
+OPERATIONS: dict[str, Operation] = {
+    "invite_guest": Operation(
+        "InviteGuest", "Invite a guest",
+        "Invites a B2B guest, or adopts the guest who already exists with this email, then adds it to the managed "
+        "groups given. The record is written before Graph is called. Answers 202 with Location and Retry-After "
+        "while group additions are still pending.",
+        "Guests", {201: "Invited: a new guest. The body carries `inviteRedeemUrl`.",
+                   200: "The guest already existed with this email and is now tracked.", 202: ACCEPTED},
+        errors=(400, 401, 403, 409, 422, 502, 503), body=InviteRequest, visibility="important"),
+    "get_guest": Operation(
+        "GetGuest", "Get a guest",
+        "Returns one guest's record. While Graph work is pending each call also retries it, so this is the URL "
+        "that the 202 Location header points to.",
+        "Guests", _guest_ok("The guest."), errors=READ_ERRORS, visibility="important"),
+    "list_guests": Operation(
+        "ListGuests", "List guests",
+        "Lists tracked guests, filtered by email, state or expiry, one page at a time. Pass `continuationToken` "
+        "from a page to get the next one.",
+        "Guests", {200: "One page of guests."}, errors=(400, 401, 503), response=GuestPage, query=ListQuery),
+    "add_guest_to_group": Operation(
+        "AddGuestToGroup", "Add a guest to a group",
+        "Adds the guest to a managed group. Idempotent: adding a member again succeeds. Answers 202 while Graph "
+        "has not confirmed the membership yet.",
+        "Groups", _guest_ok("The guest, now a member of the group.")),
+    "remove_guest_from_group": Operation(
+        "RemoveGuestFromGroup", "Remove a guest from a group",
+        "Removes the guest from a managed group. Idempotent: removing a non-member succeeds.",
+        "Groups", _guest_ok("The guest, no longer a member of the group.")),
+    "disable_guest": Operation(
+        "DisableGuest", "Disable a guest",
+        "Blocks the guest's sign-in and revokes its sessions. Only users whose userType is Guest are changed.",
+        "Lifecycle", _guest_ok("The disabled guest.")),
+    "enable_guest": Operation(
+        "EnableGuest", "Enable a guest", "Unblocks the sign-in of a disabled guest.",
+        "Lifecycle", _guest_ok("The enabled guest.")),
+    "extend_guest": Operation(
+        "ExtendGuest", "Extend a guest's access",
+        "Moves the guest's expiry to `expiresAt`, or to `days` from now. Extending a guest disabled by expiry "
+        "re-enables it.",
+        "Lifecycle", _guest_ok("The guest with its new expiry."), body=ExtendRequest),
+    "reinvite_guest": Operation(
+        "ReinviteGuest", "Re-invite a guest",
+        "Resets the guest's redemption status and returns a new redemption link in `inviteRedeemUrl`.",
+        "Lifecycle", _guest_ok("The guest, with the new `inviteRedeemUrl`."), body=ReinviteRequest,
+        body_required=False),
+    "delete_guest": Operation(
+        "DeleteGuest", "Delete a guest",
+        "Soft-deletes the guest in Entra; it can be restored for 30 days. The record is kept.",
+        "Lifecycle", _guest_ok("The deleted guest.")),
+    "restore_guest": Operation(
+        "RestoreGuest", "Restore a deleted guest", "Restores a soft-deleted guest within 30 days of its deletion.",
+        "Lifecycle", _guest_ok("The restored guest.")),
+    "health": Operation(
+        "GetHealth", "Check health",
+        "Reports whether the configuration is valid and storage is reachable, without secrets. Anonymous, for "
+        "probes.",
+        "Service", {200: "Healthy."}, errors=(503,), response=HealthReport, error_bodies={503: HealthReport},
+        visibility="advanced"),
+    "openapi_document": Operation(
+        "GetOpenApiDocument", "Get the OpenAPI document",
+        "Returns this OpenAPI 3 description, with `servers` set to the URL it was fetched from. Anonymous.",
+        "Service", {200: "The OpenAPI 3.0.3 document."}, errors=(), response=None, visibility="internal"),
+}
+
+INFO = {
+    "title": "Guest Lifecycle",
+    "version": API_VERSION,
+    "description": (
+        "Runs the whole life of Microsoft Entra B2B guests: invite, group access, expiry, disable, delete, with "
+        "every step recorded.\n\n"
+        "**Authentication**: send the function key in the `x-functions-key` header (`/health` and "
+        "`/openapi.json` are anonymous).\n\n"
+        "**Asynchronous pattern**: POST /guests, PUT /guests/{id}/groups/{groupId} and GET /guests/{id} answer "
+        "202 with `Location` and `Retry-After` while group changes are still pending in Graph; poll `Location` "
+        "until it answers 200. Logic Apps' HTTP action and Power Automate do this by themselves.\n\n"
+        "**Idempotency**: send an `Idempotency-Key` header on POST, PUT and DELETE to make retries safe. A "
+        "completed request is replayed with `Idempotent-Replay: true` for 24 hours; the same key with another "
+        "body is refused with 422.\n\n"
+        "**Errors**: every error is `{\"error\": {\"code\", \"message\", \"details\"}}`."),
+}
+SERVERS = [
+    {"url": "https://{functionApp}.azurewebsites.net/api", "description": "The function app in Azure",
+     "variables": {"functionApp": {"default": "your-function-app", "description": "Name of the function app"}}},
+    {"url": "http://localhost:7071/api", "description": "Local: python -m lifecycle serve, or func start"},
+]
+
+
+# --- pydantic JSON Schema -> OpenAPI 3.0 schema ----------------------------------------------------
+def humanize(name: str) -> str:
+    """`expiresInDays` -> `Expires in days`, `groupId` -> `Group ID`: the label Power Automate shows."""
+    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", name).lower().split()
+    words = [ACRONYMS.get(word, word) for word in words]
+    return " ".join([words[0][:1].upper() + words[0][1:], *words[1:]]) if words else name
+
+
+def _auto_title(name: str) -> str:
+    return name.replace("_", " ").title()
+
+
+def to_oas3_schema(node: Any) -> Any:
+    """One JSON Schema node as OpenAPI 3.0 has it: `anyOf [X, null]` -> X + `nullable`, no null defaults."""
+    if isinstance(node, list):
+        return [to_oas3_schema(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    result = {}
+    for key, value in node.items():
+        if key == "properties":
+            result[key] = {name: _property(name, prop) for name, prop in value.items()}
+        elif key != "$defs" and not (key == "default" and value is None):
+            result[key] = to_oas3_schema(value)
+    if "anyOf" in result:
+        result = _without_null(result)
+    for bound in ("exclusiveMinimum", "exclusiveMaximum"):
+        if isinstance(result.get(bound), (int, float)) and not isinstance(result[bound], bool):
+            result["minimum" if bound == "exclusiveMinimum" else "maximum"] = result[bound]
+            result[bound] = True
+    if "$ref" in result and len(result) > 1:
+        result = {"allOf": [{"$ref": result.pop("$ref")}], **result}
+    return result
+
+
+def _without_null(node: dict[str, Any]) -> dict[str, Any]:
+    variants = node["anyOf"]
+    rest = [variant for variant in variants if variant != {"type": "null"}]
+    if len(rest) == len(variants):
+        return node
+    others = {key: value for key, value in node.items() if key != "anyOf"}
+    if len(rest) > 1:
+        return {"anyOf": rest, **others, "nullable": True}
+    only = rest[0]
+    base = {"allOf": [only]} if "$ref" in only else dict(only)
+    return {**base, **others, "nullable": True}
+
+
+def _property(name: str, prop: dict[str, Any]) -> dict[str, Any]:
+    converted = to_oas3_schema(prop)
+    title = converted.pop("title", None)
+    summary = title if title and title != _auto_title(name) else humanize(name)
+    return {**converted, "x-ms-summary": summary}
+
+
+class Schemas:
+    """The component schemas one document refers to, collected from the models it uses."""
+
+    def __init__(self) -> None:
+        self.components: dict[str, Any] = {}
+
+    def ref(self, model: type[BaseModel], mode: str = "serialization", *, request: bool = False) -> dict[str, str]:
+        """Add `model` (and the models it nests) and return a `$ref` to it. The required fields of a request
+        model are marked important, so Power Automate shows them first."""
+        schema = model.model_json_schema(ref_template=COMPONENTS + "{model}", mode=mode)  # type: ignore[arg-type]
+        for name, nested in schema.pop("$defs", {}).items():
+            self._add(name, to_oas3_schema(nested))
+        converted = to_oas3_schema(schema)
+        if request:
+            for name in converted.get("required", []):
+                converted["properties"][name]["x-ms-visibility"] = "important"
+        self._add(model.__name__, converted)
+        return {"$ref": COMPONENTS + model.__name__}
+
+    def _add(self, name: str, schema: dict[str, Any]) -> None:
+        if self.components.setdefault(name, schema) != schema:
+            raise ValueError(f"two different schemas are named {name}")
+
+
+# --- the OpenAPI 3 document ------------------------------------------------------------------------
+def registered_functions() -> list[Any]:
+    """The HTTP functions `function_app.app` registers (route, methods, auth level)."""
+    import function_app
+    from lifecycle.serve import http_functions
+
+    return http_functions(function_app.app)
+
+
+def build_openapi(functions: Iterable[Any] | None = None) -> dict[str, Any]:
+    """The OpenAPI 3.0.3 document of the registered HTTP functions; fails on a function with no Operation."""
+    functions = registered_functions() if functions is None else list(functions)
+    schemas, paths, documented = Schemas(), {}, set()
+    for function in functions:
+        if function.name not in OPERATIONS:
+            raise KeyError(f"HTTP function {function.name!r} has no entry in lifecycle.openapi.OPERATIONS")
+        documented.add(function.name)
+        path = "/" + re.sub(r"\{(\w+)(?::[^}]*)?\}", r"{\1}", function.route)
+        for method in function.methods:
+            paths.setdefault(path, {})[method.lower()] = _operation(function, OPERATIONS[function.name], schemas)
+    stale = set(OPERATIONS) - documented
+    if stale:
+        raise KeyError(f"OPERATIONS documents functions that are not registered: {sorted(stale)}")
+    return {"openapi": "3.0.3", "info": INFO, "servers": SERVERS, "tags": _tags(),
+            "paths": {path: paths[path] for path in sorted(paths)},
+            "components": {"schemas": dict(sorted(schemas.components.items())),
+                           "securitySchemes": {SECURITY_SCHEME: {
+                               "type": "apiKey", "in": "header", "name": KEY_HEADER,
+                               "description": "A function key of the function app."}}}}
+
+
+def _tags() -> list[dict[str, str]]:
+    names = dict.fromkeys(operation.tag for operation in OPERATIONS.values())
+    return [{"name": name} for name in names]
+
+
+def _operation(function: Any, operation: Operation, schemas: Schemas) -> dict[str, Any]:
+    mutating = any(method in MUTATING for method in function.methods)
+    result: dict[str, Any] = {"operationId": operation.operation_id, "summary": operation.summary,
+                              "description": operation.description, "tags": [operation.tag]}
+    if operation.visibility:
+        result["x-ms-visibility"] = operation.visibility
+    result["parameters"] = _parameters(function.route, operation, mutating)
+    if operation.body is not None:
+        result["requestBody"] = {"required": operation.body_required,
+                                 "content": {JSON: {"schema": schemas.ref(operation.body, "validation", request=True)}}}
+    result["responses"] = _responses(operation, schemas, mutating)
+    result["security"] = _security(function.auth_level)
+    return result
+
+
+def _security(auth_level: str) -> list[dict[str, list[str]]]:
+    if auth_level == "ANONYMOUS":
+        return []
+    if auth_level == "FUNCTION":
+        return [{SECURITY_SCHEME: []}]
+    raise ValueError(f"auth level {auth_level} is not documented")
+
+
+def _parameters(route: str, operation: Operation, mutating: bool) -> list[dict[str, Any]]:
+    found = [_path_parameter(name) for name in re.findall(r"\{(\w+)(?::[^}]*)?\}", route)]
+    if operation.query is not None:
+        found += _query_parameters(operation.query)
+    if mutating:
+        found.append({"name": IDEMPOTENCY_HEADER, "in": "header", "required": False,
+                      "description": "Makes a retry safe: a completed request with this key is replayed for 24 "
+                                     "hours instead of running again.",
+                      "x-ms-summary": "Idempotency key", "x-ms-visibility": "advanced",
+                      "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": r"^[\x21-\x7e]+$"}})
+    return found
+
+
+def _path_parameter(name: str) -> dict[str, Any]:
+    summary, description = PATH_PARAMETERS[name]
+    return {"name": name, "in": "path", "required": True, "description": description, "x-ms-summary": summary,
+            "schema": {"type": "string", "format": "uuid"}}
+
+
+def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
+    schema = to_oas3_schema(model.model_json_schema(mode="validation"))
+    required = set(schema.get("required", []))
+    found = []
+    for name, prop in schema["properties"].items():
+        prop = {key: value for key, value in prop.items() if key != "nullable"}
+        parameter = {"name": name, "in": "query", "required": name in required}
+        if "description" in prop:
+            parameter["description"] = prop.pop("description")
+        parameter["x-ms-summary"] = prop.pop("x-ms-summary")
+        found.append({**parameter, "schema": prop})
+    return found
+
+
+def _responses(operation: Operation, schemas: Schemas, mutating: bool) -> dict[str, Any]:
+    responses: dict[str, Any] = {}
+    for status, text in sorted(operation.success.items()):
+        body = schemas.ref(operation.response) if operation.response else {"type": "object"}
+        responses[str(status)] = _response(text, body, _success_headers(status, mutating))
+    for status in operation.errors:
+        model = operation.error_bodies.get(status, ErrorResponse)
+        headers = {"Retry-After": _header(RETRY_AFTER_SECONDS, "integer")} if status == 503 else {}
+        responses[str(status)] = _response(ERRORS[status], schemas.ref(model), headers)
+    return responses
+
+
+def _success_headers(status: int, mutating: bool) -> dict[str, Any]:
+    headers = {}
+    if status == 202:
+        headers["Location"] = _header("The guest's URL: poll it with GET.", "string", required=True, fmt="uri")
+        headers["Retry-After"] = _header(RETRY_AFTER_SECONDS, "integer", required=True)
+    if mutating:
+        headers[REPLAY_HEADER] = _header("`true` when this is the stored response of an earlier request with the "
+                                         "same Idempotency-Key.", "string")
+    return headers
+
+
+def _header(description: str, kind: str, *, required: bool = False, fmt: str | None = None) -> dict[str, Any]:
+    schema = {"type": kind, **({"format": fmt} if fmt else {})}
+    return {"description": description, **({"required": True} if required else {}), "schema": schema}
+
+
+def _response(description: str, schema: dict[str, Any], headers: dict[str, Any]) -> dict[str, Any]:
+    response: dict[str, Any] = {"description": description}
+    if headers:
+        response["headers"] = headers
+    response["content"] = {JSON: {"schema": schema}}
+    return response
+
+
+# --- OpenAPI 3 -> Swagger 2.0 ----------------------------------------------------------------------
+_PARAMETER_KEYS = ("type", "format", "items", "default", "maximum", "minimum", "exclusiveMaximum",
+                   "exclusiveMinimum", "maxLength", "minLength", "pattern", "maxItems", "minItems", "enum")
+
+
+def to_swagger_schema(node: Any) -> Any:
+    """A schema as Swagger 2.0 has it: `nullable` -> `x-nullable`, refs to `#/definitions/`, no anyOf."""
+    if isinstance(node, list):
+        return [to_swagger_schema(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if "anyOf" in node or "oneOf" in node:
+        raise ValueError(f"Swagger 2.0 cannot express anyOf/oneOf: {node}")
+    result = {}
+    for key, value in node.items():
+        if key == "nullable":
+            result["x-nullable"] = value
+        elif key == "$ref":
+            result[key] = value.replace(COMPONENTS, DEFINITIONS)
+        elif key == "properties":
+            result[key] = {name: to_swagger_schema(prop) for name, prop in value.items()}
+        else:
+            result[key] = to_swagger_schema(value)
+    return result
+
+
+def build_swagger(openapi: dict[str, Any], host: str | None = None) -> dict[str, Any]:
+    """The Swagger 2.0 form of an OpenAPI 3 document built here (for Power Automate and Logic Apps)."""
+    document: dict[str, Any] = {"swagger": "2.0", "info": openapi["info"]}
+    if host:
+        document["host"] = host
+    document.update({"basePath": BASE_PATH, "schemes": ["https"], "consumes": [JSON], "produces": [JSON],
+                     "tags": openapi["tags"]})
+    document["paths"] = {path: {method: _swagger_operation(operation) for method, operation in item.items()}
+                         for path, item in openapi["paths"].items()}
+    document["definitions"] = {name: to_swagger_schema(schema)
+                               for name, schema in openapi["components"]["schemas"].items()}
+    document["securityDefinitions"] = {
+        name: {key: value for key, value in scheme.items()}
+        for name, scheme in openapi["components"]["securitySchemes"].items()}
+    return document
+
+
+def _swagger_operation(operation: dict[str, Any]) -> dict[str, Any]:
+    result = {key: operation[key] for key in ("operationId", "summary", "description", "tags", "x-ms-visibility")
+              if key in operation}
+    parameters = [_swagger_parameter(parameter) for parameter in operation["parameters"]]
+    if "requestBody" in operation:
+        body = operation["requestBody"]
+        parameters.append({"name": "body", "in": "body", "required": body["required"],
+                           "schema": to_swagger_schema(body["content"][JSON]["schema"])})
+    result["parameters"] = parameters
+    result["responses"] = {status: _swagger_response(response)
+                           for status, response in operation["responses"].items()}
+    result["security"] = operation["security"]
+    return result
+
+
+def _swagger_parameter(parameter: dict[str, Any]) -> dict[str, Any]:
+    schema = to_swagger_schema(parameter["schema"])
+    unknown = set(schema) - set(_PARAMETER_KEYS) - {"x-nullable"}
+    if unknown:
+        raise ValueError(f"parameter {parameter['name']} needs {sorted(unknown)}, which Swagger 2.0 lacks")
+    result = {key: value for key, value in parameter.items() if key != "schema"}
+    return {**result, **{key: value for key, value in schema.items() if key in _PARAMETER_KEYS}}
+
+
+def _swagger_response(response: dict[str, Any]) -> dict[str, Any]:
+    result: dict[str, Any] = {"description": response["description"]}
+    if "content" in response:
+        result["schema"] = to_swagger_schema(response["content"][JSON]["schema"])
+    if "headers" in response:
+        result["headers"] = {name: {**header["schema"], "description": header["description"]}
+                             for name, header in response["headers"].items()}
+    return result
+
+
+# --- files and command line ------------------------------------------------------------------------
+@functools.cache
+def cached_openapi() -> dict[str, Any]:
+    """The OpenAPI 3 document, built once per process. Do not change it: copy what you alter."""
+    return build_openapi()
+
+
+def render(document: dict[str, Any]) -> str:
+    """The committed text of a document."""
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def generated_files() -> dict[Path, str]:
+    """Every file this module generates, with the text it must hold."""
+    openapi = build_openapi()
+    return {OPENAPI_FILE: render(openapi), SWAGGER_FILE: render(build_swagger(openapi)),
+            CONNECTOR_FILE: render(build_swagger(openapi, host=CONNECTOR_HOST))}
+
+
+def stale_files() -> list[Path]:
+    """The generated files whose committed text differs from what the code generates now."""
+    return [path for path, text in generated_files().items()
+            if not path.exists() or path.read_text(encoding="utf-8") != text]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`--write` the generated files, or `--check` that the committed ones are current (exit 1 if not)."""
+    parser = argparse.ArgumentParser(prog="python -m lifecycle.openapi", description=__doc__.splitlines()[0])
+    action = parser.add_mutually_exclusive_group(required=True)
+    action.add_argument("--write", action="store_true", help="write openapi/*.json and the connector definition")
+    action.add_argument("--check", action="store_true", help="exit 1 if a committed file is out of date")
+    args = parser.parse_args(argv)
+    if args.write:
+        for path, text in generated_files().items():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+            print(f"wrote {path.relative_to(ROOT)}")
+        return 0
+    stale = stale_files()
+    for path in stale:
+        print(f"out of date: {path.relative_to(ROOT)} (run python -m lifecycle.openapi --write)", file=sys.stderr)
+    return 1 if stale else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
