@@ -9,7 +9,7 @@ NODE_STAMP := node_modules/.installed
 
 install: $(PY_STAMP) $(NODE_STAMP)
 
-$(PY_STAMP): requirements.txt requirements-dev.txt
+$(PY_STAMP): requirements.txt requirements-dev.txt requirements-iac-parse.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt

@@ -4,6 +4,7 @@ from __future__ import annotations
 import base64
 import functools
 import json
+import os
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -104,7 +105,10 @@ def route_guid(req: func.HttpRequest, name: str) -> str:
 
 
 def actor_of(req: func.HttpRequest) -> str:
-    """Who called: the Entra principal that App Service authentication vouched for, else the function key."""
+    """Who called: the Entra principal that App Service authentication vouched for, else the function key.
+    The principal headers are trusted only when the platform's authentication is on (it sets and sanitises them)."""
+    if os.environ.get("WEBSITE_AUTH_ENABLED", "").lower() != "true":
+        return "function-key"
     name = req.headers.get("x-ms-client-principal-name") or _principal_claim(req, "name", "appid", "azp")
     principal = req.headers.get("x-ms-client-principal-id") or _principal_claim(
         req, "http://schemas.microsoft.com/identity/claims/objectidentifier", "oid")

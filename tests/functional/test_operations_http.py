@@ -107,7 +107,8 @@ async def test_unknown_guest_is_404_and_invalid_transition_is_409(fakes):
     assert status == 409 and body["error"]["code"] == "InvalidStateTransition"
 
 
-async def test_audit_entries_record_who_and_outcome(fakes):
+async def test_audit_entries_record_who_and_outcome(fakes, monkeypatch):
+    monkeypatch.setenv("WEBSITE_AUTH_ENABLED", "true")
     guest = await invite()
     await call("disable_guest", "POST", f"guests/{guest['id']}/disable", route={"id": guest["id"]},
                headers={"x-ms-client-principal-name": "logicapp-mi"})
@@ -115,7 +116,8 @@ async def test_audit_entries_record_who_and_outcome(fakes):
     assert entry.actor == "principal:logicapp-mi" and entry.outcome == "succeeded" and entry.target == guest["id"]
 
 
-async def test_audit_reads_the_easy_auth_principal(fakes):
+async def test_audit_reads_the_easy_auth_principal(fakes, monkeypatch):
+    monkeypatch.setenv("WEBSITE_AUTH_ENABLED", "true")
     import base64
     import json as _json
     guest = await invite("easy@fabrikam.com")
@@ -128,3 +130,11 @@ async def test_audit_reads_the_easy_auth_principal(fakes):
     status, _, _ = await call("enable_guest", "POST", f"guests/{guest['id']}/enable", route={"id": guest["id"]},
                               headers={"x-ms-client-principal": "%%%not-base64"})
     assert status == 200 and fakes.audit.entries[-1].actor == "function-key"
+
+
+async def test_principal_headers_are_ignored_without_platform_authentication(fakes, monkeypatch):
+    monkeypatch.delenv("WEBSITE_AUTH_ENABLED", raising=False)
+    guest = await invite("spoof@fabrikam.com")
+    await call("disable_guest", "POST", f"guests/{guest['id']}/disable", route={"id": guest["id"]},
+               headers={"x-ms-client-principal-name": "someone-else"})
+    assert fakes.audit.entries[-1].actor == "function-key"

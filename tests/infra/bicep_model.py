@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import re
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,7 @@ def _parser() -> Any:
     return BicepParser()
 
 
-@lru_cache(maxsize=None)
+@cache
 def parse(path: Path) -> dict[str, Any]:
     """The pycep JSON of one Bicep file (cached)."""
     return _parser().parse(file_path=path)

@@ -10,8 +10,22 @@ import pytest
 
 from lifecycle.config import SETTING_DEFAULTS
 from tests.infra.bicep_model import (
-    INFRA, MAIN, ROOT, azd_variable, body, bicep_files, condition, dotted, function_call, loop, main_parameters_json,
-    module_file, parse, resource, resources_of_type, text,
+    INFRA,
+    MAIN,
+    ROOT,
+    azd_variable,
+    bicep_files,
+    body,
+    condition,
+    dotted,
+    function_call,
+    loop,
+    main_parameters_json,
+    module_file,
+    parse,
+    resource,
+    resources_of_type,
+    text,
 )
 
 MICROSOFT_GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
@@ -84,8 +98,8 @@ def test_storage_creates_the_app_tables_and_queue(storage: dict[str, Any]) -> No
 
 
 def test_no_keys_or_connection_strings_anywhere() -> None:
-    forbidden = re.compile(r"listKeys|listAccountSas|listServiceSas|AccountKey=|SharedAccessSignature|InstrumentationKey=",
-                           re.IGNORECASE)
+    forbidden = re.compile(
+        r"listKeys|listAccountSas|listServiceSas|AccountKey=|SharedAccessSignature|InstrumentationKey=", re.IGNORECASE)
     for path in bicep_files():
         assert not forbidden.search(text(path)), f"{path.name} reads or writes a storage/telemetry key"
 
@@ -122,7 +136,8 @@ def test_site_security_and_runtime(function_app: dict[str, Any]) -> None:
                                              "instanceMemoryMB": "instanceMemoryMB"}
     deployment = config["deployment"]["storage"]
     assert deployment["type"] == "blobContainer"
-    assert deployment["authentication"] == {"type": "UserAssignedIdentity", "userAssignedIdentityResourceId": "identityId"}
+    assert deployment["authentication"] == {"type": "UserAssignedIdentity",
+                                            "userAssignedIdentityResourceId": "identityId"}
 
 
 def test_scale_settings_are_parameters(main: dict[str, Any], function_app: dict[str, Any]) -> None:
@@ -188,7 +203,7 @@ def test_role_assignments_grant_exactly_the_needed_roles() -> None:
     assert set(roles.values()) == set(ROLE_IDS), "role definition ids changed"
     assignments = resources_of_type(doc, "Microsoft.Authorization/roleAssignments")
     granted: set[str] = set()
-    for symbol, res in assignments.items():
+    for res in assignments.values():
         props = body(res)["properties"]
         assert props["principalId"] == "principalId"
         assert props["principalType"] == "ServicePrincipal"
@@ -239,7 +254,7 @@ def test_graph_extension_is_configured() -> None:
 
 
 def test_graph_module_is_behind_a_parameter(main: dict[str, Any]) -> None:
-    symbol, module = _module(main, "modules/graph-permissions.bicep")
+    _, module = _module(main, "modules/graph-permissions.bicep")
     assert condition(module) == "grantGraphPermissions"
     assert main["parameters"]["grantGraphPermissions"]["type"] == "bool"
     assert dotted(body(module)["params"]["principalId"]) == "identity.outputs.principalId"

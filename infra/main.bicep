@@ -1,0 +1,317 @@
+// Guest Lifecycle: everything the function app needs in one resource group.
+//   azd up                                   (azure.yaml; parameters from main.parameters.json)
+//   az deployment group create -g <rg> -f infra/main.bicep -p environmentName=<name>
+// See docs/deployment.md.
+
+targetScope = 'resourceGroup'
+
+// ---------------------------------------------------------------------------------------------------------------
+// Deployment
+// ---------------------------------------------------------------------------------------------------------------
+
+@description('Name of the environment (azd environment name); seeds the unique suffix of every resource name.')
+@minLength(1)
+@maxLength(64)
+param environmentName string
+
+@description('Azure region of every resource. It must offer the Flex Consumption plan (az functionapp list-flexconsumption-locations).')
+@minLength(1)
+param location string = resourceGroup().location
+
+@description('Name of the function app. Empty: func-<unique suffix>.')
+param functionAppName string = ''
+
+@description('Name of the storage account. Empty: st<unique suffix>.')
+param storageAccountName string = ''
+
+@description('Replication of the storage account. Geo-redundant by default: the tables hold the guests\' records and the audit trail.')
+@allowed([
+  'Standard_LRS'
+  'Standard_ZRS'
+  'Standard_GRS'
+  'Standard_GZRS'
+  'Standard_RAGRS'
+  'Standard_RAGZRS'
+])
+param storageSkuName string = 'Standard_GRS'
+
+@description('Upper bound of instances the app scales out to (values under 40 are accepted only in some regions).')
+@minValue(1)
+@maxValue(1000)
+param maximumInstanceCount int = 40
+
+@description('Memory of each instance, in MB.')
+@allowed([
+  512
+  2048
+  4096
+])
+param instanceMemoryMB int = 2048
+
+@description('Days Log Analytics keeps logs.')
+@minValue(30)
+@maxValue(730)
+param logRetentionInDays int = 30
+
+@description('Grant the Microsoft Graph application permissions (User.Invite.All, User.ReadWrite.All, GroupMember.ReadWrite.All) to the app\'s identity from this deployment. Needs a deployer with Privileged Role Administrator or Global Administrator; false: an administrator grants them afterwards (docs/deployment.md).')
+param grantGraphPermissions bool = true
+
+@description('Deploy the optional samples (infra/modules/samples.bicep).')
+param deploySamples bool = false
+
+// ---------------------------------------------------------------------------------------------------------------
+// Optional Microsoft Entra authentication in front of the functions (App Service authentication v2)
+// ---------------------------------------------------------------------------------------------------------------
+
+@description('Require a Microsoft Entra token on every call except /api/health (App Service authentication).')
+param enableEntraAuth bool = false
+
+@description('Client id of the app registration that represents the API (token audience). Required when enableEntraAuth is true.')
+param entraAuthClientId string = ''
+
+@description('Comma-separated audiences accepted in tokens. Empty: api://<client id> and <client id>.')
+param entraAuthAllowedAudiences string = ''
+
+@description('Comma-separated client application ids allowed to call (appid/azp claim), e.g. a Logic App managed identity\'s client id.')
+param entraAuthAllowedClientApplications string = ''
+
+@description('Comma-separated object ids allowed to call (oid claim), e.g. a Logic App managed identity\'s principal id.')
+param entraAuthAllowedPrincipalIds string = ''
+
+@description('Token issuer URL. Empty: <login endpoint>/<tenant id>/v2.0.')
+param entraAuthOpenIdIssuer string = ''
+
+// ---------------------------------------------------------------------------------------------------------------
+// App settings read by lifecycle/config.py (same names and defaults; see the settings table in DESIGN.md)
+// ---------------------------------------------------------------------------------------------------------------
+
+@description('GRAPH_BASE_URL: Microsoft Graph root, no trailing slash.')
+param graphBaseUrl string = 'https://graph.microsoft.com/v1.0'
+
+@description('LIFECYCLE_TABLE_PREFIX: prefix of every table name (letters and digits, starting with a letter).')
+@minLength(1)
+@maxLength(40)
+param tablePrefix string = 'lifecycle'
+
+@description('MANAGED_GROUP_IDS: comma-separated ids of the groups the app may change. Empty: none.')
+param managedGroupIds string = ''
+
+@description('ALLOWED_EMAIL_DOMAINS: comma-separated domains guests may be invited from. Empty: all.')
+param allowedEmailDomains string = ''
+
+@description('BLOCKED_EMAIL_DOMAINS: comma-separated domains never invited.')
+param blockedEmailDomains string = ''
+
+@description('INVITE_REDIRECT_URL: default redirect after an invitation is redeemed.')
+param inviteRedirectUrl string = 'https://myapps.microsoft.com'
+
+@description('GUEST_DEFAULT_TTL_DAYS: expiry given to a guest invited without one.')
+@minValue(1)
+@maxValue(3650)
+param guestDefaultTtlDays int = 90
+
+@description('EXPIRY_SCHEDULE: NCRONTAB schedule of the expiry timer (UTC).')
+param expirySchedule string = '0 0 3 * * *'
+
+@description('EXPIRY_GRACE_DAYS: days between disabling and deleting an expired guest (0 allowed).')
+@minValue(0)
+@maxValue(3650)
+param expiryGraceDays int = 30
+
+@description('INVITE_REDEEM_DAYS: delete invitations never redeemed after this many days (0: never).')
+@minValue(0)
+@maxValue(3650)
+param inviteRedeemDays int = 30
+
+@description('EXPIRY_MAX_ACTIONS_PER_RUN: cap on guest actions per expiry sweep.')
+@minValue(1)
+@maxValue(100000)
+param expiryMaxActionsPerRun int = 500
+
+@description('EXPIRY_DRY_RUN: plan and report each sweep, change nothing.')
+param expiryDryRun bool = false
+
+@description('EXPIRY_GUARD_PERCENT: refuse a sweep whose disables and deletes exceed this percentage of tracked guests (a number, e.g. 20 or 12.5).')
+param expiryGuardPercent string = '20'
+
+@description('EXPIRY_GUARD_MIN: ... and exceed this many guests.')
+@minValue(0)
+param expiryGuardMin int = 10
+
+@description('GRAPH_MAX_CONCURRENCY: Graph calls in flight per worker.')
+@minValue(1)
+@maxValue(64)
+param graphMaxConcurrency int = 8
+
+@description('EXPIRY_NOTICE_DAYS: days before expiry when a guest.expiring event is sent.')
+@minValue(0)
+@maxValue(3650)
+param expiryNoticeDays int = 14
+
+@description('LIFECYCLE_EVENTS_QUEUE: Storage Queue that receives lifecycle events.')
+@minLength(3)
+@maxLength(63)
+param eventsQueueName string = 'guest-events'
+
+// ---------------------------------------------------------------------------------------------------------------
+// Names
+// ---------------------------------------------------------------------------------------------------------------
+
+var resourceToken = toLower(uniqueString(subscription().id, resourceGroup().id, environmentName))
+var tags = {
+  'azd-env-name': environmentName
+  application: 'guest-lifecycle'
+}
+var appName = empty(functionAppName) ? 'func-${resourceToken}' : functionAppName
+var names = {
+  identity: 'id-${resourceToken}'
+  storage: empty(storageAccountName) ? 'st${resourceToken}' : storageAccountName
+  logAnalytics: 'log-${resourceToken}'
+  appInsights: 'appi-${resourceToken}'
+  plan: 'plan-${resourceToken}'
+  functionApp: appName
+  deploymentContainer: 'app-package'
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Resources
+// ---------------------------------------------------------------------------------------------------------------
+
+module identity 'modules/identity.bicep' = {
+  name: 'identity'
+  params: {
+    name: names.identity
+    location: location
+    tags: tags
+  }
+}
+
+module storage 'modules/storage.bicep' = {
+  name: 'storage'
+  params: {
+    name: names.storage
+    location: location
+    tags: tags
+    skuName: storageSkuName
+    deploymentContainerName: names.deploymentContainer
+    tablePrefix: tablePrefix
+    eventsQueueName: eventsQueueName
+  }
+}
+
+module monitoring 'modules/monitoring.bicep' = {
+  name: 'monitoring'
+  params: {
+    logAnalyticsName: names.logAnalytics
+    appInsightsName: names.appInsights
+    location: location
+    tags: tags
+    retentionInDays: logRetentionInDays
+  }
+}
+
+module roles 'modules/role-assignments.bicep' = {
+  name: 'role-assignments'
+  params: {
+    principalId: identity.outputs.principalId
+    storageAccountName: storage.outputs.name
+    appInsightsName: monitoring.outputs.appInsightsName
+  }
+}
+
+// Every setting lifecycle/config.py reads (tests/infra checks this list against lifecycle.config.SETTING_DEFAULTS).
+var lifecycleSettings = {
+  GRAPH_BASE_URL: graphBaseUrl
+  AZURE_CLIENT_ID: identity.outputs.clientId
+  LIFECYCLE_TABLES_CONNECTION_STRING: '' // never a key: the identity reaches the tables through the endpoint below
+  LIFECYCLE_TABLES_ENDPOINT: storage.outputs.tableEndpoint
+  LIFECYCLE_QUEUES_ENDPOINT: storage.outputs.queueEndpoint
+  LIFECYCLE_TABLE_PREFIX: tablePrefix
+  MANAGED_GROUP_IDS: managedGroupIds
+  ALLOWED_EMAIL_DOMAINS: allowedEmailDomains
+  BLOCKED_EMAIL_DOMAINS: blockedEmailDomains
+  INVITE_REDIRECT_URL: inviteRedirectUrl
+  GUEST_DEFAULT_TTL_DAYS: string(guestDefaultTtlDays)
+  EXPIRY_SCHEDULE: expirySchedule
+  EXPIRY_GRACE_DAYS: string(expiryGraceDays)
+  INVITE_REDEEM_DAYS: string(inviteRedeemDays)
+  EXPIRY_MAX_ACTIONS_PER_RUN: string(expiryMaxActionsPerRun)
+  EXPIRY_DRY_RUN: expiryDryRun ? 'true' : 'false'
+  EXPIRY_GUARD_PERCENT: expiryGuardPercent
+  EXPIRY_GUARD_MIN: string(expiryGuardMin)
+  GRAPH_MAX_CONCURRENCY: string(graphMaxConcurrency)
+  EXPIRY_NOTICE_DAYS: string(expiryNoticeDays)
+  LIFECYCLE_EVENTS_QUEUE: eventsQueueName
+}
+
+module functionApp 'modules/function-app.bicep' = {
+  name: 'function-app'
+  params: {
+    name: names.functionApp
+    planName: names.plan
+    location: location
+    tags: tags
+    azdServiceName: 'api'
+    identityId: identity.outputs.id
+    identityClientId: identity.outputs.clientId
+    storageAccountName: storage.outputs.name
+    blobEndpoint: storage.outputs.blobEndpoint
+    queueEndpoint: storage.outputs.queueEndpoint
+    tableEndpoint: storage.outputs.tableEndpoint
+    deploymentContainerName: storage.outputs.deploymentContainerName
+    appInsightsConnectionString: monitoring.outputs.appInsightsConnectionString
+    maximumInstanceCount: maximumInstanceCount
+    instanceMemoryMB: instanceMemoryMB
+    lifecycleSettings: lifecycleSettings
+  }
+  // The host reads storage with the identity as soon as it starts: grant the roles first.
+  dependsOn: [
+    roles
+  ]
+}
+
+module graphPermissions 'modules/graph-permissions.bicep' = if (grantGraphPermissions) {
+  name: 'graph-permissions'
+  params: {
+    principalId: identity.outputs.principalId
+  }
+}
+
+module entraAuth 'modules/entra-auth.bicep' = if (enableEntraAuth) {
+  name: 'entra-auth'
+  params: {
+    functionAppName: functionApp.outputs.name
+    clientId: entraAuthClientId
+    allowedAudiences: empty(entraAuthAllowedAudiences) ? [] : split(replace(entraAuthAllowedAudiences, ' ', ''), ',')
+    allowedClientApplications: empty(entraAuthAllowedClientApplications) ? [] : split(replace(entraAuthAllowedClientApplications, ' ', ''), ',')
+    allowedPrincipalIds: empty(entraAuthAllowedPrincipalIds) ? [] : split(replace(entraAuthAllowedPrincipalIds, ' ', ''), ',')
+    openIdIssuer: entraAuthOpenIdIssuer
+  }
+}
+
+module samples 'modules/samples.bicep' = if (deploySamples) {
+  name: 'samples'
+  params: {
+    functionAppHostName: functionApp.outputs.defaultHostName
+    eventsQueueName: storage.outputs.eventsQueueName
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Outputs (azd writes them into the environment: `azd env get-values`)
+// ---------------------------------------------------------------------------------------------------------------
+
+output AZURE_LOCATION string = location
+output AZURE_TENANT_ID string = tenant().tenantId
+output AZURE_RESOURCE_GROUP string = resourceGroup().name
+output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name
+output SERVICE_API_NAME string = functionApp.outputs.name
+output SERVICE_API_URI string = 'https://${functionApp.outputs.defaultHostName}'
+output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
+output LIFECYCLE_TABLES_ENDPOINT string = storage.outputs.tableEndpoint
+output LIFECYCLE_QUEUES_ENDPOINT string = storage.outputs.queueEndpoint
+output MANAGED_IDENTITY_NAME string = identity.outputs.name
+output MANAGED_IDENTITY_CLIENT_ID string = identity.outputs.clientId
+output MANAGED_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
+output GRAPH_PERMISSIONS_GRANTED bool = grantGraphPermissions
+output ENTRA_AUTH_ENABLED bool = enableEntraAuth
