@@ -5,7 +5,7 @@ cd "$(dirname "$0")/.."
 mkdir -p .azurite
 node_modules/.bin/azurite --silent --skipApiVersionCheck --loose --location .azurite \
   --blobPort "${AZURITE_BLOB_PORT:-10000}" --queuePort "${AZURITE_QUEUE_PORT:-10001}" \
-  --tablePort "${AZURITE_TABLE_PORT:-10002}" &
+  --tablePort "${AZURITE_TABLE_PORT:-10002}" > .azurite/azurite.log 2>&1 &
 azurite_pid=$!
 trap 'kill $azurite_pid 2>/dev/null || true' EXIT INT TERM
 export LIFECYCLE_TABLES_CONNECTION_STRING="${LIFECYCLE_TABLES_CONNECTION_STRING:-UseDevelopmentStorage=true}"
