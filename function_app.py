@@ -1,11 +1,12 @@
 """Azure Functions entry point: builds the app and registers the blueprints. Nothing here touches the network."""
 import azure.functions as func
 
-from lifecycle.http import guests, health, operations
+from lifecycle.http import docs, guests, health, operations
 from lifecycle.timer import expiry
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 app.register_functions(guests.bp)
 app.register_functions(operations.bp)
 app.register_functions(health.bp)
+app.register_functions(docs.bp)
 app.register_functions(expiry.bp)

@@ -292,7 +292,11 @@ module entraAuth 'modules/entra-auth.bicep' = if (enableEntraAuth) {
 module samples 'modules/samples.bicep' = if (deploySamples) {
   name: 'samples'
   params: {
+    location: location
+    tags: tags
+    functionAppName: functionApp.outputs.name
     functionAppHostName: functionApp.outputs.defaultHostName
+    storageAccountName: storage.outputs.name
     eventsQueueName: storage.outputs.eventsQueueName
   }
 }

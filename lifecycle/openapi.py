@@ -57,6 +57,7 @@ PATH_PARAMETERS = {
     "groupId": ("Group ID", "Object id of a managed group (a GUID)."),
 }
 ACRONYMS = {"id": "ID", "ids": "IDs", "url": "URL", "cc": "CC"}
+ROUTE_PARAMETER = re.compile(r"\{(\w+)(?::[^}]*)?\}")
 
 
 @dataclass(frozen=True)
@@ -149,17 +150,11 @@ INFO = {
     "title": "Guest Lifecycle",
     "version": API_VERSION,
     "description": (
-        "Runs the whole life of Microsoft Entra B2B guests: invite, group access, expiry, disable, delete, with "
-        "every step recorded.\n\n"
-        "**Authentication**: send the function key in the `x-functions-key` header (`/health` and "
-        "`/openapi.json` are anonymous).\n\n"
-        "**Asynchronous pattern**: POST /guests, PUT /guests/{id}/groups/{groupId} and GET /guests/{id} answer "
-        "202 with `Location` and `Retry-After` while group changes are still pending in Graph; poll `Location` "
-        "until it answers 200. Logic Apps' HTTP action and Power Automate do this by themselves.\n\n"
-        "**Idempotency**: send an `Idempotency-Key` header on POST, PUT and DELETE to make retries safe. A "
-        "completed request is replayed with `Idempotent-Replay: true` for 24 hours; the same key with another "
-        "body is refused with 422.\n\n"
-        "**Errors**: every error is `{\"error\": {\"code\", \"message\", \"details\"}}`."),
+        "Lifecycle of Microsoft Entra B2B guests: invite, group access, expiry, disable, delete, every step recorded. "
+        "Send the function key in the x-functions-key header. POST /guests, PUT .../groups/{groupId} and "
+        "GET /guests/{id} answer 202 with Location and Retry-After while group changes are pending: poll Location "
+        "until 200. Send an Idempotency-Key on POST, PUT and DELETE to make retries safe. Errors are "
+        "{\"error\": {\"code\", \"message\", \"details\"}}."),
 }
 SERVERS = [
     {"url": "https://{functionApp}.azurewebsites.net/api", "description": "The function app in Azure",
@@ -264,7 +259,7 @@ def build_openapi(functions: Iterable[Any] | None = None) -> dict[str, Any]:
         if function.name not in OPERATIONS:
             raise KeyError(f"HTTP function {function.name!r} has no entry in lifecycle.openapi.OPERATIONS")
         documented.add(function.name)
-        path = "/" + re.sub(r"\{(\w+)(?::[^}]*)?\}", r"{\1}", function.route)
+        path = "/" + ROUTE_PARAMETER.sub(r"{\1}", function.route)
         for method in function.methods:
             paths.setdefault(path, {})[method.lower()] = _operation(function, OPERATIONS[function.name], schemas)
     stale = set(OPERATIONS) - documented
@@ -307,7 +302,7 @@ def _security(auth_level: str) -> list[dict[str, list[str]]]:
 
 
 def _parameters(route: str, operation: Operation, mutating: bool) -> list[dict[str, Any]]:
-    found = [_path_parameter(name) for name in re.findall(r"\{(\w+)(?::[^}]*)?\}", route)]
+    found = [_path_parameter(name) for name in ROUTE_PARAMETER.findall(route)]
     if operation.query is not None:
         found += _query_parameters(operation.query)
     if mutating:

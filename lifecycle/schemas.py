@@ -126,6 +126,8 @@ class ExtendRequest(_Strict):
 
 
 class ReinviteRequest(_Strict):
+    """Give the guest a new redemption link (resets the redemption status)."""
+
     redirectUrl: HttpsUrl | None = Field(None, description="Where the guest lands after redemption")
 
 
@@ -190,11 +192,16 @@ class GuestPage(BaseModel):
 
 
 class ListQuery(_Strict):
-    email: Email | None = None
-    state: str | None = None
-    expiringBefore: AwareDatetime | None = None
-    pageSize: Annotated[int, Field(ge=1, le=1000)] = 100
-    continuationToken: Annotated[str, StringConstraints(max_length=4096)] | None = None
+    """Filters and paging of GET /api/guests."""
+
+    email: Email | None = Field(None, description="Only the guest with this email")
+    state: str | None = Field(
+        None, description="Only guests in this state: inviting, invited, active, disabled, deleted, purged")
+    expiringBefore: AwareDatetime | None = Field(
+        None, description="Only guests whose access ends before this time (ISO 8601 with offset)")
+    pageSize: Annotated[int, Field(ge=1, le=1000)] = Field(100, description="Guests per page")
+    continuationToken: Annotated[str, StringConstraints(max_length=4096)] | None = Field(
+        None, description="continuationToken of the previous page")
 
     model_config = ConfigDict(extra="forbid", strict=False)
 
@@ -209,5 +216,7 @@ class ListQuery(_Strict):
 
 
 class HealthReport(BaseModel):
+    """What GET /api/health reports: overall status and each check."""
+
     status: str
     checks: dict[str, Any]

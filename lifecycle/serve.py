@@ -37,9 +37,13 @@ _INDEXED: dict[int, list[Any]] = {}
 
 
 def indexed_functions(app: func.FunctionApp) -> list[Any]:
-    """`app.get_functions()`, once per app (the SDK refuses to index an app twice)."""
+    """`app.get_functions()`, once per app (the SDK refuses to index an app twice). In the Functions host, which
+    has indexed the app itself, the functions are built again from the app's builders instead."""
     if id(app) not in _INDEXED:
-        _INDEXED[id(app)] = list(app.get_functions())
+        if app.functions_bindings:
+            _INDEXED[id(app)] = [builder.build(app.auth_level) for builder in app._function_builders]
+        else:
+            _INDEXED[id(app)] = list(app.get_functions())
     return _INDEXED[id(app)]
 
 
