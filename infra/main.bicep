@@ -1,7 +1,7 @@
 // Guest Lifecycle: everything the function app needs in one resource group.
 //   azd up                                   (azure.yaml; parameters from main.parameters.json)
 //   az deployment group create -g <rg> -f infra/main.bicep -p environmentName=<name>
-// See docs/deployment.md.
+// See the Deployment section of the README.
 
 targetScope = 'resourceGroup'
 
@@ -53,7 +53,7 @@ param instanceMemoryMB int = 2048
 @maxValue(730)
 param logRetentionInDays int = 30
 
-@description('Grant the Microsoft Graph application permissions (User.Invite.All, User.ReadWrite.All, GroupMember.ReadWrite.All) to the app\'s identity from this deployment. Needs a deployer with Privileged Role Administrator or Global Administrator; false: an administrator grants them afterwards (docs/deployment.md).')
+@description('Grant the Microsoft Graph application permissions (User.Invite.All, User.ReadWrite.All, GroupMember.ReadWrite.All) to the app\'s identity from this deployment. Needs a deployer with Privileged Role Administrator or Global Administrator; false: an administrator grants them afterwards (README, Deployment).')
 param grantGraphPermissions bool = true
 
 @description('Deploy the optional samples (infra/modules/samples.bicep).')
@@ -219,6 +219,9 @@ module roles 'modules/role-assignments.bicep' = {
   }
 }
 
+// With Entra authentication on, the platform guards the API and the routes need no function key.
+var httpAuth = enableEntraAuth ? 'entra' : 'function'
+
 // Every setting lifecycle/config.py reads (tests/infra checks this list against lifecycle.config.SETTING_DEFAULTS).
 var lifecycleSettings = {
   GRAPH_BASE_URL: graphBaseUrl
@@ -242,6 +245,7 @@ var lifecycleSettings = {
   GRAPH_MAX_CONCURRENCY: string(graphMaxConcurrency)
   EXPIRY_NOTICE_DAYS: string(expiryNoticeDays)
   LIFECYCLE_EVENTS_QUEUE: eventsQueueName
+  LIFECYCLE_HTTP_AUTH: httpAuth
 }
 
 module functionApp 'modules/function-app.bicep' = {

@@ -6,6 +6,7 @@ import os
 import re
 from collections.abc import Mapping
 from functools import cached_property
+from typing import Literal
 from urllib.parse import urlsplit
 from uuid import UUID
 
@@ -34,6 +35,8 @@ SETTING_DEFAULTS: dict[str, str] = {
     "GRAPH_MAX_CONCURRENCY": "8",
     "EXPIRY_NOTICE_DAYS": "14",
     "LIFECYCLE_EVENTS_QUEUE": "guest-events",
+    "LIFECYCLE_QUEUES_ENDPOINT": "",
+    "LIFECYCLE_HTTP_AUTH": "function",
 }
 """Every setting the app reads, with its default ('' = none). Infra declares each one."""
 
@@ -92,6 +95,8 @@ class Settings(BaseModel):
     graph_max_concurrency: int = Field(alias="GRAPH_MAX_CONCURRENCY", ge=1, le=64)
     expiry_notice_days: int = Field(alias="EXPIRY_NOTICE_DAYS", ge=0, le=3650)
     events_queue: str = Field(alias="LIFECYCLE_EVENTS_QUEUE")
+    queues_endpoint: str = Field(alias="LIFECYCLE_QUEUES_ENDPOINT")
+    http_auth: Literal["function", "entra"] = Field(alias="LIFECYCLE_HTTP_AUTH")
 
     @field_validator("graph_base_url")
     @classmethod
@@ -105,7 +110,7 @@ class Settings(BaseModel):
     def _redirect_url(cls, value: str) -> str:
         return _url(value, https_only=True)
 
-    @field_validator("tables_endpoint")
+    @field_validator("tables_endpoint", "queues_endpoint")
     @classmethod
     def _tables_endpoint(cls, value: str) -> str:
         return _url(value, https_only=False).rstrip("/") if value else value
@@ -164,6 +169,13 @@ class Settings(BaseModel):
             return cls.model_validate(values)
         except ValidationError as exc:
             raise ConfigurationError(_describe(exc)) from None
+
+
+def entra_authentication_enabled(environ: Mapping[str, str] | None = None) -> bool:
+    """LIFECYCLE_HTTP_AUTH=entra: App Service authentication (Microsoft Entra ID) guards the API instead of function
+    keys. Read when the app is indexed, to choose the routes' auth level."""
+    source = os.environ if environ is None else environ
+    return source.get("LIFECYCLE_HTTP_AUTH", "").strip().lower() == "entra"
 
 
 def _describe(exc: ValidationError) -> str:

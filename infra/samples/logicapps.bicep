@@ -1,4 +1,4 @@
-// Sample Logic App (Consumption) workflows for the Guest Lifecycle API (docs/integration.md):
+// Sample Logic App (Consumption) workflows for the Guest Lifecycle API (README, Logic Apps and Power Automate):
 //   invite-guest     HTTP request in, POST /api/guests with the function key and an Idempotency-Key, reply with the guest
 //   notify-sponsors  lifecycle events from the Storage Queue; mails each sponsor of a guest.expiring guest
 // The Office 365 connections are created unauthenticated: authorize them once in the portal (API connection > Edit API

@@ -21,6 +21,8 @@ def cloud_event(event: Event) -> dict[str, object]:
 
 
 def queue_endpoint(settings: Settings) -> str:
+    if settings.queues_endpoint:
+        return settings.queues_endpoint
     if not settings.tables_endpoint:
         raise ConfigurationError("set LIFECYCLE_TABLES_CONNECTION_STRING or LIFECYCLE_TABLES_ENDPOINT")
     return settings.tables_endpoint.replace(".table.", ".queue.", 1)

@@ -5,14 +5,14 @@ import azure.functions as func
 
 from lifecycle.config import Settings
 from lifecycle.errors import LifecycleError
-from lifecycle.http.responses import http_handler, json_response
+from lifecycle.http.responses import public_http_handler, json_response
 from lifecycle.wiring import container
 
 bp = func.Blueprint()
 
 
 @bp.route(route="health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
-@http_handler
+@public_http_handler
 async def health(req: func.HttpRequest) -> func.HttpResponse:
     try:
         settings = Settings.from_env()

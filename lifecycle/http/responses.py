@@ -13,7 +13,8 @@ from uuid import UUID
 import azure.functions as func
 from pydantic import BaseModel, ValidationError
 
-from lifecycle.errors import DependencyError, InvalidRequest, LifecycleError
+from lifecycle.config import entra_authentication_enabled
+from lifecycle.errors import DependencyError, InvalidRequest, LifecycleError, Unauthorized
 from lifecycle.idempotency import MUTATING
 from lifecycle.request_log import collect_events
 from lifecycle.schemas import MAX_BODY_BYTES
@@ -39,12 +40,15 @@ def error_response(exc: LifecycleError) -> func.HttpResponse:
     return json_response(body, exc.status, headers)
 
 
-def http_handler(handler: Handler) -> Handler:
-    """Wrap an HTTP function: every error becomes the documented JSON error shape."""
+def http_handler(handler: Handler, *, public: bool = False) -> Handler:
+    """Wrap an HTTP function: every error becomes the documented JSON error shape. Unless `public`, a request
+    must come through App Service authentication when LIFECYCLE_HTTP_AUTH=entra (the routes are then anonymous)."""
 
     @functools.wraps(handler)
     async def wrapper(req: func.HttpRequest) -> func.HttpResponse:
         try:
+            if not public:
+                require_authenticated_caller(req)
             return await _handle(handler, req)
         except LifecycleError as exc:
             if exc.status >= 500:
@@ -55,6 +59,21 @@ def http_handler(handler: Handler) -> Handler:
             return error_response(LifecycleError("an unexpected error occurred"))
 
     return wrapper
+
+
+def public_http_handler(handler: Handler) -> Handler:
+    """http_handler for routes open to anyone (health probe, API description)."""
+    return http_handler(handler, public=True)
+
+
+def platform_authentication_on() -> bool:
+    return os.environ.get("WEBSITE_AUTH_ENABLED", "").lower() == "true"
+
+
+def require_authenticated_caller(req: func.HttpRequest) -> None:
+    if entra_authentication_enabled() and not (platform_authentication_on() and req.headers.get(
+            "x-ms-client-principal")):
+        raise Unauthorized("this API requires Microsoft Entra authentication (App Service authentication)")
 
 
 async def _handle(handler: Handler, req: func.HttpRequest) -> func.HttpResponse:
@@ -107,7 +126,7 @@ def route_guid(req: func.HttpRequest, name: str) -> str:
 def actor_of(req: func.HttpRequest) -> str:
     """Who called: the Entra principal that App Service authentication vouched for, else the function key.
     The principal headers are trusted only when the platform's authentication is on (it sets and sanitises them)."""
-    if os.environ.get("WEBSITE_AUTH_ENABLED", "").lower() != "true":
+    if not platform_authentication_on():
         return "function-key"
     name = req.headers.get("x-ms-client-principal-name") or _principal_claim(req, "name", "appid", "azp")
     principal = req.headers.get("x-ms-client-principal-id") or _principal_claim(

@@ -42,6 +42,7 @@ COMPUTED_SETTINGS = {
     "AZURE_CLIENT_ID": "identity.outputs.clientId",
     "LIFECYCLE_TABLES_ENDPOINT": "storage.outputs.tableEndpoint",
     "LIFECYCLE_QUEUES_ENDPOINT": "storage.outputs.queueEndpoint",
+    "LIFECYCLE_HTTP_AUTH": "httpAuth",
 }
 
 
@@ -383,3 +384,9 @@ def test_azure_yaml_deploys_the_function_app() -> None:
     assert "    project: .\n" in service["body"]
     _, module = _module(parse(MAIN), "modules/function-app.bicep")
     assert body(module)["params"]["azdServiceName"] == service["name"]
+
+
+def test_entra_authentication_replaces_function_keys_only_when_it_is_on() -> None:
+    text = MAIN.read_text()
+    assert "var httpAuth = enableEntraAuth ? 'entra' : 'function'" in text
+    assert SETTING_DEFAULTS["LIFECYCLE_HTTP_AUTH"] == "function"

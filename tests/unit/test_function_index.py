@@ -57,3 +57,15 @@ def test_importing_the_app_touches_no_network_and_builds_no_clients():
                             env={**os.environ, "GRAPH_BASE_URL": "https://graph.microsoft.com/v1.0"})
     assert result.returncode == 0, result.stderr
     assert int(result.stdout.strip()) >= len(EXPECTED_HTTP) + 1
+
+
+def test_entra_mode_makes_every_route_anonymous_for_the_platform_to_guard():
+    script = (
+        "import json, function_app\n"
+        "from lifecycle.serve import http_functions\n"
+        "print(json.dumps(sorted({f.auth_level for f in http_functions(function_app.app)})))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "LIFECYCLE_HTTP_AUTH": "entra"})
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == ["ANONYMOUS"]
