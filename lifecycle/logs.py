@@ -5,16 +5,28 @@ import logging
 
 import structlog
 
+_NOISY = ("httpx", "azure", "kiota_http")
+_configured = False
+
+
+def _configure_structlog() -> None:
+    global _configured
+    if not _configured:
+        structlog.configure(
+            processors=[structlog.processors.add_log_level, structlog.processors.TimeStamper(fmt="iso", utc=True),
+                        structlog.processors.JSONRenderer()],
+            logger_factory=structlog.stdlib.LoggerFactory(), cache_logger_on_first_use=True)
+        _configured = True
+
 
 def configure_logging(level: int = logging.INFO) -> None:
+    """For the command line: log to stderr (in Azure the Functions host owns the root logger)."""
     logging.basicConfig(level=level, format="%(message)s")
-    for noisy in ("httpx", "azure", "azure.core.pipeline.policies.http_logging_policy", "kiota_http"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    structlog.configure(
-        processors=[structlog.processors.add_log_level, structlog.processors.TimeStamper(fmt="iso", utc=True),
-                    structlog.processors.JSONRenderer()],
-        logger_factory=structlog.stdlib.LoggerFactory(), cache_logger_on_first_use=True)
+    for name in _NOISY:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    _configure_structlog()
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:
+    _configure_structlog()
     return structlog.get_logger(name)
