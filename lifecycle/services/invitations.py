@@ -5,7 +5,7 @@ import asyncio
 import json
 import uuid
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from pydantic import ValidationError
 
@@ -51,13 +51,10 @@ class InvitationService:
             return InviteOutcome(await self._adopt_tracked(held, request), created=False)
         try:
             outcome = await self._invite_claimed(held, request)
-        except GraphBadRequest:
+        except (GraphBadRequest, Forbidden):  # refused: nothing was created in Graph
             await self._release(held)
             raise
-        except Forbidden:
-            await self._release(held)
-            raise
-        except LifecycleError:
+        except LifecycleError:  # unknown whether Graph created the user: the next request or the sweep finds out
             await self._abandon(held)
             raise
         return replace(outcome, guest=await self._provisioner.finish(outcome.guest))
@@ -102,8 +99,9 @@ class InvitationService:
 
     async def _abandon(self, claim: EmailClaim) -> None:
         """Leave the write-ahead claim for the next request or the sweep, marked as immediately stale."""
+        long_ago = datetime(2000, 1, 1, tzinfo=timezone.utc)
         try:
-            await self._context.store.take_over_claim(replace(claim, claimed_at=datetime(2000, 1, 1, tzinfo=claim.claimed_at.tzinfo)))
+            await self._context.store.take_over_claim(replace(claim, claimed_at=long_ago))
         except LifecycleError as exc:
             log.warning("could not mark claim for %s abandoned: %s", claim.email, exc.message)
 
