@@ -2,8 +2,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import math
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
 import httpx
@@ -56,7 +60,7 @@ class GraphRetryPolicy:
 def translate(exc: Exception, action: str) -> GraphError:
     """Turn an SDK or transport error into the project's Graph errors."""
     if isinstance(exc, httpx.TransportError):
-        return GraphUnavailable(f"{action}: Graph is unreachable ({type(exc).__name__})", retry_after=10)
+        return GraphUnavailable(f"{action}: Graph is unreachable ({type(exc).__name__})")
     assert isinstance(exc, APIError)
     status = exc.response_status_code or 0
     headers = {k.lower(): v for k, v in (exc.response_headers or {}).items()}
@@ -75,11 +79,20 @@ def translate(exc: Exception, action: str) -> GraphError:
     return GraphError(text, **info)
 
 
-def _retry_after(headers: dict[str, str]) -> int:
+def _retry_after(headers: dict[str, str]) -> int | None:
+    """Retry-After in whole seconds (delta-seconds or an HTTP date), None when absent or unreadable."""
+    value = headers.get("retry-after", "").strip()
+    if not value:
+        return None
     try:
-        return max(1, int(float(headers.get("retry-after", "10"))))
+        return max(1, math.ceil(float(value)))
     except ValueError:
-        return 10
+        pass
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(1, math.ceil((moment - datetime.now(timezone.utc)).total_seconds()))
 
 
 def _user(user: Any) -> DirectoryUser:
@@ -95,6 +108,51 @@ def _user(user: Any) -> DirectoryUser:
     )
 
 
+class ThrottleGate:
+    """A pause shared by every call of this worker: once Graph answers 429, nothing goes out until its Retry-After
+    has passed (throttled requests still cost, so retrying early only prolongs the throttling)."""
+
+    def __init__(self) -> None:
+        self._resume_at = 0.0
+
+    async def wait(self) -> None:
+        delay = self._resume_at - asyncio.get_running_loop().time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+    def pause(self, seconds: float) -> None:
+        self._resume_at = max(self._resume_at, asyncio.get_running_loop().time() + seconds)
+
+
+class AdaptiveLimiter:
+    """Calls in flight, at most GRAPH_MAX_CONCURRENCY: halved on a 429, then grown back by one per `limit` successes
+    (additive increase, multiplicative decrease), so a throttled worker stops wasting requests that Graph charges."""
+
+    def __init__(self, maximum: int) -> None:
+        self._maximum = float(maximum)
+        self._limit = float(maximum)
+        self._in_flight = 0
+        self._changed = asyncio.Condition()
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        async with self._changed:
+            await self._changed.wait_for(lambda: self._in_flight < int(self._limit))
+            self._in_flight += 1
+        try:
+            yield
+        finally:
+            async with self._changed:
+                self._in_flight -= 1
+                self._changed.notify_all()
+
+    def throttled(self) -> None:
+        self._limit = max(1.0, self._limit / 2)
+
+    def succeeded(self) -> None:
+        self._limit = min(self._maximum, self._limit + 1 / self._limit)
+
+
 class GraphDirectory:
     """The Directory port on msgraph-sdk, with bounded concurrency and a retry budget."""
 
@@ -107,8 +165,9 @@ class GraphDirectory:
         adapter.base_url = settings.graph_base_url
         self._client = GraphServiceClient(request_adapter=adapter)
         self._base_url = settings.graph_base_url
-        self._slots = asyncio.Semaphore(settings.graph_max_concurrency)
+        self._slots = AdaptiveLimiter(settings.graph_max_concurrency)
         self._retry = retry or GraphRetryPolicy()
+        self._gate = ThrottleGate()
 
     async def close(self) -> None:
         await self._http.aclose()
@@ -123,12 +182,22 @@ class GraphDirectory:
             wait=lambda state: _wait_for(state, policy), before_sleep=_give_up_if_too_long(policy))
         async for attempt in retrying:
             with attempt:
-                async with self._slots:
+                async with self._slots.slot():
+                    await self._gate.wait()
                     try:
-                        return await operation()
+                        result = await operation()
+                        self._slots.succeeded()
+                        return result
                     except (APIError, httpx.TransportError) as exc:
-                        raise translate(exc, action) from None
+                        raise self._throttled(translate(exc, action)) from None
         raise AssertionError("unreachable")
+
+    def _throttled(self, error: GraphError) -> GraphError:
+        """On a 429 that will be retried, hold every call back for its Retry-After and halve the calls in flight."""
+        if error.graph_status == 429 and (error.retry_after or 0) <= self._retry.max_wait:
+            self._gate.pause(error.retry_after or 1)
+            self._slots.throttled()
+        return error
 
     # --- users -----------------------------------------------------------------------------------
     async def find_user_by_email(self, email: str) -> DirectoryUser | None:
@@ -240,10 +309,11 @@ async def _note_response(response: httpx.Response) -> None:
 
 
 def _wait_for(state: Any, policy: GraphRetryPolicy) -> float:
+    """Graph's Retry-After when it gave one, else exponential backoff."""
     error = state.outcome.exception() if state.outcome else None
     hinted = float(getattr(error, "retry_after", None) or 0)
     backoff = policy.min_wait * (2 ** (state.attempt_number - 1))
-    return min(max(hinted, backoff), policy.max_wait)
+    return min(hinted or backoff, policy.max_wait)
 
 
 def _give_up_if_too_long(policy: GraphRetryPolicy) -> Callable[[Any], None]:

@@ -84,8 +84,26 @@ class TableTables:
 class TableGuestStore:
     """GuestStore on Azure Table Storage."""
 
+    KNOWN_ROWS_LIMIT = 20_000
+
     def __init__(self, tables: TableTables) -> None:
         self._tables = tables
+        self._known_rows: dict[str, tuple[str | None, set[str]]] = {}  # guest id -> (etag, its index rows)
+
+    def _remember(self, guest_id: str, etag: str | None, rows: set[str]) -> None:
+        if len(self._known_rows) >= self.KNOWN_ROWS_LIMIT:
+            self._known_rows.clear()
+        self._known_rows[guest_id] = (etag, rows)
+
+    async def _stored_rows(self, guest: Guest) -> set[str]:
+        """The index rows of the stored version the caller read (known without a read when this store saw it)."""
+        known = self._known_rows.get(guest.id)
+        if known is not None and known[0] == guest.etag:
+            return known[1]
+        stored = await self._get_entity(codec.guest_key(guest.id))
+        if stored is None or stored.metadata.get("etag") != guest.etag:
+            raise ConcurrencyConflict("the guest was changed by another request; retry")
+        return codec.stored_index_rows(stored)
 
     async def _client(self) -> TableClient:
         return await self._tables.table("guests")
@@ -106,7 +124,11 @@ class TableGuestStore:
 
     async def get(self, guest_id: str) -> Guest | None:
         entity = await self._get_entity(codec.guest_key(guest_id))
-        return codec.entity_to_guest(entity) if entity else None
+        if entity is None:
+            return None
+        guest = codec.entity_to_guest(entity)
+        self._remember(guest.id, guest.etag, codec.stored_index_rows(entity))
+        return guest
 
     async def get_claim(self, email: str) -> EmailClaim | None:
         entity = await self._get_entity(codec.claim_key(email))
@@ -139,20 +161,19 @@ class TableGuestStore:
             operations.append(("update", linked, _guarded(claim.etag)))
         operations += [("create", codec.event_to_entity(event)) for event in events]
         etag = await self._submit("create guest", operations)
+        self._remember(guest.id, etag, codec.index_rows(guest))
         return replace(guest, etag=etag)
 
     async def save(self, guest: Guest, events: Sequence[Event] = ()) -> Guest:
         if guest.etag is None:
             raise ConcurrencyConflict("save needs a record read from storage")
-        stored = await self._get_entity(codec.guest_key(guest.id))
-        if stored is None or stored.metadata.get("etag") != guest.etag:
-            raise ConcurrencyConflict("the guest was changed by another request; retry")
-        old_rows, new_rows = codec.stored_index_rows(stored), codec.index_rows(guest)
+        old_rows, new_rows = await self._stored_rows(guest), codec.index_rows(guest)
         operations: list[tuple[Any, ...]] = [("update", codec.guest_to_entity(guest), _guarded(guest.etag))]
         operations += [("delete", codec.index_entity(key)) for key in sorted(old_rows - new_rows)]
         operations += [("upsert", codec.index_entity(key)) for key in sorted(new_rows - old_rows)]
         operations += [("create", codec.event_to_entity(event)) for event in events]
         etag = await self._submit("save guest", operations)
+        self._remember(guest.id, etag, new_rows)
         return replace(guest, etag=etag)
 
     async def _submit(self, action: str, operations: list[tuple[Any, ...]]) -> str | None:

@@ -1,12 +1,16 @@
 """Dispatching the outbox: events written with their state change are sent afterwards, and never lost."""
 from __future__ import annotations
 
+import asyncio
+from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from lifecycle.errors import LifecycleError
 from lifecycle.ports import Event, EventPublisher, GuestStore
 from lifecycle.services.context import log
+
+PARALLEL_GUESTS = 16
 
 
 class EventDispatcher:
@@ -15,7 +19,20 @@ class EventDispatcher:
         self._publisher = publisher
 
     async def send(self, events: Sequence[Event]) -> int:
-        """Send events, removing each from the outbox once the queue has it. Failures stay for the sweep."""
+        """Send events, removing each from the outbox once the queue has it; one guest's events in order, guests in
+        parallel. What fails stays in the outbox for the sweep."""
+        by_guest: dict[str, list[Event]] = defaultdict(list)
+        for event in events:
+            by_guest[event.guest_id].append(event)
+        slots = asyncio.Semaphore(PARALLEL_GUESTS)
+
+        async def send_in_order(guest_events: list[Event]) -> int:
+            async with slots:
+                return await self._send_in_order(guest_events)
+
+        return sum(await asyncio.gather(*(send_in_order(batch) for batch in by_guest.values())))
+
+    async def _send_in_order(self, events: list[Event]) -> int:
         sent = 0
         for event in events:
             try:

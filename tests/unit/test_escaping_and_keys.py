@@ -71,3 +71,14 @@ def test_domain_policy_allow_and_block_lists():
     with pytest.raises(Forbidden) as raised:
         AccessPolicy(managed_groups=frozenset({"g1"})).check_groups(["g1", "g2"])
     assert raised.value.details == [{"groupId": "g2"}]
+
+
+def test_retry_after_is_read_as_seconds_or_a_date():
+    from email.utils import format_datetime
+
+    from lifecycle.adapters.graph import _retry_after
+
+    assert _retry_after({"retry-after": "7"}) == 7 and _retry_after({"retry-after": "0.2"}) == 1
+    assert _retry_after({}) is None and _retry_after({"retry-after": "soon"}) is None
+    later = datetime.now(timezone.utc) + timedelta(seconds=30)
+    assert 28 <= _retry_after({"retry-after": format_datetime(later, usegmt=True)}) <= 31
