@@ -1,0 +1,336 @@
+"""What both benchmarks share: Azurite and the Graph emulator started locally, seeding, one timed sweep, the call log.
+
+Nothing here talks to Azure: storage is Azurite (from node_modules), Graph is the project's emulator served in this
+process on a background thread."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, TypeVar
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from graph_emulator.client import EmulatorControl  # noqa: E402
+from graph_emulator.faults import resource_cost  # noqa: E402
+from graph_emulator.server import EmulatorServer  # noqa: E402
+from lifecycle.adapters import table_codec as codec  # noqa: E402
+from lifecycle.adapters.tables import TableGuestStore, TableTables, build_service_client  # noqa: E402
+from lifecycle.config import Settings  # noqa: E402
+from lifecycle.domain.model import Guest, GuestState, InvitationState  # noqa: E402
+from lifecycle.services.context import Tuning  # noqa: E402
+from lifecycle.services.expiry import SweepReport  # noqa: E402
+from lifecycle.wiring import build_services  # noqa: E402
+
+T = TypeVar("T")
+AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+DAY = timedelta(days=1)
+EMAIL_DOMAIN = "fabrikam.example"
+
+
+class BenchError(RuntimeError):
+    """The run itself failed (a service did not start, seeding failed, a sweep crashed or timed out)."""
+
+
+# --- local services --------------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise BenchError(f"nothing listens on port {port}")
+
+
+class Azurite:
+    """An Azurite process (Table + Queue + Blob, in memory, silent) on free ports; same options as the tests use."""
+
+    def __init__(self) -> None:
+        self.table_port, self.queue_port, self.blob_port = free_port(), free_port(), free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+        self._workdir = tempfile.mkdtemp(prefix="azurite-bench-")
+
+    def start(self) -> Azurite:
+        binary = ROOT / "node_modules" / ".bin" / "azurite"
+        if not binary.exists():
+            found = shutil.which("azurite")
+            if not found:
+                raise BenchError("Azurite is not installed: run `npm ci` (make bench does)")
+            binary = Path(found)
+        self.process = subprocess.Popen(
+            [str(binary), "--inMemoryPersistence", "--silent", "--skipApiVersionCheck", "--loose",
+             "--blobPort", str(self.blob_port), "--queuePort", str(self.queue_port),
+             "--tablePort", str(self.table_port)], cwd=self._workdir,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            wait_for_port(self.table_port)
+            wait_for_port(self.queue_port)
+        except BenchError:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        shutil.rmtree(self._workdir, ignore_errors=True)
+
+    @property
+    def connection_string(self) -> str:
+        return (f"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={AZURITE_KEY};"
+                f"TableEndpoint=http://127.0.0.1:{self.table_port}/devstoreaccount1;"
+                f"QueueEndpoint=http://127.0.0.1:{self.queue_port}/devstoreaccount1;"
+                f"BlobEndpoint=http://127.0.0.1:{self.blob_port}/devstoreaccount1;")
+
+
+@dataclass
+class Stack:
+    azurite: Azurite
+    emulator: EmulatorServer
+
+    @property
+    def control(self) -> EmulatorControl:
+        return self.emulator.control
+
+    def environment(self, tag: str, **overrides: Any) -> dict[str, str]:
+        """App settings for one run: a table prefix and an events queue nobody else uses."""
+        run = uuid.uuid4().hex[:10]
+        env = {"GRAPH_BASE_URL": self.emulator.graph_url,
+               "LIFECYCLE_TABLES_CONNECTION_STRING": self.azurite.connection_string,
+               "LIFECYCLE_TABLE_PREFIX": f"bench{tag}{run}", "LIFECYCLE_EVENTS_QUEUE": f"bench-{tag.lower()}-{run}"}
+        env.update({name: str(value) for name, value in overrides.items()})
+        return env
+
+
+EXPIRED = threading.Event()  # set by the watchdog: errors after it are its doing, not the run's
+
+
+class Watchdog:
+    """Ends the process (after stopping Azurite) if the benchmark overruns its time limit, whatever hangs."""
+
+    def __init__(self, seconds: float, on_expiry: Callable[[], None]) -> None:
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._watch, args=(seconds, on_expiry), daemon=True,
+                                        name="bench-watchdog")
+
+    def _watch(self, seconds: float, on_expiry: Callable[[], None]) -> None:
+        if self._done.wait(seconds):
+            return
+        EXPIRED.set()
+        print(f"\nbench: time limit of {seconds:.0f} s exceeded; stopping", file=sys.stderr, flush=True)
+        try:
+            on_expiry()
+        finally:
+            os._exit(3)
+
+    def start(self) -> Watchdog:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._done.set()
+
+
+@contextmanager
+def local_stack(time_limit: float) -> Iterator[Stack]:
+    """Azurite and the emulator, both stopped on the way out (also when the time limit is exceeded)."""
+    azurite = Azurite()
+    watchdog = Watchdog(time_limit, azurite.stop).start()
+    emulator: EmulatorServer | None = None
+    try:
+        azurite.start()
+        emulator = EmulatorServer(port=0).start()
+        yield Stack(azurite, emulator)
+    finally:
+        watchdog.stop()
+        if emulator is not None:
+            emulator.stop()
+        azurite.stop()
+
+
+def quiet_logging() -> None:
+    """Warnings and errors to stderr only: the sweep logs its whole report at INFO, which is not a figure."""
+    import structlog
+
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(name)s %(levelname)s %(message)s")
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
+                        logger_factory=structlog.PrintLoggerFactory(sys.stderr))
+
+
+def run_main(main: Callable[[], Coroutine[Any, Any, int]]) -> None:
+    """Run a benchmark's coroutine; exit 0 when it ran, 1 when the run itself failed (with the reason)."""
+    quiet_logging()
+    try:
+        code = asyncio.run(main())
+    except BaseException as exc:
+        if EXPIRED.is_set():  # the watchdog is stopping Azurite and will end the process (exit status 3)
+            time.sleep(30)
+        if not isinstance(exc, BenchError):
+            raise
+        print(f"bench: FAILED: {exc}", file=sys.stderr)
+        code = 1
+    sys.exit(code)
+
+
+# --- seeding ---------------------------------------------------------------------------------------
+def make_guest(now: datetime, *, due: bool, number: int) -> Guest:
+    """A redeemed guest whose expiry is a day past (due: disable) or 180 days ahead (nothing due, not even a
+    notice: EXPIRY_NOTICE_DAYS defaults to 14)."""
+    guest_id = str(uuid.uuid4())
+    created = now - 200 * DAY
+    return Guest(id=guest_id, email=f"bench-{number}-{guest_id[:8]}@{EMAIL_DOMAIN}", display_name=f"Bench {number}",
+                 state=GuestState.ACTIVE, invitation_state=InvitationState.ACCEPTED,
+                 expires_at=now - DAY if due else now + 180 * DAY, invited_at=created, created_at=created,
+                 updated_at=created)
+
+
+async def gather_bounded(items: Iterable[T], work: Callable[[T], Coroutine[Any, Any, Any]], limit: int) -> list[Any]:
+    slots = asyncio.Semaphore(limit)
+
+    async def one(item: T) -> Any:
+        async with slots:
+            return await work(item)
+
+    return await asyncio.gather(*(one(item) for item in items))
+
+
+async def seed_records(settings: Settings, guests: Sequence[Guest], concurrency: int = 16) -> None:
+    """Write each guest through the store adapter (`TableGuestStore.create`: record + index rows, one transaction)."""
+    tables = TableTables(build_service_client(settings), settings)
+    store = TableGuestStore(tables)
+    try:
+        await gather_bounded(guests, lambda guest: store.create(guest, None), concurrency)
+    finally:
+        await tables.close()
+
+
+async def seed_records_bulk(settings: Settings, guests: Sequence[Guest], per_transaction: int = 50,
+                            concurrency: int = 4) -> None:
+    """Write many guests fast: the same entities `TableGuestStore.create(guest, None)` writes (the adapter's own
+    codec: the record plus its index rows), packed into transactions of up to 100 operations."""
+    tables = TableTables(build_service_client(settings), settings)
+    try:
+        client = await tables.table("guests")
+        batches: list[list[tuple[str, dict[str, Any]]]] = [[]]
+        for guest in guests:
+            operations = [("create", codec.guest_to_entity(guest))]
+            operations += [("upsert", codec.index_entity(key)) for key in sorted(codec.index_rows(guest))]
+            if len(batches[-1]) + len(operations) > min(per_transaction * 2, 100):
+                batches.append([])
+            batches[-1].extend(operations)
+        await gather_bounded([b for b in batches if b], client.submit_transaction, concurrency)
+    finally:
+        await tables.close()
+
+
+def seed_users(control: EmulatorControl, guests: Iterable[Guest]) -> None:
+    """The matching guest users in the emulator: redeemed, enabled."""
+    for guest in guests:
+        control.seed_user(id=guest.id, userType="Guest", mail=guest.email, displayName=guest.display_name,
+                          externalUserState="Accepted", accountEnabled=True)
+
+
+# --- sweeping --------------------------------------------------------------------------------------
+async def timed_sweep(settings: Settings, tuning: Tuning | None = None,
+                      timeout: float = 150.0) -> tuple[SweepReport, float]:
+    """One sweep on freshly built services (real adapters); the seconds of `ExpirySweep.run()` alone."""
+    services = build_services(settings, tuning=tuning)
+    try:
+        started = time.perf_counter()
+        try:
+            report = await asyncio.wait_for(services.expiry.run(), timeout)
+        except TimeoutError:
+            raise BenchError(f"the sweep did not finish in {timeout:.0f} s") from None
+        except Exception as exc:  # a crash of the sweep is a failed run, not a figure
+            raise BenchError(f"the sweep raised {type(exc).__name__}: {exc}") from exc
+        return report, time.perf_counter() - started
+    finally:
+        await services.close()
+
+
+async def warm_up(stack: Stack, guests: int = 4) -> None:
+    """A tiny sweep first, so that imports, SDK request builders and the first connections are not billed to the
+    configuration measured first."""
+    settings = Settings.from_env(stack.environment("Warm", EXPIRY_GUARD_PERCENT="100"))
+    now = datetime.now(timezone.utc)
+    seeded = [make_guest(now, due=True, number=n) for n in range(guests)]
+    await seed_records(settings, seeded)
+    seed_users(stack.control, seeded)
+    report, _ = await timed_sweep(settings, timeout=60)
+    if report.failures or report.done.get("disable") != guests:
+        raise BenchError(f"the warm-up sweep did not disable its {guests} guests: {report.to_text()}")
+    stack.control.reset()
+
+
+@dataclass
+class GraphCalls:
+    """What the emulator saw: every Graph request (429s included), the units charged, and when."""
+
+    total: int
+    throttled: int
+    faults: int
+    resource_units: int
+    throttled_units: int
+    counts: dict[str, int]
+    first_at: datetime | None
+    last_at: datetime | None
+    log_complete: bool
+
+    @property
+    def succeeded(self) -> int:
+        return self.total - self.throttled - self.faults
+
+    @property
+    def useful_units(self) -> int:
+        return self.resource_units - self.throttled_units
+
+    @property
+    def active_seconds(self) -> float:
+        if self.first_at is None or self.last_at is None:
+            return 0.0
+        return (self.last_at - self.first_at).total_seconds()
+
+
+def graph_calls(control: EmulatorControl) -> GraphCalls:
+    body = control.calls()
+    log = body.get("log") or []
+    # The log keeps paths, not query strings: a throttled request's cost is recomputed without them, which is exact for
+    # the routes the sweep uses (GET /users/{id} with $select, PATCH, POST: 1 unit each).
+    throttled_units = sum(resource_cost(entry["method"], entry["route"], {}) for entry in log
+                          if entry.get("kind") == "throttled")
+    times = [datetime.fromisoformat(entry["at"].replace("Z", "+00:00")) for entry in log]
+    return GraphCalls(total=body["total"], throttled=body["throttled"], faults=body.get("faults", 0),
+                      resource_units=body["resourceUnits"], throttled_units=throttled_units,
+                      counts=dict(body.get("counts") or {}), first_at=min(times) if times else None,
+                      last_at=max(times) if times else None, log_complete=len(log) == body["total"])
+
+
+def row(label: str, value: Any, unit: str = "") -> str:
+    return f"  {label:<44} {value}{(' ' + unit) if unit else ''}"
