@@ -7,11 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import shutil
-import socket
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -36,9 +32,9 @@ from lifecycle.domain.model import Guest, GuestState, InvitationState  # noqa: E
 from lifecycle.services.context import Tuning  # noqa: E402
 from lifecycle.services.expiry import SweepReport  # noqa: E402
 from lifecycle.wiring import build_services  # noqa: E402
+from tests import support  # noqa: E402
 
 T = TypeVar("T")
-AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 DAY = timedelta(days=1)
 EMAIL_DOMAIN = "fabrikam.example"
 
@@ -48,66 +44,15 @@ class BenchError(RuntimeError):
 
 
 # --- local services --------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+class Azurite(support.Azurite):
+    """The tests' Azurite process; a failed start is a failed benchmark run."""
 
-
-def wait_for_port(port: int, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    raise BenchError(f"nothing listens on port {port}")
-
-
-class Azurite:
-    """An Azurite process (Table + Queue + Blob, in memory, silent) on free ports; same options as the tests use."""
-
-    def __init__(self) -> None:
-        self.table_port, self.queue_port, self.blob_port = free_port(), free_port(), free_port()
-        self.process: subprocess.Popen[bytes] | None = None
-        self._workdir = tempfile.mkdtemp(prefix="azurite-bench-")
-
-    def start(self) -> Azurite:
-        binary = ROOT / "node_modules" / ".bin" / "azurite"
-        if not binary.exists():
-            found = shutil.which("azurite")
-            if not found:
-                raise BenchError("Azurite is not installed: run `npm ci` (make bench does)")
-            binary = Path(found)
-        self.process = subprocess.Popen(
-            [str(binary), "--inMemoryPersistence", "--silent", "--skipApiVersionCheck", "--loose",
-             "--blobPort", str(self.blob_port), "--queuePort", str(self.queue_port),
-             "--tablePort", str(self.table_port)], cwd=self._workdir,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    def start(self) -> "Azurite":
         try:
-            wait_for_port(self.table_port)
-            wait_for_port(self.queue_port)
-        except BenchError:
-            self.stop()
-            raise
+            super().start()
+        except RuntimeError as exc:
+            raise BenchError(str(exc)) from exc
         return self
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
-        shutil.rmtree(self._workdir, ignore_errors=True)
-
-    @property
-    def connection_string(self) -> str:
-        return (f"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={AZURITE_KEY};"
-                f"TableEndpoint=http://127.0.0.1:{self.table_port}/devstoreaccount1;"
-                f"QueueEndpoint=http://127.0.0.1:{self.queue_port}/devstoreaccount1;"
-                f"BlobEndpoint=http://127.0.0.1:{self.blob_port}/devstoreaccount1;")
 
 
 @dataclass

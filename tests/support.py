@@ -34,13 +34,12 @@ def wait_for_port(port: int, timeout: float = 30.0) -> None:
 
 
 class Azurite:
-    """An Azurite process (Table + Queue, in memory) on free ports."""
+    """An Azurite process (Table + Queue + Blob, in memory) on free ports (the tests and the benchmarks use it)."""
 
     def __init__(self) -> None:
-        self.table_port = free_port()
-        self.queue_port = free_port()
-        self.blob_port = free_port()
+        self.table_port, self.queue_port, self.blob_port = free_port(), free_port(), free_port()
         self.process: subprocess.Popen[bytes] | None = None
+        self._workdir = tempfile.mkdtemp(prefix="azurite-")
 
     def start(self) -> "Azurite":
         binary = ROOT / "node_modules" / ".bin" / "azurite"
@@ -52,19 +51,25 @@ class Azurite:
         self.process = subprocess.Popen(
             [str(binary), "--inMemoryPersistence", "--silent", "--skipApiVersionCheck", "--loose",
              "--blobPort", str(self.blob_port), "--queuePort", str(self.queue_port),
-             "--tablePort", str(self.table_port)], cwd=tempfile.mkdtemp(prefix="azurite-"),
+             "--tablePort", str(self.table_port)], cwd=self._workdir,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for_port(self.table_port)
-        wait_for_port(self.queue_port)
+        try:
+            wait_for_port(self.table_port)
+            wait_for_port(self.queue_port)
+        except RuntimeError:
+            self.stop()
+            raise
         return self
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
+        if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
                 self.process.wait(2)
             except subprocess.TimeoutExpired:
                 self.process.kill()
+                self.process.wait(5)
+        shutil.rmtree(self._workdir, ignore_errors=True)
 
     @property
     def connection_string(self) -> str:

@@ -7,7 +7,6 @@ import pytest
 from azure.storage.queue import QueueClient
 
 from lifecycle.domain.model import DisabledReason
-from lifecycle.errors import GraphUnavailable
 from tests.http_calls import call
 
 pytestmark = pytest.mark.azurite
