@@ -148,3 +148,21 @@ async def test_repair_finishes_pending_groups(world):
     report = await svc.expiry.run()
     assert report.repaired == {"groups finished": 1}
     assert store.guests[outcome.guest.id].groups == (group,) and directory.groups[group] == {outcome.guest.id}
+
+
+async def test_timer_function_runs_one_sweep(fakes):
+    from datetime import timedelta as _timedelta
+
+    from azure.functions.timer import TimerRequest
+
+    from lifecycle.serve import indexed_functions
+    import function_app
+
+    timer = next(f for f in indexed_functions(function_app.app) if f.get_function_name() == "expire_guests")
+    body = '{"email": "timer@fabrikam.com", "expiresAt": "%s"}' % (
+        (datetime.now(timezone.utc) + _timedelta(seconds=2)).isoformat())
+    outcome = await fakes.services.invitations.invite(InviteRequest.model_validate_json(body), "test")
+    fakes.services.context.clock = lambda: datetime.now(timezone.utc) + _timedelta(days=1)
+    await timer.get_user_function()(TimerRequest(past_due=False))
+    assert fakes.store.guests[outcome.guest.id].state is GuestState.DISABLED
+    assert fakes.directory.users[outcome.guest.id]["accountEnabled"] is False
