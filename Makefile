@@ -22,7 +22,7 @@ $(NODE_STAMP): package.json package-lock.json
 run: install
 	bash scripts/run_local.sh
 
-test: install test-python test-infra
+test: install test-infra test-python
 
 test-python: install
 	$(BIN)/python -m pytest
