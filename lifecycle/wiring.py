@@ -41,43 +41,59 @@ class Services:
             await close()
 
 
+@dataclass
+class Adapters:
+    """The ports the services run on; a port left None is built on its real adapter."""
+
+    store: GuestStore | None = None
+    directory: Directory | None = None
+    audit: AuditLog | None = None
+    publisher: EventPublisher | None = None
+    keys: IdempotencyStore | None = None
+    closers: list[Callable[[], Any]] = field(default_factory=list)
+
+    def complete(self, settings: Settings, tuning: Tuning) -> "Adapters":
+        if self.store is None or self.audit is None or self.keys is None:
+            from lifecycle.adapters.tables import (
+                TableAuditLog, TableGuestStore, TableIdempotencyStore, TableTables, build_service_client,
+            )
+
+            tables = TableTables(build_service_client(settings), settings)
+            self.closers.append(tables.close)
+            self.store = self.store or TableGuestStore(tables)
+            self.audit = self.audit or TableAuditLog(tables)
+            self.keys = self.keys or TableIdempotencyStore(tables)
+        if self.publisher is None:
+            from lifecycle.adapters.queue import QueueEventPublisher
+
+            self.publisher = QueueEventPublisher(settings)
+            self.closers.append(self.publisher.close)
+        if self.directory is None:
+            from lifecycle.adapters.graph import GraphDirectory, GraphRetryPolicy
+
+            self.directory = GraphDirectory(settings, GraphRetryPolicy(
+                attempts=tuning.graph_retry_attempts, budget_seconds=tuning.graph_retry_budget_seconds))
+            self.closers.append(self.directory.close)
+        return self
+
+
 def build_services(settings: Settings, *, store: GuestStore | None = None, directory: Directory | None = None,
                    audit: AuditLog | None = None, publisher: EventPublisher | None = None,
                    keys: IdempotencyStore | None = None, tuning: Tuning | None = None,
                    clock: Callable[[], datetime] = utcnow) -> Services:
     """Wire the services to real adapters, or to the ports given (fakes in tests)."""
-    closers: list[Callable[[], Any]] = []
-    if store is None or audit is None or keys is None:
-        from lifecycle.adapters.tables import (
-            TableAuditLog, TableGuestStore, TableIdempotencyStore, TableTables, build_service_client,
-        )
-
-        tables = TableTables(build_service_client(settings), settings)
-        closers.append(tables.close)
-        store = store or TableGuestStore(tables)
-        audit = audit or TableAuditLog(tables)
-        keys = keys or TableIdempotencyStore(tables)
-    if publisher is None:
-        from lifecycle.adapters.queue import QueueEventPublisher
-
-        publisher = QueueEventPublisher(settings)
-        closers.append(publisher.close)
     tuning = tuning or Tuning()
-    if directory is None:
-        from lifecycle.adapters.graph import GraphDirectory, GraphRetryPolicy
-
-        retry = GraphRetryPolicy(attempts=tuning.graph_retry_attempts, budget_seconds=tuning.graph_retry_budget_seconds)
-        directory = GraphDirectory(settings, retry)
-        closers.append(directory.close)
-    context = Context(settings, store, directory, audit, tuning, clock)
+    ports = Adapters(store, directory, audit, publisher, keys).complete(settings, tuning)
+    assert ports.store and ports.directory and ports.audit and ports.publisher and ports.keys
+    context = Context(settings, ports.store, ports.directory, ports.audit, tuning, clock)
     provisioner = Provisioner(context)
     invitations = InvitationService(context, provisioner)
     operations = GuestOperations(context)
-    dispatcher = EventDispatcher(store, publisher)
+    dispatcher = EventDispatcher(ports.store, ports.publisher)
     return Services(context=context, invitations=invitations, groups=GroupService(context, provisioner),
                     provisioner=provisioner, operations=operations,
-                    expiry=ExpirySweep(context, operations, provisioner, invitations, dispatcher, keys),
-                    dispatcher=dispatcher, idempotency=Idempotency(keys, clock), closers=closers)
+                    expiry=ExpirySweep(context, operations, provisioner, invitations, dispatcher, ports.keys),
+                    dispatcher=dispatcher, idempotency=Idempotency(ports.keys, clock), closers=ports.closers)
 
 
 class Container:
