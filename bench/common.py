@@ -4,6 +4,7 @@ Nothing here talks to Azure: storage is Azurite (from node_modules), Graph is th
 process on a background thread."""
 from __future__ import annotations
 
+import argparse
 import asyncio
 import logging
 import os
@@ -129,8 +130,13 @@ def quiet_logging() -> None:
                         logger_factory=structlog.PrintLoggerFactory(sys.stderr))
 
 
-def run_main(main: Callable[[], Coroutine[Any, Any, int]]) -> None:
-    """Run a benchmark's coroutine; exit 0 when it ran, 1 when the run itself failed (with the reason)."""
+def run_benchmark(measure: Callable[[Stack, argparse.Namespace], Coroutine[Any, Any, int]],
+                  args: argparse.Namespace) -> None:
+    """Run a benchmark on a fresh local stack; exit 0 when it ran, 1 when the run itself failed (with the reason)."""
+    async def main() -> int:
+        with local_stack(args.time_limit) as stack:
+            return await measure(stack, args)
+
     quiet_logging()
     try:
         code = asyncio.run(main())

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from bench.common import (
-    BenchError, Stack, graph_calls, local_stack, make_guest, row, run_main, seed_records, seed_records_bulk,
+    BenchError, Stack, graph_calls, make_guest, row, run_benchmark, seed_records, seed_records_bulk,
     seed_users, timed_sweep, warm_up,
 )
 from lifecycle.adapters.tables import TableGuestStore, TableTables, build_service_client
@@ -124,11 +124,5 @@ async def measure(stack: Stack, args: argparse.Namespace) -> int:
     return 0
 
 
-async def main() -> int:
-    args = parse_args()
-    with local_stack(args.time_limit) as stack:
-        return await measure(stack, args)
-
-
 if __name__ == "__main__":
-    run_main(main)
+    run_benchmark(measure, parse_args())
