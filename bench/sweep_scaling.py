@@ -56,7 +56,7 @@ def parse_args() -> argparse.Namespace:
 
 
 async def time_count(settings: Settings) -> list[float]:
-    tables = TableTables(build_service_client(settings), settings)
+    tables = TableTables(build_service_client(settings, None), settings)
     store = TableGuestStore(tables)
     seconds = []
     try:

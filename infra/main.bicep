@@ -246,6 +246,7 @@ var lifecycleSettings = {
   EXPIRY_NOTICE_DAYS: string(expiryNoticeDays)
   LIFECYCLE_EVENTS_QUEUE: eventsQueueName
   LIFECYCLE_HTTP_AUTH: httpAuth
+  GRAPH_AUTH: 'managed-identity' // never a development token in Azure, whatever GRAPH_BASE_URL names
 }
 
 module functionApp 'modules/function-app.bicep' = {

@@ -10,7 +10,7 @@ from typing import Literal
 from urllib.parse import urlsplit
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from lifecycle.errors import ConfigurationError
 
@@ -37,10 +37,20 @@ SETTING_DEFAULTS: dict[str, str] = {
     "LIFECYCLE_EVENTS_QUEUE": "guest-events",
     "LIFECYCLE_QUEUES_ENDPOINT": "",
     "LIFECYCLE_HTTP_AUTH": "function",
+    "GRAPH_AUTH": "auto",
 }
 """Every setting the app reads, with its default ('' = none). Infra declares each one."""
 
 _LOOPBACK_NAMES = {"localhost"}
+GRAPH_CLOUD_HOSTS = {
+    "graph.microsoft.com": "https://graph.microsoft.com/.default",
+    "graph.microsoft.us": "https://graph.microsoft.us/.default",
+    "dod-graph.microsoft.us": "https://dod-graph.microsoft.us/.default",
+    "microsoftgraph.chinacloudapi.cn": "https://microsoftgraph.chinacloudapi.cn/.default",
+}
+"""Microsoft Graph hosts of the national clouds and the token scope of each (a loopback Graph stands in for the
+global cloud)."""
+GLOBAL_GRAPH_SCOPE = GRAPH_CLOUD_HOSTS["graph.microsoft.com"]
 _TABLE_PREFIX = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,39}$")
 _QUEUE_NAME = re.compile(r"^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$")
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
@@ -97,6 +107,7 @@ class Settings(BaseModel):
     events_queue: str = Field(alias="LIFECYCLE_EVENTS_QUEUE")
     queues_endpoint: str = Field(alias="LIFECYCLE_QUEUES_ENDPOINT")
     http_auth: Literal["function", "entra"] = Field(alias="LIFECYCLE_HTTP_AUTH")
+    graph_auth: Literal["auto", "managed-identity", "development-token"] = Field(alias="GRAPH_AUTH")
 
     @field_validator("graph_base_url")
     @classmethod
@@ -104,6 +115,26 @@ class Settings(BaseModel):
         value = value.rstrip("/")
         _url(value, https_only=not is_loopback_host(urlsplit(value).hostname))
         return value
+
+    @field_validator("graph_base_url")
+    @classmethod
+    def _graph_cloud(cls, value: str) -> str:
+        host = (urlsplit(value).hostname or "").lower()
+        if not is_loopback_host(host) and host not in GRAPH_CLOUD_HOSTS:
+            raise ValueError(f"'{host}' is not a Microsoft Graph host ({', '.join(sorted(GRAPH_CLOUD_HOSTS))})")
+        return value
+
+    @field_validator("graph_auth", mode="before")
+    @classmethod
+    def _graph_auth_name(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _development_token_only_on_loopback(self) -> "Settings":
+        if self.graph_auth == "development-token" and not self.graph_is_loopback:
+            raise ValueError("GRAPH_AUTH=development-token is refused for a GRAPH_BASE_URL that is not loopback; "
+                             "use managed-identity (or auto)")
+        return self
 
     @field_validator("invite_redirect_url")
     @classmethod
@@ -153,6 +184,24 @@ class Settings(BaseModel):
     @cached_property
     def graph_is_loopback(self) -> bool:
         return is_loopback_host(urlsplit(self.graph_base_url).hostname)
+
+    @cached_property
+    def graph_host(self) -> str:
+        return (urlsplit(self.graph_base_url).hostname or "").lower()
+
+    @cached_property
+    def graph_uses_development_token(self) -> bool:
+        """GRAPH_AUTH=development-token, or auto with a loopback Graph: a fixed token, never a request to Azure."""
+        return self.graph_auth == "development-token" or (self.graph_auth == "auto" and self.graph_is_loopback)
+
+    @cached_property
+    def graph_scope(self) -> str:
+        """The token scope of the cloud GRAPH_BASE_URL names."""
+        return GRAPH_CLOUD_HOSTS.get(self.graph_host, GLOBAL_GRAPH_SCOPE)
+
+    @cached_property
+    def storage_uses_identity(self) -> bool:
+        return not self.tables_connection_string
 
     @cached_property
     def managed_groups(self) -> frozenset[str]:

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from azure.core.credentials_async import AsyncTokenCredential
+
 from lifecycle.config import Settings
 from lifecycle.domain.model import utcnow
 from lifecycle.idempotency import Idempotency
@@ -53,12 +55,13 @@ class Adapters:
     closers: list[Callable[[], Any]] = field(default_factory=list)
 
     def complete(self, settings: Settings, tuning: Tuning) -> "Adapters":
+        credential = self._credential(settings)
         if self.store is None or self.audit is None or self.keys is None:
             from lifecycle.adapters.tables import (
                 TableAuditLog, TableGuestStore, TableIdempotencyStore, TableTables, build_service_client,
             )
 
-            tables = TableTables(build_service_client(settings), settings)
+            tables = TableTables(build_service_client(settings, credential), settings)
             self.closers.append(tables.close)
             self.store = self.store or TableGuestStore(tables)
             self.audit = self.audit or TableAuditLog(tables)
@@ -66,15 +69,26 @@ class Adapters:
         if self.publisher is None:
             from lifecycle.adapters.queue import QueueEventPublisher
 
-            self.publisher = QueueEventPublisher(settings)
+            self.publisher = QueueEventPublisher(settings, credential)
             self.closers.append(self.publisher.close)
         if self.directory is None:
             from lifecycle.adapters.graph import GraphDirectory, GraphRetryPolicy
 
             self.directory = GraphDirectory(settings, GraphRetryPolicy(
-                attempts=tuning.graph_retry_attempts, budget_seconds=tuning.graph_retry_budget_seconds))
+                attempts=tuning.graph_retry_attempts, budget_seconds=tuning.graph_retry_budget_seconds), credential)
             self.closers.append(self.directory.close)
+        if credential is not None:
+            self.closers.append(credential.close)
         return self
+
+    def _credential(self, settings: Settings) -> AsyncTokenCredential | None:
+        """The one credential the real adapters share (None when none of them needs Azure)."""
+        from lifecycle.adapters.credentials import azure_credential
+
+        real_storage = None in (self.store, self.audit, self.keys, self.publisher)
+        wanted = (real_storage and settings.storage_uses_identity) or (
+            self.directory is None and not settings.graph_uses_development_token)
+        return azure_credential(settings) if wanted else None
 
 
 def build_services(settings: Settings, *, store: GuestStore | None = None, directory: Directory | None = None,

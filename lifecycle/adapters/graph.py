@@ -11,6 +11,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
 import httpx
+from azure.core.credentials_async import AsyncTokenCredential
 from kiota_abstractions.api_error import APIError
 from kiota_abstractions.base_request_configuration import RequestConfiguration
 from kiota_http.middleware.options import RetryHandlerOption
@@ -156,8 +157,9 @@ class AdaptiveLimiter:
 class GraphDirectory:
     """The Directory port on msgraph-sdk, with bounded concurrency and a retry budget."""
 
-    def __init__(self, settings: Settings, retry: GraphRetryPolicy | None = None) -> None:
-        auth, self._credential = graph_auth_provider(settings)
+    def __init__(self, settings: Settings, retry: GraphRetryPolicy | None = None,
+                 credential: AsyncTokenCredential | None = None) -> None:
+        auth = graph_auth_provider(settings, credential)
         self._http = GraphClientFactory.create_with_default_middleware(
             client=httpx.AsyncClient(timeout=httpx.Timeout(30.0), event_hooks={"response": [_note_response]}),
             options={RetryHandlerOption.get_key(): RetryHandlerOption(max_retries=0)})
@@ -171,8 +173,6 @@ class GraphDirectory:
 
     async def close(self) -> None:
         await self._http.aclose()
-        if self._credential is not None:
-            await self._credential.close()
 
     async def _call(self, action: str, operation: Callable[[], Awaitable[T]]) -> T:
         policy = self._retry
@@ -264,7 +264,7 @@ class GraphDirectory:
 
     # --- groups ----------------------------------------------------------------------------------
     async def add_member(self, group_id: str, user_id: str) -> None:
-        body = ReferenceCreate(odata_id=f"https://graph.microsoft.com/v1.0/directoryObjects/{user_id}")
+        body = ReferenceCreate(odata_id=f"{self._base_url}/directoryObjects/{user_id}")
         try:
             await self._call("add member", lambda: self._client.groups.by_group_id(group_id).members.ref.post(body))
         except GraphBadRequest as exc:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+from azure.core.credentials_async import AsyncTokenCredential
 from azure.core.exceptions import AzureError, ResourceExistsError
 from azure.storage.queue.aio import QueueClient
 
@@ -31,15 +32,15 @@ def queue_endpoint(settings: Settings) -> str:
 class QueueEventPublisher:
     """Publishes events to the LIFECYCLE_EVENTS_QUEUE queue in the tables' storage account."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, credential: AsyncTokenCredential | None) -> None:
         if settings.tables_connection_string:
             self._client = QueueClient.from_connection_string(settings.tables_connection_string,
                                                               settings.events_queue, **_RETRY)
+        elif credential is None:
+            raise ConfigurationError("LIFECYCLE_TABLES_ENDPOINT needs the managed identity's credential")
         else:
-            from lifecycle.adapters.credentials import azure_credential
-
             self._client = QueueClient(queue_endpoint(settings), settings.events_queue,
-                                       credential=azure_credential(settings), **_RETRY)
+                                       credential=credential, **_RETRY)
         self._created = False
 
     async def publish(self, event: Event) -> None:

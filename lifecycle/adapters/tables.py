@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from azure.core import MatchConditions
+from azure.core.credentials_async import AsyncTokenCredential
 from azure.core.exceptions import (
     AzureError, HttpResponseError, ResourceExistsError, ResourceModifiedError, ResourceNotFoundError,
 )
@@ -29,13 +30,15 @@ _RETRY = {"retry_total": 2, "retry_backoff_factor": 0.3, "connection_timeout": 5
 _CONFLICT_CODES = {"UpdateConditionNotSatisfied", "EntityAlreadyExists", "ConditionNotMet"}
 
 
-def build_service_client(settings: Settings) -> TableServiceClient:
+def build_service_client(settings: Settings, credential: AsyncTokenCredential | None) -> TableServiceClient:
+    """A connection string when one is set (Azurite, development), else the endpoint with the managed identity."""
     if settings.tables_connection_string:
         return TableServiceClient.from_connection_string(settings.tables_connection_string, **_RETRY)
     if not settings.tables_endpoint:
         raise ConfigurationError("set LIFECYCLE_TABLES_CONNECTION_STRING or LIFECYCLE_TABLES_ENDPOINT")
-    from lifecycle.adapters.credentials import azure_credential
-    return TableServiceClient(settings.tables_endpoint, credential=azure_credential(settings), **_RETRY)
+    if credential is None:
+        raise ConfigurationError("LIFECYCLE_TABLES_ENDPOINT needs the managed identity's credential")
+    return TableServiceClient(settings.tables_endpoint, credential=credential, **_RETRY)
 
 
 @asynccontextmanager

@@ -21,7 +21,8 @@ async def health(req: func.HttpRequest) -> func.HttpResponse:
     checks: dict[str, object] = {
         "settings": "ok",
         "graph": {"baseUrl": settings.graph_base_url,
-                  "auth": "development-token" if settings.graph_is_loopback else "managed-identity"},
+                  "auth": "development-token" if settings.graph_uses_development_token else "managed-identity"},
+        "storageAuth": {"mode": "managed-identity" if settings.storage_uses_identity else "connection-string"},
         "managedGroups": len(settings.managed_group_ids),
     }
     try:

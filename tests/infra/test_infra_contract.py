@@ -334,6 +334,8 @@ def test_setting_defaults_match_the_code(main: dict[str, Any], name: str) -> Non
         assert dotted(expr) == COMPUTED_SETTINGS[name]
     elif name == "LIFECYCLE_TABLES_CONNECTION_STRING":
         assert expr == "", "no connection string (and so no key) is ever deployed"
+    elif name == "GRAPH_AUTH":
+        assert expr == "managed-identity", "a deployment always asks the managed identity for Graph tokens"
     else:
         assert _setting_default(main, expr) == SETTING_DEFAULTS[name]
 

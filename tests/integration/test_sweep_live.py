@@ -52,7 +52,7 @@ async def world(live_env, emulator):
         settings = Settings.from_env({**live_env, **env})
         store = None
         if store_factory:
-            tables = TableTables(build_service_client(settings), settings)
+            tables = TableTables(build_service_client(settings, None), settings)
             store = store_factory(tables)
             opened.append(tables)
         built = build_services(settings, clock=clock, tuning=tuning, store=store)

@@ -52,3 +52,35 @@ def test_settings_are_frozen():
     settings = Settings.from_env({})
     with pytest.raises(Exception):
         settings.table_prefix = "other"  # type: ignore[misc]
+
+
+def test_graph_auth_auto_uses_the_development_token_only_for_a_loopback_graph() -> None:
+    loopback = Settings.from_env({"GRAPH_BASE_URL": "http://127.0.0.1:8081/v1.0"})
+    cloud = Settings.from_env({})
+    assert loopback.graph_uses_development_token and not cloud.graph_uses_development_token
+
+
+def test_graph_auth_managed_identity_on_a_loopback_graph_asks_for_the_global_scope() -> None:
+    settings = Settings.from_env({"GRAPH_BASE_URL": "http://127.0.0.1:8081/v1.0", "GRAPH_AUTH": "managed-identity"})
+    assert not settings.graph_uses_development_token
+    assert (settings.graph_host, settings.graph_scope) == ("127.0.0.1", "https://graph.microsoft.com/.default")
+
+
+def test_development_token_is_refused_for_a_graph_that_is_not_loopback() -> None:
+    with pytest.raises(ConfigurationError, match="development-token is refused"):
+        Settings.from_env({"GRAPH_AUTH": "development-token"})
+
+
+@pytest.mark.parametrize(("url", "scope"), [
+    ("https://graph.microsoft.com/v1.0", "https://graph.microsoft.com/.default"),
+    ("https://graph.microsoft.us/v1.0", "https://graph.microsoft.us/.default"),
+    ("https://dod-graph.microsoft.us/v1.0", "https://dod-graph.microsoft.us/.default"),
+    ("https://microsoftgraph.chinacloudapi.cn/v1.0", "https://microsoftgraph.chinacloudapi.cn/.default"),
+])
+def test_the_token_scope_is_the_national_clouds_own(url: str, scope: str) -> None:
+    assert Settings.from_env({"GRAPH_BASE_URL": url}).graph_scope == scope
+
+
+def test_a_graph_url_that_names_no_graph_host_is_refused() -> None:
+    with pytest.raises(ConfigurationError, match="GRAPH_BASE_URL"):
+        Settings.from_env({"GRAPH_BASE_URL": "https://graph.example.com/v1.0"})
