@@ -1,12 +1,14 @@
-"""Planning the expiry sweep: a pure function of the due records, the time and the policy."""
+"""Planning the expiry sweep: a pure function of the records, the directory's sign-ins, the time and the policy."""
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from lifecycle.domain.model import DELETED_RETENTION, DisabledReason, Guest, GuestState, InvitationState
+from lifecycle.domain.model import (
+    DELETED_RETENTION, SWEEP_REASONS, DisabledReason, Guest, GuestState, InvitationState,
+)
 
 
 class ActionKind(StrEnum):
@@ -16,8 +18,18 @@ class ActionKind(StrEnum):
     PURGE = "purge"  # deleted for longer than Entra keeps it: mark the record purged
 
 
+class Reason(StrEnum):
+    EXPIRED = "expired"  # expiresAt reached
+    INACTIVE = "inactive"  # no successful sign-in for INACTIVITY_DAYS
+    UNREDEEMED = "unredeemed"  # invitation not redeemed in INVITE_REDEEM_DAYS
+    GRACE_ENDED = "grace-ended"  # disabled by the sweep for EXPIRY_GRACE_DAYS
+    RETENTION_ENDED = "retention-ended"  # soft-deleted longer than Entra keeps it
+    EXPIRING = "expiring"  # within EXPIRY_NOTICE_DAYS of expiry
+
+
 ENFORCING = (ActionKind.DISABLE, ActionKind.DELETE)
 CAPPED = (ActionKind.DISABLE, ActionKind.DELETE, ActionKind.PURGE)
+DISABLED_FOR = {Reason.EXPIRED: DisabledReason.EXPIRY, Reason.INACTIVE: DisabledReason.INACTIVITY}
 
 
 @dataclass(frozen=True)
@@ -30,14 +42,56 @@ class ExpiryPolicy:
     guard_min: int = 10
     dry_run: bool = False
     override_guard: bool = False
+    inactivity_days: int = 0  # 0 = no inactivity rule
+
+
+@dataclass(frozen=True)
+class SignIn:
+    """A user's signInActivity as Graph returns it (any date may be null)."""
+
+    last_successful: datetime | None = None
+    last_interactive: datetime | None = None
+    last_non_interactive: datetime | None = None
+
+    @property
+    def last(self) -> datetime | None:
+        """The last successful sign-in; when Graph has none recorded, the later of interactive and non-interactive."""
+        if self.last_successful is not None:
+            return self.last_successful
+        dates = [d for d in (self.last_interactive, self.last_non_interactive) if d is not None]
+        return max(dates) if dates else None
+
+    @property
+    def empty(self) -> bool:
+        return self.last is None
+
+
+def sign_ins_known(sign_ins: Mapping[str, SignIn]) -> bool:
+    """False when no user has any sign-in date: a tenant that returns empty activity has not told us anything."""
+    return any(not s.empty for s in sign_ins.values())
 
 
 @dataclass(frozen=True)
 class Action:
     kind: ActionKind
     guest_id: str
-    reason: str
-    due_at: datetime
+    reason: Reason
+    due_at: datetime  # when the action became due (plans are ordered by it)
+    since: datetime  # the date the decision is based on (expiry, last sign-in, invitation, disable, delete)
+
+    @property
+    def disabled_reason(self) -> DisabledReason:
+        return DISABLED_FOR.get(self.reason, DisabledReason.EXPIRY)
+
+
+@dataclass(frozen=True)
+class Exclusion:
+    """An enforcing action the sweep will not take because the guest is in an excluded group."""
+
+    guest_id: str
+    group_id: str
+    kind: ActionKind
+    reason: Reason
 
 
 @dataclass(frozen=True)
@@ -46,48 +100,96 @@ class Plan:
     deferred: list[Action] = field(default_factory=list)  # over the per-run cap: next run
     guard_tripped: bool = False
     guard_message: str = ""
+    excluded: list[Exclusion] = field(default_factory=list)
 
     @property
     def enforcing(self) -> int:
         return sum(1 for a in self.actions + self.deferred if a.kind in ENFORCING)
 
 
-def due_actions(guest: Guest, now: datetime, policy: ExpiryPolicy) -> list[Action]:
-    """What the policy says is due for one guest now, in the order it must happen."""
+def due_actions(guest: Guest, now: datetime, policy: ExpiryPolicy, sign_in: SignIn | None = None) -> list[Action]:
+    """What the policy says is due for one guest now, in the order it must happen. `sign_in` None: unknown."""
     if guest.state is GuestState.DELETED:
-        due = (guest.deleted_at or now) + DELETED_RETENTION
-        return [Action(ActionKind.PURGE, guest.id, "deleted over 30 days ago", due)] if due <= now else []
+        deleted_at = guest.deleted_at or now
+        due = deleted_at + DELETED_RETENTION
+        return [Action(ActionKind.PURGE, guest.id, Reason.RETENTION_ENDED, due, deleted_at)] if due <= now else []
     if guest.state is GuestState.DISABLED:
-        return _after_disable(guest, guest.disabled_at or now, now, policy)
+        return _after_disable(guest, guest.disabled_at or now, guest.disabled_reason, now, policy)
     if not guest.is_live:
         return []
-    if guest.invitation_state is InvitationState.PENDING and policy.redeem_days > 0 and guest.invited_at:
-        due = guest.invited_at + timedelta(days=policy.redeem_days)
-        if due <= now:
-            return [Action(ActionKind.DELETE, guest.id, f"invitation not redeemed in {policy.redeem_days} days", due)]
-    if guest.expires_at is None:
+    unredeemed = _unredeemed(guest, now, policy)
+    if unredeemed:
+        return unredeemed
+    disable = _expired(guest, now) or _inactive(guest, now, policy, sign_in)
+    if disable is not None:
+        return [disable] + _after_disable(guest, now, disable.disabled_reason, now, policy)
+    return _notice(guest, now, policy)
+
+
+def _unredeemed(guest: Guest, now: datetime, policy: ExpiryPolicy) -> list[Action]:
+    if guest.invitation_state is not InvitationState.PENDING or policy.redeem_days <= 0 or not guest.invited_at:
         return []
-    if guest.expires_at <= now:
-        disable = Action(ActionKind.DISABLE, guest.id, "expired", guest.expires_at)
-        return [disable] + _after_disable(guest, now, now, policy, expired=True)
+    due = guest.invited_at + timedelta(days=policy.redeem_days)
+    return [Action(ActionKind.DELETE, guest.id, Reason.UNREDEEMED, due, guest.invited_at)] if due <= now else []
+
+
+def _expired(guest: Guest, now: datetime) -> Action | None:
+    if guest.expires_at is None or guest.expires_at > now:
+        return None
+    return Action(ActionKind.DISABLE, guest.id, Reason.EXPIRED, guest.expires_at, guest.expires_at)
+
+
+def inactivity_start(guest: Guest, sign_in: SignIn) -> datetime:
+    """Where the guest's inactivity window starts: the last successful sign-in (never signed in: the invitation, or
+    for an adopted guest the directory's createdDateTime), moved forward to a stored baseline (re-enabled, extended
+    or restored)."""
+    adopted = guest.adopted_at is not None and guest.directory_created_at is not None
+    never = guest.directory_created_at if adopted else (guest.invited_at or guest.created_at)
+    start = sign_in.last or never
+    return max(start, guest.activity_baseline) if guest.activity_baseline else start
+
+
+def _inactive(guest: Guest, now: datetime, policy: ExpiryPolicy, sign_in: SignIn | None) -> Action | None:
+    if policy.inactivity_days <= 0 or sign_in is None:
+        return None
+    since = inactivity_start(guest, sign_in)
+    due = since + timedelta(days=policy.inactivity_days)
+    return Action(ActionKind.DISABLE, guest.id, Reason.INACTIVE, due, since) if due <= now else None
+
+
+def _notice(guest: Guest, now: datetime, policy: ExpiryPolicy) -> list[Action]:
+    if guest.expires_at is None or policy.notice_days <= 0 or guest.notice_sent_at is not None:
+        return []
     notice_at = guest.expires_at - timedelta(days=policy.notice_days)
-    if policy.notice_days > 0 and guest.notice_sent_at is None and notice_at <= now:
-        return [Action(ActionKind.NOTIFY, guest.id, f"expires within {policy.notice_days} days", notice_at)]
-    return []
+    return [Action(ActionKind.NOTIFY, guest.id, Reason.EXPIRING, notice_at, guest.expires_at)] \
+        if notice_at <= now else []
 
 
-def _after_disable(guest: Guest, disabled_at: datetime, now: datetime, policy: ExpiryPolicy,
-                   expired: bool = False) -> list[Action]:
-    if not expired and guest.disabled_reason is not DisabledReason.EXPIRY:
+def _after_disable(guest: Guest, disabled_at: datetime, reason: DisabledReason | None, now: datetime,
+                   policy: ExpiryPolicy) -> list[Action]:
+    if reason not in SWEEP_REASONS:
         return []
     due = disabled_at + timedelta(days=policy.grace_days)
-    return [Action(ActionKind.DELETE, guest.id, f"disabled by expiry for {policy.grace_days} days", due)] \
-        if due <= now else []
+    return [Action(ActionKind.DELETE, guest.id, Reason.GRACE_ENDED, due, disabled_at)] if due <= now else []
 
 
-def plan_expiry(guests: Iterable[Guest], now: datetime, policy: ExpiryPolicy, tracked: int) -> Plan:
-    """Every due action, capped per run, refused as a whole when the mass-deletion guard trips."""
-    due = sorted((a for g in guests for a in due_actions(g, now, policy)), key=lambda a: (a.due_at, a.guest_id))
+def plan_expiry(guests: Iterable[Guest], now: datetime, policy: ExpiryPolicy, tracked: int, *,
+                sign_ins: Mapping[str, SignIn] | None = None, excluded: Mapping[str, str] | None = None) -> Plan:
+    """Every due action, capped per run, refused as a whole when the mass-deletion guard trips.
+
+    `sign_ins` maps guest ids to their sign-in activity; None means the tenant could not say (no inactivity decision
+    for anyone), and a guest missing from it gets none either. `excluded` maps guest ids to the excluded group that
+    holds them: their disables and deletes are left out of the plan and listed in `Plan.excluded`."""
+    excluded = excluded or {}
+    due, skipped = [], []
+    for guest in guests:
+        sign_in = None if sign_ins is None else sign_ins.get(guest.id)
+        for action in due_actions(guest, now, policy, sign_in):
+            if action.kind in ENFORCING and guest.id in excluded:
+                skipped.append(Exclusion(guest.id, excluded[guest.id], action.kind, action.reason))
+            else:
+                due.append(action)
+    due.sort(key=lambda a: (a.due_at, a.guest_id))
     actions, deferred, counted = [], [], 0
     for action in due:
         if action.kind in CAPPED:
@@ -96,12 +198,10 @@ def plan_expiry(guests: Iterable[Guest], now: datetime, policy: ExpiryPolicy, tr
                 deferred.append(action)
                 continue
         actions.append(action)
-    plan = Plan(actions, deferred)
     enforcing = {a.guest_id for a in due if a.kind in ENFORCING}
     limit = tracked * policy.guard_percent / 100
     if len(enforcing) > policy.guard_min and len(enforcing) > limit and not policy.override_guard:
         message = (f"{len(enforcing)} guests would be disabled or deleted, more than {policy.guard_percent:g}% of "
                    f"{tracked} tracked guests; nothing was enforced (override to proceed)")
-        return Plan([], deferred=actions + deferred, guard_tripped=True, guard_message=message)
-    return plan
-
+        return Plan([], deferred=actions + deferred, guard_tripped=True, guard_message=message, excluded=skipped)
+    return Plan(actions, deferred, excluded=skipped)

@@ -27,7 +27,12 @@ class InvitationState(StrEnum):
 
 class DisabledReason(StrEnum):
     EXPIRY = "expiry"
+    INACTIVITY = "inactivity"
     MANUAL = "manual"
+
+
+SWEEP_REASONS = (DisabledReason.EXPIRY, DisabledReason.INACTIVITY)
+"""Disabled by the sweep: deleted after the grace period, re-enabled by extend."""
 
 
 class IndexKind(StrEnum):
@@ -35,7 +40,7 @@ class IndexKind(StrEnum):
 
     EXPIRES = "exp"  # expiresAt of an invited or active guest
     INVITED = "inv"  # invitedAt of an invitation not yet redeemed
-    DISABLED = "dis"  # disabledAt of a guest disabled by expiry
+    DISABLED = "dis"  # disabledAt of a guest disabled by expiry or inactivity
     DELETED = "del"  # deletedAt of a soft-deleted guest
     REPAIR = "fix"  # updatedAt of a guest with unfinished Graph work
 
@@ -73,6 +78,9 @@ class Guest:
     deleted_at: datetime | None = None
     purged_at: datetime | None = None
     notice_sent_at: datetime | None = None
+    activity_baseline: datetime | None = None  # re-enabled, extended or restored: the inactivity window starts here
+    adopted_at: datetime | None = None  # tracked by adoption of an existing guest, not invited by the app
+    directory_created_at: datetime | None = None  # the user's createdDateTime (an adopted guest's inactivity start)
     pending_action: str = ""
     pending_since: datetime | None = None
     last_error: str = ""
@@ -96,7 +104,7 @@ class Guest:
             entries[IndexKind.EXPIRES] = self.expires_at
         if self.state is GuestState.INVITED and self.invitation_state is InvitationState.PENDING:
             entries[IndexKind.INVITED] = self.invited_at or self.created_at
-        if self.state is GuestState.DISABLED and self.disabled_reason is DisabledReason.EXPIRY and self.disabled_at:
+        if self.state is GuestState.DISABLED and self.disabled_reason in SWEEP_REASONS and self.disabled_at:
             entries[IndexKind.DISABLED] = self.disabled_at
         if self.state is GuestState.DELETED and self.deleted_at:
             entries[IndexKind.DELETED] = self.deleted_at
@@ -124,13 +132,13 @@ class Guest:
     def enable(self, now: datetime) -> "Guest":
         self._require(GuestState.DISABLED, action="enable")
         state = GuestState.ACTIVE if self.invitation_state is InvitationState.ACCEPTED else GuestState.INVITED
-        return self._touch(now, state=state, disabled_at=None, disabled_reason=None)
+        return self._touch(now, state=state, disabled_at=None, disabled_reason=None, activity_baseline=now)
 
     def extend(self, now: datetime, expires_at: datetime) -> "Guest":
         self._require(GuestState.INVITED, GuestState.ACTIVE, GuestState.DISABLED, action="extend")
         if expires_at <= now:
             raise InvalidTransition("the new expiry must be in the future")
-        return self._touch(now, expires_at=expires_at, notice_sent_at=None)
+        return self._touch(now, expires_at=expires_at, notice_sent_at=None, activity_baseline=now)
 
     def reinvited(self, now: datetime) -> "Guest":
         self._require(GuestState.INVITED, GuestState.ACTIVE, action="re-invite")
@@ -146,7 +154,7 @@ class Guest:
             raise InvalidTransition("the guest was deleted more than 30 days ago and cannot be restored")
         state = GuestState.DISABLED if self.disabled_at else (
             GuestState.ACTIVE if self.invitation_state is InvitationState.ACCEPTED else GuestState.INVITED)
-        return self._touch(now, state=state, deleted_at=None)
+        return self._touch(now, state=state, deleted_at=None, activity_baseline=now)
 
     def purge(self, now: datetime) -> "Guest":
         self._require(GuestState.DELETED, action="purge")

@@ -10,7 +10,7 @@ from typing import Any
 
 from lifecycle.domain import events
 from lifecycle.domain.expiry import ENFORCING, Action, ActionKind, ExpiryPolicy, Plan, due_actions, plan_expiry
-from lifecycle.domain.model import DELETED_RETENTION, DisabledReason, Guest, IndexKind, InvitationState
+from lifecycle.domain.model import DELETED_RETENTION, Guest, IndexKind, InvitationState
 from lifecycle.errors import ConcurrencyConflict, Conflict, LifecycleError
 from lifecycle.logs import get_logger
 from lifecycle.ports import DirectoryUser, Event, IdempotencyStore
@@ -207,7 +207,7 @@ class ExpirySweep:
 
     def _operation(self, action: Action) -> Operation:
         operations = self._operations
-        return {ActionKind.DISABLE: lambda: operations.disabling(DisabledReason.EXPIRY),
+        return {ActionKind.DISABLE: lambda: operations.disabling(action.disabled_reason),
                 ActionKind.DELETE: operations.deleting, ActionKind.PURGE: operations.purging}[action.kind]()
 
     async def _notify(self, guest_id: str, now: datetime) -> int:

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from lifecycle.domain import events
-from lifecycle.domain.model import DisabledReason, Guest, GuestState
+from lifecycle.domain.model import SWEEP_REASONS, DisabledReason, Guest, GuestState
 from lifecycle.errors import Conflict, Forbidden, GraphNotFound, LifecycleError, NotFound
 from lifecycle.ports import DirectoryUser
 from lifecycle.services.context import Context, log
@@ -63,10 +63,10 @@ class GuestOperations:
     def extending(self, expires_at: datetime) -> Operation:
         def transition(guest: Guest, now: datetime) -> Guest:
             extended = guest.extend(now, expires_at)
-            return extended.enable(now) if extended.disabled_reason is DisabledReason.EXPIRY else extended
+            return extended.enable(now) if extended.disabled_reason in SWEEP_REASONS else extended
 
         def needs_enable(guest: Guest) -> bool:
-            return guest.state is GuestState.DISABLED and guest.disabled_reason is DisabledReason.EXPIRY
+            return guest.state is GuestState.DISABLED and guest.disabled_reason in SWEEP_REASONS
 
         async def graph(guest: Guest) -> None:
             if needs_enable(guest):

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from lifecycle.domain.expiry import ActionKind, ExpiryPolicy, plan_expiry
+from lifecycle.domain.expiry import ActionKind, ExpiryPolicy, SignIn, plan_expiry, sign_ins_known
 from lifecycle.domain.model import DisabledReason, Guest, GuestState, InvitationState
 
 NOW = datetime(2026, 11, 23, 3, 0, tzinfo=timezone.utc)
@@ -79,7 +79,7 @@ def test_unredeemed_invitation_is_deleted_after_redeem_days():
     redeemed = guest(3, invited_at=NOW - 90 * DAY)
     plan = plan_expiry([due, fresh, redeemed], NOW, POLICY, tracked=100)
     assert kinds(plan) == [("delete", "1")]
-    assert "not redeemed" in plan.actions[0].reason
+    assert plan.actions[0].reason == "unredeemed" and plan.actions[0].since == NOW - 30 * DAY
 
 
 def test_redeem_days_zero_never_cleans_invitations():
@@ -136,3 +136,125 @@ def test_states_the_sweep_never_acts_on(state):
 def test_actions_are_ordered_by_due_time():
     plan = plan_expiry([guest(1, expires_at=NOW - DAY), guest(2, expires_at=NOW - 3 * DAY)], NOW, POLICY, 100)
     assert [a.guest_id[-1] for a in plan.actions] == ["2", "1"]
+
+
+# --- inactivity -----------------------------------------------------------------------------------
+INACTIVE = replace(POLICY, inactivity_days=90)
+
+
+def signed_in(at=None, interactive=None, non_interactive=None) -> SignIn:
+    return SignIn(last_successful=at, last_interactive=interactive, last_non_interactive=non_interactive)
+
+
+def test_inactive_exactly_at_the_threshold_is_disabled_with_its_since():
+    plan = plan_expiry([guest()], NOW, INACTIVE, 100, sign_ins={guest().id: signed_in(NOW - 90 * DAY)})
+    assert kinds(plan) == [("disable", "1")]
+    assert plan.actions[0].reason == "inactive" and plan.actions[0].since == NOW - 90 * DAY
+    assert plan.actions[0].disabled_reason is DisabledReason.INACTIVITY
+
+
+def test_one_second_inside_the_window_is_not_inactive():
+    recent = signed_in(NOW - 90 * DAY + timedelta(seconds=1))
+    assert plan_expiry([guest()], NOW, INACTIVE, 100, sign_ins={guest().id: recent}).actions == []
+
+
+def test_inactivity_days_zero_decides_nothing():
+    old = {guest().id: signed_in(NOW - 900 * DAY)}
+    assert plan_expiry([guest()], NOW, POLICY, 100, sign_ins=old).actions == []
+
+
+def test_unknown_sign_ins_decide_nothing_on_inactivity():
+    ancient = guest(invited_at=NOW - 900 * DAY, created_at=NOW - 900 * DAY)
+    assert plan_expiry([ancient], NOW, INACTIVE, 100, sign_ins=None).actions == []
+    assert plan_expiry([ancient], NOW, INACTIVE, 100, sign_ins={}).actions == []  # not in the pass: unknown
+
+
+def test_null_successful_date_falls_back_to_the_later_of_interactive_and_non_interactive():
+    only_background = signed_in(None, interactive=NOW - 400 * DAY, non_interactive=NOW - 10 * DAY)
+    assert plan_expiry([guest()], NOW, INACTIVE, 100, sign_ins={guest().id: only_background}).actions == []
+    both_old = signed_in(None, interactive=NOW - 95 * DAY, non_interactive=NOW - 91 * DAY)
+    plan = plan_expiry([guest()], NOW, INACTIVE, 100, sign_ins={guest().id: both_old})
+    assert plan.actions[0].since == NOW - 91 * DAY
+
+
+def test_never_signed_in_counts_from_the_invitation():
+    due = guest(1, invited_at=NOW - 90 * DAY)
+    fresh = guest(2, invited_at=NOW - 89 * DAY)
+    plan = plan_expiry([due, fresh], NOW, INACTIVE, 100, sign_ins={due.id: signed_in(), fresh.id: signed_in()})
+    assert kinds(plan) == [("disable", "1")] and plan.actions[0].since == NOW - 90 * DAY
+
+
+def test_never_signed_in_adopted_guest_counts_from_the_directory_creation():
+    adopted = guest(invited_at=NOW - DAY, adopted_at=NOW - DAY, directory_created_at=NOW - 200 * DAY)
+    plan = plan_expiry([adopted], NOW, INACTIVE, 100, sign_ins={adopted.id: signed_in()})
+    assert kinds(plan) == [("disable", "1")] and plan.actions[0].since == NOW - 200 * DAY
+
+
+def test_re_baselined_guest_starts_a_new_window():
+    old_sign_in = {guest().id: signed_in(NOW - 300 * DAY)}
+    baselined = guest(activity_baseline=NOW - 89 * DAY)
+    assert plan_expiry([baselined], NOW, INACTIVE, 100, sign_ins=old_sign_in).actions == []
+    window_over = guest(activity_baseline=NOW - 90 * DAY)
+    plan = plan_expiry([window_over], NOW, INACTIVE, 100, sign_ins=old_sign_in)
+    assert plan.actions[0].since == NOW - 90 * DAY
+
+
+def test_sign_in_after_the_baseline_wins():
+    plan = plan_expiry([guest(activity_baseline=NOW - 200 * DAY)], NOW, INACTIVE, 100,
+                       sign_ins={guest().id: signed_in(NOW - DAY)})
+    assert plan.actions == []
+
+
+def test_enable_extend_and_restore_store_the_baseline():
+    disabled = guest().disable(NOW - DAY, DisabledReason.INACTIVITY)
+    assert disabled.enable(NOW).activity_baseline == NOW
+    assert guest().extend(NOW, NOW + DAY).activity_baseline == NOW
+    assert guest().delete(NOW - DAY).restore(NOW).activity_baseline == NOW
+
+
+def test_inactivity_disabled_guest_is_deleted_after_the_grace_period():
+    disabled = dict(state=GuestState.DISABLED, disabled_reason=DisabledReason.INACTIVITY)
+    due = guest(1, disabled_at=NOW - 30 * DAY, **disabled)
+    not_yet = guest(2, disabled_at=NOW - 30 * DAY + timedelta(seconds=1), **disabled)
+    plan = plan_expiry([due, not_yet], NOW, INACTIVE, 100)
+    assert kinds(plan) == [("delete", "1")]
+    assert plan.actions[0].reason == "grace-ended" and plan.actions[0].since == NOW - 30 * DAY
+
+
+def test_expiry_wins_over_inactivity_when_both_are_due():
+    both = guest(expires_at=NOW - DAY)
+    plan = plan_expiry([both], NOW, INACTIVE, 100, sign_ins={both.id: signed_in(NOW - 400 * DAY)})
+    assert [(a.kind.value, a.reason.value) for a in plan.actions] == [("disable", "expired")]
+
+
+def test_empty_activity_everywhere_is_not_known():
+    assert not sign_ins_known({"a": signed_in(), "b": signed_in()})
+    assert not sign_ins_known({})
+    assert sign_ins_known({"a": signed_in(), "b": signed_in(None, non_interactive=NOW)})
+
+
+# --- exclusions -----------------------------------------------------------------------------------
+GROUP = "11111111-1111-1111-1111-111111111111"
+
+
+def test_excluded_and_due_at_once_is_skipped_with_its_group():
+    expired = guest(1, expires_at=NOW - DAY)
+    inactive = guest(2)
+    plan = plan_expiry([expired, inactive], NOW, INACTIVE, 100, sign_ins={inactive.id: signed_in(NOW - 400 * DAY)},
+                       excluded={expired.id: GROUP, inactive.id: GROUP})
+    assert plan.actions == [] and plan.deferred == []
+    assert [(e.guest_id[-1], e.group_id, e.kind.value, e.reason.value) for e in plan.excluded] == [
+        ("1", GROUP, "disable", "expired"), ("2", GROUP, "disable", "inactive")]
+
+
+def test_excluded_guest_still_gets_its_notice_and_others_are_enforced():
+    noticed = guest(1, expires_at=NOW + DAY)
+    other = guest(2, expires_at=NOW - DAY)
+    plan = plan_expiry([noticed, other], NOW, POLICY, 100, excluded={noticed.id: GROUP})
+    assert sorted(kinds(plan)) == [("disable", "2"), ("notify", "1")] and plan.excluded == []
+
+
+def test_excluded_guests_do_not_count_toward_the_guard():
+    expired = [guest(n, expires_at=NOW - DAY) for n in range(1, 13)]
+    plan = plan_expiry(expired, NOW, POLICY, 20, excluded={g.id: GROUP for g in expired[:2]})
+    assert not plan.guard_tripped and len(plan.actions) == 10 and len(plan.excluded) == 2
