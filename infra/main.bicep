@@ -148,6 +148,14 @@ param graphMaxConcurrency int = 8
 @maxValue(3650)
 param expiryNoticeDays int = 14
 
+@description('INACTIVITY_DAYS: disable guests without a successful sign-in for this many days (0 = off). Above 0 the identity is also granted AuditLog.Read.All and User.Read.All (signInActivity; needs Entra ID P1).')
+@minValue(0)
+@maxValue(3650)
+param inactivityDays int = 0
+
+@description('EXPIRY_EXCLUDED_GROUP_IDS: comma-separated groups whose members (direct or nested) the sweep never disables or deletes. Empty: none.')
+param expiryExcludedGroupIds string = ''
+
 @description('LIFECYCLE_EVENTS_QUEUE: Storage Queue that receives lifecycle events.')
 @minLength(3)
 @maxLength(63)
@@ -244,6 +252,8 @@ var lifecycleSettings = {
   EXPIRY_GUARD_MIN: string(expiryGuardMin)
   GRAPH_MAX_CONCURRENCY: string(graphMaxConcurrency)
   EXPIRY_NOTICE_DAYS: string(expiryNoticeDays)
+  INACTIVITY_DAYS: string(inactivityDays)
+  EXPIRY_EXCLUDED_GROUP_IDS: expiryExcludedGroupIds
   LIFECYCLE_EVENTS_QUEUE: eventsQueueName
   LIFECYCLE_HTTP_AUTH: httpAuth
   GRAPH_AUTH: 'managed-identity' // never a development token in Azure, whatever GRAPH_BASE_URL names
@@ -279,6 +289,7 @@ module graphPermissions 'modules/graph-permissions.bicep' = if (grantGraphPermis
   name: 'graph-permissions'
   params: {
     principalId: identity.outputs.principalId
+    readSignInActivity: inactivityDays > 0
   }
 }
 

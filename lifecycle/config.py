@@ -38,6 +38,8 @@ SETTING_DEFAULTS: dict[str, str] = {
     "LIFECYCLE_QUEUES_ENDPOINT": "",
     "LIFECYCLE_HTTP_AUTH": "function",
     "GRAPH_AUTH": "auto",
+    "INACTIVITY_DAYS": "0",
+    "EXPIRY_EXCLUDED_GROUP_IDS": "",
 }
 """Every setting the app reads, with its default ('' = none). Infra declares each one."""
 
@@ -108,6 +110,8 @@ class Settings(BaseModel):
     queues_endpoint: str = Field(alias="LIFECYCLE_QUEUES_ENDPOINT")
     http_auth: Literal["function", "entra"] = Field(alias="LIFECYCLE_HTTP_AUTH")
     graph_auth: Literal["auto", "managed-identity", "development-token"] = Field(alias="GRAPH_AUTH")
+    inactivity_days: int = Field(alias="INACTIVITY_DAYS", ge=0, le=3650)
+    expiry_excluded_group_ids: tuple[str, ...] = Field(alias="EXPIRY_EXCLUDED_GROUP_IDS")
 
     @field_validator("graph_base_url")
     @classmethod
@@ -160,7 +164,7 @@ class Settings(BaseModel):
             raise ValueError("must be a valid queue name (3-63 lower-case letters, digits, single hyphens)")
         return value
 
-    @field_validator("managed_group_ids", mode="before")
+    @field_validator("managed_group_ids", "expiry_excluded_group_ids", mode="before")
     @classmethod
     def _group_ids(cls, value: object) -> tuple[str, ...]:
         items = _csv(value) if isinstance(value, str) else tuple(value)  # type: ignore[arg-type]

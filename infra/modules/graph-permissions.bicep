@@ -8,16 +8,27 @@ extension microsoftGraphV1
 @description('Object id of the managed identity\'s service principal that receives the app roles.')
 param principalId string
 
+@description('Also grant what reading signInActivity needs (AuditLog.Read.All, User.Read.All): only when inactivity is enforced.')
+param readSignInActivity bool = false
+
 // Microsoft Graph's service principal: its appId is the same in every tenant.
 var microsoftGraphAppId = '00000003-0000-0000-c000-000000000000'
 
 // Application permissions the app needs, by value: invite guests, read/update/disable/delete/restore users,
 // add and remove group members. Role ids are looked up on the Graph service principal, never hard-coded.
-var graphAppRoles = [
+var lifecycleAppRoles = [
   'User.Invite.All'
   'User.ReadWrite.All'
   'GroupMember.ReadWrite.All'
 ]
+
+// Reading signInActivity (the inactivity rule): Graph requires both, besides Entra ID P1.
+var signInActivityAppRoles = [
+  'AuditLog.Read.All'
+  'User.Read.All'
+]
+
+var graphAppRoles = concat(lifecycleAppRoles, readSignInActivity ? signInActivityAppRoles : [])
 
 resource microsoftGraph 'Microsoft.Graph/servicePrincipals@v1.0' existing = {
   appId: microsoftGraphAppId

@@ -30,6 +30,7 @@ from tests.infra.bicep_model import (
 
 MICROSOFT_GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
 GRAPH_APP_ROLES = ["User.Invite.All", "User.ReadWrite.All", "GroupMember.ReadWrite.All"]
+SIGN_IN_ACTIVITY_APP_ROLES = ["AuditLog.Read.All", "User.Read.All"]  # only when INACTIVITY_DAYS > 0
 # Built-in Azure role definition ids (identical in every tenant).
 ROLE_IDS = {
     "b7e6dc6d-f1e8-4753-8033-0f276bb0955b": "Storage Blob Data Owner",
@@ -235,7 +236,13 @@ def test_graph_module_grants_the_three_app_roles_on_microsoft_graph() -> None:
     doc = parse(path)
     assert "microsoftGraphV1" in doc["extensions"]
     assert doc["variables"]["microsoftGraphAppId"]["value"] == MICROSOFT_GRAPH_APP_ID
-    assert doc["variables"]["graphAppRoles"]["value"] == GRAPH_APP_ROLES
+    assert doc["variables"]["lifecycleAppRoles"]["value"] == GRAPH_APP_ROLES
+    assert doc["variables"]["signInActivityAppRoles"]["value"] == SIGN_IN_ACTIVITY_APP_ROLES
+    combined = doc["variables"]["graphAppRoles"]["value"]["function"]
+    assert combined["type"] == "concat" and combined["parameters"]["arg_1"] == "lifecycleAppRoles"
+    assert combined["parameters"]["arg_2"]["operator"]["operands"] == {
+        "condition": "readSignInActivity", "true_value": "signInActivityAppRoles", "false_value": []}
+    assert doc["parameters"]["readSignInActivity"]["default"] is False
     (sp_symbol,) = resources_of_type(doc, "Microsoft.Graph/servicePrincipals")
     sp = resource(doc, sp_symbol)
     assert sp["existing"] is True and sp["api_version"] == "v1.0"
@@ -263,6 +270,13 @@ def test_graph_module_is_behind_a_parameter(main: dict[str, Any]) -> None:
     assert condition(module) == "grantGraphPermissions"
     assert main["parameters"]["grantGraphPermissions"]["type"] == "bool"
     assert dotted(body(module)["params"]["principalId"]) == "identity.outputs.principalId"
+
+
+def test_sign_in_activity_permissions_follow_the_inactivity_setting(main: dict[str, Any]) -> None:
+    _, module = _module(main, "modules/graph-permissions.bicep")
+    assert body(module)["params"]["readSignInActivity"]["operator"] == {
+        "type": "greater_than", "operands": {"operand_1": "inactivityDays", "operand_2": 0}}
+    assert main["parameters"]["inactivityDays"]["default"] == 0
 
 
 # --- optional Entra authentication --------------------------------------------------------------------------------
