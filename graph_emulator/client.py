@@ -39,6 +39,12 @@ class EmulatorControl:
         """Create a user (Graph property names, plus `memberOf` and `sponsors` id lists); returns it in full."""
         return self._call("POST", "/users", json=props)
 
+    def seed_users(self, users: list[dict] | None = None, count: int = 0, **template: Any) -> list[str]:
+        """Create many users in one call: `users` (user bodies) and/or `count` generated from `template` (strings may
+        hold `{n}`); returns the new ids in order."""
+        body = {"users": users or [], "count": count, "template": template}
+        return self._call("POST", "/users/bulk", json=body)["ids"]
+
     def seed_group(self, **props: Any) -> dict:
         return self._call("POST", "/groups", json=props)
 

@@ -11,6 +11,7 @@ from .store import GroupRecord, UserRecord, blank_group, blank_user
 
 _USER_EXTRAS = frozenset({"memberOf", "sponsors"})
 _GROUP_EXTRAS = frozenset({"members"})
+MAX_BULK = 100_000
 
 
 class SeedError(ValueError):
@@ -23,6 +24,51 @@ class SeedError(ValueError):
 
 def seed_user(emulator: Emulator, body: dict[str, Any]) -> UserRecord:
     """Create a user from `body` (any catalogued property, plus `memberOf` and `sponsors` id lists)."""
+    user, groups = build_user(emulator, body)
+    return _commit(emulator, [(user, groups)])[0]
+
+
+def seed_users(emulator: Emulator, body: dict[str, Any]) -> list[UserRecord]:
+    """Create many users in one call, all or nothing: `users` (a list of user bodies) and/or `count` users generated
+    from `template`. Every template string may hold `{n}`, replaced by a number unique in this emulator; a
+    template without `mail` gets `user{n}@fabrikam.example`. `template` is also the base of each listed user."""
+    _check_bulk_body(body)
+    template = body.get("template") or {}
+    explicit = [{**template, **user} for user in body.get("users") or []]
+    numbers = range(emulator.directory.last_seq + 1, emulator.directory.last_seq + 1 + body.get("count", 0))
+    generated = [_numbered({"mail": "user{n}@fabrikam.example", **template}, number) for number in numbers]
+    built = [build_user(emulator, user) for user in [*explicit, *generated]]
+    ids = [user.id for user, _ in built]
+    if len(set(ids)) < len(ids):
+        raise SeedError("the same id is given to more than one user")
+    return _commit(emulator, built)
+
+
+def _check_bulk_body(body: dict[str, Any]) -> None:
+    unknown = set(body) - {"users", "count", "template"}
+    if unknown:
+        raise SeedError(f"unknown bulk fields: {sorted(unknown)}")
+    if not isinstance(body.get("users", []), list) or not all(isinstance(u, dict) for u in body.get("users", [])):
+        raise SeedError("users must be a list of user objects")
+    count = body.get("count", 0)
+    if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= MAX_BULK:
+        raise SeedError(f"count must be an integer from 0 to {MAX_BULK}")
+    if not isinstance(body.get("template", {}), dict):
+        raise SeedError("template must be an object")
+
+
+def _numbered(value: Any, number: int) -> Any:
+    if isinstance(value, str):
+        return value.replace("{n}", str(number))
+    if isinstance(value, list):
+        return [_numbered(item, number) for item in value]
+    if isinstance(value, dict):
+        return {key: _numbered(item, number) for key, item in value.items()}
+    return value
+
+
+def build_user(emulator: Emulator, body: dict[str, Any]) -> tuple[UserRecord, list[GroupRecord]]:
+    """A user (not yet stored) and the groups it joins, from a seed body; SeedError when the body is invalid."""
     _check_properties(body, USER_PROPERTIES, _USER_EXTRAS)
     props = blank_user(_new_id(emulator.directory.users, body.get("id")))
     user_type = body.get("userType") or "Member"
@@ -31,10 +77,21 @@ def seed_user(emulator: Emulator, body: dict[str, Any]) -> UserRecord:
     props.update(_user_defaults(emulator, body, user_type))
     props.update({name: value for name, value in body.items() if name in USER_PROPERTIES and name != "id"})
     groups = _existing_groups(emulator, body.get("memberOf") or [])
-    user = emulator.directory.add_user(UserRecord(props, sponsors=list(body.get("sponsors") or [])))
-    for group in groups:
-        group.members[user.id] = None
-    return user
+    return UserRecord(props, sponsors=_guid_list(body.get("sponsors") or [], "sponsors")), groups
+
+
+def _commit(emulator: Emulator, built: list[tuple[UserRecord, list[GroupRecord]]]) -> list[UserRecord]:
+    for user, groups in built:
+        emulator.directory.add_user(user)
+        for group in groups:
+            group.members[user.id] = None
+    return [user for user, _ in built]
+
+
+def _guid_list(values: list, name: str) -> list[str]:
+    if not all(isinstance(value, str) and is_guid(value) for value in values):
+        raise SeedError(f"{name} must be a list of GUIDs")
+    return [value.lower() for value in values]
 
 
 def _user_defaults(emulator: Emulator, body: dict[str, Any], user_type: str) -> dict[str, Any]:

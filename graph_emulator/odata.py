@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote, urlencode
 
 from starlette.requests import Request
@@ -160,6 +162,16 @@ def next_link(request: Request, offset: int) -> str:
     pairs.append(("$skiptoken", make_skiptoken(offset)))
     query = urlencode(pairs, quote_via=quote, safe="$,'()/:@")
     return str(request.url.replace(query=query))
+
+
+def page_after(items: list, request: Request, query: CollectionQuery,
+               position: Callable[[Any], int]) -> tuple[list, str | None]:
+    """One page of `items` (ascending by `position`) with a cursor `$skiptoken`: the next page starts after the
+    last item shown, so objects deleted between pages shift nothing (Graph's directory skiptokens are cursors)."""
+    remaining = [item for item in items if position(item) > query.offset] if query.offset else items
+    shown = remaining[:query.top]
+    link = next_link(request, position(shown[-1])) if len(remaining) > query.top else None
+    return shown, link
 
 
 def page(items: list, request: Request, query: CollectionQuery) -> tuple[list, str | None]:

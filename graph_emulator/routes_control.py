@@ -12,7 +12,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from .config import ConfigError
-from .control_seed import SeedError, change_user, seed_group, seed_user
+from .control_seed import SeedError, change_user, seed_group, seed_user, seed_users
 from .responses import graph_timestamp, utc_now
 from .state import Emulator
 from .store import GroupRecord, UserRecord
@@ -83,6 +83,15 @@ async def create_user(request: Request, emulator: Emulator) -> tuple[int, dict]:
         return 201, full_user(emulator, seed_user(emulator, await _body(request)))
     except SeedError as error:
         raise ControlError(error.status, str(error)) from None
+
+
+async def create_users(request: Request, emulator: Emulator) -> tuple[int, dict]:
+    """POST /users/bulk: many users in one call (see `seed_users`); answers their ids in order."""
+    try:
+        users = seed_users(emulator, await _body(request))
+    except SeedError as error:
+        raise ControlError(error.status, str(error)) from None
+    return 201, {"created": len(users), "ids": [user.id for user in users]}
 
 
 async def list_users(request: Request, emulator: Emulator) -> list[dict]:
@@ -180,6 +189,7 @@ _TABLE: list[tuple[str, str, ControlHandler]] = [
     ("GET", "/config", get_config),
     ("PATCH", "/config", patch_config),
     ("POST", "/reset", reset),
+    ("POST", "/users/bulk", create_users),
     ("POST", "/users", create_user),
     ("GET", "/users", list_users),
     ("GET", "/users/{user_id}", get_user),

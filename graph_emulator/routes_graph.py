@@ -9,6 +9,7 @@ from starlette.routing import Route
 from . import routes_directory as directory
 from . import routes_groups as groups
 from . import routes_invitations as invitations
+from . import routes_sponsors as sponsors
 from . import routes_users as users
 from .errors import bad_request
 from .pipeline import Handler, graph_endpoint, serve_graph
@@ -28,6 +29,7 @@ GRAPH_RESOURCES: list[tuple[str, tuple[str, ...], dict[str, Handler]]] = [
      ("/users/{user_id}/revokeSignInSessions", "/users/{user_id}/microsoft.graph.revokeSignInSessions"),
      {"POST": users.revoke_sessions}),
     ("/users/{id}/memberOf", ("/users/{user_id}/memberOf",), {"GET": users.member_of}),
+    ("/users/{id}/sponsors", ("/users/{user_id}/sponsors",), {"GET": sponsors.list_sponsors}),
     ("/groups/{id}", ("/groups/{group_id}",), {"GET": groups.get_group, "PATCH": groups.bind_members}),
     ("/groups/{id}/members", ("/groups/{group_id}/members",), {"GET": groups.list_members}),
     ("/groups/{id}/members/$ref", ("/groups/{group_id}/members/$ref",), {"POST": groups.add_member}),

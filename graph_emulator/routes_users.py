@@ -7,7 +7,7 @@ from starlette.responses import Response
 
 from .errors import bad_request, request_bad_request
 from .lookup import visible_user
-from .odata import check_options, page, relation_query, select_option, user_collection_query
+from .odata import check_options, page, page_after, relation_query, select_option, user_collection_query
 from .responses import context_url, graph_json, graph_timestamp, json_object, no_content, utc_now
 from .schema import (GROUP_DEFAULT_SELECT, GROUP_PROPERTIES, GROUP_TYPE, USER_DEFAULT_SELECT, USER_PROPERTIES,
                      USER_TYPE, USER_WRITABLE, valid_value)
@@ -24,7 +24,9 @@ async def list_users(request: Request, emulator: Emulator) -> Response:
     if query.order:
         prop, descending = query.order
         users.sort(key=lambda user: (user.props.get(prop) or "").casefold(), reverse=descending)
-    items, link = page(users, request, query)
+        items, link = page(users, request, query)
+    else:
+        items, link = page_after(users, request, query, lambda user: user.seq)
     values = [project(user.props, query.select, USER_DEFAULT_SELECT) for user in items]
     context = collection_context(request, "users", query.select)
     return graph_json(collection_body(context, values, link, len(users) if query.count else None))

@@ -21,6 +21,7 @@ class UserRecord:
     groups_at_deletion: list[str] = field(default_factory=list)
     sponsors: list[str] = field(default_factory=list)
     invitations: list[dict] = field(default_factory=list)
+    seq: int = 0
 
     @property
     def id(self) -> str:
@@ -83,8 +84,12 @@ class Directory:
     def __init__(self) -> None:
         self.users: dict[str, UserRecord] = {}
         self.groups: dict[str, GroupRecord] = {}
+        self.last_seq = 0
 
     def add_user(self, user: UserRecord) -> UserRecord:
+        """Store a user; it gets the next creation sequence number (the order listings and cursors use)."""
+        self.last_seq += 1
+        user.seq = self.last_seq
         self.users[user.id] = user
         return user
 

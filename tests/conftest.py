@@ -127,6 +127,12 @@ class EmulatorControl:
     def clear_calls(self) -> None:
         self._ok(self._http.delete("/calls"))
 
+    def seed_users(self, users: list[dict[str, Any]] | None = None, count: int = 0, **template: Any) -> list[str]:
+        """Many users in one call: `users` (user bodies) and/or `count` generated from `template` (Graph property
+        names, `memberOf`, `sponsors`, `signInActivity`; strings may hold `{n}`); returns the new ids in order."""
+        body = {"users": users or [], "count": count, "template": template}
+        return self._ok(self._http.post("/users/bulk", json=body))["ids"]
+
 
 @pytest.fixture
 def emulator(emulator_server: Any) -> Iterator[EmulatorControl]:
