@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, Sequence
 
+from lifecycle.domain.expiry import SignIn
 from lifecycle.domain.model import EmailClaim, Guest, GuestState, IndexKind
 
 
@@ -21,10 +22,30 @@ class DirectoryUser:
     user_principal_name: str = ""
     external_user_state: str | None = None
     account_enabled: bool | None = None
+    created_at: datetime | None = None
+    sign_in: SignIn | None = None  # only when signInActivity was selected
 
     @property
     def is_guest(self) -> bool:
         return self.user_type.lower() == "guest"
+
+    @property
+    def email(self) -> str:
+        """mail, else the first of otherMails."""
+        return self.mail or (self.other_mails[0] if self.other_mails else "")
+
+
+@dataclass(frozen=True)
+class GuestListing:
+    """One paged pass over the directory's guests.
+
+    `sign_ins_read` is False when signInActivity was asked for and the tenant could not return it (no Entra ID P1,
+    or the permission missing): `sign_in_note` says why, and no user carries sign-in data."""
+
+    users: list[DirectoryUser]
+    requests: int
+    sign_ins_read: bool = False
+    sign_in_note: str = ""
 
 
 @dataclass(frozen=True)
@@ -65,6 +86,16 @@ class Directory(Protocol):
     async def remove_member(self, group_id: str, user_id: str) -> None:
         """Idempotent: a missing membership is success; a missing group raises GraphNotFound."""
     async def group_exists(self, group_id: str) -> bool: ...
+    async def list_guests(self, sign_in_activity: bool) -> GuestListing:
+        """Every user with userType Guest, in one paged pass (large pages, only the properties the app needs).
+        Read-only. With `sign_in_activity` it also reads signInActivity; a 403 for it (no Entra ID P1, or the
+        permission missing) is not an error: the pass is made again without it and the listing says why.
+        Raises GraphUnavailable (throttled past budget) or GraphError."""
+    async def transitive_member_ids(self, group_id: str) -> set[str]:
+        """Ids of the users that are members of the group, directly or through nested groups. Read-only.
+        Raises GraphNotFound when the group does not exist."""
+    async def sponsor_ids(self, user_id: str) -> tuple[str, ...]:
+        """Ids of the user's sponsors. Read-only. Raises GraphNotFound when the user does not exist."""
     async def close(self) -> None: ...
 
 

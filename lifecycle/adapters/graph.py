@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -24,6 +25,7 @@ from msgraph.generated.models.directory_object import DirectoryObject
 from msgraph.generated.models.email_address import EmailAddress
 from msgraph.generated.models.invitation import Invitation as GraphInvitation
 from msgraph.generated.models.invited_user_message_info import InvitedUserMessageInfo
+from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from msgraph.generated.models.recipient import Recipient
 from msgraph.generated.models.reference_create import ReferenceCreate
 from msgraph.generated.models.user import User
@@ -36,12 +38,18 @@ from lifecycle.adapters.credentials import graph_auth_provider
 from lifecycle.config import Settings
 from lifecycle.domain.odata import odata_string
 from lifecycle.errors import GraphBadRequest, GraphError, GraphNotFound, GraphUnavailable
-from lifecycle.ports import DirectoryUser, Invitation, InvitationRequest
+from lifecycle.domain.expiry import SignIn
+from lifecycle.ports import DirectoryUser, GuestListing, Invitation, InvitationRequest
 from lifecycle.request_log import note_request_id
 
 T = TypeVar("T")
 USER_FIELDS = ["id", "userType", "displayName", "mail", "otherMails", "userPrincipalName", "externalUserState",
                "accountEnabled"]
+GUEST_PASS_FIELDS = ["id", "userType", "displayName", "mail", "otherMails", "externalUserState", "accountEnabled",
+                     "createdDateTime"]
+GUEST_PAGE = 999  # Graph's largest page
+SIGN_IN_PAGE = 500  # the largest page when signInActivity is selected
+_ODATA_ERRORS: dict[str, Any] = {"XXX": ODataError}
 _ALREADY_MEMBER = "already exist"
 _NOT_REPLICATED = "not a valid reference update"
 
@@ -109,6 +117,37 @@ def _user(user: Any) -> DirectoryUser:
     )
 
 
+def _json_user(item: dict[str, Any]) -> DirectoryUser:
+    """A user of a raw JSON page (no model parsing: a directory pass reads thousands of them)."""
+    activity = item.get("signInActivity")
+    return DirectoryUser(
+        id=item["id"], user_type=item.get("userType") or "", display_name=item.get("displayName") or "",
+        mail=(item.get("mail") or "").lower(), other_mails=tuple(m.lower() for m in item.get("otherMails") or []),
+        user_principal_name=item.get("userPrincipalName") or "", external_user_state=item.get("externalUserState"),
+        account_enabled=item.get("accountEnabled"), created_at=_graph_date(item.get("createdDateTime")),
+        sign_in=_sign_in(activity) if "signInActivity" in item else None)
+
+
+def _sign_in(activity: dict[str, Any] | None) -> SignIn:
+    activity = activity or {}
+    return SignIn(last_successful=_graph_date(activity.get("lastSuccessfulSignInDateTime")),
+                  last_interactive=_graph_date(activity.get("lastSignInDateTime")),
+                  last_non_interactive=_graph_date(activity.get("lastNonInteractiveSignInDateTime")))
+
+
+def _graph_date(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    moment = datetime.fromisoformat(value)
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _sign_in_unavailable(error: GraphError) -> bool:
+    """403 for signInActivity: no Entra ID P1 (Authentication_RequestFromNonPremiumTenantOrB2CTenant) or the
+    AuditLog.Read.All permission missing. Either way the tenant cannot tell us who signed in."""
+    return error.graph_status == 403
+
+
 class ThrottleGate:
     """A pause shared by every call of this worker: once Graph answers 429, nothing goes out until its Retry-After
     has passed (throttled requests still cost, so retrying early only prolongs the throttling)."""
@@ -165,6 +204,7 @@ class GraphDirectory:
             options={RetryHandlerOption.get_key(): RetryHandlerOption(max_retries=0)})
         adapter = GraphRequestAdapter(auth, client=self._http)
         adapter.base_url = settings.graph_base_url
+        self._adapter = adapter
         self._client = GraphServiceClient(request_adapter=adapter)
         self._base_url = settings.graph_base_url
         self._slots = AdaptiveLimiter(settings.graph_max_concurrency)
@@ -287,6 +327,58 @@ class GraphDirectory:
         except GraphNotFound:
             return False
         return True
+
+    # --- the directory pass ----------------------------------------------------------------------
+    async def list_guests(self, sign_in_activity: bool) -> GuestListing:
+        if not sign_in_activity:
+            users, requests = await self._guest_pages(with_sign_in=False)
+            return GuestListing(users, requests)
+        try:
+            users, requests = await self._guest_pages(with_sign_in=True)
+        except GraphError as exc:
+            if not _sign_in_unavailable(exc):
+                raise
+            users, requests = await self._guest_pages(with_sign_in=False)
+            note = f"Graph refused signInActivity ({exc.graph_code}: Entra ID P1 and AuditLog.Read.All are needed)"
+            return GuestListing(users, requests + 1, sign_ins_read=False, sign_in_note=note)
+        return GuestListing(users, requests, sign_ins_read=True)
+
+    async def _guest_pages(self, with_sign_in: bool) -> tuple[list[DirectoryUser], int]:
+        query = UsersRequestBuilder.UsersRequestBuilderGetQueryParameters(
+            filter="userType eq 'Guest'", select=GUEST_PASS_FIELDS + (["signInActivity"] if with_sign_in else []),
+            top=SIGN_IN_PAGE if with_sign_in else GUEST_PAGE)
+        first = self._client.users.to_get_request_information(RequestConfiguration(query_parameters=query))
+        items, requests = await self._pages("list guests", first, self._client.users.with_url)
+        return [_json_user(item) for item in items], requests
+
+    async def transitive_member_ids(self, group_id: str) -> set[str]:
+        members = self._client.groups.by_group_id(group_id).transitive_members.graph_user
+        query = members.GraphUserRequestBuilderGetQueryParameters(select=["id"], top=GUEST_PAGE)
+        first = members.to_get_request_information(RequestConfiguration(query_parameters=query))
+        items, _ = await self._pages("list transitive members", first, members.with_url)
+        return {item["id"] for item in items}
+
+    async def sponsor_ids(self, user_id: str) -> tuple[str, ...]:
+        sponsors = self._client.users.by_user_id(user_id).sponsors
+        query = sponsors.SponsorsRequestBuilderGetQueryParameters(select=["id"])
+        first = sponsors.to_get_request_information(RequestConfiguration(query_parameters=query))
+        items, _ = await self._pages("list sponsors", first, sponsors.with_url)
+        return tuple(item["id"] for item in items)
+
+    async def _pages(self, action: str, first: Any, with_url: Callable[[str], Any]) -> tuple[list[dict[str, Any]], int]:
+        """Follow @odata.nextLink from `first`, reading raw JSON pages through the SDK's adapter (auth,
+        middleware and error mapping kept; no model parsing)."""
+        items: list[dict[str, Any]] = []
+        info, requests = first, 0
+        while info is not None:
+            request = info
+            raw = await self._call(action, lambda: self._adapter.send_primitive_async(request, "bytes", _ODATA_ERRORS))
+            requests += 1
+            body = json.loads(raw or b"{}")
+            items.extend(body.get("value") or [])
+            link = body.get("@odata.nextLink")
+            info = with_url(link).to_get_request_information() if link else None
+        return items, requests
 
 
 def _message_info(request: InvitationRequest) -> InvitedUserMessageInfo | None:

@@ -1,6 +1,7 @@
 """In-memory adapters that obey the same ports as the real ones (for fast tests and dry wiring)."""
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Sequence
 from dataclasses import replace
@@ -9,9 +10,11 @@ from typing import Any
 
 from lifecycle.adapters import table_codec as codec
 from lifecycle.domain.model import EmailClaim, Guest, GuestState, IndexKind
+from lifecycle.domain.expiry import SignIn
 from lifecycle.errors import ConcurrencyConflict, GraphBadRequest, GraphNotFound, InvalidRequest
 from lifecycle.ports import (
-    AuditEntry, DirectoryUser, Event, GuestQuery, IdempotencyRecord, Invitation, InvitationRequest, Page,
+    AuditEntry, DirectoryUser, Event, GuestListing, GuestQuery, IdempotencyRecord, Invitation, InvitationRequest,
+    Page,
 )
 
 _TRACKED = (GuestState.INVITED, GuestState.ACTIVE, GuestState.DISABLED)
@@ -130,13 +133,16 @@ class InMemoryAuditLog:
 
 
 class InMemoryDirectory:
-    """A tiny Directory: users, groups and memberships, with the port's error contract."""
+    """A tiny Directory: users, groups (whose members may be groups) and memberships, with the port's error
+    contract. A user's `signInActivity` is a `SignIn`; `premium = False` stands for a tenant without Entra ID P1."""
 
     def __init__(self) -> None:
         self.users: dict[str, dict[str, Any]] = {}
         self.deleted: dict[str, dict[str, Any]] = {}
         self.groups: dict[str, set[str]] = {}
         self.writes: list[tuple[str, str]] = []
+        self.premium = True
+        self.list_requests = 0
 
     def add_user(self, email: str, user_type: str = "Guest", state: str | None = "PendingAcceptance") -> str:
         user_id = str(uuid.uuid4())
@@ -153,10 +159,42 @@ class InMemoryDirectory:
         return self.users[user_id]
 
     @staticmethod
-    def _view(user: dict[str, Any]) -> DirectoryUser:
+    def _view(user: dict[str, Any], with_sign_in: bool = False) -> DirectoryUser:
         return DirectoryUser(id=user["id"], user_type=user["userType"], display_name=user.get("displayName", ""),
-                             mail=user["mail"], external_user_state=user.get("externalUserState"),
-                             account_enabled=user.get("accountEnabled"))
+                             mail=user["mail"], other_mails=tuple(user.get("otherMails", ())),
+                             external_user_state=user.get("externalUserState"),
+                             account_enabled=user.get("accountEnabled"), created_at=user.get("createdDateTime"),
+                             sign_in=(user.get("signInActivity") or SignIn()) if with_sign_in else None)
+
+    async def list_guests(self, sign_in_activity: bool) -> GuestListing:
+        guests = [u for u in self.users.values() if u["userType"] == "Guest"]
+        with_sign_in = sign_in_activity and self.premium
+        requests = max(1, math.ceil(len(guests) / (500 if with_sign_in else 999)))
+        self.list_requests += requests
+        users = [self._view(u, with_sign_in) for u in guests]
+        if sign_in_activity and not self.premium:
+            return GuestListing(users, requests + 1, sign_ins_read=False, sign_in_note=(
+                "Graph refused signInActivity (Authentication_RequestFromNonPremiumTenantOrB2CTenant: Entra ID P1 "
+                "and AuditLog.Read.All are needed)"))
+        return GuestListing(users, requests, sign_ins_read=with_sign_in)
+
+    async def transitive_member_ids(self, group_id: str) -> set[str]:
+        if group_id not in self.groups:
+            raise GraphNotFound(f"group {group_id} not found")
+        found: set[str] = set()
+        seen, pending = set(), [group_id]
+        while pending:
+            current = pending.pop()
+            seen.add(current)
+            for member in self.groups.get(current, set()):
+                if member in self.groups and member not in seen:
+                    pending.append(member)
+                elif member in self.users:
+                    found.add(member)
+        return found
+
+    async def sponsor_ids(self, user_id: str) -> tuple[str, ...]:
+        return tuple(self._user(user_id).get("sponsors", ()))
 
     async def find_user_by_email(self, email: str) -> DirectoryUser | None:
         found = [u for u in self.users.values() if u["mail"] == email.lower()]

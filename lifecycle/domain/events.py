@@ -15,7 +15,9 @@ ENABLED = "guest.enabled"
 EXTENDED = "guest.extended"
 DELETED = "guest.deleted"
 RESTORED = "guest.restored"
-EVENT_TYPES = (INVITED, EXPIRING, DISABLED, ENABLED, EXTENDED, DELETED, RESTORED)
+REDEEMED = "guest.redeemed"
+ADOPTED = "guest.adopted"  # an existing guest is tracked from now on (instead of guest.invited)
+EVENT_TYPES = (INVITED, ADOPTED, REDEEMED, EXPIRING, DISABLED, ENABLED, EXTENDED, DELETED, RESTORED)
 
 
 def guest_event(kind: str, guest: Guest, now: datetime, **extra: Any) -> Event:

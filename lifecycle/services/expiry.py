@@ -1,19 +1,19 @@
-"""The expiry sweep: read what is due, refresh it from Graph, plan, guard, act, repair, report."""
+"""The expiry sweep: one directory pass against every record, plan, guard, act, repair, report."""
 from __future__ import annotations
 
 import asyncio
 import json
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
 
 from lifecycle.domain import events
-from lifecycle.domain.expiry import ENFORCING, Action, ActionKind, ExpiryPolicy, Plan, due_actions, plan_expiry
-from lifecycle.domain.model import DELETED_RETENTION, Guest, IndexKind, InvitationState
+from lifecycle.domain.expiry import Action, ActionKind, ExpiryPolicy, Plan, SignIn, plan_expiry, sign_ins_known
+from lifecycle.domain.model import DisabledReason, Guest, GuestState, IndexKind, InvitationState
 from lifecycle.errors import ConcurrencyConflict, Conflict, LifecycleError
 from lifecycle.logs import get_logger
-from lifecycle.ports import DirectoryUser, Event, IdempotencyStore
+from lifecycle.ports import DirectoryUser, Event, GuestListing, GuestQuery, IdempotencyStore
 from lifecycle.request_log import collect_events
 from lifecycle.services.context import Context
 from lifecycle.services.events import EventDispatcher
@@ -22,7 +22,8 @@ from lifecycle.services.operations import GuestOperations, Operation
 from lifecycle.services.provisioning import Provisioner
 
 ACTOR = "expiry-sweep"
-READ_FACTOR = 5  # read up to this many times the per-run cap from each index
+RECORD_PAGE = 1000  # records per Table query page (the service's maximum)
+_TRACKED = (GuestState.INVITED, GuestState.ACTIVE, GuestState.DISABLED)
 log = get_logger("lifecycle.expiry")
 
 
@@ -37,6 +38,9 @@ class SweepReport:
     guard_tripped: bool = False
     guard_message: str = ""
     refreshed: dict[str, int] = field(default_factory=dict)
+    directory: dict[str, float] = field(default_factory=dict)
+    inactivity: str = ""
+    excluded: list[dict[str, str]] = field(default_factory=list)
     repaired: dict[str, int] = field(default_factory=dict)
     skipped: list[dict[str, str]] = field(default_factory=list)
     failures: list[dict[str, str]] = field(default_factory=list)
@@ -57,10 +61,51 @@ class SweepReport:
         lines.append("done:    " + _counts(self.done))
         lines.append(f"deferred to the next run (cap): {self.deferred}")
         lines.append("refreshed from Graph: " + _counts(self.refreshed))
+        if self.directory:
+            lines.append(f"directory pass: {self.directory['guests']:g} guests in {self.directory['requests']:g} "
+                         f"requests ({self.directory['requestsPerThousandGuests']:g} per thousand guests)")
+        lines.append(f"inactivity: {self.inactivity}")
+        lines += [f"skipped {e['guestId']}: {e['action']} ({e['reason']}) excluded by group {e['group']}"
+                  for e in self.excluded]
         lines.append("repaired: " + _counts(self.repaired))
         lines += [f"skipped {s['guestId']}: {s['reason']}" for s in self.skipped]
         lines += [f"FAILED {f['action']} {f['guestId']}: {f['reason']}" for f in self.failures]
         return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Reconciliation:
+    guest: Guest
+    kind: str  # gone | redeemed | disabled outside the app
+    transition: Callable[[Guest], Guest]
+    event: str | None
+
+
+@dataclass
+class Survey:
+    """One directory pass set against the records: the records as the directory says they are now (changes
+    applied in memory only), the writes that would make the store say so, sign-ins and exclusions."""
+
+    listing: GuestListing
+    excluded: dict[str, str] = field(default_factory=dict)
+    guests: list[Guest] = field(default_factory=list)
+    changes: list[Reconciliation] = field(default_factory=list)
+    not_guests: list[str] = field(default_factory=list)
+    sign_ins: dict[str, SignIn] | None = None
+    inactivity: str = ""
+
+    @property
+    def tracked(self) -> int:
+        return sum(1 for g in self.guests if g.state in _TRACKED)
+
+    def refresh_counts(self) -> dict[str, int]:
+        counts = Counter(c.kind for c in self.changes)
+        return {"checked": len(self.guests) + len(self.not_guests), **counts}
+
+    def directory_figures(self) -> dict[str, float]:
+        guests, requests = len(self.listing.users), self.listing.requests
+        per_thousand = round(requests * 1000 / guests, 2) if guests else float(requests)
+        return {"guests": guests, "requests": requests, "requestsPerThousandGuests": per_thousand}
 
 
 def _counts(values: dict[str, int]) -> str:
@@ -82,35 +127,96 @@ class ExpirySweep:
         return ExpiryPolicy(grace_days=s.expiry_grace_days, redeem_days=s.invite_redeem_days,
                             notice_days=s.expiry_notice_days, max_actions=s.expiry_max_actions_per_run,
                             guard_percent=s.expiry_guard_percent, guard_min=s.expiry_guard_min,
-                            dry_run=s.expiry_dry_run if dry_run is None else dry_run, override_guard=override_guard)
+                            dry_run=s.expiry_dry_run if dry_run is None else dry_run, override_guard=override_guard,
+                            inactivity_days=s.inactivity_days)
 
     async def run(self, *, dry_run: bool | None = None, override_guard: bool = False) -> SweepReport:
         now = self._context.clock()
         policy = self.policy(dry_run, override_guard)
         report = SweepReport(started_at=now.isoformat(), dry_run=policy.dry_run)
-        guests = await self._read_due(now, policy)
-        guests = await self._refresh(guests, now, policy, report)
-        plan = await self._plan(guests, now, policy, report)
-        if not plan.guard_tripped and not policy.dry_run:
-            with collect_events() as written:
+        try:
+            survey = await self.survey(now, policy)
+        except LifecycleError as exc:
+            report.failures.append({"guestId": "-", "action": "directory pass", "reason": exc.message})
+            return self._finish(report)
+        plan = self._plan(survey, now, policy, report)
+        if policy.dry_run:
+            return self._finish(report)
+        with collect_events() as written:
+            await self._reconcile(survey, report)
+            if not plan.guard_tripped:
                 await self._act(plan, now, report)
                 await self._repair(now, report)
-            await self._housekeeping(written, now, report)
+        await self._housekeeping(written, now, report)
+        return self._finish(report)
+
+    def _finish(self, report: SweepReport) -> SweepReport:
         report.finished_at = self._context.clock().isoformat()
         (log.error if report.guard_tripped or report.failures else log.info)("expiry sweep", **asdict(report))
         return report
 
-    # --- read ------------------------------------------------------------------------------------
-    async def _read_due(self, now: datetime, policy: ExpiryPolicy) -> list[Guest]:
-        store, limit = self._context.store, policy.max_actions * READ_FACTOR
-        ranges = [(IndexKind.EXPIRES, now + timedelta(days=policy.notice_days)),
-                  (IndexKind.DISABLED, now - timedelta(days=policy.grace_days)),
-                  (IndexKind.DELETED, now - DELETED_RETENTION)]
-        if policy.redeem_days > 0:
-            ranges.append((IndexKind.INVITED, now - timedelta(days=policy.redeem_days)))
-        found = await asyncio.gather(*(store.due(kind, until, limit) for kind, until in ranges))
-        ids = list(dict.fromkeys(guest_id for batch in found for guest_id in batch))
-        return await self._load_many(ids)
+    async def plan(self, *, override_guard: bool = False) -> tuple[Plan, Survey]:
+        """What the next sweep would do, from the same directory pass and planning function; writes nothing."""
+        now = self._context.clock()
+        policy = self.policy(True, override_guard)
+        survey = await self.survey(now, policy)
+        return plan_from(survey, now, policy), survey
+
+    # --- survey: the directory pass and the records, read only ------------------------------------
+    async def survey(self, now: datetime, policy: ExpiryPolicy) -> Survey:
+        """Read the directory's guests once, the exclusions once, every record; work out (in memory) how each
+        record differs from the directory. Nothing is written."""
+        directory = self._context.directory
+        listing, excluded, records = await asyncio.gather(
+            directory.list_guests(sign_in_activity=policy.inactivity_days > 0),
+            self._excluded(), self._read_records())
+        by_id = {user.id: user for user in listing.users}
+        survey = Survey(listing=listing, excluded=excluded)
+        survey.sign_ins, survey.inactivity = _sign_ins(listing, policy)
+        missing = [g for g in records if g.id not in by_id and _expects_user(g)]
+        found = await self._look_up(missing)
+        for guest in records:
+            self._survey_one(guest, by_id.get(guest.id) or found.get(guest.id), now, survey)
+        return survey
+
+    def _survey_one(self, guest: Guest, user: DirectoryUser | None, now: datetime, survey: Survey) -> None:
+        if user is not None and not user.is_guest:
+            survey.not_guests.append(guest.id)
+            return
+        change = _directory_change(guest, user, now) if _expects_user(guest) else None
+        if change is None:
+            survey.guests.append(guest)
+            return
+        kind, transition, event = change
+        survey.changes.append(Reconciliation(guest, kind, transition, event))
+        survey.guests.append(transition(guest))
+
+    async def _look_up(self, guests: list[Guest]) -> dict[str, DirectoryUser | None]:
+        """Records the guest pass did not return: deleted outside the app, or no longer a guest."""
+        slots = asyncio.Semaphore(self._context.settings.graph_max_concurrency)
+
+        async def look_up(guest: Guest) -> tuple[str, DirectoryUser | None]:
+            async with slots:
+                return guest.id, await self._context.directory.get_user(guest.id)
+
+        return dict(await asyncio.gather(*(look_up(g) for g in guests)))
+
+    async def _excluded(self) -> dict[str, str]:
+        excluded: dict[str, str] = {}
+        for group_id in self._context.settings.expiry_excluded_group_ids:
+            for member in await self._context.directory.transitive_member_ids(group_id):
+                excluded.setdefault(member, group_id)
+        return excluded
+
+    async def _read_records(self) -> list[Guest]:
+        records: list[Guest] = []
+        token: str | None = None
+        while True:
+            page = await self._context.store.query(GuestQuery(page_size=RECORD_PAGE, continuation_token=token))
+            records.extend(g for g in page.guests if g.state not in (GuestState.PURGED, GuestState.INVITING))
+            token = page.continuation_token
+            if not token:
+                return records
 
     async def _load_many(self, ids: list[str]) -> list[Guest]:
         slots = asyncio.Semaphore(self._context.settings.graph_max_concurrency * 4)
@@ -121,54 +227,36 @@ class ExpirySweep:
 
         return [g for g in await asyncio.gather(*(load(i) for i in ids)) if g is not None]
 
-    # --- refresh ---------------------------------------------------------------------------------
-    async def _refresh(self, guests: list[Guest], now: datetime, policy: ExpiryPolicy,
-                       report: SweepReport) -> list[Guest]:
-        """Re-read from Graph every guest the plan would disable or delete: redemption, existence, user type."""
-        slots = asyncio.Semaphore(self._context.settings.graph_max_concurrency)
-        counts: Counter[str] = Counter()
-
-        async def refresh(guest: Guest) -> Guest | None:
-            if not any(a.kind in ENFORCING for a in due_actions(guest, now, policy)):
-                return guest
-            async with slots:
-                return await self._refresh_one(guest, now, policy, report, counts)
-
-        refreshed = await asyncio.gather(*(refresh(g) for g in guests))
-        report.refreshed = dict(counts)
-        return [g for g in refreshed if g is not None]
-
-    async def _refresh_one(self, guest: Guest, now: datetime, policy: ExpiryPolicy, report: SweepReport,
-                           counts: Counter[str]) -> Guest | None:
-        try:
-            user = await self._context.directory.get_user(guest.id)
-        except LifecycleError as exc:
-            report.failures.append({"guestId": guest.id, "action": "refresh", "reason": exc.message})
-            return None
-        counts["checked"] += 1
-        if user is not None and not user.is_guest:
-            report.skipped.append({"guestId": guest.id, "reason": "not a guest in the directory"})
-            return None
-        change = _directory_change(guest, user, now)
-        if change is None or policy.dry_run:
-            return guest
-        counts["gone" if user is None else "redeemed"] += 1
-        try:
-            return await self._context.update(guest, change)
-        except LifecycleError as exc:
-            report.failures.append({"guestId": guest.id, "action": "refresh", "reason": exc.message})
-            return None
-
     # --- plan ------------------------------------------------------------------------------------
-    async def _plan(self, guests: list[Guest], now: datetime, policy: ExpiryPolicy, report: SweepReport) -> Plan:
-        needs_guard = sum(1 for g in guests if any(a.kind in ENFORCING for a in due_actions(g, now, policy)))
-        tracked = await self._context.store.count_tracked() if needs_guard > policy.guard_min else None
-        plan = plan_expiry(guests, now, policy, needs_guard if tracked is None else tracked)
-        report.tracked = tracked
+    def _plan(self, survey: Survey, now: datetime, policy: ExpiryPolicy, report: SweepReport) -> Plan:
+        plan = plan_from(survey, now, policy)
+        report.tracked = survey.tracked
+        report.directory = survey.directory_figures()
+        report.inactivity = survey.inactivity
+        report.refreshed = survey.refresh_counts()
+        report.skipped += [{"guestId": i, "reason": "not a guest in the directory"} for i in survey.not_guests]
+        report.excluded = [{"guestId": e.guest_id, "group": e.group_id, "action": e.kind.value,
+                            "reason": e.reason.value} for e in plan.excluded]
         report.planned = dict(Counter(a.kind.value for a in plan.actions))
         report.deferred = len(plan.deferred)
         report.guard_tripped, report.guard_message = plan.guard_tripped, plan.guard_message
         return plan
+
+    # --- reconcile: write what the directory pass found -------------------------------------------
+    async def _reconcile(self, survey: Survey, report: SweepReport) -> None:
+        slots = asyncio.Semaphore(self._context.settings.graph_max_concurrency * 4)
+
+        async def write(change: Reconciliation) -> None:
+            async with slots:
+                await self._reconcile_one(change, report)
+
+        await asyncio.gather(*(write(c) for c in survey.changes))
+
+    async def _reconcile_one(self, change: Reconciliation, report: SweepReport) -> None:
+        try:
+            await self._context.update(change.guest, change.transition, change.event)
+        except LifecycleError as exc:
+            report.failures.append({"guestId": change.guest.id, "action": "refresh", "reason": exc.message})
 
     # --- act -------------------------------------------------------------------------------------
     async def _act(self, plan: Plan, now: datetime, report: SweepReport) -> None:
@@ -261,10 +349,42 @@ class ExpirySweep:
             report.failures.append({"guestId": guest.id, "action": "repair", "reason": exc.message})
 
 
-def _directory_change(guest: Guest, user: DirectoryUser | None, now: datetime) -> Any:
+def _expects_user(guest: Guest) -> bool:
+    """Records whose user should be in the directory (a deleted one is in deleted items, a purged one gone)."""
+    return guest.state in (GuestState.INVITED, GuestState.ACTIVE, GuestState.DISABLED)
+
+
+def _directory_change(guest: Guest, user: DirectoryUser | None,
+                      now: datetime) -> tuple[str, Callable[[Guest], Guest], str | None] | None:
+    """How the directory says the record changed: (what, the idempotent change, its event) or None."""
     if user is None:
-        return lambda g: g.gone_from_directory(now)
+        return "gone", lambda g: g.gone_from_directory(now), None
     if user.external_user_state == InvitationState.ACCEPTED.value and guest.invitation_state is not \
             InvitationState.ACCEPTED:
-        return lambda g: g.redeemed(now)
+        return "redeemed", lambda g: g.redeemed(now), events.REDEEMED
+    if user.account_enabled is False and guest.is_live and not guest.pending_action:
+        return "disabled outside the app", _disabled_outside(now), events.DISABLED
     return None
+
+
+def _disabled_outside(now: datetime) -> Callable[[Guest], Guest]:
+    return lambda g: g.disable(now, DisabledReason.MANUAL) if g.is_live else g
+
+
+def _sign_ins(listing: GuestListing, policy: ExpiryPolicy) -> tuple[dict[str, SignIn] | None, str]:
+    """The sign-ins the plan may use, and the report's inactivity line."""
+    if policy.inactivity_days <= 0:
+        return None, "off (INACTIVITY_DAYS=0)"
+    if not listing.sign_ins_read:
+        return None, f"unknown, nothing decided on inactivity: {listing.sign_in_note}"
+    sign_ins = {user.id: user.sign_in for user in listing.users if user.sign_in is not None}
+    if not sign_ins_known(sign_ins):
+        return None, ("unknown, nothing decided on inactivity: Graph returned no sign-in date for any guest "
+                      "(no Entra ID P1, or the data is not collected)")
+    return sign_ins, f"{policy.inactivity_days} days, from the sign-in activity of {len(sign_ins)} guests"
+
+
+def plan_from(survey: Survey, now: datetime, policy: ExpiryPolicy) -> Plan:
+    """The plan of a survey: the pure planning function over the records as the directory says they are now."""
+    return plan_expiry(survey.guests, now, policy, survey.tracked, sign_ins=survey.sign_ins,
+                       excluded=survey.excluded)

@@ -9,6 +9,7 @@ from lifecycle.adapters.memory import (
     InMemoryAuditLog, InMemoryDirectory, InMemoryEventPublisher, InMemoryGuestStore, InMemoryIdempotencyStore,
 )
 from lifecycle.config import Settings
+from lifecycle.domain.expiry import SignIn
 from lifecycle.domain.model import GuestState
 from lifecycle.schemas import InviteRequest
 from lifecycle.services.context import Tuning
@@ -54,12 +55,14 @@ async def test_sweep_disables_then_deletes_then_purges(world):
     directory.users[guest_id]["externalUserState"] = "Accepted"
     clock.now = START + timedelta(days=5)
     report = await svc.expiry.run()
-    assert report.done == {"notify": 1}
+    assert report.done == {"notify": 1} and report.refreshed == {"checked": 1, "redeemed": 1}
+    assert store.guests[guest_id].state is GuestState.ACTIVE  # every redemption, not only the guests due
     assert [e.type for e in services.publisher.published].count("guest.expiring") == 1
+    assert [e.type for e in services.publisher.published].count("guest.redeemed") == 1
     assert (await svc.expiry.run()).done == {}  # the notice goes out once
     clock.now = START + timedelta(days=10)
     report = await svc.expiry.run()
-    assert report.done == {"disable": 1} and report.refreshed == {"checked": 1, "redeemed": 1}
+    assert report.done == {"disable": 1} and report.refreshed == {"checked": 1}
     assert store.guests[guest_id].state is GuestState.DISABLED and directory.users[guest_id]["accountEnabled"] is False
     clock.now = START + timedelta(days=40)
     assert (await svc.expiry.run()).done == {"delete": 1}
@@ -166,3 +169,98 @@ async def test_timer_function_runs_one_sweep(fakes):
     await timer.get_user_function()(TimerRequest(past_due=False))
     assert fakes.store.guests[outcome.guest.id].state is GuestState.DISABLED
     assert fakes.directory.users[outcome.guest.id]["accountEnabled"] is False
+
+
+# --- the directory pass, inactivity, exclusions ---------------------------------------------------
+EXCLUDED = "6f1c1ef7-2b1e-4a3c-9d51-0000000000e1"
+NESTED = "6f1c1ef7-2b1e-4a3c-9d51-0000000000e2"
+
+
+async def test_one_directory_pass_refreshes_every_record(world):
+    clock, store, directory, services = world
+    svc = services()
+    ids = [await invite(svc, f"r{n}@fabrikam.com", 300) for n in range(5)]
+    for guest_id in ids[:3]:
+        directory.users[guest_id]["externalUserState"] = "Accepted"
+    directory.users[ids[3]]["accountEnabled"] = False
+    report = await svc.expiry.run()
+    assert report.refreshed == {"checked": 5, "redeemed": 3, "disabled outside the app": 1}
+    assert report.directory == {"guests": 5, "requests": 1, "requestsPerThousandGuests": 200.0}
+    assert [store.guests[i].state for i in ids] == [GuestState.ACTIVE] * 3 + [GuestState.DISABLED, GuestState.INVITED]
+    assert store.guests[ids[3]].disabled_reason.value == "manual"
+    published = [e.type for e in services.publisher.published]
+    assert published.count("guest.redeemed") == 3 and published.count("guest.disabled") == 1
+    assert directory.list_requests == 1 and (await svc.expiry.run()).refreshed == {"checked": 5}
+
+
+async def test_inactive_guest_is_disabled_then_deleted_and_extend_restarts_the_window(world):
+    clock, store, directory, services = world
+    svc = services(INACTIVITY_DAYS="30", EXPIRY_GRACE_DAYS="10", INVITE_REDEEM_DAYS="0")
+    quiet = await invite(svc, "quiet@fabrikam.com", 300)
+    busy = await invite(svc, "busy@fabrikam.com", 300)
+    directory.users[quiet]["signInActivity"] = SignIn(last_successful=START)
+    clock.now = START + timedelta(days=30)
+    directory.users[busy]["signInActivity"] = SignIn(last_non_interactive=clock.now)
+    report = await svc.expiry.run()
+    assert report.done == {"disable": 1} and report.inactivity.startswith("30 days"), report
+    assert store.guests[quiet].disabled_reason.value == "inactivity" and store.guests[busy].is_live
+    await svc.operations.run(svc.operations.extending(clock.now + timedelta(days=200)), quiet, "test")
+    assert store.guests[quiet].is_live and store.guests[quiet].activity_baseline == clock.now
+    clock.now += timedelta(days=29)
+    assert (await svc.expiry.run()).done == {}  # a new window since the extend
+    clock.now += timedelta(days=1)
+    directory.users[busy]["signInActivity"] = SignIn(last_successful=clock.now - timedelta(days=1))
+    assert (await svc.expiry.run()).done == {"disable": 1} and store.guests[busy].is_live
+    clock.now += timedelta(days=10)
+    assert (await svc.expiry.run()).done == {"delete": 1} and quiet in directory.deleted
+
+
+async def test_without_a_licence_nothing_is_decided_on_inactivity(world):
+    clock, store, directory, services = world
+    svc = services(INACTIVITY_DAYS="30", INVITE_REDEEM_DAYS="0")
+    guest_id = await invite(svc, "nolicence@fabrikam.com", 900)
+    directory.premium = False
+    clock.now = START + timedelta(days=400)
+    report = await svc.expiry.run()
+    assert report.done == {} and store.guests[guest_id].is_live
+    assert "unknown" in report.inactivity and "NonPremium" in report.inactivity
+    directory.premium = True  # licensed, but every value empty: still unknown, never "never signed in"
+    report = await svc.expiry.run()
+    assert report.done == {} and "no sign-in date for any guest" in report.inactivity
+
+
+async def test_nested_exclusion_is_skipped_with_its_group(world):
+    clock, store, directory, services = world
+    svc = services(EXPIRY_EXCLUDED_GROUP_IDS=EXCLUDED)
+    kept = await invite(svc, "partner@fabrikam.com", 1)
+    other = await invite(svc, "other@fabrikam.com", 1)
+    directory.add_group(EXCLUDED)
+    directory.add_group(NESTED)
+    directory.groups[EXCLUDED].add(NESTED)
+    directory.groups[NESTED].add(kept)
+    clock.now = START + timedelta(days=2)
+    report = await svc.expiry.run()
+    assert report.done == {"disable": 1} and store.guests[kept].is_live and not store.guests[other].is_live
+    assert report.excluded == [{"guestId": kept, "group": EXCLUDED, "action": "disable", "reason": "expired"}]
+    assert f"skipped {kept}: disable (expired) excluded by group {EXCLUDED}" in report.to_text()
+
+
+async def test_plan_is_what_the_sweep_then_does_and_writes_nothing(world):
+    clock, store, directory, services = world
+    svc = services(INACTIVITY_DAYS="30", INVITE_REDEEM_DAYS="0")
+    expired = await invite(svc, "expired@fabrikam.com", 1)
+    inactive = await invite(svc, "inactive@fabrikam.com", 300)
+    fine = await invite(svc, "fine@fabrikam.com", 300)
+    directory.users[inactive]["signInActivity"] = SignIn(last_successful=START)
+    directory.users[fine]["signInActivity"] = SignIn(last_successful=START + timedelta(days=30))
+    directory.users[expired]["externalUserState"] = "Accepted"
+    clock.now = START + timedelta(days=31)
+    before, writes, outbox = dict(store.guests), len(directory.writes), len(store.outbox)
+    plan, _ = await svc.expiry.plan()
+    assert store.guests == before and len(directory.writes) == writes and len(store.outbox) == outbox
+    planned = sorted((a.guest_id, a.kind.value, a.reason.value) for a in plan.actions)
+    assert planned == sorted([(expired, "disable", "expired"), (inactive, "disable", "inactive")])
+    report = await svc.expiry.run()
+    assert report.done == {"disable": 2}
+    assert store.guests[expired].disabled_reason.value == "expiry"
+    assert store.guests[inactive].disabled_reason.value == "inactivity"
