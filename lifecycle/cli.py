@@ -4,10 +4,8 @@ from __future__ import annotations
 import os
 import secrets
 import sys
-import uuid
 
 import click
-import httpx
 
 
 @click.group()
@@ -21,15 +19,22 @@ def main() -> None:
 @click.option("--emulate-graph", is_flag=True, help="Start the Graph emulator in-process and point the app at it.")
 @click.option("--emulator-port", default=0, type=int, help="Port of the emulator (0 = any free port).")
 def serve(host: str, port: int, emulate_graph: bool, emulator_port: int) -> None:
-    """Serve the functions that function_app.app registers, with function-key auth."""
-    import uvicorn
+    """Serve the functions that function_app.app registers, with function-key auth (development server)."""
+    try:
+        import uvicorn
 
+        from devserver.asgi import build_asgi_app
+        from devserver.emulated_graph import start_emulator
+    except ImportError as missing:
+        raise click.ClickException(f"the development server needs requirements-dev.txt ({missing})") from None
     from lifecycle.logs import configure_logging
 
     configure_logging()
-    emulator = _start_emulator(emulator_port) if emulate_graph else None
+    emulator = start_emulator(emulator_port) if emulate_graph else None
+    if emulator is not None:
+        click.echo(f"Graph emulator: {emulator.graph_url}  (control: {emulator.url}/_emulator)")
+        click.echo(f"Managed groups: {os.environ['MANAGED_GROUP_IDS'].replace(',', ', ')}")
     import function_app
-    from lifecycle.serve import build_asgi_app
 
     key = os.environ.get("LIFECYCLE_FUNCTION_KEY") or secrets.token_urlsafe(32)
     click.echo(f"Guest Lifecycle API: http://{host}:{port}/api  (health: /api/health)")
@@ -39,25 +44,6 @@ def serve(host: str, port: int, emulate_graph: bool, emulator_port: int) -> None
     finally:
         if emulator is not None:
             emulator.stop()
-
-
-def _start_emulator(port: int):  # type: ignore[no-untyped-def]
-    try:
-        from graph_emulator.server import EmulatorServer
-    except ImportError:
-        raise click.ClickException("the Graph emulator is a development tool: install requirements-dev.txt") from None
-    groups = [g for g in os.environ.get("MANAGED_GROUP_IDS", "").split(",") if g.strip()]
-    if not groups:
-        groups = [str(uuid.uuid5(uuid.NAMESPACE_URL, f"guest-lifecycle/demo-group/{n}")) for n in (1, 2)]
-        os.environ["MANAGED_GROUP_IDS"] = ",".join(groups)
-    server = EmulatorServer(port=port)
-    server.start()
-    for number, group_id in enumerate(groups, 1):
-        httpx.post(f"{server.url}/_emulator/groups", json={"id": group_id.strip(), "displayName": f"Managed group {number}"})
-    os.environ["GRAPH_BASE_URL"] = server.graph_url
-    click.echo(f"Graph emulator: {server.graph_url}  (control: {server.url}/_emulator)")
-    click.echo(f"Managed groups: {', '.join(groups)}")
-    return server
 
 
 @main.command()

@@ -246,7 +246,7 @@ class Schemas:
 def registered_functions() -> list[Any]:
     """The HTTP functions `function_app.app` registers (route, methods, auth level)."""
     import function_app
-    from lifecycle.serve import http_functions
+    from lifecycle.registry import http_functions
 
     return http_functions(function_app.app)
 

@@ -7,7 +7,7 @@ from typing import Any
 import azure.functions as func
 
 import function_app
-from lifecycle.serve import indexed_functions
+from lifecycle.registry import indexed_functions
 
 KEY = "test-key"
 

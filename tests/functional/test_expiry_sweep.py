@@ -158,7 +158,7 @@ async def test_timer_function_runs_one_sweep(fakes):
 
     from azure.functions.timer import TimerRequest
 
-    from lifecycle.serve import indexed_functions
+    from lifecycle.registry import indexed_functions
     import function_app
 
     timer = next(f for f in indexed_functions(function_app.app) if f.get_function_name() == "expire_guests")

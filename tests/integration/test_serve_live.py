@@ -1,6 +1,9 @@
 """`python -m lifecycle serve` as a real HTTP server: function keys, routes, and the Logic Apps 202 polling flow."""
 from __future__ import annotations
 
+import json
+import select
+import socket
 import subprocess
 import sys
 import threading
@@ -12,7 +15,8 @@ import uvicorn
 
 import function_app
 from lifecycle.config import Settings
-from lifecycle.serve import build_asgi_app
+from lifecycle.schemas import MAX_BODY_BYTES
+from devserver.asgi import build_asgi_app
 from lifecycle.wiring import build_services, container
 from tests.conftest import FAST
 from tests.support import GROUP_A, ROOT, free_port, wait_for_port
@@ -89,3 +93,70 @@ def test_cli_serve_and_expire_start(live_env, emulator):
                             capture_output=True, text=True, timeout=120)
     assert expire.returncode == 0, expire.stderr
     assert '"dry_run": true' in expire.stdout
+
+
+def _raw_request(port: int, head: str, chunks: int, chunk: bytes) -> tuple[bytes, int]:
+    """Send `head`, then up to `chunks` chunked-encoding chunks until the server answers; the answer and bytes sent."""
+    sent = 0
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(head.encode())
+        for _ in range(chunks):
+            if select.select([sock], [], [], 0)[0]:
+                break
+            frame = f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n"
+            try:
+                sock.sendall(frame)
+            except OSError:
+                break
+            sent += len(chunk)
+        sock.settimeout(30)
+        answer = b""
+        while b"\r\n\r\n" not in answer or not answer.rstrip().endswith(b"}"):
+            data = sock.recv(65536)
+            if not data:
+                break
+            answer += data
+    return answer, sent
+
+
+def _status_and_json(answer: bytes) -> tuple[int, str, dict]:
+    head, _, body = answer.partition(b"\r\n\r\n")
+    lines = head.decode().split("\r\n")
+    headers = dict(line.split(": ", 1) for line in lines[1:])
+    return int(lines[0].split()[1]), headers.get("content-type", ""), json.loads(body)
+
+
+def test_a_huge_streamed_body_is_refused_with_413_before_it_is_read(api):
+    port = api.base_url.port
+    head = (f"POST /api/guests HTTP/1.1\r\nHost: 127.0.0.1\r\nx-functions-key: {KEY}\r\n"
+            "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
+    answer, sent = _raw_request(port, head, chunks=200 * 16, chunk=b"x" * 65536)  # up to 200 MiB
+    status, content_type, body = _status_and_json(answer)
+    assert status == 413 and content_type == "application/json"
+    assert body["error"]["code"] == "BodyTooLarge"
+    assert sent < 50 * 1024 * 1024  # refused long before the 200 MiB were sent
+
+
+def test_a_declared_huge_body_is_refused_with_413_without_reading_it(api):
+    port = api.base_url.port
+    head = (f"POST /api/guests HTTP/1.1\r\nHost: 127.0.0.1\r\nx-functions-key: {KEY}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {200 * 1024 * 1024}\r\n\r\n")
+    answer, _ = _raw_request(port, head, chunks=0, chunk=b"")
+    status, content_type, body = _status_and_json(answer)
+    assert (status, content_type, body["error"]["code"]) == (413, "application/json", "BodyTooLarge")
+
+
+def test_a_body_at_the_limit_reaches_the_function(api):
+    padded = json.dumps({"email": "limit@fabrikam.com", "displayName": "x"}).encode()
+    response = api.post("/guests", content=padded.ljust(MAX_BODY_BYTES), headers={"x-functions-key": KEY,
+                                                                                   "Content-Type": "application/json"})
+    assert response.status_code == 201, response.text
+
+
+def test_unknown_routes_and_methods_answer_the_json_error_shape(api):
+    missing = api.get("/nope", headers={"x-functions-key": KEY})
+    assert missing.status_code == 404 and missing.headers["content-type"] == "application/json"
+    assert missing.json()["error"]["code"] == "NotFound" and missing.json()["error"]["details"] == []
+    wrong = api.patch("/guests", headers={"x-functions-key": KEY})
+    assert wrong.status_code == 405 and wrong.headers["content-type"] == "application/json"
+    assert wrong.json()["error"]["code"] == "MethodNotAllowed"

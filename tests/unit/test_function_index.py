@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import function_app
-from lifecycle.serve import http_functions, indexed_functions
+from lifecycle.registry import http_functions, indexed_functions
 from tests.support import ROOT
 
 EXPECTED_HTTP = {
@@ -62,10 +62,24 @@ def test_importing_the_app_touches_no_network_and_builds_no_clients():
 def test_entra_mode_makes_every_route_anonymous_for_the_platform_to_guard():
     script = (
         "import json, function_app\n"
-        "from lifecycle.serve import http_functions\n"
+        "from lifecycle.registry import http_functions\n"
         "print(json.dumps(sorted({f.auth_level for f in http_functions(function_app.app)})))\n"
     )
     result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60,
                             env={**os.environ, "LIFECYCLE_HTTP_AUTH": "entra"})
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == ["ANONYMOUS"]
+
+
+def test_importing_the_app_reaches_no_development_module():
+    script = (
+        "import json, sys\n"
+        "import function_app\n"
+        "from lifecycle.openapi import build_openapi\n"
+        "build_openapi()\n"
+        "dev = ('starlette', 'uvicorn', 'graph_emulator', 'devserver', 'lifecycle.cli')\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in dev or m in dev)))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == []

@@ -14,7 +14,7 @@ from openapi_spec_validator import validate
 import function_app
 from lifecycle import openapi
 from lifecycle.idempotency import HEADER as IDEMPOTENCY_HEADER
-from lifecycle.serve import HttpFunction, http_functions
+from lifecycle.registry import HttpFunction, http_functions
 from tests.http_calls import call
 from tests.support import ROOT
 
