@@ -1,16 +1,30 @@
 # Guest Lifecycle — `make run` serves the API locally, `make test` runs every check. Both install what they need.
-PYTHON ?= python3
+# Python 3.13 is required (scripts/find_python.sh finds it: $PYTHON, python3.13, pyenv's 3.13); a .venv made with
+# another Python is rebuilt.
+PYTHON_VERSION := 3.13
 VENV   := .venv
 BIN    := $(VENV)/bin
 PY_STAMP   := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
+PIP_TOOLS  := pip-tools==7.6.2
 
-.PHONY: install run test test-python test-infra bench clean
+VENV_PYTHON := $(shell $(BIN)/python -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
+
+.PHONY: install run test test-python test-infra bench lock clean FORCE
 
 install: $(PY_STAMP) $(NODE_STAMP)
 
+ifneq ($(VENV_PYTHON),$(PYTHON_VERSION))
+$(PY_STAMP): FORCE
+endif
+
+# requirements.txt is the lock of every deployed package (compiled from requirements.in); requirements-dev.txt
+# installs it first, so the tests run on exactly what Azure installs.
 $(PY_STAMP): requirements.txt requirements-dev.txt requirements-iac-parse.txt
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@python="$$(bash scripts/find_python.sh)" || exit 1; \
+	if [ "$(VENV_PYTHON)" != "$(PYTHON_VERSION)" ]; then \
+		rm -rf $(VENV) && echo "Creating $(VENV) with $$python" && "$$python" -m venv $(VENV) || exit 1; \
+	fi
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $@
@@ -34,5 +48,13 @@ bench: install
 	$(BIN)/python -m bench.sweep_throughput
 	$(BIN)/python -m bench.sweep_scaling
 
+# Recompile the lock after changing requirements.in (pip-tools in a throwaway environment).
+lock:
+	@python="$$(bash scripts/find_python.sh)" || exit 1; \
+	rm -rf .venv-lock && "$$python" -m venv .venv-lock && \
+	.venv-lock/bin/python -m pip install --quiet $(PIP_TOOLS) && \
+	.venv-lock/bin/pip-compile --quiet --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links \
+		--output-file requirements.txt requirements.in; status=$$?; rm -rf .venv-lock; exit $$status
+
 clean:
-	rm -rf $(VENV) .venv-iac node_modules .azurite .pytest_cache
+	rm -rf $(VENV) .venv-iac .venv-package .venv-lock node_modules .azurite .pytest_cache

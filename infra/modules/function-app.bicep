@@ -1,4 +1,4 @@
-// Function app on the Flex Consumption plan (FC1, Linux, Python 3.11) running as a user-assigned managed identity.
+// Function app on the Flex Consumption plan (FC1, Linux, Python 3.13) running as a user-assigned managed identity.
 // No keys anywhere: host storage, the deployment package, the app's tables and queue, and telemetry all use the identity.
 
 @description('Name of the function app (globally unique host name).')
@@ -107,7 +107,7 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
       }
       runtime: {
         name: 'python'
-        version: '3.11'
+        version: '3.13'
       }
     }
   }

@@ -137,7 +137,7 @@ def test_site_security_and_runtime(function_app: dict[str, Any]) -> None:
     assert props["siteConfig"]["minTlsVersion"] == "1.2"
     assert props["siteConfig"]["ftpsState"] == "Disabled"
     config = props["functionAppConfig"]
-    assert config["runtime"] == {"name": "python", "version": "3.11"}
+    assert config["runtime"] == {"name": "python", "version": "3.13"}
     assert config["scaleAndConcurrency"] == {"maximumInstanceCount": "maximumInstanceCount",
                                              "instanceMemoryMB": "instanceMemoryMB"}
     deployment = config["deployment"]["storage"]
