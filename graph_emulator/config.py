@@ -10,6 +10,9 @@ from typing import Any, Callable
 LAG_REFERENCE_ERRORS = ("badReference", "notFound")
 FAULT_PHASES = ("before", "after", "random")
 DEFAULT_TENANT_DOMAINS = ("contoso.onmicrosoft.com", "contoso.com")
+# What the tenant answers for signInActivity: real values, 403 for want of Entra ID P1 (REFERENCE.md "Listing the
+# directory's guests"), or every value null (what some tools report on such tenants).
+SIGN_IN_MODES = ("available", "unlicensed", "empty")
 
 
 class ConfigError(ValueError):
@@ -39,6 +42,7 @@ class Switches:
     throttle: Throttle = field(default_factory=Throttle)
     latency_ms: float = 0
     tenant_domains: list[str] = field(default_factory=lambda: list(DEFAULT_TENANT_DOMAINS))
+    sign_in_activity: str = "available"
 
     @classmethod
     def build(cls, **overrides: Any) -> "Switches":
@@ -158,6 +162,7 @@ _CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "seed": _int_at_least(-(2**63), nullable=True),
     "latency_ms": _number(0),
     "tenant_domains": _domains,
+    "sign_in_activity": _choice(SIGN_IN_MODES),
 }
 
 _THROTTLE_CHECKS: dict[str, Callable[[str, Any], Any]] = {

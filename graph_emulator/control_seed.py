@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from .responses import is_guid
-from .schema import GROUP_PROPERTIES, USER_PROPERTIES, valid_value
+from .schema import GROUP_PROPERTIES, SIGN_IN_ACTIVITY, USER_PROPERTIES, valid_value
+from .signin import normalized
 from .state import Emulator
 from .store import GroupRecord, UserRecord, blank_group, blank_user
 
@@ -76,6 +77,7 @@ def build_user(emulator: Emulator, body: dict[str, Any]) -> tuple[UserRecord, li
         raise SeedError("userType must be Member or Guest")
     props.update(_user_defaults(emulator, body, user_type))
     props.update({name: value for name, value in body.items() if name in USER_PROPERTIES and name != "id"})
+    props[SIGN_IN_ACTIVITY] = _sign_in(props[SIGN_IN_ACTIVITY])
     groups = _existing_groups(emulator, body.get("memberOf") or [])
     return UserRecord(props, sponsors=_guid_list(body.get("sponsors") or [], "sponsors")), groups
 
@@ -86,6 +88,13 @@ def _commit(emulator: Emulator, built: list[tuple[UserRecord, list[GroupRecord]]
         for group in groups:
             group.members[user.id] = None
     return [user for user, _ in built]
+
+
+def _sign_in(value: dict) -> dict:
+    try:
+        return normalized(value)
+    except ValueError:
+        raise SeedError("signInActivity dates must be ISO 8601 timestamps") from None
 
 
 def _guid_list(values: list, name: str) -> list[str]:
@@ -119,6 +128,8 @@ def change_user(user: UserRecord, body: dict[str, Any]) -> None:
     if "id" in body:
         raise SeedError("id cannot be changed")
     _check_properties(body, USER_PROPERTIES, frozenset())
+    if SIGN_IN_ACTIVITY in body:
+        body[SIGN_IN_ACTIVITY] = _sign_in({**user.props[SIGN_IN_ACTIVITY], **body[SIGN_IN_ACTIVITY]})
     user.props.update(body)
     user.lag_remaining = lag
 

@@ -8,6 +8,7 @@ from urllib.parse import unquote, urlsplit
 from starlette.requests import Request
 from starlette.responses import Response
 
+from . import signin
 from .errors import bad_request, invalid_object_id, not_found, request_bad_request
 from .lookup import existing_group, referenced_user
 from .odata import check_options, page, relation_query, select_option
@@ -35,10 +36,13 @@ async def get_group(request: Request, emulator: Emulator) -> Response:
 async def list_members(request: Request, emulator: Emulator) -> Response:
     """GET /groups/{id}/members: directoryObjects with `@odata.type`, paged."""
     query = relation_query(request, USER_PROPERTIES, "user")
+    if signin.requested(query.select):
+        signin.check_readable(emulator, query.top)
     group = existing_group(emulator, request.path_params["group_id"])
     members = [emulator.directory.users[member_id] for member_id in group.members]
     items, link = page(members, request, query)
-    values = [typed(user.props, query.select, USER_DEFAULT_SELECT, USER_TYPE) for user in items]
+    values = [signin.shown(emulator, typed(user.props, query.select, USER_DEFAULT_SELECT, USER_TYPE))
+              for user in items]
     context = collection_context(request, "directoryObjects", query.select)
     return graph_json(collection_body(context, values, link, len(members) if query.count else None))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
+from . import signin
 from .errors import bad_request, request_bad_request
 from .lookup import visible_user
 from .odata import check_options, page, page_after, relation_query, select_option, user_collection_query
@@ -19,6 +20,8 @@ from .views import collection_body, collection_context, entity_context, project,
 async def list_users(request: Request, emulator: Emulator) -> Response:
     """GET /users: deleted users are never listed; lagging users are (a $filter sees them at once)."""
     query = user_collection_query(request)
+    if signin.requested(query.select, query.filter):
+        signin.check_readable(emulator, query.top)
     users = [user for user in emulator.directory.live_users()
              if query.filter is None or query.filter.matches(user.props)]
     if query.order:
@@ -27,7 +30,7 @@ async def list_users(request: Request, emulator: Emulator) -> Response:
         items, link = page(users, request, query)
     else:
         items, link = page_after(users, request, query, lambda user: user.seq)
-    values = [project(user.props, query.select, USER_DEFAULT_SELECT) for user in items]
+    values = [signin.shown(emulator, project(user.props, query.select, USER_DEFAULT_SELECT)) for user in items]
     context = collection_context(request, "users", query.select)
     return graph_json(collection_body(context, values, link, len(users) if query.count else None))
 
@@ -36,9 +39,11 @@ async def get_user(request: Request, emulator: Emulator) -> Response:
     """GET /users/{id}: the default property set unless $select names others."""
     check_options(request, {"$select"})
     select = select_option(request, USER_PROPERTIES, "user")
+    if signin.requested(select):
+        signin.check_readable(emulator)
     user = visible_user(emulator, request.path_params["user_id"])
     body = {"@odata.context": entity_context(request, "users", select)}
-    body.update(project(user.props, select, USER_DEFAULT_SELECT))
+    body.update(signin.shown(emulator, project(user.props, select, USER_DEFAULT_SELECT)))
     return graph_json(body)
 
 

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-STRING, BOOLEAN, STRINGS = "string", "boolean", "strings"
+STRING, BOOLEAN, STRINGS, SIGN_IN = "string", "boolean", "strings", "signInActivity"
+
+# signInActivity (Graph v1.0 resources/signinactivity.md): the dates are DateTimeOffset strings, null when never.
+SIGN_IN_ACTIVITY = "signInActivity"
+SIGN_IN_DATES: tuple[str, ...] = ("lastSignInDateTime", "lastNonInteractiveSignInDateTime",
+                                  "lastSuccessfulSignInDateTime")
+SIGN_IN_FIELDS: tuple[str, ...] = (
+    "lastSignInDateTime", "lastSignInRequestId", "lastNonInteractiveSignInDateTime",
+    "lastNonInteractiveSignInRequestId", "lastSuccessfulSignInDateTime", "lastSuccessfulSignInRequestId",
+)
 
 USER_PROPERTIES: dict[str, str] = {
     "id": STRING,
@@ -31,6 +40,7 @@ USER_PROPERTIES: dict[str, str] = {
     "postalCode": STRING,
     "preferredLanguage": STRING,
     "proxyAddresses": STRINGS,
+    "signInActivity": SIGN_IN,
     "signInSessionsValidFromDateTime": STRING,
     "state": STRING,
     "streetAddress": STRING,
@@ -91,8 +101,20 @@ def canonical(catalogue: dict[str, str], name: str) -> str | None:
     return next((prop for prop in catalogue if prop.lower() == lowered), None)
 
 
+def empty_value(kind: str) -> object:
+    """What a property of `kind` holds when nothing is set: [] for collections, all-null sign-in activity, else null."""
+    if kind == STRINGS:
+        return []
+    if kind == SIGN_IN:
+        return dict.fromkeys(SIGN_IN_FIELDS)
+    return None
+
+
 def valid_value(kind: str, value: object) -> bool:
     """Whether `value` fits a property of `kind` (strings may be null)."""
+    if kind == SIGN_IN:
+        return isinstance(value, dict) and set(value) <= set(SIGN_IN_FIELDS) and all(
+            item is None or isinstance(item, str) for item in value.values())
     if kind == BOOLEAN:
         return isinstance(value, bool)
     if kind == STRINGS:

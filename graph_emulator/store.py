@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from .responses import graph_timestamp, new_guid, utc_now
-from .schema import GROUP_PROPERTIES, STRINGS, USER_PROPERTIES
+from .schema import GROUP_PROPERTIES, USER_PROPERTIES, empty_value
 
 RESTORE_WINDOW = timedelta(days=30)
 
@@ -63,7 +63,7 @@ class GroupRecord:
 
 def blank_user(user_id: str | None = None) -> dict:
     """A user property dict with every catalogued property present (null or empty)."""
-    props = {name: ([] if kind == STRINGS else None) for name, kind in USER_PROPERTIES.items()}
+    props = {name: empty_value(kind) for name, kind in USER_PROPERTIES.items()}
     now = graph_timestamp(utc_now())
     props.update(id=user_id or new_guid(), accountEnabled=True, createdDateTime=now,
                  signInSessionsValidFromDateTime=now)
@@ -72,7 +72,7 @@ def blank_user(user_id: str | None = None) -> dict:
 
 def blank_group(group_id: str | None = None) -> dict:
     """A security group property dict with every catalogued property present."""
-    props = {name: ([] if kind == STRINGS else None) for name, kind in GROUP_PROPERTIES.items()}
+    props = {name: empty_value(kind) for name, kind in GROUP_PROPERTIES.items()}
     props.update(id=group_id or new_guid(), createdDateTime=graph_timestamp(utc_now()),
                  mailEnabled=False, securityEnabled=True)
     return props

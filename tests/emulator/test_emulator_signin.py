@@ -1,0 +1,163 @@
+"""signInActivity: only with $select, at most 500 per page, never combined in $filter, and the switch for tenants
+without Entra ID P1 (REFERENCE.md "Listing the directory's guests"; Graph v1.0 user-list.md, signinactivity.md)."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from kiota_abstractions.authentication import (
+    AccessTokenProvider,
+    AllowedHostsValidator,
+    BaseBearerTokenAuthenticationProvider,
+)
+from kiota_abstractions.base_request_configuration import RequestConfiguration
+from msgraph import GraphRequestAdapter, GraphServiceClient
+from msgraph.generated.models.o_data_errors.o_data_error import ODataError
+from msgraph.generated.users.users_request_builder import UsersRequestBuilder
+
+GUESTS = "userType eq 'Guest'"
+FIELDS = {"lastSignInDateTime", "lastSignInRequestId", "lastNonInteractiveSignInDateTime",
+          "lastNonInteractiveSignInRequestId", "lastSuccessfulSignInDateTime", "lastSuccessfulSignInRequestId"}
+ACTIVE = {"lastSignInDateTime": "2026-10-01T08:00:00Z", "lastNonInteractiveSignInDateTime": "2026-11-20T08:00:00Z",
+          "lastSuccessfulSignInDateTime": "2026-11-20T08:00:00Z"}
+
+
+def error_of(response: httpx.Response) -> tuple[int, str, str]:
+    body = response.json()["error"]
+    return response.status_code, body["code"], body["message"]
+
+
+@pytest.fixture
+def tenant(control) -> dict[str, str]:
+    """An active guest, a guest who never signed in, and a member."""
+    active, never = control.seed_users(users=[{"mail": "active@fabrikam.com", "signInActivity": ACTIVE},
+                                              {"mail": "never@fabrikam.com"}], userType="Guest")
+    member = control.seed_user(mail="m@contoso.com", signInActivity={"lastSignInDateTime": "2026-11-01T00:00:00Z"})
+    return {"active": active, "never": never, "member": member["id"]}
+
+
+def test_sign_in_activity_comes_only_when_selected(graph, tenant):
+    plain = graph.get("/users", params={"$filter": GUESTS}).json()["value"]
+    other = graph.get("/users", params={"$filter": GUESTS, "$select": "id,createdDateTime"}).json()["value"]
+    selected = graph.get("/users", params={"$filter": GUESTS, "$select": "id,signInActivity"}).json()["value"]
+
+    assert all("signInActivity" not in user for user in plain + other)
+    active, never = selected
+    assert set(active["signInActivity"]) == FIELDS
+    assert {name: active["signInActivity"][name] for name in ACTIVE} == ACTIVE
+    assert len(active["signInActivity"]["lastSuccessfulSignInRequestId"]) == 36
+    assert never["signInActivity"] == dict.fromkeys(FIELDS)
+
+
+def test_a_single_user_with_sign_in_activity(graph, tenant):
+    user = graph.get(f"/users/{tenant['active']}", params={"$select": "signInActivity"}).json()
+
+    assert user["signInActivity"]["lastNonInteractiveSignInDateTime"] == "2026-11-20T08:00:00Z"
+    assert "id" not in user
+
+
+def test_page_size_with_sign_in_activity_is_at_most_500(graph, control):
+    control.seed_users(count=700, userType="Guest")
+
+    at_limit = graph.get("/users", params={"$filter": GUESTS, "$select": "id,signInActivity", "$top": "500"})
+    above = graph.get("/users", params={"$filter": GUESTS, "$select": "id,signInActivity", "$top": "501"})
+    without = graph.get("/users", params={"$filter": GUESTS, "$select": "id", "$top": "999"})
+
+    assert len(at_limit.json()["value"]) == 500 and "@odata.nextLink" in at_limit.json()
+    assert error_of(above) == (400, "UnknownError", "Cannot query data for more than 500 users at a time.")
+    assert len(without.json()["value"]) == 700
+
+
+def test_sign_in_activity_filters_alone_and_never_with_another_property(graph, tenant):
+    def ids(clause: str) -> list[str]:
+        response = graph.get("/users", params={"$filter": clause, "$select": "id"})
+        assert response.status_code == 200, response.text
+        return [user["id"] for user in response.json()["value"]]
+
+    combined = graph.get("/users", params={"$filter": f"{GUESTS} and signInActivity/lastSignInDateTime le "
+                                                      "2026-12-01T00:00:00Z"})
+    greater = graph.get("/users", params={"$filter": "signInActivity/lastSignInDateTime gt 2026-01-01T00:00:00Z"})
+    unknown = graph.get("/users", params={"$filter": "signInActivity/lastLogin le 2026-01-01T00:00:00Z"})
+    string = graph.get("/users", params={"$filter": "signInActivity/lastSignInDateTime le '2026-01-01'"})
+
+    assert ids("signInActivity/lastSignInDateTime le 2026-10-15T00:00:00Z") == [tenant["active"]]
+    assert ids("signInActivity/lastSignInDateTime ge 2026-10-15T00:00:00Z") == [tenant["member"]]
+    assert ids("signInActivity/lastSuccessfulSignInDateTime eq null") == [tenant["never"], tenant["member"]]
+    assert ids("signInActivity/lastSignInDateTime le 2026-10-15T00:00:00Z or "
+               "signInActivity/lastNonInteractiveSignInDateTime ge 2026-11-01T00:00:00+00:00") == [tenant["active"]]
+    assert error_of(combined)[:2] == (400, "Request_UnsupportedQuery")
+    assert error_of(greater)[:2] == (400, "Request_UnsupportedQuery")
+    assert error_of(unknown)[:2] == (400, "BadRequest")
+    assert error_of(string)[:2] == (400, "BadRequest")
+
+
+def test_a_tenant_without_premium_answers_403_to_any_sign_in_activity_read(graph, control, tenant):
+    control.configure(signInActivity="unlicensed")
+
+    listed = graph.get("/users", params={"$filter": GUESTS, "$select": "id,signInActivity", "$top": "500"})
+    single = graph.get(f"/users/{tenant['active']}", params={"$select": "signInActivity"})
+    filtered = graph.get("/users", params={"$filter": "signInActivity/lastSignInDateTime le 2026-01-01T00:00:00Z"})
+    without = graph.get("/users", params={"$filter": GUESTS, "$select": "id,createdDateTime"})
+
+    for response in (listed, single, filtered):
+        assert error_of(response) == (403, "Authentication_RequestFromNonPremiumTenantOrB2CTenant",
+                                      "Neither tenant is B2C or tenant doesn't have premium license")
+    assert without.status_code == 200 and len(without.json()["value"]) == 2
+
+
+def test_a_tenant_reporting_empty_data_returns_every_value_null(graph, control, tenant):
+    control.configure(signInActivity="empty")
+
+    listed = graph.get("/users", params={"$filter": GUESTS, "$select": "id,signInActivity"}).json()["value"]
+
+    assert [user["signInActivity"] for user in listed] == [dict.fromkeys(FIELDS)] * 2
+    assert control.user(tenant["active"])["signInActivity"]["lastSuccessfulSignInDateTime"] == ACTIVE[
+        "lastSuccessfulSignInDateTime"]
+
+
+def test_sign_in_activity_can_be_changed_behind_the_app_and_is_validated(emu, control, tenant):
+    changed = control.update_user(tenant["never"], signInActivity={"lastSignInDateTime": "2026-11-30T10:00:00Z"})
+    bad_date = httpx.post(f"{emu.url}/_emulator/users/bulk",
+                          json={"users": [{"signInActivity": {"lastSignInDateTime": "yesterday"}}]})
+    bad_field = httpx.post(f"{emu.url}/_emulator/users", json={"signInActivity": {"lastLogin": None}})
+    bad_switch = httpx.patch(f"{emu.url}/_emulator/config", json={"signInActivity": "maybe"})
+
+    assert changed["signInActivity"]["lastSignInDateTime"] == "2026-11-30T10:00:00Z"
+    assert changed["signInActivity"]["lastSuccessfulSignInDateTime"] is None
+    assert [response.status_code for response in (bad_date, bad_field, bad_switch)] == [400, 400, 400]
+
+
+def test_sign_in_activity_is_read_only_through_graph(graph, tenant):
+    response = graph.patch(f"/users/{tenant['active']}", json={"signInActivity": {"lastSignInDateTime": None}})
+
+    assert error_of(response)[:2] == (400, "Request_BadRequest")
+
+
+class StaticToken(AccessTokenProvider):
+    """A fixed development token for the loopback emulator."""
+
+    async def get_authorization_token(self, uri: str, additional_authentication_context: dict | None = None) -> str:
+        return "development-token"
+
+    def get_allowed_hosts_validator(self) -> AllowedHostsValidator:
+        return AllowedHostsValidator(["127.0.0.1"])
+
+
+@pytest.mark.asyncio
+async def test_the_sdk_reads_sign_in_activity_and_maps_the_licence_refusal(emu, control, tenant):
+    adapter = GraphRequestAdapter(BaseBearerTokenAuthenticationProvider(StaticToken()))
+    adapter.base_url = emu.graph_url
+    sdk = GraphServiceClient(request_adapter=adapter)
+    query = RequestConfiguration(query_parameters=UsersRequestBuilder.UsersRequestBuilderGetQueryParameters(
+        filter=GUESTS, select=["id", "signInActivity"], top=500))
+
+    page = await sdk.users.get(query)
+    control.configure(signInActivity="unlicensed")
+    with pytest.raises(ODataError) as refused:
+        await sdk.users.get(query)
+
+    activity = {user.id: user.sign_in_activity for user in page.value}
+    assert activity[tenant["active"]].last_successful_sign_in_date_time.isoformat() == "2026-11-20T08:00:00+00:00"
+    assert activity[tenant["never"]].last_successful_sign_in_date_time is None
+    assert refused.value.response_status_code == 403
+    assert refused.value.error.code == "Authentication_RequestFromNonPremiumTenantOrB2CTenant"
