@@ -66,6 +66,10 @@ class EmulatorControl:
     def groups(self) -> list[dict]:
         return self._call("GET", "/groups")
 
+    def add_members(self, group_id: str, member_ids: list[str]) -> list[str]:
+        """Add users or groups (nesting) to a group; returns its member ids."""
+        return self._call("POST", f"/groups/{group_id}/members", json={"ids": member_ids})
+
     def remove_group(self, group_id: str) -> None:
         self._call("DELETE", f"/groups/{group_id}")
 

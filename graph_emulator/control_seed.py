@@ -135,18 +135,34 @@ def change_user(user: UserRecord, body: dict[str, Any]) -> None:
 
 
 def seed_group(emulator: Emulator, body: dict[str, Any]) -> GroupRecord:
-    """Create a group from `body` (catalogued group properties plus a `members` id list)."""
+    """Create a group from `body` (catalogued group properties plus a `members` list of user or group ids)."""
     _check_properties(body, GROUP_PROPERTIES, _GROUP_EXTRAS)
     props = blank_group(_new_id(emulator.directory.groups, body.get("id")))
     props["displayName"] = "Group"
     props.update({name: value for name, value in body.items() if name in GROUP_PROPERTIES and name != "id"})
-    members = body.get("members") or []
-    unknown = [member for member in members if str(member).lower() not in emulator.directory.users]
+    members = _member_ids(emulator, body.get("members") or [])
+    group = emulator.directory.add_group(GroupRecord(props))
+    group.members.update(dict.fromkeys(members))
+    return group
+
+
+def add_members(emulator: Emulator, group: GroupRecord, body: dict[str, Any]) -> None:
+    """Add users or groups (nesting) to `group` from `{"ids": [...]}`; already-present ids are kept once."""
+    if set(body) != {"ids"} or not isinstance(body["ids"], list):
+        raise SeedError('the body must be {"ids": [user or group ids]}')
+    members = _member_ids(emulator, body["ids"])
+    if group.id in members:
+        raise SeedError("a group cannot be a member of itself")
+    group.members.update(dict.fromkeys(members))
+
+
+def _member_ids(emulator: Emulator, values: list) -> list[str]:
+    ids = [str(value).lower() for value in values]
+    known = emulator.directory.users.keys() | emulator.directory.groups.keys()
+    unknown = [value for value in ids if value not in known]
     if unknown:
         raise SeedError(f"unknown member ids: {unknown}")
-    group = emulator.directory.add_group(GroupRecord(props))
-    group.members.update({str(member).lower(): None for member in members})
-    return group
+    return ids
 
 
 def _check_properties(body: dict[str, Any], catalogue: dict[str, str], extras: frozenset[str]) -> None:

@@ -13,6 +13,8 @@ from .errors import GraphError
 from .schema import TENANT_ID
 
 THROTTLE_SCOPE = f"Tenant_Application/ReadWrite/{TENANT_ID}/00000003-0000-0000-c000-000000000000"
+_MEMBER_LISTS = frozenset({"/groups/{id}/members", "/groups/{id}/transitiveMembers",
+                           "/groups/{id}/transitiveMembers/microsoft.graph.user"})
 _FAULT_CODES = {
     429: ("TooManyRequests", "Too many requests."),
     500: ("InternalServerError", "An internal server error occurred."),
@@ -23,12 +25,12 @@ _FAULT_CODES = {
 
 
 def resource_cost(method: str, route: str, query: Mapping[str, str]) -> int:
-    """Resource units Graph charges: GET /users 2, GET group members 3, other GET and writes 1;
+    """Resource units Graph charges: GET /users 2, GET group members (direct or transitive) 3, other GET and writes 1;
     `$select` −1, `$top` below 20 −1, minimum 1."""
     cost = 1
     if method == "GET" and route == "/users":
         cost = 2
-    elif method == "GET" and route == "/groups/{id}/members":
+    elif method == "GET" and route in _MEMBER_LISTS:
         cost = 3
     if "$select" in query:
         cost -= 1

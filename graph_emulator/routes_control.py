@@ -12,7 +12,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from .config import ConfigError
-from .control_seed import SeedError, change_user, seed_group, seed_user, seed_users
+from .control_seed import SeedError, add_members, change_user, seed_group, seed_user, seed_users
 from .responses import graph_timestamp, utc_now
 from .state import Emulator
 from .store import GroupRecord, UserRecord
@@ -159,8 +159,18 @@ async def group_members(request: Request, emulator: Emulator) -> list[str]:
     return list(_group(emulator, request).members)
 
 
+async def add_group_members(request: Request, emulator: Emulator) -> list[str]:
+    """POST /groups/{id}/members {"ids": [...]}: users or groups (nested groups); answers the member ids."""
+    group = _group(emulator, request)
+    try:
+        add_members(emulator, group, await _body(request))
+    except SeedError as error:
+        raise ControlError(error.status, str(error)) from None
+    return list(group.members)
+
+
 async def remove_group(request: Request, emulator: Emulator) -> tuple[int, None]:
-    del emulator.directory.groups[_group(emulator, request).id]
+    emulator.directory.remove_group(_group(emulator, request).id)
     return 204, None
 
 
@@ -201,6 +211,7 @@ _TABLE: list[tuple[str, str, ControlHandler]] = [
     ("GET", "/groups", list_groups),
     ("DELETE", "/groups/{group_id}", remove_group),
     ("GET", "/groups/{group_id}/members", group_members),
+    ("POST", "/groups/{group_id}/members", add_group_members),
     ("GET", "/calls", get_calls),
     ("DELETE", "/calls", clear_calls),
 ]

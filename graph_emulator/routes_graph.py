@@ -32,6 +32,12 @@ GRAPH_RESOURCES: list[tuple[str, tuple[str, ...], dict[str, Handler]]] = [
     ("/users/{id}/sponsors", ("/users/{user_id}/sponsors",), {"GET": sponsors.list_sponsors}),
     ("/groups/{id}", ("/groups/{group_id}",), {"GET": groups.get_group, "PATCH": groups.bind_members}),
     ("/groups/{id}/members", ("/groups/{group_id}/members",), {"GET": groups.list_members}),
+    ("/groups/{id}/transitiveMembers", ("/groups/{group_id}/transitiveMembers",),
+     {"GET": groups.list_transitive_members}),
+    ("/groups/{id}/transitiveMembers/microsoft.graph.user",
+     # `graph.` is the namespace alias Graph accepts for `microsoft.graph.`; msgraph-sdk's request builder sends it.
+     ("/groups/{group_id}/transitiveMembers/microsoft.graph.user", "/groups/{group_id}/transitiveMembers/graph.user"),
+     {"GET": groups.list_transitive_users}),
     ("/groups/{id}/members/$ref", ("/groups/{group_id}/members/$ref",), {"POST": groups.add_member}),
     ("/groups/{id}/members/{id}/$ref", ("/groups/{group_id}/members/{member_id}/$ref",),
      {"DELETE": groups.remove_member}),

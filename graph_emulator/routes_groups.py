@@ -13,8 +13,9 @@ from .errors import bad_request, invalid_object_id, not_found, request_bad_reque
 from .lookup import existing_group, referenced_user
 from .odata import check_options, page, relation_query, select_option
 from .responses import graph_json, is_guid, json_object, no_content, require_guid
-from .schema import GROUP_DEFAULT_SELECT, GROUP_PROPERTIES, USER_DEFAULT_SELECT, USER_PROPERTIES, USER_TYPE
+from .schema import GROUP_DEFAULT_SELECT, GROUP_PROPERTIES, GROUP_TYPE, USER_DEFAULT_SELECT, USER_PROPERTIES, USER_TYPE
 from .state import Emulator
+from .store import GroupRecord, UserRecord
 from .views import collection_body, collection_context, entity_context, project, typed
 
 MAX_BIND = 20
@@ -34,17 +35,52 @@ async def get_group(request: Request, emulator: Emulator) -> Response:
 
 
 async def list_members(request: Request, emulator: Emulator) -> Response:
-    """GET /groups/{id}/members: directoryObjects with `@odata.type`, paged."""
+    """GET /groups/{id}/members: the direct members (users and nested groups) as typed directoryObjects, paged."""
     query = relation_query(request, USER_PROPERTIES, "user")
     if signin.requested(query.select):
         signin.check_readable(emulator, query.top)
     group = existing_group(emulator, request.path_params["group_id"])
-    members = [emulator.directory.users[member_id] for member_id in group.members]
+    members = [emulator.directory.users.get(member_id) or emulator.directory.groups[member_id]
+               for member_id in group.members]
     items, link = page(members, request, query)
-    values = [signin.shown(emulator, typed(user.props, query.select, USER_DEFAULT_SELECT, USER_TYPE))
-              for user in items]
+    values = [directory_object(emulator, member, query.select) for member in items]
     context = collection_context(request, "directoryObjects", query.select)
     return graph_json(collection_body(context, values, link, len(members) if query.count else None))
+
+
+async def list_transitive_members(request: Request, emulator: Emulator) -> Response:
+    """GET /groups/{id}/transitiveMembers: every user and group under the group, nested ones resolved, each once
+    (Graph v1.0 group-list-transitivemembers.md), as typed directoryObjects, paged."""
+    query = relation_query(request, USER_PROPERTIES, "user")
+    if signin.requested(query.select):
+        signin.check_readable(emulator, query.top)
+    users, groups = emulator.directory.transitive_members(existing_group(emulator, request.path_params["group_id"]))
+    members: list[UserRecord | GroupRecord] = [*users, *groups]
+    items, link = page(members, request, query)
+    values = [directory_object(emulator, member, query.select) for member in items]
+    context = collection_context(request, "directoryObjects", query.select)
+    return graph_json(collection_body(context, values, link, len(members) if query.count else None))
+
+
+async def list_transitive_users(request: Request, emulator: Emulator) -> Response:
+    """GET /groups/{id}/transitiveMembers/microsoft.graph.user: the users only (OData cast), each once, paged;
+    the collection is `users`, its items carry no `@odata.type` (the doc's cast example)."""
+    query = relation_query(request, USER_PROPERTIES, "user")
+    if signin.requested(query.select):
+        signin.check_readable(emulator, query.top)
+    users, _ = emulator.directory.transitive_members(existing_group(emulator, request.path_params["group_id"]))
+    items, link = page(users, request, query)
+    values = [signin.shown(emulator, project(user.props, query.select, USER_DEFAULT_SELECT)) for user in items]
+    context = collection_context(request, "users", query.select)
+    return graph_json(collection_body(context, values, link, len(users) if query.count else None))
+
+
+def directory_object(emulator: Emulator, member: UserRecord | GroupRecord, select: list[str] | None) -> dict:
+    """A user or group of a mixed collection, typed; a group shows the selected names it has."""
+    if isinstance(member, UserRecord):
+        return signin.shown(emulator, typed(member.props, select, USER_DEFAULT_SELECT, USER_TYPE))
+    group_select = [name for name in select if name in member.props] if select is not None else None
+    return typed(member.props, group_select, GROUP_DEFAULT_SELECT, GROUP_TYPE)
 
 
 async def add_member(request: Request, emulator: Emulator) -> Response:

@@ -120,6 +120,29 @@ class Directory:
         lowered = email.lower()
         return [user for user in self.users.values() if lowered in user.emails()]
 
+    def transitive_members(self, group: GroupRecord) -> tuple[list[UserRecord], list[GroupRecord]]:
+        """The users and the groups reachable from `group` through nested membership, each once, in the order
+        they are met (depth first, members in the order they were added); safe against cycles."""
+        users: dict[str, UserRecord] = {}
+        groups: dict[str, GroupRecord] = {group.id: group}
+        pending = [iter(list(group.members))]
+        while pending:
+            member_id = next(pending[-1], None)
+            if member_id is None:
+                pending.pop()
+            elif member_id in self.users and not self.users[member_id].deleted:
+                users.setdefault(member_id, self.users[member_id])
+            elif member_id in self.groups and member_id not in groups:
+                groups[member_id] = self.groups[member_id]
+                pending.append(iter(list(self.groups[member_id].members)))
+        return list(users.values()), list(groups.values())[1:]
+
+    def remove_group(self, group_id: str) -> None:
+        """Delete a group and its place in other groups."""
+        self.groups.pop(group_id, None)
+        for group in self.groups.values():
+            group.members.pop(group_id, None)
+
     def groups_of(self, user_id: str) -> list[GroupRecord]:
         """Groups that have `user_id` as a member."""
         return [group for group in self.groups.values() if user_id in group.members]

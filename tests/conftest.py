@@ -133,6 +133,10 @@ class EmulatorControl:
         body = {"users": users or [], "count": count, "template": template}
         return self._ok(self._http.post("/users/bulk", json=body))["ids"]
 
+    def add_members(self, group_id: str, member_ids: list[str]) -> list[str]:
+        """Add users or groups (nested groups) to a group; returns its member ids."""
+        return self._ok(self._http.post(f"/groups/{group_id}/members", json={"ids": member_ids}))
+
 
 @pytest.fixture
 def emulator(emulator_server: Any) -> Iterator[EmulatorControl]:

@@ -153,7 +153,8 @@ def test_bulk_seeding_takes_given_properties_memberships_and_sponsors(control):
 
 @pytest.mark.parametrize("body, status", [
     ({"count": -1}, 400), ({"count": "5"}, 400), ({"users": "x"}, 400), ({"template": {"nosuch": 1}, "count": 1}, 400),
-    ({"users": [{"userType": "Robot"}]}, 400), ({"users": [{"memberOf": ["0a6b2c4d-1e3f-4a5b-9c7d-8e9f0a1b2c3d"]}]}, 400),
+    ({"users": [{"userType": "Robot"}]}, 400),
+    ({"users": [{"memberOf": ["0a6b2c4d-1e3f-4a5b-9c7d-8e9f0a1b2c3d"]}]}, 400),
     ({"users": [{"sponsors": ["not-a-guid"]}]}, 400), ({"extra": True}, 400),
     ({"users": [{"id": "0a6b2c4d-1e3f-4a5b-9c7d-8e9f0a1b2c3d"}, {"id": "0a6b2c4d-1e3f-4a5b-9c7d-8e9f0a1b2c3d"}]}, 400),
 ])
