@@ -54,8 +54,11 @@ def check_options(request: Request, allowed: set[str]) -> None:
 def select_option(request: Request, catalogue: dict[str, str], type_name: str) -> list[str] | None:
     """Canonical property names named in `$select`, or None when absent; 400 for an unknown property."""
     raw = request.query_params.get("$select")
-    if raw is None:
-        return None
+    return None if raw is None else parse_select(raw, catalogue, type_name)
+
+
+def parse_select(raw: str, catalogue: dict[str, str], type_name: str) -> list[str]:
+    """Canonical property names of a `$select` value; 400 for an unknown property."""
     selected: list[str] = []
     for name in (part.strip() for part in raw.split(",")):
         prop = canonical(catalogue, name) if name else None
@@ -120,7 +123,7 @@ def orderby_option(request: Request, filtered: bool, advanced: bool) -> tuple[st
 
 def user_collection_query(request: Request) -> CollectionQuery:
     """Every option GET /users takes, validated."""
-    check_options(request, {"$filter", "$select", "$top", "$skiptoken", "$count", "$orderby"})
+    check_options(request, {"$filter", "$select", "$top", "$skiptoken", "$count", "$orderby", "$expand"})
     count = count_option(request)
     parsed = filter_option(request, count)
     order = orderby_option(request, parsed is not None, count and is_eventual(request))

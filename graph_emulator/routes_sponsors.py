@@ -5,17 +5,58 @@ users and groups, each with `@odata.type`; `$select` and `$expand` are supported
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+
 from starlette.requests import Request
 from starlette.responses import Response
 
 from . import signin
+from .errors import bad_request, unsupported_query
 from .lookup import visible_user
-from .odata import check_options, select_option
+from .odata import check_options, is_eventual, parse_select, select_option
 from .responses import graph_json
 from .schema import GROUP_DEFAULT_SELECT, GROUP_TYPE, USER_DEFAULT_SELECT, USER_PROPERTIES, USER_TYPE
 from .state import Emulator
 from .store import UserRecord
 from .views import collection_body, collection_context, typed
+
+# concepts/query-parameters.md: on directory objects "$expand typically returns a maximum of 20 items for the
+# expanded relationship and has no @odata.nextLink"; aad-advanced-queries.md: "$expand is not currently supported
+# with advanced queries".
+MAX_EXPANDED = 20
+_EXPAND = re.compile(r"^\s*sponsors\s*(?:\(\s*\$select\s*=\s*([^)]*)\))?\s*$", re.IGNORECASE)
+
+
+@dataclass
+class SponsorExpansion:
+    """`$expand=sponsors[($select=...)]` of a user read."""
+
+    select: list[str] | None
+
+
+def sponsor_expansion(request: Request, count: bool = False) -> SponsorExpansion | None:
+    """The parsed `$expand` (None without one); the emulator expands only `sponsors`."""
+    raw = request.query_params.get("$expand")
+    if raw is None:
+        return None
+    match = _EXPAND.match(raw)
+    if match is None:
+        raise bad_request(f"The emulator expands only 'sponsors' on users, not '{raw}'.")
+    if count and is_eventual(request):
+        raise unsupported_query("$expand is not currently supported with advanced queries.")
+    nested = match.group(1)
+    select = parse_select(nested, USER_PROPERTIES, "user") if nested is not None else None
+    if signin.requested(select):
+        raise bad_request("signInActivity cannot be selected inside $expand.")
+    return SponsorExpansion(select)
+
+
+def expanded(emulator: Emulator, item: dict, user: UserRecord, expansion: SponsorExpansion | None) -> dict:
+    """A projected user with its first 20 sponsors under `sponsors` when they were expanded."""
+    if expansion is not None:
+        item["sponsors"] = sponsor_objects(emulator, user, expansion.select)[:MAX_EXPANDED]
+    return item
 
 
 def sponsor_objects(emulator: Emulator, user: UserRecord, select: list[str] | None) -> list[dict]:

@@ -10,8 +10,17 @@ from .errors import bad_request, request_bad_request
 from .lookup import visible_user
 from .odata import check_options, page, page_after, relation_query, select_option, user_collection_query
 from .responses import context_url, graph_json, graph_timestamp, json_object, no_content, utc_now
-from .schema import (GROUP_DEFAULT_SELECT, GROUP_PROPERTIES, GROUP_TYPE, USER_DEFAULT_SELECT, USER_PROPERTIES,
-                     USER_TYPE, USER_WRITABLE, valid_value)
+from .routes_sponsors import expanded, sponsor_expansion
+from .schema import (
+    GROUP_DEFAULT_SELECT,
+    GROUP_PROPERTIES,
+    GROUP_TYPE,
+    USER_DEFAULT_SELECT,
+    USER_PROPERTIES,
+    USER_TYPE,
+    USER_WRITABLE,
+    valid_value,
+)
 from .state import Emulator
 from .store import UserRecord
 from .views import collection_body, collection_context, entity_context, project, typed
@@ -20,6 +29,7 @@ from .views import collection_body, collection_context, entity_context, project,
 async def list_users(request: Request, emulator: Emulator) -> Response:
     """GET /users: deleted users are never listed; lagging users are (a $filter sees them at once)."""
     query = user_collection_query(request)
+    expansion = sponsor_expansion(request, query.count)
     if signin.requested(query.select, query.filter):
         signin.check_readable(emulator, query.top)
     users = [user for user in emulator.directory.live_users()
@@ -30,20 +40,23 @@ async def list_users(request: Request, emulator: Emulator) -> Response:
         items, link = page(users, request, query)
     else:
         items, link = page_after(users, request, query, lambda user: user.seq)
-    values = [signin.shown(emulator, project(user.props, query.select, USER_DEFAULT_SELECT)) for user in items]
+    values = [expanded(emulator, signin.shown(emulator, project(user.props, query.select, USER_DEFAULT_SELECT)),
+                       user, expansion) for user in items]
     context = collection_context(request, "users", query.select)
     return graph_json(collection_body(context, values, link, len(users) if query.count else None))
 
 
 async def get_user(request: Request, emulator: Emulator) -> Response:
     """GET /users/{id}: the default property set unless $select names others."""
-    check_options(request, {"$select"})
+    check_options(request, {"$select", "$expand"})
     select = select_option(request, USER_PROPERTIES, "user")
+    expansion = sponsor_expansion(request)
     if signin.requested(select):
         signin.check_readable(emulator)
     user = visible_user(emulator, request.path_params["user_id"])
     body = {"@odata.context": entity_context(request, "users", select)}
-    body.update(signin.shown(emulator, project(user.props, select, USER_DEFAULT_SELECT)))
+    body.update(expanded(emulator, signin.shown(emulator, project(user.props, select, USER_DEFAULT_SELECT)), user,
+                         expansion))
     return graph_json(body)
 
 

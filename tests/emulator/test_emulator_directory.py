@@ -216,3 +216,30 @@ async def test_guest_listing_through_the_sdk_request_builders(emu, control):
     assert seen == guests
     assert {user.external_user_state for user in page.value} == {"Accepted"}
     assert page.value[0].created_date_time is not None and page.value[0].mail is None
+
+
+def test_expand_sponsors_on_the_guest_list_and_on_one_user(graph, control):
+    owners = control.seed_users(count=22, displayName="Owner {n}")
+    group = control.seed_group(displayName="Sponsor group")
+    guest, lone = control.seed_users(users=[{"sponsors": [*owners, group["id"]]}, {}], userType="Guest")
+
+    listed = graph.get("/users", params={"$filter": GUESTS, "$select": "id",
+                                         "$expand": "sponsors($select=id,displayName)"}).json()["value"]
+    single = graph.get(f"/users/{guest}", params={"$expand": "sponsors"}).json()
+
+    assert [set(item) for item in listed] == [{"id", "sponsors"}] * 2
+    assert len(listed[0]["sponsors"]) == 20  # $expand on directory objects returns at most 20
+    assert listed[0]["sponsors"][0] == {"@odata.type": "#microsoft.graph.user", "id": owners[0],
+                                        "displayName": control.user(owners[0])["displayName"]}
+    assert listed[1] == {"id": lone, "sponsors": []}
+    assert set(single) >= DEFAULT_SET | {"sponsors"} and single["sponsors"][0]["id"] == owners[0]
+
+
+def test_expand_refuses_what_the_emulator_does_not_serve_and_advanced_queries(graph, control):
+    other = graph.get("/users", params={"$expand": "memberOf"})
+    bad_select = graph.get("/users", params={"$expand": "sponsors($select=nosuch)"})
+    advanced = graph.get("/users", params={"$expand": "sponsors", "$count": "true"},
+                         headers={"ConsistencyLevel": "eventual"})
+
+    assert other.status_code == 400 and bad_select.status_code == 400
+    assert advanced.status_code == 400 and advanced.json()["error"]["code"] == "Request_UnsupportedQuery"
