@@ -25,6 +25,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--throttle-capacity", type=float, help="resource units per window (implies --throttle)")
     parser.add_argument("--throttle-window", type=float, default=10.0, help="throttle window in seconds")
     parser.add_argument("--latency-ms", type=float, default=0.0)
+    parser.add_argument("--sign-in-activity", choices=["available", "unlicensed", "empty"], default="available",
+                        help="what signInActivity reads get: values, 403 (no Entra ID P1), or nulls")
+    parser.add_argument("--sign-in-throttle", action="store_true", help="enable the reports throttle (5 per 10 s)")
     parser.add_argument("--seed", type=int, help="seed of the fault RNG")
     parser.add_argument("--tenant-domains", default=None, help="comma-separated verified domains (first = default)")
     parser.add_argument("--seed-groups", type=int, default=0, help="create N groups with deterministic ids")
@@ -40,7 +43,8 @@ def switches_from(args: argparse.Namespace) -> dict[str, Any]:
         "replicationLag": args.lag, "lagReferenceError": args.lag_reference_error, "faultRate": args.fault_rate,
         "faultStatuses": [int(status) for status in args.fault_statuses.split(",") if status.strip()],
         "faultRetryAfter": args.fault_retry_after, "faultPhase": args.fault_phase, "seed": args.seed,
-        "latencyMs": args.latency_ms,
+        "latencyMs": args.latency_ms, "signInActivity": args.sign_in_activity,
+        "signInThrottle": {"enabled": args.sign_in_throttle},
         "throttle": {"enabled": args.throttle or args.throttle_capacity is not None,
                      "capacity": args.throttle_capacity or 3500,
                      "windowSeconds": args.throttle_window},

@@ -43,6 +43,9 @@ class Switches:
     latency_ms: float = 0
     tenant_domains: list[str] = field(default_factory=lambda: list(DEFAULT_TENANT_DOMAINS))
     sign_in_activity: str = "available"
+    # The reports throttle every signInActivity read also counts against: about 5 requests per 10 s per app and
+    # tenant (REFERENCE.md "Listing the directory's guests"; Graph throttling-limits.md, identity and access reports).
+    sign_in_throttle: Throttle = field(default_factory=lambda: Throttle(capacity=5, window_seconds=10))
 
     @classmethod
     def build(cls, **overrides: Any) -> "Switches":
@@ -54,8 +57,8 @@ class Switches:
         result = copy.deepcopy(self)
         for name, value in patch.items():
             key = to_snake(name)
-            if key == "throttle":
-                result.throttle = _updated_throttle(result.throttle, value)
+            if key in ("throttle", "sign_in_throttle"):
+                setattr(result, key, _updated_throttle(getattr(result, key), value))
             elif key in _CHECKS:
                 setattr(result, key, _CHECKS[key](name, value))
             else:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from .errors import GraphError
+from .faults import throttled
 from .odata_filter import ParsedFilter
 from .responses import new_guid
 from .schema import SIGN_IN_ACTIVITY, SIGN_IN_DATES, SIGN_IN_FIELDS
@@ -28,11 +29,16 @@ def requested(select: list[str] | None, parsed: ParsedFilter | None = None) -> b
 
 
 def check_readable(emulator: Emulator, top: int | None = None) -> None:
-    """400 for a page above 500 users, 403 when the tenant has no Entra ID P1 (switch `signInActivity`)."""
+    """400 for a page above 500 users, 403 when the tenant has no Entra ID P1 (switch `signInActivity`), 429 when
+    the reports throttle (switch `signInThrottle`, off by default) is spent."""
     if top is not None and top > MAX_SIGN_IN_PAGE:
         raise GraphError(400, "UnknownError", f"Cannot query data for more than {MAX_SIGN_IN_PAGE} users at a time.")
     if emulator.switches.sign_in_activity == "unlicensed":
         raise GraphError(403, NO_PREMIUM_CODE, NO_PREMIUM_MESSAGE)
+    if emulator.switches.sign_in_throttle.enabled:
+        retry_after = emulator.sign_in_bucket.charge(1)
+        if retry_after is not None:
+            raise throttled(retry_after)
 
 
 def shown(emulator: Emulator, item: dict) -> dict:

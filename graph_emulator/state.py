@@ -1,4 +1,4 @@
-"""The emulator's whole state: switches, directory, call log, throttle bucket and fault RNG."""
+"""The emulator's whole state: switches, directory, call log, throttle buckets and fault RNG."""
 
 from __future__ import annotations
 
@@ -33,6 +33,7 @@ class Emulator:
         self.calls = CallLog()
         self.faults = FaultInjector(self.switches.seed)
         self.bucket = TokenBucket(self.switches.throttle)
+        self.sign_in_bucket = TokenBucket(self.switches.sign_in_throttle)
         for number, group_id in enumerate(self.start_groups, start=1):
             props = blank_group(group_id)
             props.update(displayName=f"Emulator group {number}", mailNickname=f"emulator-group-{number}")
@@ -45,6 +46,8 @@ class Emulator:
             self.faults = FaultInjector(updated.seed)
         if updated.throttle != self.switches.throttle:
             self.bucket = TokenBucket(updated.throttle)
+        if updated.sign_in_throttle != self.switches.sign_in_throttle:
+            self.sign_in_bucket = TokenBucket(updated.sign_in_throttle)
         self.switches = updated
         return updated
 

@@ -15,6 +15,8 @@ from msgraph import GraphRequestAdapter, GraphServiceClient
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from msgraph.generated.users.users_request_builder import UsersRequestBuilder
 
+from graph_emulator.__main__ import parse_args, switches_from
+
 GUESTS = "userType eq 'Guest'"
 FIELDS = {"lastSignInDateTime", "lastSignInRequestId", "lastNonInteractiveSignInDateTime",
           "lastNonInteractiveSignInRequestId", "lastSuccessfulSignInDateTime", "lastSuccessfulSignInRequestId"}
@@ -127,6 +129,18 @@ def test_sign_in_activity_can_be_changed_behind_the_app_and_is_validated(emu, co
     assert [response.status_code for response in (bad_date, bad_field, bad_switch)] == [400, 400, 400]
 
 
+def test_the_reports_throttle_counts_only_sign_in_activity_reads(graph, control, tenant):
+    config = control.configure(signInThrottle={"enabled": True, "capacity": 2})
+    sign_ins = [graph.get("/users", params={"$select": "id,signInActivity"}) for _ in range(3)]
+    others = [graph.get("/users", params={"$select": "id"}) for _ in range(3)]
+
+    assert config["signInThrottle"] == {"enabled": True, "capacity": 2, "windowSeconds": 10}
+    assert [response.status_code for response in sign_ins] == [200, 200, 429]
+    assert int(sign_ins[2].headers["Retry-After"]) >= 1
+    assert [response.status_code for response in others] == [200, 200, 200]
+    assert control.calls()["throttled"] == 1
+
+
 def test_sign_in_activity_is_read_only_through_graph(graph, tenant):
     response = graph.patch(f"/users/{tenant['active']}", json={"signInActivity": {"lastSignInDateTime": None}})
 
@@ -161,3 +175,11 @@ async def test_the_sdk_reads_sign_in_activity_and_maps_the_licence_refusal(emu, 
     assert activity[tenant["never"]].last_successful_sign_in_date_time is None
     assert refused.value.response_status_code == 403
     assert refused.value.error.code == "Authentication_RequestFromNonPremiumTenantOrB2CTenant"
+
+
+def test_the_command_line_sets_the_sign_in_switches():
+    switches = switches_from(parse_args(["--sign-in-activity", "unlicensed", "--sign-in-throttle"]))
+    defaults = switches_from(parse_args([]))
+
+    assert (switches["signInActivity"], switches["signInThrottle"]) == ("unlicensed", {"enabled": True})
+    assert (defaults["signInActivity"], defaults["signInThrottle"]) == ("available", {"enabled": False})
