@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 from .app import create_app
-from .server import base_url, bind_socket, uvicorn_server
+from .server import base_url, bind_socket, identity_environment, uvicorn_server
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -32,6 +32,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--tenant-domains", default=None, help="comma-separated verified domains (first = default)")
     parser.add_argument("--seed-groups", type=int, default=0, help="create N groups with deterministic ids")
     parser.add_argument("--groups", default="", help="comma-separated group ids to create")
+    parser.add_argument("--strict-auth", action="store_true",
+                        help="accept only Graph tokens that this process's managed-identity endpoint issued")
     parser.add_argument("--log-level", default="warning")
     parser.add_argument("--access-log", action="store_true")
     return parser.parse_args(argv)
@@ -45,6 +47,7 @@ def switches_from(args: argparse.Namespace) -> dict[str, Any]:
         "faultRetryAfter": args.fault_retry_after, "faultPhase": args.fault_phase, "seed": args.seed,
         "latencyMs": args.latency_ms, "signInActivity": args.sign_in_activity,
         "signInThrottle": {"enabled": args.sign_in_throttle},
+        "strictAuth": args.strict_auth,
         "throttle": {"enabled": args.throttle or args.throttle_capacity is not None,
                      "capacity": args.throttle_capacity or 3500,
                      "windowSeconds": args.throttle_window},
@@ -55,7 +58,8 @@ def switches_from(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Bind, print the URLs and group ids (KEY=value lines), then serve until interrupted."""
+    """Bind, print the URLs, group ids and managed-identity variables (KEY=value lines), then serve until
+    interrupted."""
     args = parse_args(argv)
     groups = [group.strip() for group in args.groups.split(",") if group.strip()]
     try:
@@ -69,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Graph emulator listening on {url}", flush=True)
     print(f"GRAPH_BASE_URL={url}/v1.0", flush=True)
     print(f"MANAGED_GROUP_IDS={','.join(group_ids)}", flush=True)
+    for name, value in identity_environment(url, app.state.identity).items():
+        print(f"{name}={value}", flush=True)
     uvicorn_server(app, args.log_level, args.access_log).run(sockets=[sock])
     return 0
 

@@ -22,8 +22,10 @@ class CallLog:
         self.resource_units = 0
         self.log: deque[dict] = deque(maxlen=LOG_LIMIT)
 
-    def record(self, method: str, route: str, path: str, status: int, kind: str | None) -> None:
-        """Count one answered request; `kind` is "throttled" or "fault" for those answers."""
+    def record(self, method: str, route: str, path: str, status: int, kind: str | None,
+               token: dict | None = None) -> None:
+        """Count one answered request; `kind` is "throttled" or "fault" for those answers; `token` is the `aud` and
+        `jti` of the identity endpoint's token the request carried (None for any other bearer string)."""
         self.counts[f"{method} {route}"] += 1
         self.total += 1
         self.writes += method in WRITE_METHODS
@@ -33,6 +35,7 @@ class CallLog:
                  "at": utc_now().isoformat(timespec="milliseconds").replace("+00:00", "Z")}
         if kind:
             entry["kind"] = kind
+        entry["token"] = token
         self.log.append(entry)
 
     def to_json(self) -> dict:

@@ -90,3 +90,10 @@ class EmulatorControl:
 
     def clear_calls(self) -> None:
         self._call("DELETE", "/calls")
+
+    def identity(self) -> dict:
+        """The managed identity and the tokens its endpoint issued per resource."""
+        return self._call("GET", "/identity")
+
+    def clear_identity_counts(self) -> None:
+        self._call("DELETE", "/identity")

@@ -46,6 +46,7 @@ class Switches:
     # The reports throttle every signInActivity read also counts against: about 5 requests per 10 s per app and
     # tenant (REFERENCE.md "Listing the directory's guests"; Graph throttling-limits.md, identity and access reports).
     sign_in_throttle: Throttle = field(default_factory=lambda: Throttle(capacity=5, window_seconds=10))
+    strict_auth: bool = False
 
     @classmethod
     def build(cls, **overrides: Any) -> "Switches":
@@ -166,6 +167,7 @@ _CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "latency_ms": _number(0),
     "tenant_domains": _domains,
     "sign_in_activity": _choice(SIGN_IN_MODES),
+    "strict_auth": _boolean,
 }
 
 _THROTTLE_CHECKS: dict[str, Callable[[str, Any], Any]] = {

@@ -12,12 +12,17 @@ from starlette.responses import Response
 from .errors import GraphError, method_not_allowed
 from .faults import resource_cost, throttled
 from .responses import graph_json, new_guid
+from .identity import IdentityIssuer
 from .state import Emulator
 
 Handler = Callable[[Request, Emulator], Awaitable[Response]]
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 log = logging.getLogger("graph_emulator")
+# A Graph token's audience: the resource URI (v1 tokens) or Graph's application id (v2 tokens).
+# https://learn.microsoft.com/entra/identity-platform/access-token-claims-reference#payload-claims
+GRAPH_AUDIENCES = frozenset({"https://graph.microsoft.com", "https://graph.microsoft.com/",
+                             "00000003-0000-0000-c000-000000000000"})
 _WWW_AUTHENTICATE = ('Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", '
                      'client_id="00000003-0000-0000-c000-000000000000"')
 
@@ -41,6 +46,7 @@ async def serve_graph(request: Request, route: str, handler: Handler) -> Respons
     request_id = new_guid()
     client_request_id = request.headers.get("client-request-id") or new_guid()
     kind = None
+    request.state.token = None
     try:
         response = await _process(request, emulator, route, handler)
     except GraphError as error:
@@ -53,14 +59,15 @@ async def serve_graph(request: Request, route: str, handler: Handler) -> Respons
     response.headers["client-request-id"] = client_request_id
     if hasattr(request.state, "resource_units"):
         response.headers["x-ms-resource-unit"] = str(request.state.resource_units)
-    emulator.calls.record(request.method, route, request.url.path, response.status_code, kind)
+    emulator.calls.record(request.method, route, request.url.path, response.status_code, kind,
+                          token=request.state.token)
     return response
 
 
 async def _process(request: Request, emulator: Emulator, route: str, handler: Handler) -> Response:
     if emulator.switches.latency_ms > 0:
         await asyncio.sleep(emulator.switches.latency_ms / 1000)
-    _authenticate(request)
+    _authenticate(request, emulator.switches.strict_auth)
     _charge(request, emulator, route)
     fault = emulator.faults.draw(emulator.switches)
     if fault is not None and fault.phase == "before":
@@ -75,13 +82,30 @@ async def _process(request: Request, emulator: Emulator, route: str, handler: Ha
     return response
 
 
-def _authenticate(request: Request) -> None:
+def _authenticate(request: Request, strict: bool) -> None:
+    """A bearer token must be there; with strictAuth it must be a live Graph token of the identity endpoint.
+
+    Graph answers 401 InvalidAuthenticationToken for a missing, expired, foreign or wrong-audience token
+    (https://learn.microsoft.com/graph/errors#http-status-codes, "Access token validation failure")."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
-    if scheme.lower() == "bearer" and token.strip():
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        message = "Access token is empty." if not header else "Access token validation failure. Invalid audience."
+        raise _unauthenticated(message)
+    identity: IdentityIssuer | None = getattr(request.app.state, "identity", None)
+    claims = identity.verify(token) if identity is not None else None
+    if claims is None:
+        if strict:
+            raise _unauthenticated("Access token validation failure.")
         return
-    message = "Access token is empty." if not header else "Access token validation failure. Invalid audience."
-    raise GraphError(401, "InvalidAuthenticationToken", message, {"WWW-Authenticate": _WWW_AUTHENTICATE})
+    request.state.token = {"aud": claims.get("aud"), "jti": claims.get("jti")}
+    if strict and claims.get("aud") not in GRAPH_AUDIENCES:
+        raise _unauthenticated("Access token validation failure. Invalid audience.")
+
+
+def _unauthenticated(message: str) -> GraphError:
+    return GraphError(401, "InvalidAuthenticationToken", message, {"WWW-Authenticate": _WWW_AUTHENTICATE})
 
 
 def _charge(request: Request, emulator: Emulator, route: str) -> None:

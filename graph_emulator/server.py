@@ -14,6 +14,7 @@ from starlette.applications import Starlette
 
 from .app import create_app
 from .client import EmulatorControl
+from .identity import TOKEN_PATH, IdentityIssuer
 from .state import Emulator
 
 
@@ -40,6 +41,12 @@ def base_url(host: str, port: int) -> str:
     return f"http://{shown}:{port}"
 
 
+def identity_environment(url: str, identity: IdentityIssuer) -> dict[str, str]:
+    """IDENTITY_ENDPOINT, IDENTITY_HEADER and AZURE_CLIENT_ID for the identity endpoint served at `url`."""
+    return {"IDENTITY_ENDPOINT": url + TOKEN_PATH, "IDENTITY_HEADER": identity.secret,
+            "AZURE_CLIENT_ID": identity.client_id}
+
+
 def uvicorn_server(app: Starlette, log_level: str = "warning", access_log: bool = False) -> uvicorn.Server:
     """A uvicorn server for `app` that leaves the process's logging configuration alone."""
     config = uvicorn.Config(app, log_config=None, log_level=log_level, access_log=access_log, lifespan="off",
@@ -51,7 +58,8 @@ class EmulatorServer:
     """The emulator on a background thread with its own event loop.
 
     `start()` returns once it is listening; `url` is `http://host:port`, `graph_url` the Graph root
-    (`url + "/v1.0"`, no trailing slash), `control` a client of the control API, `emulator` the live state.
+    (`url + "/v1.0"`, no trailing slash), `control` a client of the control API, `emulator` the live state,
+    `identity` the managed identity whose endpoint it serves (`identity_environment()` points an app at it).
     Also a context manager."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, start_timeout: float = 10.0,
@@ -61,6 +69,7 @@ class EmulatorServer:
         self.start_timeout = start_timeout
         self.app = create_app(**switches)
         self.emulator: Emulator = self.app.state.emulator
+        self.identity: IdentityIssuer = self.app.state.identity
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._socket: socket.socket | None = None
@@ -73,6 +82,14 @@ class EmulatorServer:
     @property
     def graph_url(self) -> str:
         return self.url + "/v1.0"
+
+    @property
+    def identity_endpoint(self) -> str:
+        return self.url + TOKEN_PATH
+
+    def identity_environment(self) -> dict[str, str]:
+        """The variables the App Service platform sets for a managed identity, naming this endpoint."""
+        return identity_environment(self.url, self.identity)
 
     @property
     def control(self) -> EmulatorControl:
