@@ -137,6 +137,10 @@ class EmulatorControl:
         """Add users or groups (nested groups) to a group; returns its member ids."""
         return self._ok(self._http.post(f"/groups/{group_id}/members", json={"ids": member_ids}))
 
+    def identity(self) -> dict[str, Any]:
+        """The managed identity the emulator's /msi/token serves, and the tokens issued per resource."""
+        return self._ok(self._http.get("/identity"))
+
 
 @pytest.fixture
 def emulator(emulator_server: Any) -> Iterator[EmulatorControl]:

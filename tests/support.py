@@ -34,12 +34,18 @@ def wait_for_port(port: int, timeout: float = 30.0) -> None:
 
 
 class Azurite:
-    """An Azurite process (Table + Queue + Blob, in memory) on free ports (the tests and the benchmarks use it)."""
+    """An Azurite process (Table + Queue + Blob, in memory) on free ports (the tests and the benchmarks use it).
 
-    def __init__(self) -> None:
+    With `oauth=True` it serves HTTPS with a certificate made for this run (a local CA, `ca_file`, signs it) and
+    checks bearer tokens as `--oauth basic` does: issuer `https://sts.windows.net/...` (or another Microsoft cloud's),
+    audience `https://storage.azure.com` (or the account's service URL), nbf/exp; signatures are not checked."""
+
+    def __init__(self, *, oauth: bool = False) -> None:
         self.table_port, self.queue_port, self.blob_port = free_port(), free_port(), free_port()
         self.process: subprocess.Popen[bytes] | None = None
+        self.oauth = oauth
         self._workdir = tempfile.mkdtemp(prefix="azurite-")
+        self.ca_file = str(Path(self._workdir) / "ca.pem")
 
     def start(self) -> "Azurite":
         binary = ROOT / "node_modules" / ".bin" / "azurite"
@@ -51,7 +57,7 @@ class Azurite:
         self.process = subprocess.Popen(
             [str(binary), "--inMemoryPersistence", "--silent", "--skipApiVersionCheck", "--loose",
              "--blobPort", str(self.blob_port), "--queuePort", str(self.queue_port),
-             "--tablePort", str(self.table_port)], cwd=self._workdir,
+             "--tablePort", str(self.table_port), *self._oauth_arguments()], cwd=self._workdir,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             wait_for_port(self.table_port)
@@ -71,12 +77,38 @@ class Azurite:
                 self.process.wait(5)
         shutil.rmtree(self._workdir, ignore_errors=True)
 
+    def _oauth_arguments(self) -> list[str]:
+        """HTTPS with a certificate for 127.0.0.1 signed by a CA made now, and `--oauth basic`."""
+        if not self.oauth:
+            return []
+        import trustme
+
+        authority = trustme.CA()
+        authority.cert_pem.write_to_path(self.ca_file)
+        server = authority.issue_cert("127.0.0.1", "localhost")
+        cert, key = Path(self._workdir) / "cert.pem", Path(self._workdir) / "key.pem"
+        server.cert_chain_pems[0].write_to_path(str(cert))
+        server.private_key_pem.write_to_path(str(key))
+        return ["--cert", str(cert), "--key", str(key), "--oauth", "basic"]
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.oauth else "http"
+
+    @property
+    def table_endpoint(self) -> str:
+        return f"{self.scheme}://127.0.0.1:{self.table_port}/devstoreaccount1"
+
+    @property
+    def queue_endpoint(self) -> str:
+        return f"{self.scheme}://127.0.0.1:{self.queue_port}/devstoreaccount1"
+
     @property
     def connection_string(self) -> str:
-        return (f"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={AZURITE_KEY};"
-                f"TableEndpoint=http://127.0.0.1:{self.table_port}/devstoreaccount1;"
-                f"QueueEndpoint=http://127.0.0.1:{self.queue_port}/devstoreaccount1;"
-                f"BlobEndpoint=http://127.0.0.1:{self.blob_port}/devstoreaccount1;")
+        return (f"DefaultEndpointsProtocol={self.scheme};AccountName=devstoreaccount1;AccountKey={AZURITE_KEY};"
+                f"TableEndpoint={self.scheme}://127.0.0.1:{self.table_port}/devstoreaccount1;"
+                f"QueueEndpoint={self.scheme}://127.0.0.1:{self.queue_port}/devstoreaccount1;"
+                f"BlobEndpoint={self.scheme}://127.0.0.1:{self.blob_port}/devstoreaccount1;")
 
 
 def app_environment(connection_string: str, graph_url: str, **overrides: str) -> dict[str, str]:

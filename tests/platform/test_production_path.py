@@ -1,0 +1,112 @@
+"""The app as Azure runs it: `python -m lifecycle serve` and `python -m lifecycle expire` on the managed identity
+(the App Service identity endpoint), a Graph that accepts only Graph tokens of that identity, and Azurite over HTTPS
+that accepts only storage tokens (`--oauth basic`), with no connection string anywhere."""
+from __future__ import annotations
+
+import json
+import ssl
+import time
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from azure.core.exceptions import ClientAuthenticationError
+from azure.data.tables import TableServiceClient
+from azure.storage.queue import QueueClient
+
+from tests.platform.conftest import run_sweep
+from tests.support import GROUP_A, GROUP_B
+
+pytestmark = pytest.mark.azurite
+GRAPH = "https://graph.microsoft.com"
+STORAGE = "https://storage.azure.com"
+
+
+def graph_tokens(identity_graph) -> set:
+    """The tokens the Graph requests carried (aud, jti); None for a request without an identity token."""
+    return {None if entry["token"] is None else (entry["token"]["aud"], entry["token"]["jti"])
+            for entry in identity_graph.control.calls()["log"]}
+
+
+def queued_events(azurite, queue_name: str) -> list[dict]:
+    """The events on the app's queue, peeked with the account key (the test's own access, not the app's)."""
+    queue = QueueClient.from_connection_string(azurite.connection_string, queue_name, connection_verify=azurite.ca_file)
+    with queue:
+        return [json.loads(message.content) for message in queue.peek_messages(max_messages=32)]
+
+
+def test_serve_and_sweep_run_on_the_managed_identity(identity_graph, oauth_azurite, production_env, served_app):
+    api = served_app.api
+
+    health = api.get("/health")
+    assert health.status_code == 200, health.text
+    checks = health.json()["checks"]
+    assert checks["graph"]["auth"] == "managed-identity" and checks["storageAuth"]["mode"] == "managed-identity"
+    assert checks["storage"] == "ok"
+
+    invited = api.post("/guests", json={"email": "platform@fabrikam.com", "groups": [GROUP_A, GROUP_B]})
+    assert invited.status_code == 201, invited.text
+    guest = invited.json()
+    assert sorted(guest["groups"]) == sorted([GROUP_A, GROUP_B])
+    assert sorted(identity_graph.control.group_members(GROUP_A) + identity_graph.control.group_members(GROUP_B)) \
+        == [guest["id"], guest["id"]]
+    assert api.get(f"/guests/{guest['id']}").json()["email"] == "platform@fabrikam.com"
+    assert [item["id"] for item in api.get("/guests").json()["value"]] == [guest["id"]]
+    disabled = api.post(f"/guests/{guest['id']}/disable")
+    assert disabled.status_code == 200 and disabled.json()["state"] == "disabled"
+    assert identity_graph.control.user(guest["id"])["accountEnabled"] is False
+
+    expires_at = datetime.now(UTC) + timedelta(seconds=2)
+    short = api.post("/guests", json={"email": "short@fabrikam.com",
+                                      "expiresAt": expires_at.isoformat().replace("+00:00", "Z")})
+    assert short.status_code == 201, short.text
+    time.sleep(max(0.0, (expires_at - datetime.now(UTC)).total_seconds()) + 0.5)
+    sweep = run_sweep(production_env)
+    assert sweep.returncode == 0, sweep.stdout + sweep.stderr
+    assert identity_graph.control.user(short.json()["id"])["accountEnabled"] is False
+    assert api.get(f"/guests/{short.json()['id']}").json()["state"] == "disabled"
+
+    events = queued_events(oauth_azurite, production_env["LIFECYCLE_EVENTS_QUEUE"])
+    assert {"guest.invited"} <= {event["type"] for event in events}
+
+    log = identity_graph.control.calls()["log"]
+    assert log and all(entry["status"] < 400 for entry in log), [e for e in log if e["status"] >= 400]
+    tokens = graph_tokens(identity_graph)
+    assert None not in tokens and {aud for aud, _ in tokens} == {GRAPH}
+    assert len(tokens) == 2  # one Graph token for the serving process, one for the sweep's process
+    # Each process asked the identity endpoint once per resource, however many requests it made.
+    assert identity_graph.control.identity()["issued"] == {GRAPH: 2, STORAGE: 2}
+
+
+def test_storage_refuses_a_token_for_another_audience(identity_graph, oauth_azurite):
+    anonymous = httpx.get(f"{oauth_azurite.table_endpoint}/Tables", timeout=10,
+                          verify=ssl.create_default_context(cafile=oauth_azurite.ca_file))
+    assert anonymous.status_code == 403
+    for audience, allowed in ((GRAPH, False), (STORAGE, True)):
+        token = identity_graph.identity.issue(audience)["access_token"]
+        service = TableServiceClient(oauth_azurite.table_endpoint, credential=_Fixed(token),
+                                     connection_verify=oauth_azurite.ca_file)
+        with service:
+            if allowed:
+                assert list(service.list_tables()) is not None
+            else:
+                with pytest.raises(ClientAuthenticationError):
+                    list(service.list_tables())
+
+
+def test_graph_refuses_the_storage_token(identity_graph):
+    token = identity_graph.identity.issue(STORAGE)["access_token"]
+    answer = httpx.get(f"{identity_graph.graph_url}/users", headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    assert answer.status_code == 401 and answer.json()["error"]["code"] == "InvalidAuthenticationToken"
+
+
+class _Fixed:
+    """A credential handing out one given token (the sync clients' TokenCredential protocol)."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def get_token(self, *scopes: str, **kwargs: object):
+        from azure.core.credentials import AccessToken
+
+        return AccessToken(self._token, int(time.time()) + 3600)
