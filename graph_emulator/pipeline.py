@@ -11,8 +11,8 @@ from starlette.responses import Response
 
 from .errors import GraphError, method_not_allowed
 from .faults import resource_cost, throttled
-from .responses import graph_json, new_guid
 from .identity import IdentityIssuer
+from .responses import graph_json, new_guid
 from .state import Emulator
 
 Handler = Callable[[Request, Emulator], Awaitable[Response]]
