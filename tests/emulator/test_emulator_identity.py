@@ -3,6 +3,11 @@ ManagedIdentityCredential over real HTTP."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import httpx
 import jwt
 import pytest
@@ -122,3 +127,24 @@ def test_reset_keeps_the_identity_so_cached_tokens_stay_valid(emu):
     emu.control.configure(strictAuth=True)
     answer = httpx.get(f"{emu.graph_url}/users", headers={"Authorization": f"Bearer {token}"}, timeout=10)
     assert answer.status_code == 200
+
+
+def test_command_line_serves_the_identity_endpoint_with_strict_auth():
+    project = Path(__file__).resolve().parents[2]
+    command = [sys.executable, "-m", "graph_emulator", "--port", "0", "--strict-auth"]
+    process = subprocess.Popen(command, cwd=project, env={**os.environ, "PYTHONPATH": str(project)},
+                               stdout=subprocess.PIPE, text=True)
+    try:
+        lines = dict(line.strip().split("=", 1) for line in (process.stdout.readline() for _ in range(6))
+                     if "=" in line)
+        answer = httpx.get(lines["IDENTITY_ENDPOINT"], headers={"X-IDENTITY-HEADER": lines["IDENTITY_HEADER"]},
+                           params={"api-version": "2019-08-01", "resource": "https://graph.microsoft.com",
+                                   "client_id": lines["AZURE_CLIENT_ID"]}, timeout=5)
+        token = answer.json()["access_token"]
+        with_token = httpx.get(lines["GRAPH_BASE_URL"] + "/users", headers={"Authorization": f"Bearer {token}"})
+        without = httpx.get(lines["GRAPH_BASE_URL"] + "/users", headers={"Authorization": "Bearer development"})
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    assert lines["IDENTITY_ENDPOINT"].endswith("/msi/token")
+    assert (with_token.status_code, without.status_code) == (200, 401)
