@@ -66,8 +66,10 @@ def test_serve_and_sweep_run_on_the_managed_identity(identity_graph, oauth_azuri
     assert identity_graph.control.user(short.json()["id"])["accountEnabled"] is False
     assert api.get(f"/guests/{short.json()['id']}").json()["state"] == "disabled"
 
-    events = queued_events(oauth_azurite, production_env["LIFECYCLE_EVENTS_QUEUE"])
-    assert {"guest.invited"} <= {event["type"] for event in events}
+    events = {(event["type"], event["subject"]) for event in
+              queued_events(oauth_azurite, production_env["LIFECYCLE_EVENTS_QUEUE"])}
+    assert {("guest.invited", f"guests/{guest['id']}"), ("guest.disabled", f"guests/{guest['id']}"),
+            ("guest.disabled", f"guests/{short.json()['id']}")} <= events  # the last one written by the sweep
 
     log = identity_graph.control.calls()["log"]
     assert log and all(entry["status"] < 400 for entry in log), [e for e in log if e["status"] >= 400]
