@@ -5,7 +5,8 @@ Protocol (https://learn.microsoft.com/azure/app-service/overview-managed-identit
 azure-identity's `_credentials/app_service.py` + `_internal/managed_identity_client.py`):
 `GET {IDENTITY_ENDPOINT}?api-version=2019-08-01&resource=<resource>[&client_id=<id>]` with the header
 `X-IDENTITY-HEADER: <IDENTITY_HEADER>`; the answer is JSON `access_token`, `expires_on` (epoch seconds, as a string),
-`resource`, `token_type` (`Bearer`) and `client_id`. A request without the right header is refused, one without
+`resource`, `token_type` (`Bearer`) and `client_id` (response shape: Azure/azure-sdk-for-python#11346). A request
+without the right header is refused with 401 (as App Service answers, Azure/azure-sdk-for-js#11595), one without
 `resource` or with another api-version is a 400.
 
 Tokens are JWT-shaped like Microsoft Entra v1 access tokens (iss `https://sts.windows.net/<tenant>/`, aud = the
