@@ -20,7 +20,8 @@ from pydantic import BaseModel
 from lifecycle.idempotency import HEADER as IDEMPOTENCY_HEADER
 from lifecycle.idempotency import MUTATING, REPLAY_HEADER
 from lifecycle.schemas import (
-    ErrorResponse, ExtendRequest, GuestPage, GuestResource, HealthReport, InviteRequest, ListQuery, ReinviteRequest,
+    AdoptReport, AdoptRequest, ErrorResponse, ExpiryPlan, ExtendRequest, GuestPage, GuestResource, HealthReport,
+    InviteRequest, ListQuery, ReinviteRequest,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -134,6 +135,21 @@ OPERATIONS: dict[str, Operation] = {
     "restore_guest": Operation(
         "RestoreGuest", "Restore a deleted guest", "Restores a soft-deleted guest within 30 days of its deletion.",
         "Lifecycle", _guest_ok("The restored guest.")),
+    "adopt_guests": Operation(
+        "AdoptGuests", "Adopt the directory's existing guests",
+        "Starts tracking the guests that already exist in the directory (all, or the members, direct or nested, of "
+        "`groupId`), with an expiry `expiresInDays` from now. Reads Graph, never writes to it; idempotent (tracked "
+        "guests are counted, not adopted again); members are never adopted. Each adopted guest gets the event "
+        "`guest.adopted`. Refused (409) when the adopted guests would make more guests due at once than the "
+        "mass-deletion guard allows; `dryRun` reports without changing anything.",
+        "Directory", {200: "What was adopted (in a dry run: what would be)."}, errors=(400, 401, 404, 409, 502, 503),
+        response=AdoptReport, body=AdoptRequest, body_required=False),
+    "expiry_plan": Operation(
+        "GetExpiryPlan", "Show the next sweep's plan",
+        "Every action the next expiry sweep would take, with its reason and the date it is based on, what the "
+        "per-run cap defers and whether the mass-deletion guard would trip. Computed from the same directory pass "
+        "and planning function as the sweep; changes nothing.",
+        "Directory", {200: "The plan."}, errors=(401, 502, 503), response=ExpiryPlan),
     "health": Operation(
         "GetHealth", "Check health",
         "Reports whether the configuration is valid and storage is reachable, without secrets. Anonymous, for "

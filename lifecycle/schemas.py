@@ -220,3 +220,63 @@ class HealthReport(BaseModel):
 
     status: str
     checks: dict[str, Any]
+
+
+# --- adoption and the expiry plan ----------------------------------------------------------------
+class AdoptRequest(_Strict):
+    """Body of POST /api/adopt (every field optional)."""
+
+    dryRun: bool = Field(False, description="Report what would be adopted; change nothing")
+    expiresInDays: Annotated[int, Field(ge=1, le=3650)] | None = Field(
+        None, description="Expiry of the adopted guests, in days from now (default GUEST_DEFAULT_TTL_DAYS)")
+    groupId: UUID | None = Field(None, description="Adopt only the guests who are members (direct or nested) of "
+                                                   "this group")
+
+
+class AdoptSkip(BaseModel):
+    id: str
+    reason: str
+
+
+class AdoptReport(BaseModel):
+    """What an adoption did (in a dry run, `adopted` counts the guests that would be adopted)."""
+
+    dryRun: bool
+    found: int = Field(description="Guests found in the directory (or in the group)")
+    adopted: int
+    alreadyTracked: int
+    skipped: list[AdoptSkip]
+    guard: "PlanGuard"
+
+
+class PlanAction(BaseModel):
+    guestId: str
+    email: str
+    action: str = Field(description="notify, disable, delete or purge")
+    reason: str = Field(description="expired, inactive, unredeemed, grace-ended, retention-ended or expiring")
+    since: str = Field(description="The date the decision is based on (ISO 8601)")
+
+
+class PlanGuard(BaseModel):
+    tripped: bool
+    message: str
+
+
+class PlanExclusion(BaseModel):
+    guestId: str
+    group: str
+    action: str
+    reason: str
+
+
+class ExpiryPlan(BaseModel):
+    """What the next sweep would do and why; computing it changes nothing."""
+
+    actions: list[PlanAction]
+    deferred: int = Field(description="Actions over EXPIRY_MAX_ACTIONS_PER_RUN, left for later runs")
+    guard: PlanGuard
+    excluded: list[PlanExclusion] = Field(description="Actions not taken: the guest is in an excluded group")
+    inactivity: str = Field(description="Whether inactivity is decided, and why not when it is not")
+
+
+AdoptReport.model_rebuild()

@@ -13,6 +13,7 @@ from lifecycle.config import Settings
 from lifecycle.domain.model import utcnow
 from lifecycle.idempotency import Idempotency
 from lifecycle.ports import AuditLog, Directory, EventPublisher, GuestStore, IdempotencyStore
+from lifecycle.services.adoption import AdoptionService
 from lifecycle.services.context import Context, Tuning
 from lifecycle.services.events import EventDispatcher
 from lifecycle.services.expiry import ExpirySweep
@@ -32,6 +33,7 @@ class Services:
     expiry: ExpirySweep
     dispatcher: EventDispatcher
     idempotency: Idempotency
+    adoption: AdoptionService
     closers: list[Callable[[], Any]] = field(default_factory=list)
 
     @property
@@ -104,10 +106,11 @@ def build_services(settings: Settings, *, store: GuestStore | None = None, direc
     invitations = InvitationService(context, provisioner)
     operations = GuestOperations(context)
     dispatcher = EventDispatcher(ports.store, ports.publisher)
+    expiry = ExpirySweep(context, operations, provisioner, invitations, dispatcher, ports.keys)
     return Services(context=context, invitations=invitations, groups=GroupService(context, provisioner),
                     provisioner=provisioner, operations=operations,
-                    expiry=ExpirySweep(context, operations, provisioner, invitations, dispatcher, ports.keys),
-                    dispatcher=dispatcher, idempotency=Idempotency(ports.keys, clock), closers=ports.closers)
+                    expiry=expiry, dispatcher=dispatcher, idempotency=Idempotency(ports.keys, clock),
+                    adoption=AdoptionService(context, expiry.policy(None, False)), closers=ports.closers)
 
 
 class Container:

@@ -7,6 +7,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from lifecycle.domain import events
 from lifecycle.domain.expiry import Action, ActionKind, ExpiryPolicy, Plan, SignIn, plan_expiry, sign_ins_known
@@ -388,3 +389,17 @@ def plan_from(survey: Survey, now: datetime, policy: ExpiryPolicy) -> Plan:
     """The plan of a survey: the pure planning function over the records as the directory says they are now."""
     return plan_expiry(survey.guests, now, policy, survey.tracked, sign_ins=survey.sign_ins,
                        excluded=survey.excluded)
+
+
+def describe_plan(plan: Plan, survey: Survey) -> dict[str, Any]:
+    """The plan as GET /api/expiry/plan and `expire --dry-run --json` give it."""
+    emails = {g.id: g.email for g in survey.guests}
+    return {
+        "actions": [{"guestId": a.guest_id, "email": emails.get(a.guest_id, ""), "action": a.kind.value,
+                     "reason": a.reason.value, "since": a.since.isoformat()} for a in plan.actions],
+        "deferred": len(plan.deferred),
+        "guard": {"tripped": plan.guard_tripped, "message": plan.guard_message},
+        "excluded": [{"guestId": e.guest_id, "group": e.group_id, "action": e.kind.value, "reason": e.reason.value}
+                     for e in plan.excluded],
+        "inactivity": survey.inactivity,
+    }

@@ -87,6 +87,8 @@ HTTP_FUNCTIONS = {  # name: (route, methods)
     "reinvite_guest": ("guests/{id}/reinvite", ["POST"]),
     "delete_guest": ("guests/{id}", ["DELETE"]),
     "restore_guest": ("guests/{id}/restore", ["POST"]),
+    "adopt_guests": ("adopt", ["POST"]),
+    "expiry_plan": ("expiry/plan", ["GET"]),
     "health": ("health", ["GET"]),
     "openapi_document": ("openapi.json", ["GET"]),
 }

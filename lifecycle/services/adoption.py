@@ -1,0 +1,167 @@
+"""Adoption: start tracking the guests that already exist in the directory (all, or the members of a group).
+
+Adoption reads Graph and writes records; it never writes to Graph. Each adopted guest gets a record with the
+event `guest.adopted` (not `guest.invited`: nobody was invited) and an audit entry. Running it again adopts
+only the guests that are not tracked yet."""
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from lifecycle.domain import events
+from lifecycle.domain.expiry import ExpiryPolicy, plan_expiry
+from lifecycle.domain.model import DisabledReason, EmailClaim, Guest, GuestState, InvitationState
+from lifecycle.errors import ConcurrencyConflict, Conflict, GraphNotFound, LifecycleError
+from lifecycle.ports import DirectoryUser, GuestListing, GuestQuery
+from lifecycle.request_log import note_events
+from lifecycle.services.context import Context
+
+ACTOR_ACTION = "guest.adopt"
+
+
+@dataclass
+class Adoption:
+    """The outcome of one adoption run (the report of POST /api/adopt)."""
+
+    dry_run: bool
+    found: int = 0
+    adopted: int = 0
+    already_tracked: int = 0
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    guard_tripped: bool = False
+    guard_message: str = ""
+
+    def to_body(self) -> dict[str, object]:
+        return {"dryRun": self.dry_run, "found": self.found, "adopted": self.adopted,
+                "alreadyTracked": self.already_tracked, "skipped": self.skipped,
+                "guard": {"tripped": self.guard_tripped, "message": self.guard_message}}
+
+
+class AdoptionService:
+    def __init__(self, context: Context, policy: ExpiryPolicy) -> None:
+        self._context = context
+        self._policy = policy
+
+    async def adopt(self, *, actor: str, dry_run: bool = False, expires_in_days: int | None = None,
+                    group_id: str | None = None) -> Adoption:
+        """Adopt every untracked guest (or those in `group_id`). Refused as a whole (Conflict) when the adopted
+        records would make more guests due at once than the mass-deletion guard allows."""
+        context = self._context
+        now = context.clock()
+        days = expires_in_days or context.settings.guest_default_ttl_days
+        result = Adoption(dry_run=dry_run)
+        async with context.audited(actor, "guests.adopt", group_id or "directory", dryRun=dry_run,
+                                   expiresInDays=days) as notes:
+            listing = await context.directory.list_guests(sign_in_activity=self._policy.inactivity_days > 0)
+            users = await self._candidates(listing, group_id, result)
+            result.found = len(users) + len(result.skipped)
+            fresh = await self._untracked(users, result)
+            records = [adopted_record(user, now, days) for user in fresh]
+            self._guard(records, listing, now, result)
+            if dry_run or result.guard_tripped:
+                result.adopted = len(records) if not result.guard_tripped else 0
+            else:
+                result.adopted = await self._adopt_all(records, actor, result)
+            notes.update(found=result.found, adopted=result.adopted, alreadyTracked=result.already_tracked,
+                         skipped=len(result.skipped), guardTripped=result.guard_tripped)
+        if result.guard_tripped and not dry_run:
+            raise Conflict(result.guard_message, code="AdoptionGuardTripped", details=[result.to_body()])
+        return result
+
+    async def _candidates(self, listing: GuestListing, group_id: str | None,
+                          result: Adoption) -> list[DirectoryUser]:
+        if group_id is None:
+            return listing.users
+        try:
+            members = await self._context.directory.transitive_member_ids(group_id)
+        except GraphNotFound:
+            raise GraphNotFound(f"there is no group '{group_id}' in the directory", code="GroupNotFound") from None
+        guests = [u for u in listing.users if u.id in members]
+        guest_ids = {u.id for u in guests}
+        result.skipped += [{"id": m, "reason": "not a guest"} for m in sorted(members - guest_ids)]
+        return guests
+
+    async def _untracked(self, users: list[DirectoryUser], result: Adoption) -> list[DirectoryUser]:
+        tracked = await self._tracked_ids()
+        fresh = []
+        for user in users:
+            if user.id in tracked:
+                result.already_tracked += 1
+            elif not user.email:
+                result.skipped.append({"id": user.id, "reason": "no email (mail and otherMails are empty)"})
+            else:
+                fresh.append(user)
+        return fresh
+
+    async def _tracked_ids(self) -> set[str]:
+        ids: set[str] = set()
+        token: str | None = None
+        while True:
+            page = await self._context.store.query(GuestQuery(page_size=1000, continuation_token=token))
+            ids.update(g.id for g in page.guests if g.state is not GuestState.PURGED)
+            token = page.continuation_token
+            if not token:
+                return ids
+
+    def _guard(self, records: list[Guest], listing: GuestListing, now: datetime, result: Adoption) -> None:
+        """What the adopted records alone would make due at once (with inactivity on: guests who have not signed
+        in for INACTIVITY_DAYS), against everyone tracked afterwards."""
+        tracked = result.already_tracked + len(records)
+        sign_ins = {u.id: u.sign_in for u in listing.users if u.sign_in is not None} if listing.sign_ins_read \
+            else None
+        policy = replace(self._policy, override_guard=False, dry_run=True)
+        plan = plan_expiry(records, now, policy, tracked, sign_ins=sign_ins)
+        result.guard_tripped, result.guard_message = plan.guard_tripped, plan.guard_message
+
+    async def _adopt_all(self, records: list[Guest], actor: str, result: Adoption) -> int:
+        slots = asyncio.Semaphore(self._context.settings.graph_max_concurrency * 2)
+
+        async def adopt(guest: Guest) -> str | None:
+            async with slots:
+                return await self._adopt_one(guest, actor)
+
+        refusals = await asyncio.gather(*(adopt(g) for g in records))
+        result.skipped += [{"id": g.id, "reason": r} for g, r in zip(records, refusals, strict=True) if r]
+        return sum(1 for r in refusals if r is None)
+
+    async def _adopt_one(self, guest: Guest, actor: str) -> str | None:
+        """None when this run adopted the guest, else why it did not."""
+        context = self._context
+        try:
+            async with context.audited(actor, ACTOR_ACTION, guest.id, email=guest.email) as notes:
+                guest = replace(guest, sponsors=await context.directory.sponsor_ids(guest.id))
+                notes["sponsors"] = list(guest.sponsors)
+                await self._create(guest)
+        except ConcurrencyConflict:
+            return "the guest or its email is tracked already"
+        except LifecycleError as exc:
+            return exc.message
+        return None
+
+    async def _create(self, guest: Guest) -> None:
+        """Claim the email (write-ahead, as an invitation does), then write the record, its index and its event."""
+        store, now = self._context.store, self._context.clock()
+        claim = await store.claim_email(EmailClaim(email=guest.email, claimed_at=now, request={"email": guest.email}))
+        adopted = [events.guest_event(events.ADOPTED, guest, now)]
+        try:
+            await store.create(guest, claim, adopted)
+        except LifecycleError:
+            await store.release_claim(claim)
+            raise
+        note_events(adopted)
+
+
+def adopted_record(user: DirectoryUser, now: datetime, expires_in_days: int) -> Guest:
+    """The record of an existing guest: its directory facts, an expiry `expires_in_days` from now (never
+    immediate), and the directory's createdDateTime as the start of its inactivity window."""
+    accepted = user.external_user_state == InvitationState.ACCEPTED.value
+    guest = Guest(
+        id=user.id, email=user.email, display_name=user.display_name,
+        state=GuestState.ACTIVE if accepted else GuestState.INVITED,
+        invitation_state=InvitationState.ACCEPTED if accepted else InvitationState.PENDING,
+        expires_at=now + timedelta(days=expires_in_days), invited_at=now, adopted_at=now,
+        directory_created_at=user.created_at, created_at=now, updated_at=now)
+    if user.account_enabled is False:  # blocked already: tracked as disabled by hand, never deleted by the sweep
+        guest = replace(guest, state=GuestState.DISABLED, disabled_at=now, disabled_reason=DisabledReason.MANUAL)
+    return guest
