@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import secrets
 import sys
+import uuid
 
 import click
 
@@ -61,3 +62,42 @@ def expire(dry_run: bool, as_json: bool, override_guard: bool) -> None:
     report = asyncio.run(run_sweep(dry_run=dry_run or None, override_guard=override_guard))
     click.echo(report.to_json() if as_json else report.to_text())
     sys.exit(1 if report.failed else 0)
+
+
+@main.command()
+@click.option("--dry-run", is_flag=True, help="Report what would be adopted; change nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--expires-in-days", type=click.IntRange(1, 3650), default=None,
+              help="Expiry of the adopted guests (default GUEST_DEFAULT_TTL_DAYS).")
+@click.option("--group", "group_id", type=click.UUID, default=None,
+              help="Adopt only the members (direct or nested) of this group.")
+def adopt(dry_run: bool, as_json: bool, expires_in_days: int | None, group_id: uuid.UUID | None) -> None:
+    """Start tracking the guests that already exist in the directory."""
+    import asyncio
+    import json
+
+    from lifecycle.errors import LifecycleError
+    from lifecycle.logs import configure_logging
+    from lifecycle.wiring import container
+
+    async def run() -> dict[str, object]:
+        try:
+            adoption = await container.get().adoption.adopt(
+                actor="cli", dry_run=dry_run, expires_in_days=expires_in_days,
+                group_id=str(group_id) if group_id else None)
+            return adoption.to_body()
+        finally:
+            await container.close_current()
+
+    configure_logging()
+    try:
+        body = asyncio.run(run())
+    except LifecycleError as exc:
+        raise click.ClickException(exc.message) from None
+    if as_json:
+        click.echo(json.dumps(body, indent=2))
+        return
+    click.echo(f"adoption {'(dry run) ' if dry_run else ''}found {body['found']}, "
+               f"{'would adopt' if dry_run else 'adopted'} {body['adopted']}, already tracked {body['alreadyTracked']}")
+    for skipped in body["skipped"]:  # type: ignore[attr-defined]
+        click.echo(f"skipped {skipped['id']}: {skipped['reason']}")

@@ -138,7 +138,9 @@ class GuestStore(Protocol):
         """Replace a (stale) claim guarded by its ETag; raises ConcurrencyConflict when it changed."""
     async def release_claim(self, claim: EmailClaim) -> None: ...
     async def create(self, guest: Guest, claim: EmailClaim | None, events: Sequence[Event] = ()) -> Guest:
-        """Insert a new record (ConcurrencyConflict if the id is tracked already) and link the claim to it."""
+        """Insert a new record (ConcurrencyConflict if the id is tracked already) and link the claim to it: a claim
+        read from storage (with its ETag) is updated, a new one (no ETag) is inserted, ConcurrencyConflict when
+        another claim holds the email."""
     async def save(self, guest: Guest, events: Sequence[Event] = ()) -> Guest:
         """Replace the record if its ETag still matches, moving its index rows and writing the events."""
     async def query(self, query: GuestQuery) -> Page: ...

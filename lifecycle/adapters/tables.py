@@ -161,7 +161,7 @@ class TableGuestStore:
         operations += [("upsert", codec.index_entity(key)) for key in codec.index_rows(guest)]
         if claim is not None:
             linked = codec.claim_to_entity(replace(claim, guest_id=guest.id))
-            operations.append(("update", linked, _guarded(claim.etag)))
+            operations.append(("update", linked, _guarded(claim.etag)) if claim.etag else ("create", linked))
         operations += [("create", codec.event_to_entity(event)) for event in events]
         etag = await self._submit("create guest", operations)
         self._remember(guest.id, etag, codec.index_rows(guest))

@@ -140,15 +140,12 @@ class AdoptionService:
         return None
 
     async def _create(self, guest: Guest) -> None:
-        """Claim the email (write-ahead, as an invitation does), then write the record, its index and its event."""
-        store, now = self._context.store, self._context.clock()
-        claim = await store.claim_email(EmailClaim(email=guest.email, claimed_at=now, request={"email": guest.email}))
+        """The record, its email claim, its index rows and its event in one transaction (nothing is written to
+        Graph, so there is no write-ahead step)."""
+        now = self._context.clock()
+        claim = EmailClaim(email=guest.email, guest_id=guest.id, claimed_at=now, request={"email": guest.email})
         adopted = [events.guest_event(events.ADOPTED, guest, now)]
-        try:
-            await store.create(guest, claim, adopted)
-        except LifecycleError:
-            await store.release_claim(claim)
-            raise
+        await self._context.store.create(guest, claim, adopted)
         note_events(adopted)
 
 

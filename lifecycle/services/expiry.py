@@ -43,6 +43,7 @@ class SweepReport:
     inactivity: str = ""
     excluded: list[dict[str, str]] = field(default_factory=list)
     repaired: dict[str, int] = field(default_factory=dict)
+    plan: dict[str, Any] = field(default_factory=dict)  # in a dry run: what GET /api/expiry/plan answers
     skipped: list[dict[str, str]] = field(default_factory=list)
     failures: list[dict[str, str]] = field(default_factory=list)
     finished_at: str = ""
@@ -71,6 +72,8 @@ class SweepReport:
         lines.append("repaired: " + _counts(self.repaired))
         lines += [f"skipped {s['guestId']}: {s['reason']}" for s in self.skipped]
         lines += [f"FAILED {f['action']} {f['guestId']}: {f['reason']}" for f in self.failures]
+        lines += [f"would {a['action']} {a['guestId']} <{a['email']}>: {a['reason']} since {a['since']}"
+                  for a in self.plan.get("actions", [])]
         return "\n".join(lines)
 
 
@@ -142,6 +145,7 @@ class ExpirySweep:
             return self._finish(report)
         plan = self._plan(survey, now, policy, report)
         if policy.dry_run:
+            report.plan = describe_plan(plan, survey)
             return self._finish(report)
         with collect_events() as written:
             await self._reconcile(survey, report)

@@ -1,0 +1,142 @@
+"""Adoption of a tenant's existing guests, then the sweep over them, on Azurite and the Graph emulator."""
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from lifecycle.domain.model import GuestState
+from lifecycle.errors import Conflict
+from lifecycle.ports import GuestQuery
+from lifecycle.services.expiry import describe_plan
+from lifecycle.wiring import build_services
+
+pytestmark = pytest.mark.azurite
+GUESTS = 2000
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime.now(timezone.utc)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+async def world(live_env):
+    clock, opened = Clock(), []
+
+    def make(**env: str):
+        from lifecycle.config import Settings
+
+        services = build_services(Settings.from_env({**live_env, **env}), clock=clock)
+        opened.append(services)
+        return services
+
+    yield clock, make
+    for services in opened:
+        await services.close()
+
+
+def require_emulator(emulator, path: str, feature: str) -> None:
+    """Skip while the emulator does not serve `path` yet (it gains the directory features piece by piece)."""
+    import httpx
+
+    answer = httpx.get(emulator.graph_url + path, headers={"Authorization": "Bearer x"})
+    if answer.status_code == 400:
+        pytest.skip(f"the Graph emulator does not serve {feature} yet: {answer.json()['error']['message']}")
+
+
+async def tracked(services) -> int:
+    return await services.context.store.count_tracked()
+
+
+async def test_adopt_a_tenant_of_two_thousand_guests_then_sweep_it(world, emulator):
+    clock, make = world
+    sponsor = emulator.seed_user(userType="Member", mail="boss@contoso.example")["id"]
+    accepted = emulator.seed_users(count=GUESTS // 2, userType="Guest", mail="a{n}@partner.example",
+                                   externalUserState="Accepted", sponsors=[sponsor])
+    pending = emulator.seed_users(count=GUESTS // 2, userType="Guest", mail="p{n}@partner.example",
+                                  externalUserState="PendingAcceptance")
+    members = emulator.seed_users(count=3, userType="Member", mail="m{n}@contoso.example")
+    svc = make()
+    emulator.clear_calls()
+
+    dry = (await svc.adoption.adopt(actor="test", dry_run=True, expires_in_days=60)).to_body()
+    assert dry == {"dryRun": True, "found": GUESTS, "adopted": GUESTS, "alreadyTracked": 0, "skipped": [],
+                   "guard": {"tripped": False, "message": ""}}
+    assert await tracked(svc) == 0
+
+    real = (await svc.adoption.adopt(actor="test", expires_in_days=60)).to_body()
+    assert real["adopted"] == GUESTS and real["skipped"] == [] and await tracked(svc) == GUESTS
+    again = (await svc.adoption.adopt(actor="test")).to_body()
+    assert again["adopted"] == 0 and again["alreadyTracked"] == GUESTS
+    assert emulator.writes() == 0  # adoption only reads Graph
+
+    store = svc.context.store
+    first, other = await store.get(accepted[0]), await store.get(pending[0])
+    assert first.state is GuestState.ACTIVE and first.sponsors == (sponsor,) and first.adopted_at is not None
+    assert first.expires_at == clock.now + timedelta(days=60) and first.directory_created_at is not None
+    assert other.state is GuestState.INVITED and other.email == emulator.user(pending[0])["mail"]
+    assert all([await store.get(m) is None for m in members])
+    events = [e.type for e in await store.pending_events(5 * GUESTS)]
+    assert events.count("guest.adopted") == GUESTS and "guest.invited" not in events
+    audit = await svc.context.audit.entries_for(accepted[0])
+    assert [(e.action, e.outcome) for e in audit] == [("guest.adopt", "succeeded")]
+
+    for user_id in pending[:250]:
+        emulator.redeem(user_id)
+    emulator.clear_calls()
+    report = await svc.expiry.run()
+    assert emulator.count("GET /users") == math.ceil(GUESTS / 999) == report.directory["requests"]
+    assert report.refreshed == {"checked": GUESTS, "redeemed": 250} and not report.failures, report.failures[:3]
+    assert report.directory["requestsPerThousandGuests"] == 1.5
+    assert (await store.get(pending[0])).state is GuestState.ACTIVE
+    assert emulator.count("GET /users/{id}") == 0  # no per-guest refresh
+
+
+async def test_adopting_a_group_takes_its_guests_and_never_its_members(world, emulator):
+    clock, make = world
+    group = "6f1c1ef7-2b1e-4a3c-9d51-0000000000a1"
+    emulator.seed_group(group)
+    require_emulator(emulator, f"/groups/{group}/transitiveMembers/graph.user?$select=id", "transitiveMembers")
+    inside = emulator.seed_users(count=3, userType="Guest", mail="in{n}@partner.example", memberOf=[group])
+    emulator.seed_users(count=2, userType="Guest", mail="out{n}@partner.example")
+    (member,) = emulator.seed_users(count=1, userType="Member", mail="staff{n}@contoso.example", memberOf=[group])
+    svc = make()
+    report = (await svc.adoption.adopt(actor="test", group_id=group)).to_body()
+    assert report["adopted"] == 3 and report["skipped"] == [{"id": member, "reason": "not a guest"}]
+    assert sorted(g.id for g in (await svc.context.store.query(GuestQuery())).guests) == sorted(inside)
+
+
+async def test_adoption_never_makes_many_guests_due_at_once(world, emulator):
+    clock, make = world
+    long_ago = (clock.now - timedelta(days=400)).isoformat().replace("+00:00", "Z")
+    emulator.seed_users(count=20, userType="Guest", mail="old{n}@partner.example", externalUserState="Accepted",
+                        createdDateTime=long_ago)
+    require_emulator(emulator, "/users?$filter=userType eq 'Guest'&$select=id,signInActivity", "signInActivity")
+    svc = make(INACTIVITY_DAYS="90")
+    dry = (await svc.adoption.adopt(actor="test", dry_run=True)).to_body()
+    assert dry["guard"]["tripped"] and "20 guests" in dry["guard"]["message"]
+    with pytest.raises(Conflict):
+        await svc.adoption.adopt(actor="test")
+    assert await tracked(svc) == 0
+
+
+async def test_the_plan_is_what_the_sweep_then_does(world, emulator):
+    clock, make = world
+    ids = emulator.seed_users(count=6, userType="Guest", mail="plan{n}@partner.example", externalUserState="Accepted")
+    svc = make(EXPIRY_GUARD_MIN="100")
+    await svc.adoption.adopt(actor="test", expires_in_days=5)
+    clock.now += timedelta(days=6)
+    writes = emulator.writes()
+    plan, survey = await svc.expiry.plan()
+    body = describe_plan(plan, survey)
+    assert emulator.writes() == writes
+    assert sorted(a["guestId"] for a in body["actions"]) == sorted(ids)
+    assert {(a["action"], a["reason"]) for a in body["actions"]} == {("disable", "expired")}
+    report = await svc.expiry.run()
+    assert report.done == {"disable": 6}
+    assert all([(await svc.context.store.get(i)).state is GuestState.DISABLED for i in ids])
