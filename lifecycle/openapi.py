@@ -142,7 +142,8 @@ OPERATIONS: dict[str, Operation] = {
         "guests are counted, not adopted again); members are never adopted. Each adopted guest gets the event "
         "`guest.adopted`. Refused (409) when the adopted guests would make more guests due at once than the "
         "mass-deletion guard allows; `dryRun` reports without changing anything.",
-        "Directory", {200: "What was adopted (in a dry run: what would be)."}, errors=(400, 401, 404, 409, 502, 503),
+        "Directory", {200: "What was adopted (in a dry run: what would be)."},
+        errors=(400, 401, 404, 409, 422, 502, 503),
         response=AdoptReport, body=AdoptRequest, body_required=False),
     "expiry_plan": Operation(
         "GetExpiryPlan", "Show the next sweep's plan",
