@@ -47,6 +47,7 @@ test-infra:
 bench: install
 	$(BIN)/python -m bench.sweep_throughput
 	$(BIN)/python -m bench.sweep_scaling
+	$(BIN)/python -m bench.directory_pass
 
 # Recompile the lock after changing requirements.in (pip-tools in a throwaway environment).
 lock:
