@@ -140,3 +140,56 @@ async def test_the_plan_is_what_the_sweep_then_does(world, emulator):
     report = await svc.expiry.run()
     assert report.done == {"disable": 6}
     assert all([(await svc.context.store.get(i)).state is GuestState.DISABLED for i in ids])
+
+
+def stamp(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+async def test_inactivity_with_and_without_a_licence(world, emulator):
+    clock, make = world
+    old, recent = clock.now - timedelta(days=120), clock.now - timedelta(days=3)
+    quiet, busy, background = emulator.seed_users(users=[
+        {"mail": "quiet@partner.example", "signInActivity": {"lastSuccessfulSignInDateTime": stamp(old)}},
+        {"mail": "busy@partner.example", "signInActivity": {"lastSuccessfulSignInDateTime": stamp(recent)}},
+        {"mail": "bg@partner.example", "signInActivity": {"lastSignInDateTime": stamp(old),
+                                                            "lastNonInteractiveSignInDateTime": stamp(recent)}},
+    ], userType="Guest", externalUserState="Accepted")
+    svc = make(INACTIVITY_DAYS="90")
+    await svc.adoption.adopt(actor="test", expires_in_days=365)
+
+    emulator.configure(signInActivity="unlicensed")
+    report = await svc.expiry.run()
+    assert report.done == {} and "Authentication_RequestFromNonPremiumTenantOrB2CTenant" in report.inactivity
+    assert emulator.count("GET /users") == math.ceil(3 / 500) + 1 + 1  # adoption's pass, the 403, the pass again
+    emulator.configure(signInActivity="empty")
+    report = await svc.expiry.run()
+    assert report.done == {} and "no sign-in date for any guest" in report.inactivity
+
+    emulator.configure(signInActivity="available")
+    report = await svc.expiry.run()
+    assert report.done == {"disable": 1} and report.inactivity.startswith("90 days"), report.to_text()
+    record = await svc.context.store.get(quiet)
+    assert record.disabled_reason.value == "inactivity" and emulator.user(quiet)["accountEnabled"] is False
+    assert all([(await svc.context.store.get(i)).is_live for i in (busy, background)])
+
+
+async def test_nested_exclusion_in_the_sweep(world, emulator):
+    clock, make = world
+    outer, inner = "6f1c1ef7-2b1e-4a3c-9d51-0000000000b1", "6f1c1ef7-2b1e-4a3c-9d51-0000000000b2"
+    emulator.seed_group(outer)
+    emulator.seed_group(inner)
+    emulator.add_members(outer, [inner])
+    kept, other = emulator.seed_users(count=2, userType="Guest", mail="x{n}@partner.example",
+                                      externalUserState="Accepted")
+    emulator.add_members(inner, [kept])
+    svc = make(EXPIRY_EXCLUDED_GROUP_IDS=outer)
+    await svc.adoption.adopt(actor="test", expires_in_days=1)
+    clock.now += timedelta(days=2)
+    plan, _ = await svc.expiry.plan()
+    assert [(a.guest_id, a.kind.value) for a in plan.actions] == [(other, "disable")]
+    report = await svc.expiry.run()
+    assert report.done == {"disable": 1}
+    assert report.excluded == [{"guestId": kept, "group": outer, "action": "disable", "reason": "expired"}]
+    assert (await svc.context.store.get(kept)).is_live and emulator.user(kept)["accountEnabled"] is True
+    assert emulator.count("GET /groups/{id}/transitiveMembers/microsoft.graph.user") == 2  # once per sweep
