@@ -143,8 +143,9 @@ def inactivity_start(guest: Guest, sign_in: SignIn) -> datetime:
     """Where the guest's inactivity window starts: the last successful sign-in (never signed in: the invitation, or
     for an adopted guest the directory's createdDateTime), moved forward to a stored baseline (re-enabled, extended
     or restored)."""
-    adopted = guest.adopted_at is not None and guest.directory_created_at is not None
-    never = guest.directory_created_at if adopted else (guest.invited_at or guest.created_at)
+    never = guest.invited_at or guest.created_at
+    if guest.adopted_at is not None and guest.directory_created_at is not None:
+        never = guest.directory_created_at
     start = sign_in.last or never
     return max(start, guest.activity_baseline) if guest.activity_baseline else start
 

@@ -1,0 +1,64 @@
+"""POST /api/adopt and GET /api/expiry/plan through func.HttpRequest, with in-memory fakes."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from lifecycle.domain.model import GuestState
+from tests.http_calls import call
+
+MISSING_GROUP = "6f1c1ef7-2b1e-4a3c-9d51-0000000000c9"
+
+
+def existing_guests(fakes, count: int, state: str = "Accepted") -> list[str]:
+    ids = [fakes.directory.add_user(f"old{n}@partner.example", state=state) for n in range(count)]
+    fakes.directory.add_user("staff@contoso.example", user_type="Member")
+    return ids
+
+
+async def test_adopt_dry_run_then_real_then_again(fakes):
+    ids = existing_guests(fakes, 3)
+    fakes.directory.users[ids[2]]["mail"] = ""
+    fakes.directory.users[ids[2]]["otherMails"] = ["alt@partner.example"]
+    status, dry, _ = await call("adopt_guests", "POST", "adopt", {"dryRun": True, "expiresInDays": 30})
+    assert status == 200 and dry["dryRun"] and dry["adopted"] == 3 and fakes.store.guests == {}
+    status, real, _ = await call("adopt_guests", "POST", "adopt", {"expiresInDays": 30})
+    assert status == 200 and real == {"dryRun": False, "found": 3, "adopted": 3, "alreadyTracked": 0, "skipped": [],
+                                      "guard": {"tripped": False, "message": ""}}
+    assert fakes.store.guests[ids[2]].email == "alt@partner.example"
+    assert all(g.state is GuestState.ACTIVE for g in fakes.store.guests.values())
+    status, again, _ = await call("adopt_guests", "POST", "adopt", None)
+    assert status == 200 and again["adopted"] == 0 and again["alreadyTracked"] == 3
+    assert fakes.directory.writes == []
+    published = [e.type for e in fakes.publisher.published]
+    assert published.count("guest.adopted") == 3 and "guest.invited" not in published
+
+
+@pytest.mark.parametrize("body", [{"expiresInDays": 0}, {"expiresInDays": "30"}, {"groupId": "not-a-guid"},
+                                  {"dryRun": "yes"}, {"unknown": 1}, [1]])
+async def test_adopt_refuses_bad_input_with_400(fakes, body):
+    status, answer, _ = await call("adopt_guests", "POST", "adopt", body)
+    assert status == 400 and answer["error"]["code"] == "InvalidRequest" and fakes.store.guests == {}
+
+
+async def test_adopt_of_an_unknown_group_is_404(fakes):
+    existing_guests(fakes, 1)
+    status, answer, _ = await call("adopt_guests", "POST", "adopt", {"groupId": MISSING_GROUP})
+    assert status == 404 and answer["error"]["code"] == "GroupNotFound" and fakes.store.guests == {}
+
+
+async def test_plan_shape_and_it_writes_nothing(fakes):
+    ids = existing_guests(fakes, 2)
+    await call("adopt_guests", "POST", "adopt", {"expiresInDays": 1})
+    fakes.services.context.clock = lambda: datetime.now(timezone.utc) + timedelta(days=2)
+    before, outbox, writes = dict(fakes.store.guests), list(fakes.store.outbox), list(fakes.directory.writes)
+    status, plan, _ = await call("expiry_plan", "GET", "expiry/plan")
+    assert status == 200 and fakes.store.guests == before and fakes.store.outbox == outbox
+    assert fakes.directory.writes == writes
+    assert sorted(a["guestId"] for a in plan["actions"]) == sorted(ids)
+    action = plan["actions"][0]
+    assert set(action) == {"guestId", "email", "action", "reason", "since"}
+    assert action["action"] == "disable" and action["reason"] == "expired" and action["email"].endswith("@partner.example")
+    assert plan["deferred"] == 0 and plan["guard"] == {"tripped": False, "message": ""}
+    assert plan["inactivity"].startswith("off") and plan["excluded"] == []
