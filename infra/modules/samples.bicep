@@ -54,6 +54,7 @@ output apiBaseUrl string = 'https://${functionAppHostName}/api'
 output workflowNames array = [
   logicApps.outputs.inviteWorkflowName
   logicApps.outputs.notifyWorkflowName
+  logicApps.outputs.approveWorkflowName
 ]
 
 @description('Office 365 API connections to authorize once in the portal.')

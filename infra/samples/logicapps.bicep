@@ -1,6 +1,8 @@
 // Sample Logic App (Consumption) workflows for the Guest Lifecycle API (README, Logic Apps and Power Automate):
 //   invite-guest     HTTP request in, POST /api/guests with the function key and an Idempotency-Key, reply with the guest
 //   notify-sponsors  lifecycle events from the Storage Queue; mails each sponsor of a guest.expiring guest
+//   approve-extension  on guest.expiring, sends each sponsor an approval mail (Office 365 "send approval email") and
+//                    calls POST /api/guests/{id}/extend when one approves (one Idempotency-Key per event)
 // The Office 365 connections are created unauthenticated: authorize them once in the portal (API connection > Edit API
 // connection > Authorize). The queue connection uses the workflow's managed identity (the account has no shared keys).
 
@@ -145,6 +147,57 @@ resource notifyWorkflow 'Microsoft.Logic/workflows@2019-05-01' = {
   }
 }
 
+resource approveWorkflow 'Microsoft.Logic/workflows@2019-05-01' = {
+  name: '${namePrefix}-approve-extension'
+  location: location
+  tags: tags
+  identity: {
+    type: 'SystemAssigned'
+  }
+  properties: {
+    state: 'Enabled'
+    definition: loadJsonContent('approve-extension.workflow.json')
+    parameters: {
+      '$connections': {
+        value: {
+          azurequeues: {
+            connectionId: queuesConnection.id
+            connectionName: queuesConnection.name
+            id: subscriptionResourceId('Microsoft.Web/locations/managedApis', location, 'azurequeues')
+            connectionProperties: {
+              authentication: {
+                type: 'ManagedServiceIdentity'
+              }
+            }
+          }
+          office365: {
+            connectionId: outlookConnection.id
+            connectionName: outlookConnection.name
+            id: subscriptionResourceId('Microsoft.Web/locations/managedApis', location, 'office365')
+          }
+          office365users: {
+            connectionId: usersConnection.id
+            connectionName: usersConnection.name
+            id: subscriptionResourceId('Microsoft.Web/locations/managedApis', location, 'office365users')
+          }
+        }
+      }
+      storageAccountName: {
+        value: storageAccountName
+      }
+      queueName: {
+        value: queueName
+      }
+      apiBaseUrl: {
+        value: 'https://${functionAppHostName}/api'
+      }
+      functionKey: {
+        value: functionKey
+      }
+    }
+  }
+}
+
 // Storage Queue Data Message Processor on the events queue only: peek, receive and delete messages.
 resource queueReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(eventsQueue.id, notifyWorkflow.id, queueMessageProcessorRoleId)
@@ -155,6 +208,21 @@ resource queueReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
     principalType: 'ServicePrincipal'
   }
 }
+
+// The approval workflow reads the same queue: a queue hands each message to one reader, so deploy it instead of
+// notify-sponsors, or let one forward events to the other (README, The samples).
+resource approveQueueReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(eventsQueue.id, approveWorkflow.id, queueMessageProcessorRoleId)
+  scope: eventsQueue
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', queueMessageProcessorRoleId)
+    principalId: approveWorkflow.identity.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+@description('Name of the workflow that asks sponsors to approve an extension and extends on approval.')
+output approveWorkflowName string = approveWorkflow.name
 
 @description('Name of the workflow that invites a guest over HTTP (its trigger URL: az rest or the portal).')
 output inviteWorkflowName string = inviteWorkflow.name
