@@ -7,6 +7,8 @@ from datetime import datetime, timezone
 BAD_REQUEST = "BadRequest"
 REQUEST_BAD_REQUEST = "Request_BadRequest"
 NOT_FOUND = "Request_ResourceNotFound"
+OBJECT_NOT_FOUND = "Directory_ObjectNotFound"
+REQUEST_DENIED = "Authorization_RequestDenied"
 UNSUPPORTED_QUERY = "Request_UnsupportedQuery"
 
 
@@ -58,6 +60,17 @@ def not_found(resource_id: str) -> GraphError:
     message = (f"Resource '{resource_id}' does not exist or one of its queried reference-property "
                "objects are not present.")
     return GraphError(404, NOT_FOUND, message)
+
+
+def object_not_found() -> GraphError:
+    """400 Directory_ObjectNotFound: a write on a user that has not replicated yet, e.g. a PATCH right after its
+    invitation (microsoftgraph/microsoft-graph-docs-contrib#2465; REFERENCE.md, eventual consistency)."""
+    return GraphError(400, OBJECT_NOT_FOUND, "Unable to read the company information from the directory.")
+
+
+def request_denied() -> GraphError:
+    """403 Authorization_RequestDenied, as Graph answers a write the caller may not make."""
+    return GraphError(403, REQUEST_DENIED, "Insufficient privileges to complete the operation.")
 
 
 def invalid_object_id(value: str) -> GraphError:

@@ -30,6 +30,7 @@ GRAPH_RESOURCES: list[tuple[str, tuple[str, ...], dict[str, Handler]]] = [
      {"POST": users.revoke_sessions}),
     ("/users/{id}/memberOf", ("/users/{user_id}/memberOf",), {"GET": users.member_of}),
     ("/users/{id}/sponsors", ("/users/{user_id}/sponsors",), {"GET": sponsors.list_sponsors}),
+    ("/users/{id}/sponsors/$ref", ("/users/{user_id}/sponsors/$ref",), {"POST": sponsors.add_sponsor}),
     ("/groups/{id}", ("/groups/{group_id}",), {"GET": groups.get_group, "PATCH": groups.bind_members}),
     ("/groups/{id}/members", ("/groups/{group_id}/members",), {"GET": groups.list_members}),
     ("/groups/{id}/transitiveMembers", ("/groups/{group_id}/transitiveMembers",),

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from . import signin
-from .errors import bad_request, invalid_object_id, not_found, request_bad_request
+from .errors import GraphError, bad_request, invalid_object_id, not_found, request_bad_request, request_denied
 from .lookup import existing_group, referenced_user
 from .odata import check_options, page, relation_query, select_option
 from .responses import graph_json, is_guid, json_object, no_content, require_guid
@@ -21,6 +21,8 @@ from .views import collection_body, collection_context, entity_context, project,
 MAX_BIND = 20
 ALREADY_MEMBER = ("One or more added object references already exist for the following modified properties: "
                   "'members'.")
+ON_PREMISES_MASTERED = ("Unable to update the specified properties for on-premises mastered Directory Sync objects or "
+                        "objects currently undergoing migration.")
 _REFERENCE_PATH = re.compile(r"/(?:directoryObjects|users)/([^/]+)/?$", re.IGNORECASE)
 
 
@@ -87,6 +89,7 @@ async def add_member(request: Request, emulator: Emulator) -> Response:
     """POST /groups/{id}/members/$ref {"@odata.id": ".../directoryObjects/{id}"} → 204."""
     member_id = reference_target(await json_object(request))
     group = existing_group(emulator, request.path_params["group_id"])
+    refuse_member_writes(group.props)
     user = referenced_user(emulator, member_id)
     if user.id in group.members:
         raise request_bad_request(ALREADY_MEMBER)
@@ -104,11 +107,35 @@ async def bind_members(request: Request, emulator: Emulator) -> Response:
         raise bad_request(f"At most {MAX_BIND} members can be added in one request.")
     member_ids = [reference_id(reference) for reference in references]
     group = existing_group(emulator, request.path_params["group_id"])
+    refuse_member_writes(group.props)
     users = [referenced_user(emulator, member_id) for member_id in member_ids]
     if any(user.id in group.members for user in users) or len(set(member_ids)) < len(member_ids):
         raise request_bad_request(ALREADY_MEMBER)
     group.members.update({user.id: None for user in users})
     return no_content()
+
+
+def member_write_refusal(props: dict) -> GraphError | None:
+    """What Graph answers a member write on a group that refuses it whatever you retry (REFERENCE.md, groups):
+    - dynamic membership: 403 Authorization_RequestDenied "Insufficient privileges to complete the operation."
+      (publicly reported, e.g. KelvinTegelaar/CIPP#468 adding a user to a dynamic "All Users" group);
+    - role-assignable: 403 Authorization_RequestDenied unless the app also holds RoleManagement.ReadWrite.Directory
+      (group-post-members permissions; microsoftgraph/microsoft-graph-docs#14730); the emulated app does not;
+    - mastered on-premises: 400 Request_BadRequest "Unable to update the specified properties for on-premises
+      mastered Directory Sync objects ..." (the directory's answer to any cloud write on a synced object)."""
+    if "dynamicmembership" in [kind.lower() for kind in props.get("groupTypes") or []]:
+        return request_denied()
+    if props.get("onPremisesSyncEnabled"):
+        return request_bad_request(ON_PREMISES_MASTERED)
+    if props.get("isAssignableToRole"):
+        return request_denied()
+    return None
+
+
+def refuse_member_writes(props: dict) -> None:
+    refusal = member_write_refusal(props)
+    if refusal is not None:
+        raise refusal
 
 
 def reference_target(body: dict) -> str:
@@ -129,6 +156,7 @@ def reference_id(reference: object) -> str:
 async def remove_member(request: Request, emulator: Emulator) -> Response:
     """DELETE /groups/{id}/members/{id}/$ref → 204; not a member → 404 naming the group."""
     group = existing_group(emulator, request.path_params["group_id"])
+    refuse_member_writes(group.props)
     member_id = require_guid(request.path_params["member_id"])
     if member_id not in group.members:
         raise not_found(group.id)

@@ -10,7 +10,7 @@ from urllib.parse import quote, urlsplit
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .errors import bad_request, request_bad_request
+from .errors import bad_request, not_found, request_bad_request
 from .lookup import visible_user
 from .responses import context_url, graph_json, graph_timestamp, json_object, new_guid, utc_now
 from .schema import TENANT_ID
@@ -19,6 +19,9 @@ from .store import UserRecord, blank_user
 
 MAX_SPONSORS = 5
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
+# invitedUserEmailAddress may not contain ~ ! # $ % ^ & * ( ) + = [ ] { } \ / | ; : " < > ? ,
+# (invitation property description, v1.0 metadata; REFERENCE.md), and mail/otherMails hold no accented characters.
+REFUSED_EMAIL_CHARACTERS = frozenset('~!#$%^&*()+=[]{}\\/|;:"<>?,')
 _FIELDS = frozenset({"invitedUserEmailAddress", "inviteRedirectUrl", "invitedUserDisplayName",
                      "sendInvitationMessage", "invitedUserMessageInfo", "invitedUserType", "invitedUserSponsors",
                      "resetRedemption", "invitedUser", "id", "inviteRedeemUrl", "status"})
@@ -73,9 +76,14 @@ def parse_invitation(body: dict) -> InvitationRequest:
 def _email(value: object) -> str:
     if not isinstance(value, str) or not value.strip():
         raise bad_request("Required property 'invitedUserEmailAddress' is missing.")
-    if not _EMAIL.match(value.strip()):
+    if not _EMAIL.match(value.strip()) or _refused_characters(value.strip()):
         raise bad_request(f"The email address '{value}' is not valid.")
     return value.strip()
+
+
+def _refused_characters(email: str) -> bool:
+    local = email.rpartition("@")[0]
+    return any(char in REFUSED_EMAIL_CHARACTERS for char in email) or not local.isascii()
 
 
 def _redirect_url(value: object) -> str:
@@ -164,11 +172,20 @@ def invite_by_email(emulator: Emulator, invite: InvitationRequest) -> UserRecord
         raise request_bad_request(f"The invited user already exists in the directory as object ID: {existing.id}")
     if existing is not None:
         return existing
+    _require_sponsors(emulator, invite.sponsors)
     domain = invite.email.rpartition("@")[2].lower()
     if domain in emulator.switches.tenant_domains:
         raise bad_request(f"The invited user's email domain '{domain}' is a verified domain of this "
                           "organization: its users are members, not guests.")
     return emulator.directory.add_user(_new_guest(emulator, invite))
+
+
+def _require_sponsors(emulator: Emulator, sponsors: list[str]) -> None:
+    """Sponsors are references: one that names no live user answers 404 naming it, as a reference write for a
+    missing object does (group-post-members: "404 Not Found when the object being added doesn't exist")."""
+    for sponsor in sponsors:
+        if emulator.directory.live_user(sponsor) is None:
+            raise not_found(sponsor)
 
 
 def _new_guest(emulator: Emulator, invite: InvitationRequest) -> UserRecord:
@@ -197,6 +214,13 @@ def reset_redemption(emulator: Emulator, invite: InvitationRequest) -> UserRecor
     return user
 
 
+def invitation_status(user: UserRecord) -> str:
+    """The invitation's own status (PendingAcceptance | Completed | InProgress | Error; never `Accepted`, which
+    is the user's externalUserState): Completed for a user who has already redeemed (v1.0 invitation-post example;
+    msgraph-sdk models/invitation.py; REFERENCE.md)."""
+    return "Completed" if user.props.get("externalUserState") == "Accepted" else "PendingAcceptance"
+
+
 def _redeem_url(user_id: str) -> str:
     target = (f"https://invitations.microsoft.com/redeem/?tenant={TENANT_ID}&user={user_id}"
               f"&ticket={secrets.token_urlsafe(24)}&ver=2.0")
@@ -215,7 +239,7 @@ def _invitation_body(request: Request, invite: InvitationRequest, user: UserReco
         "sendInvitationMessage": invite.send_message,
         "resetRedemption": invite.reset,
         "inviteRedirectUrl": invite.redirect_url,
-        "status": user.props.get("externalUserState") or "PendingAcceptance",
+        "status": invitation_status(user),
         "invitedUserMessageInfo": invite.message_info,
         "invitedUser": {"id": user.id},
     }

@@ -1,7 +1,8 @@
-"""Graph handler for GET /users/{id}/sponsors: the users and groups responsible for a guest.
+"""Graph handlers for /users/{id}/sponsors: the users and groups responsible for a guest.
 
 Source: Graph v1.0 "List sponsors" (api-reference/v1.0/api/user-list-sponsors.md): a directoryObject collection of
-users and groups, each with `@odata.type`; `$select` and `$expand` are supported."""
+users and groups, each with `@odata.type`; `$select` and `$expand` are supported. "Add sponsor"
+(user-post-sponsors.md): POST /users/{id}/sponsors/$ref with an `@odata.id` naming a user or group → 204."""
 
 from __future__ import annotations
 
@@ -12,10 +13,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from . import signin
-from .errors import bad_request, unsupported_query
+from .errors import bad_request, not_found, request_bad_request, unsupported_query
 from .lookup import visible_user
 from .odata import check_options, is_eventual, parse_select, select_option
-from .responses import graph_json
+from .responses import graph_json, json_object, no_content
+from .routes_groups import reference_target
 from .schema import GROUP_DEFAULT_SELECT, GROUP_TYPE, USER_DEFAULT_SELECT, USER_PROPERTIES, USER_TYPE
 from .state import Emulator
 from .store import UserRecord
@@ -82,3 +84,21 @@ async def list_sponsors(request: Request, emulator: Emulator) -> Response:
     user = visible_user(emulator, request.path_params["user_id"])
     context = collection_context(request, "directoryObjects", select)
     return graph_json(collection_body(context, sponsor_objects(emulator, user, select), None))
+
+
+ALREADY_SPONSOR = ("One or more added object references already exist for the following modified properties: "
+                   "'sponsors'.")
+
+
+async def add_sponsor(request: Request, emulator: Emulator) -> Response:
+    """POST /users/{id}/sponsors/$ref → 204. An unknown sponsor → 404 naming it, as a reference write for a missing
+    object answers (group-post-members); an existing sponsor → 400 Request_BadRequest "... already exist ..." like
+    members/$ref."""
+    sponsor_id = reference_target(await json_object(request))
+    user = visible_user(emulator, request.path_params["user_id"])
+    if emulator.directory.live_user(sponsor_id) is None and sponsor_id not in emulator.directory.groups:
+        raise not_found(sponsor_id)
+    if sponsor_id in [known.lower() for known in user.sponsors]:
+        raise request_bad_request(ALREADY_SPONSOR)
+    user.sponsors.append(sponsor_id)
+    return no_content()

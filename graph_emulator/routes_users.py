@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from . import signin
-from .errors import bad_request, request_bad_request
+from .errors import bad_request, not_found, object_not_found, request_bad_request
 from .lookup import visible_user
 from .odata import check_options, page, page_after, relation_query, select_option, user_collection_query
 from .responses import context_url, graph_json, graph_timestamp, json_object, no_content, utc_now
@@ -63,7 +63,11 @@ async def get_user(request: Request, emulator: Emulator) -> Response:
 async def update_user(request: Request, emulator: Emulator) -> Response:
     """PATCH /users/{id} → 204; only writable properties, each of the right type."""
     changes = user_changes(await json_object(request))
-    user = visible_user(emulator, request.path_params["user_id"])
+    user = emulator.directory.live_user(request.path_params["user_id"])
+    if user is None:
+        raise not_found(request.path_params["user_id"])
+    if not user.take_reference():
+        raise object_not_found()
     user.props.update(changes)
     return no_content()
 

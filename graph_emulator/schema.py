@@ -81,9 +81,12 @@ GROUP_PROPERTIES: dict[str, str] = {
     "description": STRING,
     "displayName": STRING,
     "groupTypes": STRINGS,
+    "isAssignableToRole": BOOLEAN,
     "mail": STRING,
     "mailEnabled": BOOLEAN,
     "mailNickname": STRING,
+    "membershipRule": STRING,
+    "onPremisesSyncEnabled": BOOLEAN,
     "securityEnabled": BOOLEAN,
     "visibility": STRING,
 }

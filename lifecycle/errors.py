@@ -78,10 +78,11 @@ class GraphError(DependencyError):
     code = "GraphError"
 
     def __init__(self, message: str, *, graph_status: int | None = None, graph_code: str | None = None,
-                 request_id: str | None = None, **kwargs: Any) -> None:
+                 request_id: str | None = None, graph_message: str | None = None, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.graph_status = graph_status
         self.graph_code = graph_code
+        self.graph_message = graph_message
         self.request_id = request_id
 
 
@@ -97,6 +98,24 @@ class GraphBadRequest(GraphError):
 
     status = 502
     code = "GraphRejected"
+
+
+class GraphRejectedInput(GraphError):
+    """Graph refused what the caller referenced, for good: an unknown sponsor, a group that no longer exists or
+    that refuses members (dynamic, on-premises, role-assignable). Retrying will not help; the caller can fix it.
+    `details` carries Graph's own code and message."""
+
+    status = 422
+    code = "GraphRejectedInput"
+
+    def __init__(self, message: str, *, reason: str = "", **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.reason = reason
+        detail = {"graphStatus": self.graph_status, "graphCode": self.graph_code,
+                  "graphMessage": self.graph_message}
+        if reason:
+            detail["reason"] = reason
+        self.details = [detail, *self.details]
 
 
 class GraphUnavailable(GraphError):

@@ -5,7 +5,9 @@ import logging
 
 import structlog
 
-_NOISY = ("httpx", "azure", "kiota_http")
+# At INFO these log every request's URL and headers: Graph URLs with guests' emails in $filter, Table queries.
+NOISY_LOGGERS = ("httpx", "httpcore", "azure", "kiota_http", "kiota_abstractions", "kiota_authentication_azure",
+                 "msgraph", "msgraph_core", "urllib3")
 _configured = False
 
 
@@ -19,11 +21,17 @@ def _configure_structlog() -> None:
         _configured = True
 
 
+def quiet_dependency_loggers() -> None:
+    """The SDKs' and HTTP clients' loggers at WARNING. Called when a worker first builds its services (the path
+    every HTTP and timer function takes in the Functions host) and by the command line; never at import time."""
+    for name in NOISY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def configure_logging(level: int = logging.INFO) -> None:
     """For the command line: log to stderr (in Azure the Functions host owns the root logger)."""
     logging.basicConfig(level=level, format="%(message)s")
-    for name in _NOISY:
-        logging.getLogger(name).setLevel(logging.WARNING)
+    quiet_dependency_loggers()
     _configure_structlog()
 
 

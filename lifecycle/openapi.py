@@ -47,7 +47,10 @@ ERRORS = {
     403: "Refused by a safety rule or policy: not a guest, group not managed, email domain not allowed.",
     404: "No tracked guest with this id, or Graph does not know the object.",
     409: "A concurrent change, or a request with the same Idempotency-Key still in progress. Retry later.",
-    422: "The Idempotency-Key was already used with a different request.",
+    422: ("The Idempotency-Key was already used with a different request (`IdempotencyKeyReused`), or Graph refused "
+          "what the request references for good (`GraphRejectedInput`: an unknown sponsor, a group that no longer "
+          "exists or refuses members: dynamic membership, synchronised from on-premises, role-assignable). "
+          "`error.details` carries Graph's own code and message and, when a guest was recorded, its id."),
     502: "Microsoft Graph refused the request for a reason that retrying will not fix.",
     503: "Graph throttled past the retry budget, storage unreachable, or the app misconfigured. Retry later.",
 }
@@ -87,8 +90,12 @@ OPERATIONS: dict[str, Operation] = {
     "invite_guest": Operation(
         "InviteGuest", "Invite a guest",
         "Invites a B2B guest, or adopts the guest who already exists with this email, then adds it to the managed "
-        "groups given. The record is written before Graph is called. Answers 202 with Location and Retry-After "
-        "while group additions are still pending.",
+        "groups given and, for an existing guest, writes the sponsors given to Graph. The record is written before "
+        "Graph is called. Answers 202 with Location and Retry-After while group additions are still pending. "
+        "With `sendInvitationMessage`, Microsoft sends its invitation mail, but it leaves out the custom "
+        "`message` when an app (this function's managed identity) sends the invitation; to send your own text, "
+        "leave `sendInvitationMessage` false and mail `inviteRedeemUrl` yourself: it is in the response and in "
+        "the data of the `guest.invited` event.",
         "Guests", {201: "Invited: a new guest. The body carries `inviteRedeemUrl`.",
                    200: "The guest already existed with this email and is now tracked.", 202: ACCEPTED},
         errors=(400, 401, 403, 409, 422, 502, 503), body=InviteRequest, visibility="important"),
@@ -113,7 +120,10 @@ OPERATIONS: dict[str, Operation] = {
         "Groups", _guest_ok("The guest, no longer a member of the group.")),
     "disable_guest": Operation(
         "DisableGuest", "Disable a guest",
-        "Blocks the guest's sign-in and revokes its sessions. Only users whose userType is Guest are changed.",
+        "Blocks the guest's sign-in (accountEnabled false): that is what stops a guest. It also revokes the "
+        "guest's sessions, but a guest signs in at its home organisation, so the revoke does not reach those "
+        "sessions, and access tokens already issued stay valid until they expire (up to an hour). Only users "
+        "whose userType is Guest are changed.",
         "Lifecycle", _guest_ok("The disabled guest.")),
     "enable_guest": Operation(
         "EnableGuest", "Enable a guest", "Unblocks the sign-in of a disabled guest.",

@@ -62,19 +62,29 @@ class InvitationRequest:
 
 @dataclass(frozen=True)
 class Invitation:
+    """Graph's answer to an invitation. `status` is the invitation's own vocabulary (PendingAcceptance, Completed,
+    InProgress, Error), never the user's `externalUserState`: Completed means the user had already redeemed."""
+
     user_id: str
     redeem_url: str
     status: str
 
+    @property
+    def completed(self) -> bool:
+        return self.status == "Completed"
+
 
 class Directory(Protocol):
     """Microsoft Graph as the app uses it. Implementations raise only `lifecycle.errors` types:
-    GraphNotFound (object missing or not yet replicated), GraphBadRequest, GraphUnavailable (throttled past budget)."""
+    GraphNotFound (object missing or not yet replicated), GraphBadRequest, GraphUnavailable (throttled past budget),
+    GraphRejectedInput (a referenced sponsor or group that does not exist or refuses the write: final)."""
 
     async def find_user_by_email(self, email: str) -> DirectoryUser | None: ...
     async def get_user(self, user_id: str) -> DirectoryUser | None: ...
     async def invite(self, request: InvitationRequest) -> Invitation: ...
     async def reset_redemption(self, user_id: str, email: str, redirect_url: str) -> Invitation: ...
+    async def add_sponsor(self, user_id: str, sponsor_id: str) -> None:
+        """Idempotent: an existing sponsor is success; an unknown sponsor raises GraphRejectedInput."""
     async def update_user(self, user_id: str, fields: dict[str, Any]) -> None:
         """PATCH the user; `fields` uses Graph property names (accountEnabled, companyName, ...)."""
     async def revoke_sessions(self, user_id: str) -> None: ...

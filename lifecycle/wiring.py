@@ -12,6 +12,7 @@ from azure.core.credentials_async import AsyncTokenCredential
 from lifecycle.config import Settings
 from lifecycle.domain.model import utcnow
 from lifecycle.idempotency import Idempotency
+from lifecycle.logs import quiet_dependency_loggers
 from lifecycle.ports import AuditLog, Directory, EventPublisher, GuestStore, IdempotencyStore
 from lifecycle.services.adoption import AdoptionService
 from lifecycle.services.context import Context, Tuning
@@ -98,6 +99,7 @@ def build_services(settings: Settings, *, store: GuestStore | None = None, direc
                    keys: IdempotencyStore | None = None, tuning: Tuning | None = None,
                    clock: Callable[[], datetime] = utcnow) -> Services:
     """Wire the services to real adapters, or to the ports given (fakes in tests)."""
+    quiet_dependency_loggers()
     tuning = tuning or Tuning()
     ports = Adapters(store, directory, audit, publisher, keys).complete(settings, tuning)
     assert ports.store and ports.directory and ports.audit and ports.publisher and ports.keys

@@ -37,7 +37,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt,
 from lifecycle.adapters.credentials import graph_auth_provider
 from lifecycle.config import Settings
 from lifecycle.domain.odata import odata_string
-from lifecycle.errors import GraphBadRequest, GraphError, GraphNotFound, GraphUnavailable
+from lifecycle.errors import GraphBadRequest, GraphError, GraphNotFound, GraphRejectedInput, GraphUnavailable
 from lifecycle.domain.expiry import SignIn
 from lifecycle.ports import DirectoryUser, GuestListing, Invitation, InvitationRequest
 from lifecycle.request_log import note_request_id
@@ -52,6 +52,11 @@ SIGN_IN_PAGE = 500  # the largest page when signInActivity is selected
 _ODATA_ERRORS: dict[str, Any] = {"XXX": ODataError}
 _ALREADY_MEMBER = "already exist"
 _NOT_REPLICATED = "not a valid reference update"
+# A just-invited user answers Directory_ObjectNotFound on an immediate write for a while (REFERENCE.md, eventual
+# consistency; microsoftgraph/microsoft-graph-docs-contrib#2465: "Unable to read the company information from the
+# directory" on a PATCH right after an invitation).
+_NOT_REPLICATED_CODES = frozenset({"Directory_ObjectNotFound"})
+GROUP_REFUSAL_FIELDS = ["id", "groupTypes", "onPremisesSyncEnabled", "isAssignableToRole"]
 
 
 @dataclass(frozen=True)
@@ -76,16 +81,36 @@ def translate(exc: Exception, action: str) -> GraphError:
     error = getattr(exc, "error", None)
     code = getattr(error, "code", None) or "UnknownError"
     message = getattr(error, "message", None) or str(exc.message or exc)
-    info: dict[str, Any] = {"graph_status": status, "graph_code": code, "request_id": headers.get("request-id")}
+    info: dict[str, Any] = {"graph_status": status, "graph_code": code, "request_id": headers.get("request-id"),
+                            "graph_message": message}
     note_request_id(headers.get("request-id"))
     text = f"{action}: Graph answered {status} {code}: {message}"
     if status in (429, 503, 504):
         return GraphUnavailable(text, retry_after=_retry_after(headers), **info)
-    if status == 404 or (status == 400 and _NOT_REPLICATED in message.lower()):
+    if status == 404 or code in _NOT_REPLICATED_CODES or (status == 400 and _NOT_REPLICATED in message.lower()):
         return GraphNotFound(text, **info)
     if status == 400:
         return GraphBadRequest(text, **info)
     return GraphError(text, **info)
+
+
+def rejected(error: GraphError, reason: str) -> GraphRejectedInput:
+    """The same Graph answer, as a refusal of what the caller referenced (final: 422, never pending)."""
+    return GraphRejectedInput(f"{reason} ({error.message})", reason=reason, graph_status=error.graph_status,
+                              graph_code=error.graph_code, graph_message=error.graph_message,
+                              request_id=error.request_id)
+
+
+def group_refusal(group: Any) -> str:
+    """Why a group refuses member writes whatever you retry, or "" (REFERENCE.md: dynamic membership, mastered
+    on-premises, role-assignable; group-post-members: role-assignable groups need RoleManagement.ReadWrite.Directory)."""
+    if "dynamicmembership" in [kind.lower() for kind in getattr(group, "group_types", None) or []]:
+        return "the group's membership is dynamic (set by its membership rule)"
+    if getattr(group, "on_premises_sync_enabled", None):
+        return "the group is synchronised from on-premises Active Directory"
+    if getattr(group, "is_assignable_to_role", None):
+        return "the group is role-assignable (its members need RoleManagement.ReadWrite.Directory)"
+    return ""
 
 
 def _retry_after(headers: dict[str, str]) -> int | None:
@@ -150,13 +175,22 @@ def _sign_in_unavailable(error: GraphError) -> bool:
 
 class ThrottleGate:
     """A pause shared by every call of this worker: once Graph answers 429, nothing goes out until its Retry-After
-    has passed (throttled requests still cost, so retrying early only prolongs the throttling)."""
+    has passed (throttled requests still cost, so retrying early only prolongs the throttling). A call that would
+    have to wait longer than it may is refused at once with the time left, without reaching Graph."""
 
     def __init__(self) -> None:
         self._resume_at = 0.0
 
-    async def wait(self) -> None:
-        delay = self._resume_at - asyncio.get_running_loop().time()
+    def remaining(self) -> float:
+        """Seconds until calls may go out again (0 when open)."""
+        return max(0.0, self._resume_at - asyncio.get_running_loop().time())
+
+    async def wait(self, longest: float = math.inf) -> None:
+        """Wait for the pause to end; raise GraphUnavailable (with Retry-After) if it ends later than `longest`."""
+        delay = self.remaining()
+        if delay > longest:
+            raise GraphUnavailable(f"Graph throttled this worker; calls resume in {math.ceil(delay)} s",
+                                   retry_after=math.ceil(delay), graph_status=429, graph_code="TooManyRequests")
         if delay > 0:
             await asyncio.sleep(delay)
 
@@ -185,6 +219,11 @@ class AdaptiveLimiter:
             async with self._changed:
                 self._in_flight -= 1
                 self._changed.notify_all()
+
+    @property
+    def limit(self) -> int:
+        """Calls allowed in flight now."""
+        return int(self._limit)
 
     def throttled(self) -> None:
         self._limit = max(1.0, self._limit / 2)
@@ -223,7 +262,7 @@ class GraphDirectory:
         async for attempt in retrying:
             with attempt:
                 async with self._slots.slot():
-                    await self._gate.wait()
+                    await self._gate.wait(longest=policy.max_wait)
                     try:
                         result = await operation()
                         self._slots.succeeded()
@@ -233,8 +272,9 @@ class GraphDirectory:
         raise AssertionError("unreachable")
 
     def _throttled(self, error: GraphError) -> GraphError:
-        """On a 429 that will be retried, hold every call back for its Retry-After and halve the calls in flight."""
-        if error.graph_status == 429 and (error.retry_after or 0) <= self._retry.max_wait:
+        """On a 429, hold every call of the worker back for its Retry-After and halve the calls in flight; a
+        Retry-After longer than a call may wait makes every caller answer 503 at once until it has passed."""
+        if error.graph_status == 429:
             self._gate.pause(error.retry_after or 1)
             self._slots.throttled()
         return error
@@ -267,8 +307,21 @@ class GraphDirectory:
             invited_user_display_name=request.display_name, send_invitation_message=request.send_message,
             invited_user_type="Guest", invited_user_message_info=_message_info(request),
             invited_user_sponsors=[DirectoryObject(id=sponsor) for sponsor in request.sponsors] or None)
-        result = await self._call("invite", lambda: self._client.invitations.post(body))
+        try:
+            result = await self._call("invite", lambda: self._client.invitations.post(body))
+        except (GraphNotFound, GraphBadRequest) as exc:
+            raise _sponsor_refusal(exc, request.sponsors) from None
         return _invitation(result)
+
+    async def add_sponsor(self, user_id: str, sponsor_id: str) -> None:
+        body = ReferenceCreate(odata_id=f"{self._base_url}/users/{sponsor_id}")
+        try:
+            await self._call("add sponsor", lambda: self._client.users.by_user_id(user_id).sponsors.ref.post(body))
+        except GraphBadRequest as exc:
+            if _ALREADY_MEMBER not in exc.message.lower():
+                raise _sponsor_refusal(exc, (sponsor_id,)) from None
+        except GraphNotFound as exc:
+            raise _sponsor_refusal(exc, (sponsor_id,)) from None
 
     async def reset_redemption(self, user_id: str, email: str, redirect_url: str) -> Invitation:
         body = GraphInvitation(invited_user_email_address=email, invite_redirect_url=redirect_url,
@@ -307,9 +360,30 @@ class GraphDirectory:
         body = ReferenceCreate(odata_id=f"{self._base_url}/directoryObjects/{user_id}")
         try:
             await self._call("add member", lambda: self._client.groups.by_group_id(group_id).members.ref.post(body))
+        except GraphUnavailable:
+            raise
         except GraphBadRequest as exc:
             if _ALREADY_MEMBER not in exc.message.lower():
-                raise
+                raise await self._member_refusal(group_id, exc) from None
+        except GraphNotFound as exc:
+            if not await self.group_exists(group_id):
+                raise rejected(exc, "the group no longer exists") from None
+            raise
+        except GraphError as exc:
+            if exc.graph_status == 403:
+                raise await self._member_refusal(group_id, exc) from None
+            raise
+
+    async def _member_refusal(self, group_id: str, error: GraphError) -> GraphError:
+        """A refused member add is final when the group itself refuses members; else it stays Graph's error."""
+        query = GroupItemRequestBuilder.GroupItemRequestBuilderGetQueryParameters(select=GROUP_REFUSAL_FIELDS)
+        try:
+            group = await self._call("get group", lambda: self._client.groups.by_group_id(group_id).get(
+                RequestConfiguration(query_parameters=query)))
+        except GraphNotFound:
+            return rejected(error, "the group no longer exists")
+        reason = group_refusal(group)
+        return rejected(error, reason) if reason else error
 
     async def remove_member(self, group_id: str, user_id: str) -> None:
         members = self._client.groups.by_group_id(group_id).members
@@ -379,6 +453,18 @@ class GraphDirectory:
             link = body.get("@odata.nextLink")
             info = with_url(link).to_get_request_information() if link else None
         return items, requests
+
+
+def _sponsor_refusal(error: GraphError, sponsors: tuple[str, ...]) -> GraphError:
+    """Graph's 404 (or a 400 naming a sponsor) for an invitation or sponsor write that names a sponsor who does not
+    exist is the caller's bad reference (group-post-members: "404 Not Found when the object being added doesn't
+    exist"; the same rule holds for sponsors, which are references too)."""
+    text = (error.graph_message or error.message).lower()
+    named = [sponsor for sponsor in sponsors if sponsor.lower() in text]
+    if named or (sponsors and isinstance(error, GraphNotFound)):
+        who = f"the sponsor {named[0]}" if named else "a sponsor"
+        return rejected(error, f"{who} does not exist in the directory")
+    return error
 
 
 def _message_info(request: InvitationRequest) -> InvitedUserMessageInfo | None:

@@ -209,12 +209,20 @@ class InMemoryDirectory:
         if existing is not None and not existing.is_guest:
             raise GraphBadRequest("The invited user already exists in the directory as object ID: " + existing.id)
         user_id = existing.id if existing else self.add_user(request.email)
-        return Invitation(user_id, f"https://login.example/redeem/{user_id}", self.users[user_id]["externalUserState"])
+        redeemed = self.users[user_id]["externalUserState"] == "Accepted"
+        return Invitation(user_id, f"https://login.example/redeem/{user_id}",
+                          "Completed" if redeemed else "PendingAcceptance")
 
     async def reset_redemption(self, user_id: str, email: str, redirect_url: str) -> Invitation:
         self.writes.append(("reset", user_id))
         self._user(user_id)["externalUserState"] = "PendingAcceptance"
         return Invitation(user_id, f"https://login.example/redeem/{user_id}/again", "PendingAcceptance")
+
+    async def add_sponsor(self, user_id: str, sponsor_id: str) -> None:
+        self.writes.append(("sponsor", f"{user_id}/{sponsor_id}"))
+        user = self._user(user_id)
+        if sponsor_id not in user.get("sponsors", ()):
+            user["sponsors"] = [*user.get("sponsors", ()), sponsor_id]
 
     async def update_user(self, user_id: str, fields: dict[str, Any]) -> None:
         self.writes.append(("update", user_id))

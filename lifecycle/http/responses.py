@@ -8,6 +8,7 @@ import os
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 from uuid import UUID
 
 import azure.functions as func
@@ -52,13 +53,18 @@ def http_handler(handler: Handler, *, public: bool = False) -> Handler:
             return await _handle(handler, req)
         except LifecycleError as exc:
             if exc.status >= 500:
-                log.warning("%s %s -> %s %s", req.method, req.url, exc.status, exc.message)
+                log.warning("%s %s -> %s %s", req.method, _path(req), exc.status, exc.message)
             return error_response(exc)
         except Exception:  # a defect, never something the caller sent
-            log.exception("unhandled error in %s %s", req.method, req.url)
+            log.exception("unhandled error in %s %s", req.method, _path(req))
             return error_response(LifecycleError("an unexpected error occurred"))
 
     return wrapper
+
+
+def _path(req: func.HttpRequest) -> str:
+    """The route without its query string, which may carry an email (GET /api/guests?email=...) or the key."""
+    return urlsplit(req.url).path
 
 
 def public_http_handler(handler: Handler) -> Handler:
@@ -149,7 +155,5 @@ def _principal_claim(req: func.HttpRequest, *types: str) -> str:
 
 
 def base_url(req: func.HttpRequest) -> str:
-    from urllib.parse import urlsplit
-
     parts = urlsplit(req.url)
     return f"{parts.scheme}://{parts.netloc}"

@@ -23,7 +23,7 @@ class GroupService:
                 return guest
             now = self._context.clock()
             guest = await self._context.update(guest, lambda g: g.want_groups(now, (group_id,)))
-            guest = await self._provisioner.finish(guest)
+            guest = await self._provisioner.finish_for_caller(guest)
             notes["outcome"] = "pending" if group_id in guest.pending_groups else "succeeded"
         return guest
 

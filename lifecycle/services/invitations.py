@@ -11,8 +11,15 @@ from pydantic import ValidationError
 
 from lifecycle.domain import events
 from lifecycle.domain.model import EmailClaim, Guest, GuestState, InvitationState
-from lifecycle.errors import ConcurrencyConflict, Conflict, Forbidden, GraphBadRequest, LifecycleError
-from lifecycle.ports import DirectoryUser, InvitationRequest
+from lifecycle.errors import (
+    ConcurrencyConflict,
+    Conflict,
+    Forbidden,
+    GraphBadRequest,
+    GraphRejectedInput,
+    LifecycleError,
+)
+from lifecycle.ports import DirectoryUser, Invitation, InvitationRequest
 from lifecycle.request_log import note_events
 from lifecycle.schemas import InviteRequest
 from lifecycle.services.context import Context, log
@@ -51,13 +58,14 @@ class InvitationService:
             return InviteOutcome(await self._adopt_tracked(held, request), created=False)
         try:
             outcome = await self._invite_claimed(held, request)
-        except (GraphBadRequest, Forbidden):  # refused: nothing was created in Graph
+        except (GraphBadRequest, GraphRejectedInput, Forbidden):  # refused: nothing was created in Graph
             await self._release(held)
             raise
         except LifecycleError:  # unknown whether Graph created the user: the next request or the sweep finds out
             await self._abandon(held)
             raise
-        return replace(outcome, guest=await self._provisioner.finish(outcome.guest))
+        guest = outcome.guest if outcome.created else await self._write_sponsors(outcome.guest, request)
+        return replace(outcome, guest=await self._provisioner.finish_for_caller(guest))
 
     # --- the email claim (write-ahead record, one winner per email) ------------------------------
     async def _claim(self, request: InviteRequest) -> EmailClaim | Guest:
@@ -95,7 +103,7 @@ class InvitationService:
         try:
             await self._context.store.release_claim(claim)
         except LifecycleError as exc:
-            log.warning("could not release claim for %s: %s", claim.email, exc.message)
+            log.warning("could not release an email claim (owner %s): %s", claim.owner, exc.message)
 
     async def _abandon(self, claim: EmailClaim) -> None:
         """Leave the write-ahead claim for the next request or the sweep, marked as immediately stale."""
@@ -103,7 +111,7 @@ class InvitationService:
         try:
             await self._context.store.take_over_claim(replace(claim, claimed_at=long_ago))
         except LifecycleError as exc:
-            log.warning("could not mark claim for %s abandoned: %s", claim.email, exc.message)
+            log.warning("could not mark an email claim abandoned (owner %s): %s", claim.owner, exc.message)
 
     async def resolve_stale_claim(self, claim: EmailClaim) -> str:
         """Finish an invitation whose owner died after claiming the email: adopt the user Graph has, or release."""
@@ -126,17 +134,48 @@ class InvitationService:
         if user is not None:
             return InviteOutcome(await self._record(claim, request, user.id, user, None), created=False)
         invitation = await directory.invite(self._invitation(request))
-        accepted = invitation.status == InvitationState.ACCEPTED.value
-        user = DirectoryUser(id=invitation.user_id, user_type="Guest", display_name=request.displayName or "",
-                             external_user_state=invitation.status)
+        user = await self._invited_user(invitation, request)
         guest = await self._record(claim, request, invitation.user_id, user, invitation.redeem_url)
-        return InviteOutcome(guest, created=not accepted, redeem_url=invitation.redeem_url)
+        return InviteOutcome(guest, created=not invitation.completed, redeem_url=invitation.redeem_url)
+
+    async def _invited_user(self, invitation: Invitation, request: InviteRequest) -> DirectoryUser:
+        """The invited user as the record starts from. The invitation's `status` is not the user's redemption state:
+        `Completed` says the user already existed and had redeemed, so read its `externalUserState`."""
+        if invitation.completed:
+            found = await self._context.directory.get_user(invitation.user_id)
+            if found is not None:
+                return found
+        return DirectoryUser(id=invitation.user_id, user_type="Guest", display_name=request.displayName or "",
+                             external_user_state=InvitationState.PENDING.value)
+
+    async def _write_sponsors(self, guest: Guest, request: InviteRequest) -> Guest:
+        """Sponsors given for a guest who already exists, written to Graph after the record holds them (an
+        invitation carries its own `invitedUserSponsors`; an existing user needs `POST /users/{id}/sponsors/$ref`).
+        A sponsor Graph does not know is taken off the record and refused (422)."""
+        for sponsor in (str(s) for s in request.sponsors):
+            try:
+                await self._context.directory.add_sponsor(guest.id, sponsor)
+            except GraphRejectedInput as exc:
+                await self._drop_sponsor(guest, sponsor, exc.message)
+                exc.details.append({"guestId": guest.id, "sponsor": sponsor})
+                raise
+        return guest
+
+    async def _drop_sponsor(self, guest: Guest, sponsor: str, reason: str) -> None:
+        now = self._context.clock()
+
+        def drop(current: Guest) -> Guest:
+            kept = tuple(s for s in current.sponsors if s != sponsor)
+            return replace(current, sponsors=kept, last_error=reason, updated_at=now)
+
+        await self._context.update(guest, drop)
 
     async def _record(self, claim: EmailClaim, request: InviteRequest, user_id: str, user: DirectoryUser,
                       redeem_url: str | None) -> Guest:
         now = self._context.clock()
         guest = self._new_guest(request, user_id, user, now)
-        invited = [events.guest_event(events.INVITED, guest, now)]
+        redeem = {"inviteRedeemUrl": redeem_url} if redeem_url else {}  # lets a flow send its own invitation mail
+        invited = [events.guest_event(events.INVITED, guest, now, **redeem)]
         try:
             created = await self._context.store.create(guest, claim, invited)
             note_events(invited)
@@ -162,6 +201,9 @@ class InvitationService:
     @staticmethod
     def _wanted(guest: Guest, request: InviteRequest, now: datetime) -> Guest:
         guest = guest.want_groups(now, request.group_ids)
+        new_sponsors = tuple(s for s in (str(s) for s in request.sponsors) if s not in guest.sponsors)
+        if new_sponsors:
+            guest = replace(guest, sponsors=guest.sponsors + new_sponsors, updated_at=now)
         if request.attributes and request.attributes.to_graph():
             guest = replace(guest, pending_attributes={**guest.pending_attributes, **request.attributes.to_graph()})
         if request.expiresAt is not None or request.expiresInDays is not None:
@@ -172,7 +214,8 @@ class InvitationService:
     async def _adopt_tracked(self, guest: Guest, request: InviteRequest) -> Guest:
         now = self._context.clock()
         wanted = await self._context.update(guest, lambda g: self._wanted(g, request, now))
-        return await self._provisioner.finish(wanted)
+        wanted = await self._write_sponsors(wanted, request)
+        return await self._provisioner.finish_for_caller(wanted)
 
     def _invitation(self, request: InviteRequest) -> InvitationRequest:
         return InvitationRequest(

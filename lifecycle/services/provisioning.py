@@ -8,7 +8,8 @@ import asyncio
 from dataclasses import dataclass, replace
 
 from lifecycle.domain.model import Guest, GuestState
-from lifecycle.errors import GraphError, GraphNotFound, LifecycleError
+from lifecycle.errors import GraphError, GraphNotFound, GraphRejectedInput, LifecycleError
+from lifecycle.ports import AuditEntry
 from lifecycle.services.context import Context, log, with_lag_retry
 
 
@@ -18,6 +19,7 @@ class Result:
     removed: tuple[str, ...] = ()
     attributes_written: bool = False
     errors: tuple[str, ...] = ()
+    refused: tuple[tuple[str, GraphRejectedInput], ...] = ()  # (group id, Graph's final refusal)
 
 
 class Provisioner:
@@ -25,9 +27,33 @@ class Provisioner:
         self._context = context
 
     async def finish(self, guest: Guest) -> Guest:
-        """Apply what the record wants in Graph, then record what was done (one bookkeeping write)."""
+        """Apply what the record wants in Graph and record what was done. A group that refuses the guest for good
+        is recorded as failed (no longer pending) and audited."""
+        finished, refused = await self._finish(guest)
+        for group_id, error in refused:
+            await self._audit_refusal(finished, group_id, error)
+        return finished
+
+    async def finish_for_caller(self, guest: Guest) -> Guest:
+        """`finish` for a request: a group's final refusal is recorded, then raised (422 with Graph's reason)."""
+        finished, refused = await self._finish(guest)
+        if refused:
+            group_id, error = refused[0]
+            error.details.append({"guestId": finished.id, "groupId": group_id})
+            raise error
+        return finished
+
+    async def _audit_refusal(self, guest: Guest, group_id: str, error: GraphRejectedInput) -> None:
+        entry = AuditEntry(actor="lifecycle", action="group.add", target=guest.id, outcome=f"failed: {error.code}",
+                           at=self._context.clock(), details={"groupId": group_id, "error": error.message})
+        try:
+            await self._context.audit.record(entry)
+        except LifecycleError:
+            log.error("audit write failed: group.add %s %s refused", guest.id, group_id)
+
+    async def _finish(self, guest: Guest) -> tuple[Guest, tuple[tuple[str, GraphRejectedInput], ...]]:
         if not guest.has_unfinished_work or guest.state in (GuestState.DELETED, GuestState.PURGED):
-            return guest
+            return guest, ()
         adds = [self._add(g, guest.id) for g in guest.pending_groups]
         removes = [self._remove(g, guest.id) for g in guest.removing_groups]
         outcomes = await asyncio.gather(*adds, *removes, self._attributes(guest))
@@ -41,15 +67,22 @@ class Provisioner:
                     updated = updated.group_removed(now, group_id)
             if result.attributes_written and current.pending_attributes == guest.pending_attributes:
                 updated = updated.attributes_written(now)
+            refused = {group_id for group_id, _ in result.refused}
+            if refused & set(updated.pending_groups):
+                updated = replace(updated, pending_groups=tuple(g for g in updated.pending_groups if g not in refused),
+                                  updated_at=now)
             error = "; ".join(result.errors)[:2000]
             return updated if updated.last_error == error else replace(updated, last_error=error, updated_at=now)
 
-        return await self._context.update(guest, record)
+        return await self._context.update(guest, record), result.refused
 
     async def _add(self, group_id: str, user_id: str) -> Result:
         directory = self._context.directory
         try:
             await with_lag_retry(self._context, lambda: directory.add_member(group_id, user_id), GraphNotFound)
+        except GraphRejectedInput as exc:
+            log.warning("group add refused: group=%s user=%s: %s", group_id, user_id, exc.message)
+            return Result(errors=(f"add to {group_id} refused: {exc.message}",), refused=((group_id, exc),))
         except LifecycleError as exc:
             log.warning("group add pending: group=%s user=%s: %s", group_id, user_id, exc.message)
             return Result(errors=(f"add to {group_id}: {exc.message}",))
@@ -80,4 +113,4 @@ def _merge(results: list[Result]) -> Result:
     return Result(
         added=tuple(g for r in results for g in r.added), removed=tuple(g for r in results for g in r.removed),
         attributes_written=any(r.attributes_written for r in results),
-        errors=tuple(e for r in results for e in r.errors))
+        errors=tuple(e for r in results for e in r.errors), refused=tuple(x for r in results for x in r.refused))

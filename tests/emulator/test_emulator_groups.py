@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 
 def error_of(response) -> tuple[str, str]:
     body = response.json()["error"]
@@ -112,3 +114,25 @@ def test_patch_group_binds_members_all_or_nothing(graph, control, group):
     assert overlapping.status_code == 400 and error_of(overlapping)[0] == "Request_BadRequest"
     assert too_many.status_code == 400
     assert control.group_members(group["id"]) == users[:2]
+
+
+@pytest.mark.parametrize("props, status, code", [
+    ({"groupTypes": ["DynamicMembership"], "membershipRule": "(user.department -eq \"Sales\")"}, 403,
+     "Authorization_RequestDenied"),
+    ({"onPremisesSyncEnabled": True}, 400, "Request_BadRequest"),
+    ({"isAssignableToRole": True}, 403, "Authorization_RequestDenied"),
+])
+def test_groups_that_refuse_member_writes(graph, control, props, status, code):
+    group = control.seed_group(displayName="Refuses", **props)
+    user = control.seed_user(mail="ann@fabrikam.com", userType="Guest")
+    body = {"@odata.id": f"https://graph.microsoft.com/v1.0/directoryObjects/{user['id']}"}
+
+    added = graph.post(f"/groups/{group['id']}/members/$ref", json=body)
+    bound = graph.patch(f"/groups/{group['id']}", json={"members@odata.bind": [body["@odata.id"]]})
+    read = graph.get(f"/groups/{group['id']}", params={"$select": "groupTypes,onPremisesSyncEnabled,isAssignableToRole"})
+
+    assert (added.status_code, added.json()["error"]["code"]) == (status, code)
+    assert bound.status_code == status
+    assert control.group_members(group["id"]) == []
+    assert {name: read.json()[name] for name in props if name != "membershipRule"} == {
+        name: value for name, value in props.items() if name != "membershipRule"}

@@ -40,6 +40,7 @@ def test_new_email_creates_one_pending_guest(invite, control):
 def test_display_name_defaults_to_local_part_and_message_info_is_echoed(invite, control):
     info = {"messageLanguage": "fr-FR", "customizedMessageBody": "Bienvenue",
             "ccRecipients": [{"emailAddress": {"address": "boss@fabrikam.com"}}]}
+    control.seed_user(id="4f1c3a52-8d9e-4b6f-a1c2-3d4e5f607182", displayName="Sponsor")
     response = invite("sam@fabrikam.com", sendInvitationMessage=True, invitedUserMessageInfo=info,
                       invitedUserSponsors=[{"id": "4f1c3a52-8d9e-4b6f-a1c2-3d4e5f607182"}])
 
@@ -62,7 +63,8 @@ def test_existing_guest_is_returned_not_duplicated(invite, control):
 
     assert second.status_code == 201
     assert second.json()["invitedUser"]["id"] == first["invitedUser"]["id"]
-    assert second.json()["status"] == "Accepted"
+    assert second.json()["status"] == "Completed"  # the invitation's vocabulary, not externalUserState
+    assert control.user(first["invitedUser"]["id"])["externalUserState"] == "Accepted"
     assert second.json()["inviteRedeemUrl"] != first["inviteRedeemUrl"]
     assert len(control.users(mail="kim@fabrikam.com")) == 1
 
@@ -140,3 +142,37 @@ def test_reset_redemption_of_unknown_user_is_not_found(invite):
 
     assert response.status_code == 404
     assert error_of(response)[0] == "Request_ResourceNotFound"
+
+
+def test_email_characters_graph_refuses_are_400_and_create_nothing(invite, control):
+    refused = ["ann+tag@fabrikam.com", "a#b@fabrikam.com", "a!b@fabrikam.com", "a(b)@fabrikam.com",
+               "a,b@fabrikam.com", "ré@fabrikam.com", 'a"b@fabrikam.com', "a/b@fabrikam.com"]
+    answers = [invite(email) for email in refused]
+
+    assert [response.status_code for response in answers] == [400] * len(refused)
+    assert all(error_of(response)[0] == "BadRequest" for response in answers)
+    assert control.users() == []
+    assert invite("o'brien@fabrikam.com").status_code == 201  # an apostrophe is allowed
+
+
+def test_unknown_sponsor_is_404_naming_it_and_creates_nothing(invite, control):
+    unknown = "4f1c3a52-8d9e-4b6f-a1c2-3d4e5f607199"
+
+    response = invite("sam@fabrikam.com", invitedUserSponsors=[{"id": unknown}])
+
+    assert response.status_code == 404
+    code, message = error_of(response)
+    assert code == "Request_ResourceNotFound" and unknown in message
+    assert control.users(mail="sam@fabrikam.com") == []
+
+
+def test_status_is_pending_for_a_new_guest_and_after_a_reset(invite, control):
+    first = invite("lee@fabrikam.com").json()
+    user_id = first["invitedUser"]["id"]
+    control.redeem(user_id)
+
+    reset = invite("lee@fabrikam.com", resetRedemption=True, invitedUser={"id": user_id})
+
+    assert first["status"] == "PendingAcceptance"
+    assert reset.status_code == 201 and reset.json()["status"] == "PendingAcceptance"
+    assert control.user(user_id)["externalUserState"] == "PendingAcceptance"

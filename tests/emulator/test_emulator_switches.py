@@ -25,7 +25,7 @@ def test_replication_lag_hides_a_new_guest_for_n_references(graph, control, invi
 
     assert [user["id"] for user in found["value"]] == [user_id]
     assert first.status_code == 404 and error_of(first)[0] == "Request_ResourceNotFound"
-    assert second.status_code == 404
+    assert second.status_code == 400 and error_of(second)[0] == "Directory_ObjectNotFound"
     assert third.status_code == 200
     assert control.user(user_id)["lagRemaining"] == 0
     assert control.user(user_id)["department"] is None

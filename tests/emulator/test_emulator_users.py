@@ -234,3 +234,21 @@ def test_member_of_lists_groups(graph, control, group):
 
     assert body["value"] == [{"@odata.type": "#microsoft.graph.group", "id": group["id"],
                               "displayName": "Partners"}]
+
+
+def test_sponsors_are_added_by_reference_and_listed(graph, control):
+    guest = control.seed_user(mail="ann@fabrikam.com", userType="Guest")
+    sponsor = control.seed_user(displayName="Sam", mail="sam@contoso.com")
+    body = {"@odata.id": f"https://graph.microsoft.com/v1.0/users/{sponsor['id']}"}
+
+    added = graph.post(f"/users/{guest['id']}/sponsors/$ref", json=body)
+    again = graph.post(f"/users/{guest['id']}/sponsors/$ref", json=body)
+    unknown = graph.post(f"/users/{guest['id']}/sponsors/$ref",
+                         json={"@odata.id": "https://graph.microsoft.com/v1.0/users/4f1c3a52-8d9e-4b6f-a1c2-3d4e5f607199"})
+    listed = graph.get(f"/users/{guest['id']}/sponsors").json()
+
+    assert added.status_code == 204
+    assert again.status_code == 400 and "already exist" in again.json()["error"]["message"]
+    assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "Request_ResourceNotFound"
+    assert [(item["id"], item["@odata.type"]) for item in listed["value"]] == [(sponsor["id"], "#microsoft.graph.user")]
+    assert control.user(guest["id"])["sponsors"] == [sponsor["id"]]
