@@ -106,3 +106,21 @@ async def test_list_filters_and_pages(fakes):
     assert [g["email"] for g in by_mail["value"]] == ["h2@fabrikam.com"]
     status, _, _ = await call("list_guests", "GET", "guests", params={"state": "bogus"})
     assert status == 400
+
+
+async def test_completed_invitation_reads_redemption_from_the_user(fakes, monkeypatch):
+    """The guest redeemed between our lookup and our invitation: Graph answers status Completed (never Accepted),
+    and the record takes the user's externalUserState."""
+    user_id = fakes.directory.add_user("race@fabrikam.com", state="Accepted")
+
+    real_lookup, lookups = fakes.directory.find_user_by_email, []
+
+    async def first_lookup_misses(email: str):  # our lookup ran before the other invitation replicated
+        lookups.append(email)
+        return None if len(lookups) == 1 else await real_lookup(email)
+
+    monkeypatch.setattr(fakes.directory, "find_user_by_email", first_lookup_misses)
+    status, body, _ = await call("invite_guest", "POST", "guests", {"email": "race@fabrikam.com"})
+    assert status == 200 and body["id"] == user_id
+    assert body["state"] == "active" and body["invitationState"] == "Accepted"
+    assert [w for w in fakes.directory.writes if w[0] == "invite"] == [("invite", "race@fabrikam.com")]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+from contextlib import asynccontextmanager
 
 import pytest
 
@@ -100,12 +101,42 @@ async def test_malformed_requests_never_500(live, emulator):
     assert emulator.calls()["total"] == 0
 
 
-async def test_throttled_past_the_budget_is_503_then_the_retry_succeeds_once(live, emulator):
+async def test_throttled_past_the_budget_is_503_then_the_retry_succeeds_once(live, live_settings, emulator):
     emulator.configure(throttle={"enabled": True, "capacity": 1, "windowSeconds": 600})
     status, body, headers = await invite({"email": "busy@fabrikam.com", "groups": [GROUP_A]})
     assert status == 503 and body["error"]["code"] == "GraphUnavailable" and int(headers["Retry-After"]) > 30
     assert emulator.users_by_mail("busy@fabrikam.com") == [] and emulator.members(GROUP_A) == []
     emulator.configure(throttle={"enabled": False})
-    status, body, _ = await invite({"email": "busy@fabrikam.com", "groups": [GROUP_A]})
+    async with worker(live_settings):  # this worker stays paused for the Retry-After; a fresh one may call
+        status, body, _ = await invite({"email": "busy@fabrikam.com", "groups": [GROUP_A]})
     assert status == 201 and len(emulator.users_by_mail("busy@fabrikam.com")) == 1
     assert emulator.members(GROUP_A) == [body["id"]]
+
+
+async def test_a_long_retry_after_pauses_every_caller_of_the_worker(live, emulator):
+    emulator.configure(throttle={"enabled": True, "capacity": 1, "windowSeconds": 600})
+    first = await invite({"email": "first@fabrikam.com"})
+    emulator.configure(throttle={"enabled": False})
+    emulator.clear_calls()
+    others = await asyncio.gather(*(invite({"email": f"other{n}@fabrikam.com"}) for n in range(5)))
+    assert first[0] == 503 and int(first[2]["Retry-After"]) > 30
+    assert [status for status, _, _ in others] == [503] * 5
+    assert all(int(headers["Retry-After"]) > 30 for _, _, headers in others)
+    assert emulator.calls()["total"] == 0  # nothing reached Graph while the worker was paused
+    directory = live.context.directory
+    assert directory._slots.limit < live.settings.graph_max_concurrency
+
+
+@asynccontextmanager
+async def worker(settings):
+    """A fresh worker (its own services, Graph client and throttle state), installed for the calls inside."""
+    from lifecycle.wiring import build_services, container
+
+    from tests.conftest import FAST
+
+    services = build_services(settings, tuning=FAST)
+    container.use(lambda: services)
+    try:
+        yield services
+    finally:
+        await services.close()
