@@ -1,5 +1,6 @@
 // Sample Logic App (Consumption) workflows for the Guest Lifecycle API (README, Logic Apps and Power Automate):
-//   invite-guest     HTTP request in, POST /api/guests with the function key and an Idempotency-Key, reply with the guest
+//   invite-guest     HTTP request in, POST /api/guests with the function key and an Idempotency-Key, reply with the guest,
+//                    then mail a new guest its inviteRedeemUrl with the organisation's own text (Office 365 Outlook)
 //   notify-sponsors  lifecycle events from the Storage Queue; mails each sponsor of a guest.expiring guest
 //   approve-extension  on guest.expiring, sends each sponsor an approval mail (Office 365 "send approval email") and
 //                    calls POST /api/guests/{id}/extend when one approves (one Idempotency-Key per event)
@@ -92,6 +93,15 @@ resource inviteWorkflow 'Microsoft.Logic/workflows@2019-05-01' = {
     state: 'Enabled'
     definition: loadJsonContent('invite-guest.workflow.json')
     parameters: {
+      '$connections': {
+        value: {
+          office365: {
+            connectionId: outlookConnection.id
+            connectionName: outlookConnection.name
+            id: subscriptionResourceId('Microsoft.Web/locations/managedApis', location, 'office365')
+          }
+        }
+      }
       apiBaseUrl: {
         value: 'https://${functionAppHostName}/api'
       }
