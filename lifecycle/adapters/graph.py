@@ -366,7 +366,8 @@ class GraphDirectory:
             if _ALREADY_MEMBER not in exc.message.lower():
                 raise await self._member_refusal(group_id, exc) from None
         except GraphNotFound as exc:
-            if not await self.group_exists(group_id):
+            names_the_user = user_id.lower() in (exc.graph_message or "").lower()
+            if exc.graph_status == 404 and not names_the_user and not await self.group_exists(group_id):
                 raise rejected(exc, "the group no longer exists") from None
             raise
         except GraphError as exc:
@@ -392,6 +393,12 @@ class GraphDirectory:
         except GraphNotFound:
             if not await self.group_exists(group_id):
                 raise
+        except GraphUnavailable:
+            raise
+        except GraphError as exc:
+            if exc.graph_status in (400, 403):
+                raise await self._member_refusal(group_id, exc) from None
+            raise
 
     async def group_exists(self, group_id: str) -> bool:
         query = GroupItemRequestBuilder.GroupItemRequestBuilderGetQueryParameters(select=["id"])

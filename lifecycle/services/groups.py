@@ -37,7 +37,7 @@ class GroupService:
                 return guest
             now = self._context.clock()
             guest = await self._context.update(guest, lambda g: g.unwant_group(now, group_id))
-            guest = await self._provisioner.finish(guest)
+            guest = await self._provisioner.finish_for_caller(guest)
             notes["outcome"] = "pending" if group_id in guest.removing_groups else "succeeded"
         return guest
 

@@ -44,12 +44,13 @@ class Provisioner:
         return finished
 
     async def _audit_refusal(self, guest: Guest, group_id: str, error: GraphRejectedInput) -> None:
-        entry = AuditEntry(actor="lifecycle", action="group.add", target=guest.id, outcome=f"failed: {error.code}",
+        action = "group.remove" if group_id in guest.groups else "group.add"
+        entry = AuditEntry(actor="lifecycle", action=action, target=guest.id, outcome=f"failed: {error.code}",
                            at=self._context.clock(), details={"groupId": group_id, "error": error.message})
         try:
             await self._context.audit.record(entry)
         except LifecycleError:
-            log.error("audit write failed: group.add %s %s refused", guest.id, group_id)
+            log.error("audit write failed: %s %s %s refused", action, guest.id, group_id)
 
     async def _finish(self, guest: Guest) -> tuple[Guest, tuple[tuple[str, GraphRejectedInput], ...]]:
         if not guest.has_unfinished_work or guest.state in (GuestState.DELETED, GuestState.PURGED):
@@ -68,8 +69,9 @@ class Provisioner:
             if result.attributes_written and current.pending_attributes == guest.pending_attributes:
                 updated = updated.attributes_written(now)
             refused = {group_id for group_id, _ in result.refused}
-            if refused & set(updated.pending_groups):
+            if refused & {*updated.pending_groups, *updated.removing_groups}:
                 updated = replace(updated, pending_groups=tuple(g for g in updated.pending_groups if g not in refused),
+                                  removing_groups=tuple(g for g in updated.removing_groups if g not in refused),
                                   updated_at=now)
             error = "; ".join(result.errors)[:2000]
             return updated if updated.last_error == error else replace(updated, last_error=error, updated_at=now)
@@ -93,6 +95,8 @@ class Provisioner:
             await self._context.directory.remove_member(group_id, user_id)
         except GraphNotFound:
             return Result(removed=(group_id,))  # the group itself is gone: no membership is left
+        except GraphRejectedInput as exc:
+            return Result(errors=(f"remove from {group_id} refused: {exc.message}",), refused=((group_id, exc),))
         except LifecycleError as exc:
             return Result(errors=(f"remove from {group_id}: {exc.message}",))
         return Result(removed=(group_id,))

@@ -156,3 +156,14 @@ async def test_no_log_line_at_info_or_above_carries_a_guests_email(live, emulato
     assert lines, "the run logged nothing at all: the capture is not working"
     leaked = [line for line in lines if local in line or quote(email) in line or local in quote(line)]
     assert leaked == []
+
+
+async def test_removal_from_a_group_that_refuses_member_writes_is_422_and_not_pending(live, emulator):
+    status, body, _ = await invite({"email": "rob@fabrikam.com", "groups": [GROUP_B]})
+    assert status == 201 and body["groups"] == [GROUP_B]
+    refusing_group(emulator, GROUP_B, onPremisesSyncEnabled=True)
+    status, removed, _ = await call("remove_guest_from_group", "DELETE", f"guests/{body['id']}/groups/{GROUP_B}",
+                                    route={"id": body["id"], "groupId": GROUP_B})
+    assert status == 422 and "on-premises" in removed["error"]["message"]
+    stored = await live.context.store.get(body["id"])
+    assert stored.removing_groups == () and "refused" in stored.last_error
