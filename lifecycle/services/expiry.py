@@ -258,8 +258,10 @@ class ExpirySweep:
         await asyncio.gather(*(write(c) for c in survey.changes))
 
     async def _reconcile_one(self, change: Reconciliation, report: SweepReport) -> None:
+        """Record what the directory says (audited as `guest.refresh` with what changed)."""
         try:
-            await self._context.update(change.guest, change.transition, change.event)
+            async with self._context.audited(ACTOR, "guest.refresh", change.guest.id, found=change.kind):
+                await self._context.update(change.guest, change.transition, change.event)
         except LifecycleError as exc:
             report.failures.append({"guestId": change.guest.id, "action": "refresh", "reason": exc.message})
 

@@ -191,6 +191,9 @@ async def test_one_directory_pass_refreshes_every_record(world):
     published = [e.type for e in services.publisher.published]
     assert published.count("guest.redeemed") == 3 and published.count("guest.disabled") == 1
     assert directory.list_requests == 1 and (await svc.expiry.run()).refreshed == {"checked": 5}
+    audit = await svc.context.audit.entries_for(ids[3])
+    assert [(e.action, e.details.get("found")) for e in audit if e.actor == "expiry-sweep"] == [
+        ("guest.refresh", "disabled outside the app")]
 
 
 async def test_inactive_guest_is_disabled_then_deleted_and_extend_restarts_the_window(world):
