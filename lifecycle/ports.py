@@ -24,6 +24,7 @@ class DirectoryUser:
     account_enabled: bool | None = None
     created_at: datetime | None = None
     sign_in: SignIn | None = None  # only when signInActivity was selected
+    sponsors: tuple[str, ...] | None = None  # only when sponsors were expanded (at most 20)
 
     @property
     def is_guest(self) -> bool:
@@ -96,9 +97,10 @@ class Directory(Protocol):
     async def remove_member(self, group_id: str, user_id: str) -> None:
         """Idempotent: a missing membership is success; a missing group raises GraphNotFound."""
     async def group_exists(self, group_id: str) -> bool: ...
-    async def list_guests(self, sign_in_activity: bool) -> GuestListing:
+    async def list_guests(self, sign_in_activity: bool, sponsors: bool = False) -> GuestListing:
         """Every user with userType Guest, in one paged pass (large pages, only the properties the app needs).
-        Read-only. With `sign_in_activity` it also reads signInActivity; a 403 for it (no Entra ID P1, or the
+        Read-only. With `sponsors` each user carries its sponsors' ids ($expand, at most 20 per user). With
+        `sign_in_activity` it also reads signInActivity; a 403 for it (no Entra ID P1, or the
         permission missing) is not an error: the pass is made again without it and the listing says why.
         Raises GraphUnavailable (throttled past budget) or GraphError."""
     async def transitive_member_ids(self, group_id: str) -> set[str]:

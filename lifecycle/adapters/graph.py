@@ -150,7 +150,8 @@ def _json_user(item: dict[str, Any]) -> DirectoryUser:
         mail=(item.get("mail") or "").lower(), other_mails=tuple(m.lower() for m in item.get("otherMails") or []),
         user_principal_name=item.get("userPrincipalName") or "", external_user_state=item.get("externalUserState"),
         account_enabled=item.get("accountEnabled"), created_at=_graph_date(item.get("createdDateTime")),
-        sign_in=_sign_in(activity) if "signInActivity" in item else None)
+        sign_in=_sign_in(activity) if "signInActivity" in item else None,
+        sponsors=tuple(s["id"] for s in item["sponsors"]) if "sponsors" in item else None)
 
 
 def _sign_in(activity: dict[str, Any] | None) -> SignIn:
@@ -410,24 +411,24 @@ class GraphDirectory:
         return True
 
     # --- the directory pass ----------------------------------------------------------------------
-    async def list_guests(self, sign_in_activity: bool) -> GuestListing:
+    async def list_guests(self, sign_in_activity: bool, sponsors: bool = False) -> GuestListing:
         if not sign_in_activity:
-            users, requests = await self._guest_pages(with_sign_in=False)
+            users, requests = await self._guest_pages(with_sign_in=False, sponsors=sponsors)
             return GuestListing(users, requests)
         try:
-            users, requests = await self._guest_pages(with_sign_in=True)
+            users, requests = await self._guest_pages(with_sign_in=True, sponsors=sponsors)
         except GraphError as exc:
             if not _sign_in_unavailable(exc):
                 raise
-            users, requests = await self._guest_pages(with_sign_in=False)
+            users, requests = await self._guest_pages(with_sign_in=False, sponsors=sponsors)
             note = f"Graph refused signInActivity ({exc.graph_code}: Entra ID P1 and AuditLog.Read.All are needed)"
             return GuestListing(users, requests + 1, sign_ins_read=False, sign_in_note=note)
         return GuestListing(users, requests, sign_ins_read=True)
 
-    async def _guest_pages(self, with_sign_in: bool) -> tuple[list[DirectoryUser], int]:
+    async def _guest_pages(self, with_sign_in: bool, sponsors: bool) -> tuple[list[DirectoryUser], int]:
         query = UsersRequestBuilder.UsersRequestBuilderGetQueryParameters(
             filter="userType eq 'Guest'", select=GUEST_PASS_FIELDS + (["signInActivity"] if with_sign_in else []),
-            top=SIGN_IN_PAGE if with_sign_in else GUEST_PAGE)
+            top=SIGN_IN_PAGE if with_sign_in else GUEST_PAGE, expand=["sponsors($select=id)"] if sponsors else None)
         first = self._client.users.to_get_request_information(RequestConfiguration(query_parameters=query))
         items, requests = await self._pages("list guests", first, self._client.users.with_url)
         return [_json_user(item) for item in items], requests

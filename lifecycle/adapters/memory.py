@@ -159,19 +159,20 @@ class InMemoryDirectory:
         return self.users[user_id]
 
     @staticmethod
-    def _view(user: dict[str, Any], with_sign_in: bool = False) -> DirectoryUser:
+    def _view(user: dict[str, Any], with_sign_in: bool = False, sponsors: bool = False) -> DirectoryUser:
         return DirectoryUser(id=user["id"], user_type=user["userType"], display_name=user.get("displayName", ""),
                              mail=user["mail"], other_mails=tuple(user.get("otherMails", ())),
                              external_user_state=user.get("externalUserState"),
                              account_enabled=user.get("accountEnabled"), created_at=user.get("createdDateTime"),
-                             sign_in=(user.get("signInActivity") or SignIn()) if with_sign_in else None)
+                             sign_in=(user.get("signInActivity") or SignIn()) if with_sign_in else None,
+                             sponsors=tuple(user.get("sponsors", ()))[:20] if sponsors else None)
 
-    async def list_guests(self, sign_in_activity: bool) -> GuestListing:
+    async def list_guests(self, sign_in_activity: bool, sponsors: bool = False) -> GuestListing:
         guests = [u for u in self.users.values() if u["userType"] == "Guest"]
         with_sign_in = sign_in_activity and self.premium
         requests = max(1, math.ceil(len(guests) / (500 if with_sign_in else 999)))
         self.list_requests += requests
-        users = [self._view(u, with_sign_in) for u in guests]
+        users = [self._view(u, with_sign_in, sponsors) for u in guests]
         if sign_in_activity and not self.premium:
             return GuestListing(users, requests + 1, sign_ins_read=False, sign_in_note=(
                 "Graph refused signInActivity (Authentication_RequestFromNonPremiumTenantOrB2CTenant: Entra ID P1 "

@@ -53,16 +53,18 @@ class AdoptionService:
         result = Adoption(dry_run=dry_run)
         async with context.audited(actor, "guests.adopt", group_id or "directory", dryRun=dry_run,
                                    expiresInDays=days) as notes:
-            listing = await context.directory.list_guests(sign_in_activity=self._policy.inactivity_days > 0)
+            listing = await context.directory.list_guests(sign_in_activity=self._policy.inactivity_days > 0,
+                                                          sponsors=True)
             users = await self._candidates(listing, group_id, result)
             result.found = len(users) + len(result.skipped)
             fresh = await self._untracked(users, result)
             records = [adopted_record(user, now, days) for user in fresh]
+            expanded = {user.id for user in fresh if user.sponsors is not None and len(user.sponsors) < 20}
             self._guard(records, listing, now, result)
             if dry_run or result.guard_tripped:
                 result.adopted = len(records) if not result.guard_tripped else 0
             else:
-                result.adopted = await self._adopt_all(records, actor, result)
+                result.adopted = await self._adopt_all(records, expanded, actor, result)
             notes.update(found=result.found, adopted=result.adopted, alreadyTracked=result.already_tracked,
                          skipped=len(result.skipped), guardTripped=result.guard_tripped)
         if result.guard_tripped and not dry_run:
@@ -114,23 +116,25 @@ class AdoptionService:
         plan = plan_expiry(records, now, policy, tracked, sign_ins=sign_ins)
         result.guard_tripped, result.guard_message = plan.guard_tripped, plan.guard_message
 
-    async def _adopt_all(self, records: list[Guest], actor: str, result: Adoption) -> int:
+    async def _adopt_all(self, records: list[Guest], expanded: set[str], actor: str, result: Adoption) -> int:
         slots = asyncio.Semaphore(self._context.settings.graph_max_concurrency * 2)
 
         async def adopt(guest: Guest) -> str | None:
             async with slots:
-                return await self._adopt_one(guest, actor)
+                return await self._adopt_one(guest, guest.id in expanded, actor)
 
         refusals = await asyncio.gather(*(adopt(g) for g in records))
         result.skipped += [{"id": g.id, "reason": r} for g, r in zip(records, refusals, strict=True) if r]
         return sum(1 for r in refusals if r is None)
 
-    async def _adopt_one(self, guest: Guest, actor: str) -> str | None:
-        """None when this run adopted the guest, else why it did not."""
+    async def _adopt_one(self, guest: Guest, has_sponsors: bool, actor: str) -> str | None:
+        """None when this run adopted the guest, else why it did not. `has_sponsors`: the listing's expanded
+        sponsors are complete (fewer than Graph's 20 per expansion); otherwise they are listed for this guest."""
         context = self._context
         try:
             async with context.audited(actor, ACTOR_ACTION, guest.id, email=guest.email) as notes:
-                guest = replace(guest, sponsors=await context.directory.sponsor_ids(guest.id))
+                if not has_sponsors:
+                    guest = replace(guest, sponsors=await context.directory.sponsor_ids(guest.id))
                 notes["sponsors"] = list(guest.sponsors)
                 await self._create(guest)
         except ConcurrencyConflict:
@@ -154,7 +158,7 @@ def adopted_record(user: DirectoryUser, now: datetime, expires_in_days: int) -> 
     immediate), and the directory's createdDateTime as the start of its inactivity window."""
     accepted = user.external_user_state == InvitationState.ACCEPTED.value
     guest = Guest(
-        id=user.id, email=user.email, display_name=user.display_name,
+        id=user.id, email=user.email, display_name=user.display_name, sponsors=user.sponsors or (),
         state=GuestState.ACTIVE if accepted else GuestState.INVITED,
         invitation_state=InvitationState.ACCEPTED if accepted else InvitationState.PENDING,
         expires_at=now + timedelta(days=expires_in_days), invited_at=now, adopted_at=now,

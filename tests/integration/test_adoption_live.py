@@ -74,6 +74,9 @@ async def test_adopt_a_tenant_of_two_thousand_guests_then_sweep_it(world, emulat
     again = (await svc.adoption.adopt(actor="test")).to_body()
     assert again["adopted"] == 0 and again["alreadyTracked"] == GUESTS
     assert emulator.writes() == 0  # adoption only reads Graph
+    calls = emulator.calls()["counts"]
+    assert calls.get("GET /users") == 3 * math.ceil(GUESTS / 999)  # one pass per run, sponsors expanded in it
+    assert not [route for route in calls if "sponsors" in route]  # no per-guest sponsor reads
 
     store = svc.context.store
     first, other = await store.get(accepted[0]), await store.get(pending[0])
