@@ -8,7 +8,10 @@ node_modules/.bin/azurite --silent --skipApiVersionCheck --loose --location .azu
   --tablePort "${AZURITE_TABLE_PORT:-10002}" > .azurite/azurite.log 2>&1 &
 azurite_pid=$!
 trap 'kill $azurite_pid 2>/dev/null || true' EXIT INT TERM
-export LIFECYCLE_TABLES_CONNECTION_STRING="${LIFECYCLE_TABLES_CONNECTION_STRING:-UseDevelopmentStorage=true}"
+# Azurite's well-known development account, on the ports chosen above.
+account="AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+endpoints="TableEndpoint=http://127.0.0.1:${AZURITE_TABLE_PORT:-10002}/devstoreaccount1;QueueEndpoint=http://127.0.0.1:${AZURITE_QUEUE_PORT:-10001}/devstoreaccount1"
+export LIFECYCLE_TABLES_CONNECTION_STRING="${LIFECYCLE_TABLES_CONNECTION_STRING:-DefaultEndpointsProtocol=http;$account;$endpoints;}"
 export LIFECYCLE_FUNCTION_KEY="${LIFECYCLE_FUNCTION_KEY:-$(.venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(24))')}"
 echo "Azurite: table 127.0.0.1:${AZURITE_TABLE_PORT:-10002}, queue 127.0.0.1:${AZURITE_QUEUE_PORT:-10001} (data in .azurite/)"
 echo "Try:  curl -s -X POST http://127.0.0.1:${PORT:-7071}/api/guests -H \"x-functions-key: $LIFECYCLE_FUNCTION_KEY\" \\"
