@@ -12,6 +12,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from lifecycle.domain.policy import normal_domain
 from lifecycle.errors import ConfigurationError
 
 SETTING_DEFAULTS: dict[str, str] = {
@@ -55,7 +56,7 @@ global cloud)."""
 GLOBAL_GRAPH_SCOPE = GRAPH_CLOUD_HOSTS["graph.microsoft.com"]
 _TABLE_PREFIX = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,39}$")
 _QUEUE_NAME = re.compile(r"^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$")
-_DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+_DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?:[a-z]{2,63}|xn--[a-z0-9-]{1,59})$")
 
 
 def _csv(value: str) -> tuple[str, ...]:
@@ -179,7 +180,7 @@ class Settings(BaseModel):
     @classmethod
     def _domains(cls, value: object) -> tuple[str, ...]:
         items = _csv(value) if isinstance(value, str) else tuple(value)  # type: ignore[arg-type]
-        domains = tuple(item.lower().lstrip("@") for item in items)
+        domains = tuple(normal_domain(item.lstrip("@")) for item in items)  # one normal form: ASCII (IDNA)
         for domain in domains:
             if not _DOMAIN.match(domain):
                 raise ValueError(f"'{domain}' is not a domain name")

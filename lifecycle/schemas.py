@@ -11,16 +11,28 @@ from pydantic import (
 )
 
 from lifecycle.domain.model import Guest
+from lifecycle.domain.policy import normal_email
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_GROUPS_PER_REQUEST = 50
+MAX_SPONSORS = 5
+MAX_CC_RECIPIENTS = 1
+MAX_LANGUAGE_TAG = 35  # BCP 47 tags in practice; Graph takes e.g. en-US
+# Dates the store and the sweep's arithmetic can hold: Table Storage's Edm.DateTime ends in 9999, and the sweep adds
+# up to 3650 days of grace or notice to a stored date.
+EARLIEST_YEAR = 2000
+LATEST_YEAR = 9000
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=256)]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 
 
 def _lower_email(value: str) -> str:
-    return value.strip().lower()
+    """One normal form: lower case, the domain in ASCII (IDNA), as Graph stores `mail` and as the domain lists are."""
+    try:
+        return normal_email(value)
+    except ValueError as exc:
+        raise ValueError(f"the domain is not valid: {exc}") from None
 
 
 # Graph refuses these in invitedUserEmailAddress (invitation property description, v1.0 metadata; REFERENCE.md);
@@ -43,16 +55,29 @@ def _https(value: str) -> str:
     return value
 
 
+def _storable(value: datetime) -> datetime:
+    """In UTC, within the years the store and the sweep's date arithmetic can hold."""
+    try:
+        utc = value.astimezone(timezone.utc)
+    except OverflowError:  # an offset that pushes the time past year 9999 or before year 1
+        utc = None
+    if utc is None or not EARLIEST_YEAR <= utc.year <= LATEST_YEAR:
+        raise ValueError(f"must be between the years {EARLIEST_YEAR} and {LATEST_YEAR} (UTC)")
+    return utc
+
+
 def _future(value: datetime) -> datetime:
-    if value <= datetime.now(timezone.utc):
+    utc = _storable(value)
+    if utc <= datetime.now(timezone.utc):
         raise ValueError("must be in the future")
-    return value.astimezone(timezone.utc)
+    return utc
 
 
 Email = Annotated[EmailStr, AfterValidator(_lower_email), Field(max_length=254)]
 InviteEmail = Annotated[Email, AfterValidator(_graph_accepts)]
 HttpsUrl = Annotated[str, StringConstraints(max_length=2048), AfterValidator(_https)]
 FutureTime = Annotated[AwareDatetime, AfterValidator(_future)]
+StorableTime = Annotated[AwareDatetime, AfterValidator(_storable)]
 
 
 class _Strict(BaseModel):
@@ -100,13 +125,15 @@ class InviteRequest(_Strict):
         None, description="Custom text for the invitation email. Microsoft leaves it out of the mail when an app "
                           "sends the invitation, as this one does: to send your own text, mail inviteRedeemUrl "
                           "yourself (it is in the guest.invited event)")
-    messageLanguage: Annotated[str, StringConstraints(pattern=r"^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*$")] | None = Field(
+    messageLanguage: Annotated[str, StringConstraints(
+        max_length=MAX_LANGUAGE_TAG, pattern=r"^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*$")] | None = Field(
         None, description="Language of the invitation email, e.g. en-US")
-    ccRecipients: Annotated[list[InviteEmail], Field(max_length=1)] = Field(
-        default_factory=list, description="Graph supports one additional recipient")
+    ccRecipients: Annotated[list[InviteEmail], Field(max_length=MAX_CC_RECIPIENTS)] = Field(
+        default_factory=list,
+        description="Graph supports one additional recipient; its domain must pass the same allow and block lists")
     groups: Annotated[list[UUID], Field(max_length=MAX_GROUPS_PER_REQUEST), AfterValidator(_unique_ids)] = Field(
         default_factory=list, description="Managed group ids to add the guest to")
-    sponsors: Annotated[list[UUID], Field(max_length=5), AfterValidator(_unique_ids)] = Field(
+    sponsors: Annotated[list[UUID], Field(max_length=MAX_SPONSORS), AfterValidator(_unique_ids)] = Field(
         default_factory=list, description="User ids of up to five sponsors")
     expiresAt: FutureTime | None = Field(None, description="When access ends (ISO 8601 with offset)")
     expiresInDays: Annotated[int, Field(ge=1, le=3650)] | None = Field(None, description="Days until access ends")
@@ -188,7 +215,9 @@ class GuestResource(BaseModel):
     createdAt: str | None
     updatedAt: str | None
     lastError: str | None = None
-    inviteRedeemUrl: str | None = None
+    inviteRedeemUrl: str | None = Field(None, description=(
+        "The redemption link, only in the response that created the invitation (or a re-invite). A replay of that "
+        "request under the same Idempotency-Key returns the record without it: the link is not stored."))
 
     @classmethod
     def of(cls, guest: Guest, redeem_url: str | None = None) -> "GuestResource":
@@ -216,7 +245,7 @@ class ListQuery(_Strict):
     email: Email | None = Field(None, description="Only the guest with this email")
     state: str | None = Field(
         None, description="Only guests in this state: inviting, invited, active, disabled, deleted, purged")
-    expiringBefore: AwareDatetime | None = Field(
+    expiringBefore: StorableTime | None = Field(
         None, description="Only guests whose access ends before this time (ISO 8601 with offset)")
     pageSize: Annotated[int, Field(ge=1, le=1000)] = Field(100, description="Guests per page")
     continuationToken: Annotated[str, StringConstraints(max_length=4096)] | None = Field(

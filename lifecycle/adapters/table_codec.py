@@ -25,6 +25,8 @@ CLAIM_PREFIX = "e_"
 INDEX_PREFIX = "x_"
 OUTBOX_PREFIX = "o_"
 _UNSAFE = "/\\#?%"
+MAX_STRING_CHARS = 32 * 1024  # Table Storage: a string property holds up to 64 KiB of UTF-16
+MAX_ENTITY_BYTES = 1024 * 1024  # Table Storage: an entity holds up to 1 MiB
 
 
 def stamp(moment: datetime) -> str:
@@ -65,12 +67,13 @@ def _dt(value: Any) -> datetime | None:
     if value is None or value == "":
         return None
     if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-    return datetime.fromisoformat(str(value))
+        return _utc(datetime(*value.timetuple()[:6], value.microsecond, tzinfo=value.tzinfo))
+    return _utc(datetime.fromisoformat(str(value)))
 
 
 def _utc(value: datetime) -> datetime:
-    return datetime.fromtimestamp(value.timestamp(), timezone.utc)
+    """The same instant in UTC, exact to the microsecond (the SDK writes it as Edm.DateTime with six decimals)."""
+    return value.astimezone(timezone.utc) if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
 _DATES = ("expires_at", "invited_at", "disabled_at", "deleted_at", "purged_at", "notice_sent_at", "created_at",
@@ -153,6 +156,18 @@ def event_to_entity(event: Event) -> dict[str, Any]:
 def entity_to_event(entity: dict[str, Any]) -> Event:
     return Event(type=entity["Type"], guest_id=entity["GuestId"], data=json.loads(entity.get("Data") or "{}"),
                  id=entity["EventId"], time=_dt(entity.get("Time")))
+
+
+def oversized_property(entity: dict[str, Any]) -> str | None:
+    """The property that would make Table Storage refuse the entity (or "entity" for its total size), else None."""
+    total = 0
+    for name, value in entity.items():
+        if isinstance(value, str):
+            if len(value.encode("utf-16-le")) > 2 * MAX_STRING_CHARS:
+                return name
+            total += 2 * len(value)
+        total += 8 + 2 * len(name)
+    return "entity" if total > MAX_ENTITY_BYTES else None
 
 
 def _etag(entity: Any) -> str | None:

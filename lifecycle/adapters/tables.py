@@ -28,6 +28,22 @@ from lifecycle.ports import AuditEntry, Event, GuestQuery, IdempotencyRecord, Pa
 
 _RETRY = {"retry_total": 2, "retry_backoff_factor": 0.3, "connection_timeout": 5, "read_timeout": 20}
 _CONFLICT_CODES = {"UpdateConditionNotSatisfied", "EntityAlreadyExists", "ConditionNotMet"}
+_TOO_LARGE_CODES = {"PropertyValueTooLarge", "EntityTooLarge", "RequestBodyTooLarge"}
+
+
+class RecordTooLarge(InvalidRequest):
+    """The record would exceed what Table Storage holds: the caller's data, not an outage (never retried)."""
+
+    code = "RecordTooLarge"
+
+
+def within_limits(entity: dict[str, Any]) -> dict[str, Any]:
+    """The entity, if Table Storage can hold it; else a 400 naming the property, before anything is sent."""
+    name = codec.oversized_property(entity)
+    if name is not None:
+        raise RecordTooLarge(f"the record is too large to store ({name}); shorten the request's values",
+                             details=[{"field": name, "message": "exceeds Table Storage's limits"}])
+    return entity
 
 
 def build_service_client(settings: Settings, credential: AsyncTokenCredential | None) -> TableServiceClient:
@@ -48,13 +64,15 @@ async def storage_errors(action: str) -> AsyncIterator[None]:
         yield
     except (ResourceModifiedError, ResourceExistsError) as exc:
         raise ConcurrencyConflict(f"{action}: the record was changed by another request; retry") from exc
-    except TableTransactionError as exc:
+    except (TableTransactionError, HttpResponseError) as exc:
+        if getattr(exc, "error_code", None) in _TOO_LARGE_CODES or exc.status_code == 413:
+            raise RecordTooLarge(f"{action}: the record is too large to store") from exc
+        if not isinstance(exc, TableTransactionError):
+            raise StorageUnavailable(f"{action}: storage answered {exc.status_code}", retry_after=5) from exc
         if getattr(exc, "error_code", None) in _CONFLICT_CODES or exc.status_code in (409, 412):
             raise ConcurrencyConflict(f"{action}: the record was changed by another request; retry") from exc
         raise StorageUnavailable(f"{action}: storage refused the transaction ({exc.status_code})",
                                  retry_after=5) from exc
-    except HttpResponseError as exc:
-        raise StorageUnavailable(f"{action}: storage answered {exc.status_code}", retry_after=5) from exc
     except AzureError as exc:
         raise StorageUnavailable(f"{action}: storage is unreachable", retry_after=10) from exc
 
@@ -140,13 +158,13 @@ class TableGuestStore:
     async def claim_email(self, claim: EmailClaim) -> EmailClaim:
         client = await self._client()
         async with storage_errors("claim email"):
-            result = await client.create_entity(codec.claim_to_entity(claim))
+            result = await client.create_entity(within_limits(codec.claim_to_entity(claim)))
         return replace(claim, etag=result.get("etag"))
 
     async def take_over_claim(self, claim: EmailClaim) -> EmailClaim:
         client = await self._client()
         async with storage_errors("take over claim"):
-            result = await client.update_entity(codec.claim_to_entity(claim), mode=UpdateMode.REPLACE,
+            result = await client.update_entity(within_limits(codec.claim_to_entity(claim)), mode=UpdateMode.REPLACE,
                                                 etag=claim.etag, match_condition=MatchConditions.IfNotModified)
         return replace(claim, etag=result.get("etag"))
 
@@ -180,6 +198,8 @@ class TableGuestStore:
         return replace(guest, etag=etag)
 
     async def _submit(self, action: str, operations: list[tuple[Any, ...]]) -> str | None:
+        for operation in operations:
+            within_limits(operation[1])
         client = await self._client()
         async with storage_errors(action):
             results = await client.submit_transaction(operations)

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta, timezone
 from pydantic import ValidationError
 
 from lifecycle.domain import events
+from lifecycle.domain.policy import email_forms
 from lifecycle.domain.model import EmailClaim, Guest, GuestState, InvitationState
 from lifecycle.errors import (
     ConcurrencyConflict,
@@ -31,6 +32,7 @@ class InviteOutcome:
     guest: Guest
     created: bool
     redeem_url: str | None = None
+    user: DirectoryUser | None = None  # the user as Graph returned it during this request
 
     @property
     def pending(self) -> bool:
@@ -44,7 +46,7 @@ class InvitationService:
 
     async def invite(self, request: InviteRequest, actor: str) -> InviteOutcome:
         policy = self._context.policy
-        policy.check_email(request.email)
+        policy.check_emails((request.email, *request.ccRecipients))
         policy.check_groups(request.group_ids)
         async with self._context.audited(actor, "guest.invite", request.email, groups=request.group_ids) as notes:
             outcome = await self._invite(request)
@@ -65,7 +67,7 @@ class InvitationService:
             await self._abandon(held)
             raise
         guest = outcome.guest if outcome.created else await self._write_sponsors(outcome.guest, request)
-        return replace(outcome, guest=await self._provisioner.finish_for_caller(guest))
+        return replace(outcome, guest=await self._provisioner.finish_for_caller(guest, outcome.user))
 
     # --- the email claim (write-ahead record, one winner per email) ------------------------------
     async def _claim(self, request: InviteRequest) -> EmailClaim | Guest:
@@ -117,26 +119,26 @@ class InvitationService:
         """Finish an invitation whose owner died after claiming the email: adopt the user Graph has, or release."""
         held = await self._context.store.take_over_claim(
             replace(claim, owner=uuid.uuid4().hex, claimed_at=self._context.clock()))
-        user = await self._context.directory.find_user_by_email(claim.email)
+        user = await self._find_user(claim.email)
         if user is None or not user.is_guest:
             await self._release(held)
             return "released"
         guest = await self._record(held, _stored_request(claim), user.id, user, None)
-        await self._provisioner.finish(guest)
+        await self._provisioner.finish(guest, user)
         return "adopted"
 
     # --- paths -----------------------------------------------------------------------------------
     async def _invite_claimed(self, claim: EmailClaim, request: InviteRequest) -> InviteOutcome:
         directory = self._context.directory
-        user = await directory.find_user_by_email(request.email)
+        user = await self._find_user(request.email)
         if user is not None and not user.is_guest:
             raise Forbidden("this email belongs to a member of the directory, not a guest", code="NotAGuest")
         if user is not None:
-            return InviteOutcome(await self._record(claim, request, user.id, user, None), created=False)
+            return InviteOutcome(await self._record(claim, request, user.id, user, None), created=False, user=user)
         invitation = await directory.invite(self._invitation(request))
         user = await self._invited_user(invitation, request)
         guest = await self._record(claim, request, invitation.user_id, user, invitation.redeem_url)
-        return InviteOutcome(guest, created=not invitation.completed, redeem_url=invitation.redeem_url)
+        return InviteOutcome(guest, created=not invitation.completed, redeem_url=invitation.redeem_url, user=user)
 
     async def _invited_user(self, invitation: Invitation, request: InviteRequest) -> DirectoryUser:
         """The invited user as the record starts from. The invitation's `status` is not the user's redemption state:
@@ -169,6 +171,14 @@ class InvitationService:
             return replace(current, sponsors=kept, last_error=reason, updated_at=now)
 
         await self._context.update(guest, drop)
+
+    async def _find_user(self, email: str) -> DirectoryUser | None:
+        """The user Graph holds for the email, whether its domain is recorded in ASCII (punycode) or Unicode."""
+        for form in email_forms(email):
+            user = await self._context.directory.find_user_by_email(form)
+            if user is not None:
+                return user
+        return None
 
     async def _record(self, claim: EmailClaim, request: InviteRequest, user_id: str, user: DirectoryUser,
                       redeem_url: str | None) -> Guest:
@@ -212,10 +222,13 @@ class InvitationService:
         return guest
 
     async def _adopt_tracked(self, guest: Guest, request: InviteRequest) -> Guest:
+        user = await self._context.directory.get_user(guest.id)
+        if user is not None and not user.is_guest:  # converted to a member since: refused, nothing recorded
+            raise Forbidden("this email belongs to a member of the directory, not a guest", code="NotAGuest")
         now = self._context.clock()
         wanted = await self._context.update(guest, lambda g: self._wanted(g, request, now))
         wanted = await self._write_sponsors(wanted, request)
-        return await self._provisioner.finish_for_caller(wanted)
+        return await self._provisioner.finish_for_caller(wanted, user)
 
     def _invitation(self, request: InviteRequest) -> InvitationRequest:
         return InvitationRequest(

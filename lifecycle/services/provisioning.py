@@ -1,7 +1,10 @@
 """Finishing the Graph side of a record: pending group adds and removals, pending attribute writes.
 
 The record always says what is wanted before Graph is called, so whatever fails here is finished later by the
-expiry sweep's repair pass."""
+expiry sweep's repair pass. Every caller (the request that recorded the work, a poll, the sweep) comes through
+`Provisioner.finish`, which enforces the safety rules right before writing: only a user whom Graph says is a guest is
+written to, and only groups that are managed now are changed. Work that breaks a rule is dropped, audited, never
+written."""
 from __future__ import annotations
 
 import asyncio
@@ -9,8 +12,12 @@ from dataclasses import dataclass, replace
 
 from lifecycle.domain.model import Guest, GuestState
 from lifecycle.errors import GraphError, GraphNotFound, GraphRejectedInput, LifecycleError
-from lifecycle.ports import AuditEntry
+from lifecycle.ports import AuditEntry, DirectoryUser
 from lifecycle.services.context import Context, log, with_lag_retry
+
+ACTOR = "provisioning"
+NOT_A_GUEST = "the user is not a guest in the directory; pending group and attribute changes were dropped"
+NOT_VISIBLE = "the user is not visible in the directory yet; the pending work is retried later"
 
 
 @dataclass(frozen=True)
@@ -26,17 +33,20 @@ class Provisioner:
     def __init__(self, context: Context) -> None:
         self._context = context
 
-    async def finish(self, guest: Guest) -> Guest:
+    async def finish(self, guest: Guest, verified: DirectoryUser | None = None) -> Guest:
         """Apply what the record wants in Graph and record what was done. A group that refuses the guest for good
-        is recorded as failed (no longer pending) and audited."""
-        finished, refused = await self._finish(guest)
+        is recorded as failed (no longer pending) and audited.
+
+        `verified` is the user as the caller read it from Graph during this request (or the invitation Graph just
+        created); without it the user is read here. Nothing is written unless that user is a guest."""
+        finished, refused = await self._finish(guest, verified)
         for group_id, error in refused:
             await self._audit_refusal(finished, group_id, error)
         return finished
 
-    async def finish_for_caller(self, guest: Guest) -> Guest:
+    async def finish_for_caller(self, guest: Guest, verified: DirectoryUser | None = None) -> Guest:
         """`finish` for a request: a group's final refusal is recorded, then raised (422 with Graph's reason)."""
-        finished, refused = await self._finish(guest)
+        finished, refused = await self._finish(guest, verified)
         if refused:
             group_id, error = refused[0]
             error.details.append({"guestId": finished.id, "groupId": group_id})
@@ -52,9 +62,18 @@ class Provisioner:
         except LifecycleError:
             log.error("audit write failed: %s %s %s refused", action, guest.id, group_id)
 
-    async def _finish(self, guest: Guest) -> tuple[Guest, tuple[tuple[str, GraphRejectedInput], ...]]:
-        if not guest.has_unfinished_work or guest.state in (GuestState.DELETED, GuestState.PURGED):
+    async def _finish(self, guest: Guest, verified: DirectoryUser | None
+                      ) -> tuple[Guest, tuple[tuple[str, GraphRejectedInput], ...]]:
+        if not _has_graph_work(guest) or guest.state in (GuestState.DELETED, GuestState.PURGED):
             return guest, ()
+        guest = await self._drop_unmanaged_groups(guest)
+        if not _has_graph_work(guest):
+            return guest, ()
+        user = verified if verified is not None else await self._context.directory.get_user(guest.id)
+        if user is None:
+            return await self._note(guest, NOT_VISIBLE), ()
+        if not user.is_guest:
+            return await self._drop_all(guest), ()
         adds = [self._add(g, guest.id) for g in guest.pending_groups]
         removes = [self._remove(g, guest.id) for g in guest.removing_groups]
         outcomes = await asyncio.gather(*adds, *removes, self._attributes(guest))
@@ -77,6 +96,46 @@ class Provisioner:
             return updated if updated.last_error == error else replace(updated, last_error=error, updated_at=now)
 
         return await self._context.update(guest, record), result.refused
+
+    async def _drop_unmanaged_groups(self, guest: Guest) -> Guest:
+        """Pending adds and removals of groups this app no longer manages are dropped, never written."""
+        policy = self._context.policy
+        unmanaged = sorted({g for g in guest.pending_groups + guest.removing_groups if not policy.is_managed(g)})
+        if not unmanaged:
+            return guest
+        now = self._context.clock()
+
+        def drop(current: Guest) -> Guest:
+            return replace(current, pending_groups=tuple(g for g in current.pending_groups if policy.is_managed(g)),
+                           removing_groups=tuple(g for g in current.removing_groups if policy.is_managed(g)),
+                           updated_at=now)
+
+        async with self._context.audited(ACTOR, "group.dropped", guest.id, groups=unmanaged,
+                                         reason="GroupNotManaged") as notes:
+            dropped = await self._context.update(guest, drop)
+            notes["outcome"] = "dropped"
+        log.warning("dropped pending work on unmanaged groups: user=%s groups=%s", guest.id, unmanaged)
+        return dropped
+
+    async def _drop_all(self, guest: Guest) -> Guest:
+        """The user is no longer a guest (converted to a member): its pending Graph work is dropped, never written."""
+        now = self._context.clock()
+
+        def drop(current: Guest) -> Guest:
+            return replace(current, pending_groups=(), removing_groups=(), pending_attributes={}, last_error=NOT_A_GUEST,
+                           updated_at=now)
+
+        async with self._context.audited(ACTOR, "guest.work.dropped", guest.id, reason="NotAGuest",
+                                         groups=list(guest.pending_groups + guest.removing_groups),
+                                         attributes=sorted(guest.pending_attributes)) as notes:
+            dropped = await self._context.update(guest, drop)
+            notes["outcome"] = "dropped"
+        return dropped
+
+    async def _note(self, guest: Guest, error: str) -> Guest:
+        now = self._context.clock()
+        return await self._context.update(
+            guest, lambda g: g if g.last_error == error else replace(g, last_error=error, updated_at=now))
 
     async def _add(self, group_id: str, user_id: str) -> Result:
         directory = self._context.directory
@@ -111,6 +170,10 @@ class Provisioner:
         except (GraphError, LifecycleError) as exc:
             return Result(errors=(f"attributes: {exc.message}",))
         return Result(attributes_written=True)
+
+
+def _has_graph_work(guest: Guest) -> bool:
+    return bool(guest.pending_groups or guest.removing_groups or guest.pending_attributes)
 
 
 def _merge(results: list[Result]) -> Result:
