@@ -1,5 +1,8 @@
 """Idempotency-Key for POST/PUT/DELETE: claim a record, replay a completed response, reject one in progress or a
-reused key with another body, release the claim when the request fails."""
+reused key with another body, release the claim when the request fails.
+
+A stored response never keeps a redemption link (`inviteRedeemUrl`): it is a credential for the guest's account, and
+the table keeps responses for 24 hours. A replay returns the record without it (re-invite for a new link)."""
 from __future__ import annotations
 
 import hashlib
@@ -22,6 +25,7 @@ MUTATING = frozenset({"POST", "PUT", "DELETE", "PATCH"})
 _KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 _REPLAYED_HEADERS = ("location", "retry-after")
 MAX_STORED_BODY = 30_000
+SECRET_FIELDS = ("inviteRedeemUrl",)
 
 
 def fingerprint(req: func.HttpRequest) -> str:
@@ -76,13 +80,24 @@ class Idempotency:
         return record, _replay(record)
 
     async def _complete(self, record: IdempotencyRecord, response: func.HttpResponse) -> None:
-        body = (response.get_body() or b"").decode("utf-8", "replace")
+        body = without_secrets((response.get_body() or b"").decode("utf-8", "replace"))
         if not 200 <= response.status_code < 300 or len(body) > MAX_STORED_BODY:
             await self._store.release(record)
             return
         headers = {k: v for k, v in response.headers.items() if k.lower() in _REPLAYED_HEADERS}
         await self._store.replace(replace(record, status="completed", response_status=response.status_code,
                                           response_headers=headers, response_body=body))
+
+
+def without_secrets(body: str) -> str:
+    """The response body as it may be stored: the JSON object without the fields that are credentials."""
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return body
+    if not isinstance(document, dict) or not any(name in document for name in SECRET_FIELDS):
+        return body
+    return json.dumps({k: v for k, v in document.items() if k not in SECRET_FIELDS})
 
 
 def _replay(record: IdempotencyRecord) -> func.HttpResponse:

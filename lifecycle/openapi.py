@@ -169,7 +169,7 @@ OPERATIONS: dict[str, Operation] = {
         visibility="advanced"),
     "openapi_document": Operation(
         "GetOpenApiDocument", "Get the OpenAPI document",
-        "Returns this OpenAPI 3 description, with `servers` set to the URL it was fetched from. Anonymous.",
+        "Returns this OpenAPI 3 description, with `servers` set to the URL it was fetched from when that host is the app's own host name or loopback (else the relative `/api`). Anonymous.",
         "Service", {200: "The OpenAPI 3.0.3 document."}, errors=(), response=None, visibility="internal"),
 }
 

@@ -116,6 +116,7 @@ class Directory(Protocol):
 class Page:
     guests: list[Guest]
     continuation_token: str | None
+    unreadable: tuple[tuple[str, str], ...] = ()  # (guest id, error) of stored records that could not be read
 
 
 @dataclass(frozen=True)

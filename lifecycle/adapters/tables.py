@@ -222,7 +222,13 @@ class TableGuestStore:
             text += " and State eq @state"
             params["state"] = query.state.value
         entities, token = await self._page(text, params, query)
-        return Page([codec.entity_to_guest(entity) for entity in entities], token)
+        guests, unreadable = [], []
+        for entity in entities:
+            try:
+                guests.append(codec.entity_to_guest(entity))
+            except (KeyError, TypeError, ValueError, OverflowError) as exc:  # one bad row never hides the others
+                unreadable.append((str(entity.get("Id") or entity.get("RowKey")), f"{type(exc).__name__}: {exc}"))
+        return Page(guests, token, tuple(unreadable))
 
     async def _query_expiring(self, query: GuestQuery) -> Page:
         low, high = codec.index_bounds(IndexKind.EXPIRES, query.expiring_before)

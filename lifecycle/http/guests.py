@@ -36,10 +36,11 @@ async def invite_guest(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="guests/{id}", methods=["GET"])
 @http_handler
 async def get_guest(req: func.HttpRequest) -> func.HttpResponse:
-    """The guest; while Graph work is pending, each poll also retries it (the record already holds the intent)."""
+    """The guest; while Graph work is pending, each GET poll also retries it (the record already holds the intent).
+    HEAD only reads: it never makes a Graph write."""
     services = container.get()
     guest = await services.context.load(route_guid(req, "id"))
-    if guest.pending_groups or guest.removing_groups or guest.pending_attributes:
+    if req.method.upper() == "GET" and (guest.pending_groups or guest.removing_groups or guest.pending_attributes):
         guest = await services.provisioner.finish(guest)
     return guest_response(req, guest)
 

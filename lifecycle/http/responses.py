@@ -8,13 +8,13 @@ import os
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 from uuid import UUID
 
 import azure.functions as func
 from pydantic import BaseModel, ValidationError
 
-from lifecycle.config import entra_authentication_enabled
+from lifecycle.config import entra_authentication_enabled, is_loopback_host
 from lifecycle.errors import DependencyError, InvalidRequest, LifecycleError, Unauthorized
 from lifecycle.idempotency import MUTATING
 from lifecycle.request_log import collect_events
@@ -53,18 +53,26 @@ def http_handler(handler: Handler, *, public: bool = False) -> Handler:
             return await _handle(handler, req)
         except LifecycleError as exc:
             if exc.status >= 500:
-                log.warning("%s %s -> %s %s", req.method, _path(req), exc.status, exc.message)
+                log.warning("%s -> %s %s", request_line(req), exc.status, loggable(exc.message))
             return error_response(exc)
         except Exception:  # a defect, never something the caller sent
-            log.exception("unhandled error in %s %s", req.method, _path(req))
+            log.exception("unhandled error in %s", request_line(req))
             return error_response(LifecycleError("an unexpected error occurred"))
 
     return wrapper
 
 
-def _path(req: func.HttpRequest) -> str:
-    """The route without its query string, which may carry an email (GET /api/guests?email=...) or the key."""
-    return urlsplit(req.url).path
+def loggable(text: str, limit: int = 512) -> str:
+    """Text a log line can carry: control characters (CR, LF, ...) and backslashes escaped, length bounded, so a caller
+    cannot forge a line."""
+    escaped = text.encode("unicode_escape").decode("ascii")  # also escapes non-ASCII: the line stays plain ASCII
+    return escaped if len(escaped) <= limit else escaped[:limit] + "..."
+
+
+def request_line(req: func.HttpRequest) -> str:
+    """Method and path for the log: never the query string (it may hold the function key in `code`), escaped."""
+    path = urlsplit(req.url).path
+    return f"{loggable(req.method, 16)} {loggable(unquote(path))}"
 
 
 def public_http_handler(handler: Handler) -> Handler:
@@ -138,7 +146,7 @@ def actor_of(req: func.HttpRequest) -> str:
     principal = req.headers.get("x-ms-client-principal-id") or _principal_claim(
         req, "http://schemas.microsoft.com/identity/claims/objectidentifier", "oid")
     if name or principal:
-        return f"principal:{name or ''}{'/' + principal if principal else ''}"[:256]
+        return loggable(f"principal:{name or ''}{'/' + principal if principal else ''}", 256)
     return "function-key"
 
 
@@ -155,5 +163,18 @@ def _principal_claim(req: func.HttpRequest, *types: str) -> str:
 
 
 def base_url(req: func.HttpRequest) -> str:
+    """The origin for links this API hands out (Location, OpenAPI `servers`), from a host it can trust: the app's own
+    host name (WEBSITE_HOSTNAME, set by the platform) or loopback (a local run). Any other Host header, which a caller
+    can forge, gives "" and so a relative link."""
     parts = urlsplit(req.url)
-    return f"{parts.scheme}://{parts.netloc}"
+    own = os.environ.get("WEBSITE_HOSTNAME", "").lower()
+    if own and parts.netloc.lower() == own:
+        return f"https://{own}"
+    try:
+        port = parts.port
+    except ValueError:
+        return ""
+    if is_loopback_host(parts.hostname) and parts.scheme in ("http", "https"):
+        host = f"[{parts.hostname}]" if ":" in (parts.hostname or "") else parts.hostname
+        return f"{parts.scheme}://{host}{f':{port}' if port else ''}"
+    return ""

@@ -10,7 +10,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from lifecycle.domain import events
-from lifecycle.domain.expiry import Action, ActionKind, ExpiryPolicy, Plan, SignIn, plan_expiry, sign_ins_known
+from lifecycle.domain.expiry import (
+    Action, ActionKind, ExpiryPolicy, Plan, SignIn, due_actions, plan_expiry, sign_ins_known,
+)
 from lifecycle.domain.model import DisabledReason, Guest, GuestState, IndexKind, InvitationState
 from lifecycle.errors import ConcurrencyConflict, Conflict, LifecycleError
 from lifecycle.logs import get_logger
@@ -95,6 +97,7 @@ class Survey:
     guests: list[Guest] = field(default_factory=list)
     changes: list[Reconciliation] = field(default_factory=list)
     not_guests: list[str] = field(default_factory=list)
+    unreadable: list[tuple[str, str]] = field(default_factory=list)  # (guest id, error): reported, not planned
     sign_ins: dict[str, SignIn] | None = None
     inactivity: str = ""
 
@@ -172,11 +175,12 @@ class ExpirySweep:
         """Read the directory's guests once, the exclusions once, every record; work out (in memory) how each
         record differs from the directory. Nothing is written."""
         directory = self._context.directory
-        listing, excluded, records = await asyncio.gather(
+        listing, excluded, (records, unreadable) = await asyncio.gather(
             directory.list_guests(sign_in_activity=policy.inactivity_days > 0),
             self._excluded(), self._read_records())
         by_id = {user.id: user for user in listing.users}
-        survey = Survey(listing=listing, excluded=excluded)
+        survey = Survey(listing=listing, excluded=excluded, unreadable=unreadable)
+        records = _plannable(records, now, policy, survey.unreadable)
         survey.sign_ins, survey.inactivity = _sign_ins(listing, policy)
         missing = [g for g in records if g.id not in by_id and _expects_user(g)]
         found = await self._look_up(missing)
@@ -213,22 +217,29 @@ class ExpirySweep:
                 excluded.setdefault(member, group_id)
         return excluded
 
-    async def _read_records(self) -> list[Guest]:
+    async def _read_records(self) -> tuple[list[Guest], list[tuple[str, str]]]:
+        """Every record, and (guest id, error) for each one the store could not read."""
         records: list[Guest] = []
+        unreadable: list[tuple[str, str]] = []
         token: str | None = None
         while True:
             page = await self._context.store.query(GuestQuery(page_size=RECORD_PAGE, continuation_token=token))
             records.extend(g for g in page.guests if g.state not in (GuestState.PURGED, GuestState.INVITING))
+            unreadable.extend(page.unreadable)
             token = page.continuation_token
             if not token:
-                return records
+                return records, unreadable
 
-    async def _load_many(self, ids: list[str]) -> list[Guest]:
+    async def _load_many(self, ids: list[str], report: SweepReport) -> list[Guest]:
         slots = asyncio.Semaphore(self._context.settings.graph_max_concurrency * 4)
 
         async def load(guest_id: str) -> Guest | None:
             async with slots:
-                return await self._context.store.get(guest_id)
+                try:
+                    return await self._context.store.get(guest_id)
+                except Exception as exc:  # noqa: BLE001 - one bad record never stops the sweep
+                    _report_failure(report, guest_id, "read", exc)
+                    return None
 
         return [g for g in await asyncio.gather(*(load(i) for i in ids)) if g is not None]
 
@@ -240,6 +251,7 @@ class ExpirySweep:
         report.inactivity = survey.inactivity
         report.refreshed = survey.refresh_counts()
         report.skipped += [{"guestId": i, "reason": "not a guest in the directory"} for i in survey.not_guests]
+        report.failures += [{"guestId": i, "action": "read", "reason": reason[:500]} for i, reason in survey.unreadable]
         report.excluded = [{"guestId": e.guest_id, "group": e.group_id, "action": e.kind.value,
                             "reason": e.reason.value} for e in plan.excluded]
         report.planned = dict(Counter(a.kind.value for a in plan.actions))
@@ -262,8 +274,8 @@ class ExpirySweep:
         try:
             async with self._context.audited(ACTOR, "guest.refresh", change.guest.id, found=change.kind):
                 await self._context.update(change.guest, change.transition, change.event)
-        except LifecycleError as exc:
-            report.failures.append({"guestId": change.guest.id, "action": "refresh", "reason": exc.message})
+        except Exception as exc:  # noqa: BLE001 - one bad record never stops the sweep
+            _report_failure(report, change.guest.id, "refresh", exc)
 
     # --- act -------------------------------------------------------------------------------------
     async def _act(self, plan: Plan, now: datetime, report: SweepReport) -> None:
@@ -296,8 +308,8 @@ class ExpirySweep:
             return int(result.changed)
         except (ConcurrencyConflict, Conflict) as exc:
             report.skipped.append({"guestId": action.guest_id, "reason": f"{action.kind.value}: {exc.message}"})
-        except LifecycleError as exc:
-            report.failures.append({"guestId": action.guest_id, "action": action.kind.value, "reason": exc.message})
+        except Exception as exc:  # noqa: BLE001 - one bad record never stops the sweep
+            _report_failure(report, action.guest_id, action.kind.value, exc)
         return None
 
     def _operation(self, action: Action) -> Operation:
@@ -332,14 +344,14 @@ class ExpirySweep:
         counts: Counter[str] = Counter()
         limit = self._context.settings.expiry_max_actions_per_run
         ids = await self._context.store.due(IndexKind.REPAIR, now, limit)
-        for guest in await self._load_many(ids):
+        for guest in await self._load_many(ids, report):
             await self._repair_guest(guest, report, counts)
         stale = now - timedelta(seconds=self._context.tuning.claim_stale_seconds)
         for claim in await self._context.store.stale_claims(stale, limit):
             try:
                 counts[f"claim {await self._invitations.resolve_stale_claim(claim)}"] += 1
-            except LifecycleError as exc:
-                report.failures.append({"guestId": claim.email, "action": "resolve claim", "reason": exc.message})
+            except Exception as exc:  # noqa: BLE001 - one bad record never stops the sweep
+                _report_failure(report, claim.email, "resolve claim", exc)
         report.repaired = dict(counts)
 
     async def _repair_guest(self, guest: Guest, report: SweepReport, counts: Counter[str]) -> None:
@@ -352,8 +364,30 @@ class ExpirySweep:
             if guest.pending_groups or guest.removing_groups or guest.pending_attributes:
                 finished = await self._provisioner.finish(guest)
                 counts["groups finished" if not finished.pending_groups else "groups still pending"] += 1
-        except LifecycleError as exc:
-            report.failures.append({"guestId": guest.id, "action": "repair", "reason": exc.message})
+        except Exception as exc:  # noqa: BLE001 - one bad record never stops the sweep
+            _report_failure(report, guest.id, "repair", exc)
+
+
+def _plannable(guests: list[Guest], now: datetime, policy: ExpiryPolicy,
+               unreadable: list[tuple[str, str]]) -> list[Guest]:
+    """The records the plan can reason about; one whose dates break the arithmetic is set aside as unreadable."""
+    kept = []
+    for guest in guests:
+        try:
+            due_actions(guest, now, policy)
+        except (ValueError, OverflowError) as exc:
+            unreadable.append((guest.id, f"{type(exc).__name__}: {exc}"))
+            continue
+        kept.append(guest)
+    return kept
+
+
+def _report_failure(report: SweepReport, guest_id: str, action: str, exc: Exception) -> None:
+    """Record one guest's failure in the report; the sweep goes on with the others."""
+    reason = exc.message if isinstance(exc, LifecycleError) else f"{type(exc).__name__}: {exc}"
+    if not isinstance(exc, LifecycleError):
+        log.error("sweep: unexpected error", guestId=guest_id, action=action, error=reason)
+    report.failures.append({"guestId": guest_id, "action": action, "reason": reason[:500]})
 
 
 def _expects_user(guest: Guest) -> bool:

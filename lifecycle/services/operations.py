@@ -1,7 +1,9 @@
 """Lifecycle operations on a tracked guest: disable, enable, extend, re-invite, delete, restore.
 
 Each one: refuse non-guests (checked in Graph), stay idempotent (a repeat changes nothing and writes nothing to
-Graph), record the intent before the Graph write and the outcome after it, both ETag-guarded."""
+Graph), record the intent before the Graph write and the outcome after it, both ETag-guarded. A request for one
+operation while another is recorded as pending finishes the pending one first and answers 409: the record never
+contradicts what Graph was already told."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
@@ -112,6 +114,8 @@ class GuestOperations:
                   verified: DirectoryUser | None = None) -> OperationResult:
         async with self._context.audited(actor, f"guest.{operation.name}", guest_id) as notes:
             guest = await self._context.load(guest_id)
+            if guest.pending_action and guest.pending_action != operation.intent:
+                await self._resume_then_refuse(guest, actor, verified)
             if operation.done(guest) and guest.pending_action != operation.intent:
                 notes["outcome"] = "unchanged"
                 return OperationResult(guest, changed=False)
@@ -132,11 +136,35 @@ class GuestOperations:
             raise Forbidden("the user is not a guest; only guests are changed", code="NotAGuest")
         return user
 
+    async def _resume_then_refuse(self, guest: Guest, actor: str, verified: DirectoryUser | None) -> None:
+        """Finish the operation the record says is pending (its Graph writes may already have been made), then
+        refuse the new one with 409: the caller decides again on the finished state."""
+        pending = self.pending(guest)
+        resumed, reason = False, ""
+        if pending is not None:
+            try:
+                await self.run(pending, guest.id, actor, verified=verified)
+                resumed = True
+            except LifecycleError as exc:
+                reason = exc.message
+        message = (f"another operation ({guest.pending_action}) was pending on this guest; "
+                   + ("it has now been finished: repeat the request if it is still wanted" if resumed
+                      else f"it could not be finished yet ({reason or 'unknown operation'}); retry later"))
+        raise Conflict(message, code="OperationInProgress",
+                       details=[{"pendingAction": guest.pending_action, "resumed": resumed}])
+
     def resumable(self, guest: Guest) -> Operation | None:
         """The operation a guest's recorded intent stands for, if it was left unfinished long enough ago."""
         context = self._context
         age = (context.clock() - guest.pending_since).total_seconds() if guest.pending_since else 0
-        if not guest.pending_action or age < context.tuning.action_stale_seconds:
+        if age < context.tuning.action_stale_seconds:
+            return None
+        return self.pending(guest)
+
+    def pending(self, guest: Guest) -> Operation | None:
+        """The operation a guest's recorded intent stands for, however recent."""
+        context = self._context
+        if not guest.pending_action:
             return None
         name, _, argument = guest.pending_action.partition(":")
         factories: dict[str, Callable[[], Operation]] = {
@@ -144,13 +172,17 @@ class GuestOperations:
             "extend": lambda: self.extending(datetime.fromisoformat(argument)),
             "reinvite": lambda: self.reinviting(context.settings.invite_redirect_url), "delete": self.deleting,
             "restore": self.restoring, "purge": self.purging}
-        return factories[name]() if name in factories else None
+        try:
+            return factories[name]() if name in factories else None
+        except ValueError:  # an intent this version cannot read (e.g. a date out of range): left to an operator
+            log.warning("unreadable pending action on %s: %r", guest.id, guest.pending_action)
+            return None
 
     async def _claim(self, operation: Operation, guest: Guest) -> Guest:
         if not guest.pending_action:
             return await self._context.store.save(guest.begin(operation.intent, self._context.clock()))
-        resumable = self.resumable(guest)
-        if resumable is None or resumable.intent != operation.intent:
+        pending = self.pending(guest)  # the same operation, left unfinished (e.g. storage failed after Graph): resume it
+        if pending is None or pending.intent != operation.intent:
             raise Conflict(f"another operation ({guest.pending_action}) is in progress on this guest",
                            code="OperationInProgress")
         return guest
