@@ -46,6 +46,12 @@ def within_limits(entity: dict[str, Any]) -> dict[str, Any]:
     return entity
 
 
+def _error_code(exc: HttpResponseError) -> str | None:
+    """The storage error code: on the exception (transactions) or in the `x-ms-error-code` response header."""
+    response = getattr(exc, "response", None)
+    return getattr(exc, "error_code", None) or (response.headers.get("x-ms-error-code") if response else None)
+
+
 def build_service_client(settings: Settings, credential: AsyncTokenCredential | None) -> TableServiceClient:
     """A connection string when one is set (Azurite, development), else the endpoint with the managed identity."""
     if settings.tables_connection_string:
@@ -65,7 +71,7 @@ async def storage_errors(action: str) -> AsyncIterator[None]:
     except (ResourceModifiedError, ResourceExistsError) as exc:
         raise ConcurrencyConflict(f"{action}: the record was changed by another request; retry") from exc
     except (TableTransactionError, HttpResponseError) as exc:
-        if getattr(exc, "error_code", None) in _TOO_LARGE_CODES or exc.status_code == 413:
+        if _error_code(exc) in _TOO_LARGE_CODES or exc.status_code == 413:
             raise RecordTooLarge(f"{action}: the record is too large to store") from exc
         if not isinstance(exc, TableTransactionError):
             raise StorageUnavailable(f"{action}: storage answered {exc.status_code}", retry_after=5) from exc
