@@ -6,6 +6,10 @@ from typing import Iterator
 
 import httpx
 import pytest
+from kiota_abstractions.authentication import (
+    AccessTokenProvider, AllowedHostsValidator, BaseBearerTokenAuthenticationProvider,
+)
+from msgraph import GraphRequestAdapter, GraphServiceClient
 
 from graph_emulator import EmulatorControl, EmulatorServer
 
@@ -49,3 +53,21 @@ def invite(graph: httpx.Client):
         body = {"invitedUserEmailAddress": email, "inviteRedirectUrl": "https://myapps.microsoft.com", **extra}
         return graph.post("/invitations", json=body)
     return send
+
+
+class StaticToken(AccessTokenProvider):
+    """A fixed development token for loopback hosts."""
+
+    async def get_authorization_token(self, uri: str, additional_authentication_context: dict = {}) -> str:
+        return "development-token"
+
+    def get_allowed_hosts_validator(self) -> AllowedHostsValidator:
+        return AllowedHostsValidator(["127.0.0.1"])
+
+
+@pytest.fixture
+def sdk(emu: EmulatorServer) -> GraphServiceClient:
+    """msgraph-sdk's own client, rooted at the emulator, with a fixed token."""
+    adapter = GraphRequestAdapter(BaseBearerTokenAuthenticationProvider(StaticToken()))
+    adapter.base_url = emu.graph_url
+    return GraphServiceClient(request_adapter=adapter)

@@ -8,13 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from kiota_abstractions.authentication import (
-    AccessTokenProvider,
-    AllowedHostsValidator,
-    BaseBearerTokenAuthenticationProvider,
-)
 from kiota_abstractions.base_request_configuration import RequestConfiguration
-from msgraph import GraphRequestAdapter, GraphServiceClient
 from msgraph.generated.users.users_request_builder import UsersRequestBuilder
 
 GUESTS = "userType eq 'Guest'"
@@ -187,23 +181,10 @@ def test_sponsors_of_a_guest_are_typed_directory_objects(graph, control):
     assert graph.get("/users/0a6b2c4d-1e3f-4a5b-9c7d-8e9f0a1b2c3d/sponsors").status_code == 404
 
 
-class StaticToken(AccessTokenProvider):
-    """A fixed development token for the loopback emulator."""
-
-    async def get_authorization_token(self, uri: str, additional_authentication_context: dict | None = None) -> str:
-        return "development-token"
-
-    def get_allowed_hosts_validator(self) -> AllowedHostsValidator:
-        return AllowedHostsValidator(["127.0.0.1"])
-
-
 @pytest.mark.asyncio
-async def test_guest_listing_through_the_sdk_request_builders(emu, control):
+async def test_guest_listing_through_the_sdk_request_builders(emu, control, sdk):
     guests = control.seed_users(count=250, userType="Guest", externalUserState="Accepted")
     control.seed_users(count=5, userType="Member")
-    adapter = GraphRequestAdapter(BaseBearerTokenAuthenticationProvider(StaticToken()))
-    adapter.base_url = emu.graph_url
-    sdk = GraphServiceClient(request_adapter=adapter)
     query = UsersRequestBuilder.UsersRequestBuilderGetQueryParameters(
         filter=GUESTS, select=["id", "userType", "externalUserState", "createdDateTime"], top=100)
 

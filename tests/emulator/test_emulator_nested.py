@@ -5,13 +5,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from kiota_abstractions.authentication import (
-    AccessTokenProvider,
-    AllowedHostsValidator,
-    BaseBearerTokenAuthenticationProvider,
-)
 from kiota_abstractions.base_request_configuration import RequestConfiguration
-from msgraph import GraphRequestAdapter, GraphServiceClient
 from msgraph.generated.groups.item.transitive_members.graph_user.graph_user_request_builder import (
     GraphUserRequestBuilder,
 )
@@ -110,21 +104,8 @@ def test_group_nesting_is_seeded_through_the_control_api(emu, control, nested):
     assert control.group_members(nested["top"]) == [nested["a"], nested["outsider"]]
 
 
-class StaticToken(AccessTokenProvider):
-    """A fixed development token for the loopback emulator."""
-
-    async def get_authorization_token(self, uri: str, additional_authentication_context: dict | None = None) -> str:
-        return "development-token"
-
-    def get_allowed_hosts_validator(self) -> AllowedHostsValidator:
-        return AllowedHostsValidator(["127.0.0.1"])
-
-
 @pytest.mark.asyncio
-async def test_transitive_users_through_the_sdk_request_builder(emu, nested):
-    adapter = GraphRequestAdapter(BaseBearerTokenAuthenticationProvider(StaticToken()))
-    adapter.base_url = emu.graph_url
-    sdk = GraphServiceClient(request_adapter=adapter)
+async def test_transitive_users_through_the_sdk_request_builder(emu, nested, sdk):
     query = GraphUserRequestBuilder.GraphUserRequestBuilderGetQueryParameters(select=["id"], top=2)
 
     page = await sdk.groups.by_group_id(nested["top"]).transitive_members.graph_user.get(

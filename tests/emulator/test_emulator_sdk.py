@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from kiota_abstractions.authentication import (AccessTokenProvider, AllowedHostsValidator,
-                                               BaseBearerTokenAuthenticationProvider)
 from kiota_abstractions.base_request_configuration import RequestConfiguration
-from msgraph import GraphRequestAdapter, GraphServiceClient
 from msgraph.generated.models.invitation import Invitation
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from msgraph.generated.models.reference_create import ReferenceCreate
@@ -15,23 +12,6 @@ from msgraph.generated.users.item.user_item_request_builder import UserItemReque
 from msgraph.generated.users.users_request_builder import UsersRequestBuilder
 
 pytestmark = pytest.mark.asyncio
-
-
-class StaticToken(AccessTokenProvider):
-    """A fixed development token for loopback hosts."""
-
-    async def get_authorization_token(self, uri: str, additional_authentication_context: dict = {}) -> str:
-        return "development-token"
-
-    def get_allowed_hosts_validator(self) -> AllowedHostsValidator:
-        return AllowedHostsValidator(["127.0.0.1"])
-
-
-@pytest.fixture
-def sdk(emu) -> GraphServiceClient:
-    adapter = GraphRequestAdapter(BaseBearerTokenAuthenticationProvider(StaticToken()))
-    adapter.base_url = emu.graph_url
-    return GraphServiceClient(request_adapter=adapter)
 
 
 async def test_invitation_through_the_sdk(sdk, control):

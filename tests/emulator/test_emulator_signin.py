@@ -5,13 +5,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from kiota_abstractions.authentication import (
-    AccessTokenProvider,
-    AllowedHostsValidator,
-    BaseBearerTokenAuthenticationProvider,
-)
 from kiota_abstractions.base_request_configuration import RequestConfiguration
-from msgraph import GraphRequestAdapter, GraphServiceClient
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from msgraph.generated.users.users_request_builder import UsersRequestBuilder
 
@@ -147,21 +141,8 @@ def test_sign_in_activity_is_read_only_through_graph(graph, tenant):
     assert error_of(response)[:2] == (400, "Request_BadRequest")
 
 
-class StaticToken(AccessTokenProvider):
-    """A fixed development token for the loopback emulator."""
-
-    async def get_authorization_token(self, uri: str, additional_authentication_context: dict | None = None) -> str:
-        return "development-token"
-
-    def get_allowed_hosts_validator(self) -> AllowedHostsValidator:
-        return AllowedHostsValidator(["127.0.0.1"])
-
-
 @pytest.mark.asyncio
-async def test_the_sdk_reads_sign_in_activity_and_maps_the_licence_refusal(emu, control, tenant):
-    adapter = GraphRequestAdapter(BaseBearerTokenAuthenticationProvider(StaticToken()))
-    adapter.base_url = emu.graph_url
-    sdk = GraphServiceClient(request_adapter=adapter)
+async def test_the_sdk_reads_sign_in_activity_and_maps_the_licence_refusal(emu, control, tenant, sdk):
     query = RequestConfiguration(query_parameters=UsersRequestBuilder.UsersRequestBuilderGetQueryParameters(
         filter=GUESTS, select=["id", "signInActivity"], top=500))
 
