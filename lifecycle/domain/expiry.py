@@ -19,12 +19,11 @@ class ActionKind(StrEnum):
 
 
 class Reason(StrEnum):
-    EXPIRED = "expired"  # expiresAt reached
+    EXPIRED = "expired"  # expiresAt reached (a notice: expiresAt is near)
     INACTIVE = "inactive"  # no successful sign-in for INACTIVITY_DAYS
     UNREDEEMED = "unredeemed"  # invitation not redeemed in INVITE_REDEEM_DAYS
     GRACE_ENDED = "grace-ended"  # disabled by the sweep for EXPIRY_GRACE_DAYS
     RETENTION_ENDED = "retention-ended"  # soft-deleted longer than Entra keeps it
-    EXPIRING = "expiring"  # within EXPIRY_NOTICE_DAYS of expiry
 
 
 ENFORCING = (ActionKind.DISABLE, ActionKind.DELETE)
@@ -162,7 +161,7 @@ def _notice(guest: Guest, now: datetime, policy: ExpiryPolicy) -> list[Action]:
     if guest.expires_at is None or policy.notice_days <= 0 or guest.notice_sent_at is not None:
         return []
     notice_at = guest.expires_at - timedelta(days=policy.notice_days)
-    return [Action(ActionKind.NOTIFY, guest.id, Reason.EXPIRING, notice_at, guest.expires_at)] \
+    return [Action(ActionKind.NOTIFY, guest.id, Reason.EXPIRED, notice_at, guest.expires_at)] \
         if notice_at <= now else []
 
 
