@@ -23,7 +23,7 @@ from azure.data.tables.aio import TableClient, TableServiceClient
 from lifecycle.adapters import table_codec as codec
 from lifecycle.config import Settings
 from lifecycle.domain.model import EmailClaim, Guest, IndexKind
-from lifecycle.errors import ConcurrencyConflict, ConfigurationError, InvalidRequest, StorageUnavailable
+from lifecycle.errors import ConcurrencyConflict, ConfigurationError, InvalidRequest, NotFound, StorageUnavailable
 from lifecycle.ports import AuditEntry, Event, GuestQuery, IdempotencyRecord, Page
 
 _RETRY = {"retry_total": 2, "retry_backoff_factor": 0.3, "connection_timeout": 5, "read_timeout": 20}
@@ -65,12 +65,17 @@ def build_service_client(settings: Settings, credential: AsyncTokenCredential | 
 
 @asynccontextmanager
 async def storage_errors(action: str) -> AsyncIterator[None]:
-    """Translate storage SDK errors into the project's errors."""
+    """Translate storage SDK errors into the project's errors: a missing table or row is NotFound (404), never an
+    outage."""
     try:
         yield
     except (ResourceModifiedError, ResourceExistsError) as exc:
         raise ConcurrencyConflict(f"{action}: the record was changed by another request; retry") from exc
+    except ResourceNotFoundError as exc:
+        raise NotFound(f"{action}: the record does not exist in storage", code="RecordNotFound") from exc
     except (TableTransactionError, HttpResponseError) as exc:
+        if exc.status_code == 404:
+            raise NotFound(f"{action}: the record does not exist in storage", code="RecordNotFound") from exc
         if _error_code(exc) in _TOO_LARGE_CODES or exc.status_code == 413:
             raise RecordTooLarge(f"{action}: the record is too large to store") from exc
         if not isinstance(exc, TableTransactionError):

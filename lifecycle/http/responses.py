@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 from lifecycle.config import entra_authentication_enabled, is_loopback_host
 from lifecycle.errors import DependencyError, InvalidRequest, LifecycleError, Unauthorized
 from lifecycle.idempotency import MUTATING
-from lifecycle.request_log import collect_events
+from lifecycle.request_log import unit_of_work
 from lifecycle.schemas import MAX_BODY_BYTES
 from lifecycle.wiring import container
 
@@ -91,14 +91,16 @@ def require_authenticated_caller(req: func.HttpRequest) -> None:
 
 
 async def _handle(handler: Handler, req: func.HttpRequest) -> func.HttpResponse:
-    """Run with the Idempotency-Key rules, then send the events the request wrote."""
+    """Run with the Idempotency-Key rules, then send the events the request committed, also when it failed: what
+    was committed before the failure reaches the queue at once (the outbox keeps what cannot be sent)."""
     if req.method.upper() not in MUTATING:
         return await handler(req)
     services = container.get()
-    with collect_events() as written:
-        response = await services.idempotency.handle(req, lambda: handler(req))
-    await services.dispatcher.send(written)
-    return response
+    with unit_of_work() as written:
+        try:
+            return await services.idempotency.handle(req, lambda: handler(req))
+        finally:
+            await services.dispatcher.send(written)
 
 
 def validation_details(exc: ValidationError) -> list[dict[str, str]]:

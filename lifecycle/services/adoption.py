@@ -14,7 +14,7 @@ from lifecycle.domain.expiry import ExpiryPolicy, plan_expiry
 from lifecycle.domain.model import DisabledReason, EmailClaim, Guest, GuestState, InvitationState
 from lifecycle.errors import ConcurrencyConflict, Conflict, GraphNotFound, LifecycleError
 from lifecycle.ports import DirectoryUser, GuestListing, GuestQuery
-from lifecycle.request_log import note_events
+from lifecycle.request_log import committed
 from lifecycle.services.context import Context
 
 ACTOR_ACTION = "guest.adopt"
@@ -150,7 +150,7 @@ class AdoptionService:
         claim = EmailClaim(email=guest.email, guest_id=guest.id, claimed_at=now, request={"email": guest.email})
         adopted = [events.guest_event(events.ADOPTED, guest, now)]
         await self._context.store.create(guest, claim, adopted)
-        note_events(adopted)
+        committed(adopted)
 
 
 def adopted_record(user: DirectoryUser, now: datetime, expires_in_days: int) -> Guest:

@@ -15,7 +15,7 @@ from lifecycle.domain.policy import AccessPolicy
 from lifecycle.errors import ConcurrencyConflict, LifecycleError, NotFound
 from lifecycle.domain.events import guest_event
 from lifecycle.ports import AuditEntry, AuditLog, Directory, GuestStore
-from lifecycle.request_log import collect_request_ids, note_events
+from lifecycle.request_log import collect_request_ids, committed
 
 log = logging.getLogger("lifecycle")
 
@@ -68,7 +68,7 @@ class Context:
             except ConcurrencyConflict:
                 guest = await self.load(guest.id)
                 continue
-            note_events(events)
+            committed(events)
             return saved
         raise ConcurrencyConflict("the guest keeps changing; retry later")
 

@@ -17,7 +17,7 @@ from lifecycle.domain.model import DisabledReason, Guest, GuestState, IndexKind,
 from lifecycle.errors import ConcurrencyConflict, Conflict, LifecycleError
 from lifecycle.logs import get_logger
 from lifecycle.ports import DirectoryUser, Event, GuestListing, GuestQuery, IdempotencyStore
-from lifecycle.request_log import collect_events
+from lifecycle.request_log import unit_of_work
 from lifecycle.services.context import Context
 from lifecycle.services.events import EventDispatcher
 from lifecycle.services.invitations import InvitationService
@@ -150,12 +150,14 @@ class ExpirySweep:
         if policy.dry_run:
             report.plan = describe_plan(plan, survey)
             return self._finish(report)
-        with collect_events() as written:
-            await self._reconcile(survey, report)
-            if not plan.guard_tripped:
-                await self._act(plan, now, report)
-                await self._repair(now, report)
-        await self._housekeeping(written, now, report)
+        with unit_of_work() as written:
+            try:
+                await self._reconcile(survey, report)
+                if not plan.guard_tripped:
+                    await self._act(plan, now, report)
+                    await self._repair(now, report)
+            finally:
+                await self._housekeeping(written, now, report)
         return self._finish(report)
 
     def _finish(self, report: SweepReport) -> SweepReport:

@@ -19,9 +19,10 @@ from lifecycle.errors import (
     GraphBadRequest,
     GraphRejectedInput,
     LifecycleError,
+    NotFound,
 )
 from lifecycle.ports import DirectoryUser, Invitation, InvitationRequest
-from lifecycle.request_log import note_events
+from lifecycle.request_log import committed
 from lifecycle.schemas import InviteRequest
 from lifecycle.services.context import Context, log
 from lifecycle.services.provisioning import Provisioner
@@ -79,7 +80,7 @@ class InvitationService:
             existing = await store.get_claim(request.email)
             try:
                 held = await self._try_claim(existing, fresh)
-            except ConcurrencyConflict:
+            except (ConcurrencyConflict, NotFound):  # another request changed or released the claim meanwhile
                 held = None
             if held is not None:
                 return held
@@ -188,7 +189,7 @@ class InvitationService:
         invited = [events.guest_event(events.INVITED, guest, now, **redeem)]
         try:
             created = await self._context.store.create(guest, claim, invited)
-            note_events(invited)
+            committed(invited)
             return created
         except ConcurrencyConflict:
             tracked = await self._context.store.get(user_id)
