@@ -14,21 +14,17 @@ from typing import Any, TypeVar
 import httpx
 from azure.core.credentials_async import AsyncTokenCredential
 from kiota_abstractions.api_error import APIError
+from kiota_abstractions.base_request_builder import BaseRequestBuilder
 from kiota_abstractions.base_request_configuration import RequestConfiguration
+from kiota_abstractions.method import Method
+from kiota_abstractions.request_information import RequestInformation
 from kiota_http.middleware.options import RetryHandlerOption
 from msgraph import GraphRequestAdapter, GraphServiceClient
 from msgraph.generated.directory.deleted_items.item.directory_object_item_request_builder import (
     DirectoryObjectItemRequestBuilder,
 )
 from msgraph.generated.groups.item.group_item_request_builder import GroupItemRequestBuilder
-from msgraph.generated.models.directory_object import DirectoryObject
-from msgraph.generated.models.email_address import EmailAddress
-from msgraph.generated.models.invitation import Invitation as GraphInvitation
-from msgraph.generated.models.invited_user_message_info import InvitedUserMessageInfo
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
-from msgraph.generated.models.recipient import Recipient
-from msgraph.generated.models.reference_create import ReferenceCreate
-from msgraph.generated.models.user import User
 from msgraph.generated.users.item.user_item_request_builder import UserItemRequestBuilder
 from msgraph.generated.users.users_request_builder import UsersRequestBuilder
 from msgraph_core import GraphClientFactory
@@ -36,9 +32,9 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt,
 
 from lifecycle.adapters.credentials import graph_auth_provider
 from lifecycle.config import Settings
+from lifecycle.domain.expiry import SignIn
 from lifecycle.domain.odata import odata_string
 from lifecycle.errors import GraphBadRequest, GraphError, GraphNotFound, GraphRejectedInput, GraphUnavailable
-from lifecycle.domain.expiry import SignIn
 from lifecycle.ports import DirectoryUser, GuestListing, Invitation, InvitationRequest
 from lifecycle.request_log import note_request_id
 
@@ -101,14 +97,23 @@ def rejected(error: GraphError, reason: str) -> GraphRejectedInput:
                               request_id=error.request_id)
 
 
-def group_refusal(group: Any) -> str:
+@dataclass(frozen=True)
+class GroupFacts:
+    """What of a group decides whether it takes member writes at all."""
+
+    group_types: tuple[str, ...] = ()
+    on_premises_sync_enabled: bool = False
+    is_assignable_to_role: bool = False
+
+
+def group_refusal(group: GroupFacts) -> str:
     """Why a group refuses member writes whatever you retry, or "" (REFERENCE.md: dynamic membership, mastered
     on-premises, role-assignable; group-post-members: role-assignable groups need RoleManagement.ReadWrite.Directory)."""
-    if "dynamicmembership" in [kind.lower() for kind in getattr(group, "group_types", None) or []]:
+    if "dynamicmembership" in [kind.lower() for kind in group.group_types]:
         return "the group's membership is dynamic (set by its membership rule)"
-    if getattr(group, "on_premises_sync_enabled", None):
+    if group.on_premises_sync_enabled:
         return "the group is synchronised from on-premises Active Directory"
-    if getattr(group, "is_assignable_to_role", None):
+    if group.is_assignable_to_role:
         return "the group is role-assignable (its members need RoleManagement.ReadWrite.Directory)"
     return ""
 
@@ -129,21 +134,8 @@ def _retry_after(headers: dict[str, str]) -> int | None:
     return max(1, math.ceil((moment - datetime.now(timezone.utc)).total_seconds()))
 
 
-def _user(user: Any) -> DirectoryUser:
-    extra = getattr(user, "additional_data", None) or {}
-    return DirectoryUser(
-        id=user.id, user_type=getattr(user, "user_type", None) or extra.get("userType") or "",
-        display_name=getattr(user, "display_name", None) or extra.get("displayName") or "",
-        mail=(getattr(user, "mail", None) or extra.get("mail") or "").lower(),
-        other_mails=tuple(m.lower() for m in (getattr(user, "other_mails", None) or extra.get("otherMails") or [])),
-        user_principal_name=getattr(user, "user_principal_name", None) or extra.get("userPrincipalName") or "",
-        external_user_state=getattr(user, "external_user_state", None) or extra.get("externalUserState"),
-        account_enabled=getattr(user, "account_enabled", None),
-    )
-
-
 def _json_user(item: dict[str, Any]) -> DirectoryUser:
-    """A user of a raw JSON page (no model parsing: a directory pass reads thousands of them)."""
+    """A Graph user object (JSON, as `$select`ed) as the app reads it; no SDK model is built."""
     activity = item.get("signInActivity")
     return DirectoryUser(
         id=item["id"], user_type=item.get("userType") or "", display_name=item.get("displayName") or "",
@@ -152,6 +144,27 @@ def _json_user(item: dict[str, Any]) -> DirectoryUser:
         account_enabled=item.get("accountEnabled"), created_at=_graph_date(item.get("createdDateTime")),
         sign_in=_sign_in(activity) if "signInActivity" in item else None,
         sponsors=tuple(s["id"] for s in item["sponsors"]) if "sponsors" in item else None)
+
+
+def _json_group(item: dict[str, Any]) -> GroupFacts:
+    """A Graph group object (JSON) as far as member writes go."""
+    return GroupFacts(group_types=tuple(item.get("groupTypes") or ()),
+                      on_premises_sync_enabled=bool(item.get("onPremisesSyncEnabled")),
+                      is_assignable_to_role=bool(item.get("isAssignableToRole")))
+
+
+def _json_invitation(body: dict[str, Any]) -> Invitation:
+    """Graph's invitation answer (JSON) as the app reads it."""
+    user_id = (body.get("invitedUser") or {}).get("id")
+    if not user_id:
+        raise GraphError("invite: Graph returned no invited user")
+    return Invitation(user_id=user_id, redeem_url=body.get("inviteRedeemUrl") or "",
+                      status=body.get("status") or "PendingAcceptance")
+
+
+def _json_page(body: dict[str, Any]) -> tuple[list[dict[str, Any]], str | None]:
+    """A collection page (JSON): its items and the `@odata.nextLink` to follow, if any."""
+    return list(body.get("value") or []), body.get("@odata.nextLink")
 
 
 def _sign_in(activity: dict[str, Any] | None) -> SignIn:
@@ -280,6 +293,12 @@ class GraphDirectory:
             self._slots.throttled()
         return error
 
+    async def _send(self, action: str, info: RequestInformation) -> dict[str, Any]:
+        """Send a request built by the SDK's request builders through its adapter (auth, middleware and ODataError
+        mapping kept) and return the JSON body ({} when there is none); no SDK model is built."""
+        raw = await self._call(action, lambda: self._adapter.send_primitive_async(info, "bytes", _ODATA_ERRORS))
+        return json.loads(raw) if raw else {}
+
     # --- users -----------------------------------------------------------------------------------
     async def find_user_by_email(self, email: str) -> DirectoryUser | None:
         literal = odata_string(email)
@@ -287,37 +306,35 @@ class GraphDirectory:
             filter=(f"mail eq {literal} or otherMails/any(m:m eq {literal}) or userPrincipalName eq {literal} "
                     f"or proxyAddresses/any(p:p eq {odata_string('SMTP:' + email)})"),
             select=USER_FIELDS, top=5)
-        result = await self._call("find user", lambda: self._client.users.get(RequestConfiguration(
-            query_parameters=query)))
-        users = [_user(user) for user in (result.value if result else None) or []]
+        body = await self._send("find user", self._client.users.to_get_request_information(
+            RequestConfiguration(query_parameters=query)))
+        users = [_json_user(item) for item in _json_page(body)[0]]
         users.sort(key=lambda user: (not user.is_guest, user.id))
         return users[0] if users else None
 
     async def get_user(self, user_id: str) -> DirectoryUser | None:
         query = UserItemRequestBuilder.UserItemRequestBuilderGetQueryParameters(select=USER_FIELDS)
+        info = self._client.users.by_user_id(user_id).to_get_request_information(
+            RequestConfiguration(query_parameters=query))
         try:
-            user = await self._call("get user", lambda: self._client.users.by_user_id(user_id).get(
-                RequestConfiguration(query_parameters=query)))
+            body = await self._send("get user", info)
         except GraphNotFound:
             return None
-        return _user(user) if user else None
+        return _json_user(body) if body else None
 
     async def invite(self, request: InvitationRequest) -> Invitation:
-        body = GraphInvitation(
-            invited_user_email_address=request.email, invite_redirect_url=request.redirect_url,
-            invited_user_display_name=request.display_name, send_invitation_message=request.send_message,
-            invited_user_type="Guest", invited_user_message_info=_message_info(request),
-            invited_user_sponsors=[DirectoryObject(id=sponsor) for sponsor in request.sponsors] or None)
+        info = _json_request(Method.POST, self._client.invitations, _invitation_body(request))
         try:
-            result = await self._call("invite", lambda: self._client.invitations.post(body))
+            body = await self._send("invite", info)
         except (GraphNotFound, GraphBadRequest) as exc:
             raise _sponsor_refusal(exc, request.sponsors) from None
-        return _invitation(result)
+        return _json_invitation(body)
 
     async def add_sponsor(self, user_id: str, sponsor_id: str) -> None:
-        body = ReferenceCreate(odata_id=f"{self._base_url}/users/{sponsor_id}")
+        info = _json_request(Method.POST, self._client.users.by_user_id(user_id).sponsors.ref,
+                             {"@odata.id": f"{self._base_url}/users/{sponsor_id}"})
         try:
-            await self._call("add sponsor", lambda: self._client.users.by_user_id(user_id).sponsors.ref.post(body))
+            await self._send("add sponsor", info)
         except GraphBadRequest as exc:
             if _ALREADY_MEMBER not in exc.message.lower():
                 raise _sponsor_refusal(exc, (sponsor_id,)) from None
@@ -325,42 +342,42 @@ class GraphDirectory:
             raise _sponsor_refusal(exc, (sponsor_id,)) from None
 
     async def reset_redemption(self, user_id: str, email: str, redirect_url: str) -> Invitation:
-        body = GraphInvitation(invited_user_email_address=email, invite_redirect_url=redirect_url,
-                               send_invitation_message=False, reset_redemption=True, invited_user=User(id=user_id))
-        result = await self._call("reset redemption", lambda: self._client.invitations.post(body))
-        return _invitation(result)
+        info = _json_request(Method.POST, self._client.invitations, {
+            "invitedUserEmailAddress": email, "inviteRedirectUrl": redirect_url, "sendInvitationMessage": False,
+            "resetRedemption": True, "invitedUser": {"id": user_id}})
+        return _json_invitation(await self._send("reset redemption", info))
 
     async def update_user(self, user_id: str, fields: dict[str, Any]) -> None:
-        body = User(**{_snake(name): value for name, value in fields.items()})
-        await self._call("update user", lambda: self._client.users.by_user_id(user_id).patch(body))
+        await self._send("update user", _json_request(Method.PATCH, self._client.users.by_user_id(user_id), fields))
 
     async def revoke_sessions(self, user_id: str) -> None:
-        await self._call("revoke sessions",
-                         lambda: self._client.users.by_user_id(user_id).revoke_sign_in_sessions.post())
+        info = self._client.users.by_user_id(user_id).revoke_sign_in_sessions.to_post_request_information()
+        await self._send("revoke sessions", info)
 
     async def delete_user(self, user_id: str) -> None:
-        await self._call("delete user", lambda: self._client.users.by_user_id(user_id).delete())
+        await self._send("delete user", self._client.users.by_user_id(user_id).to_delete_request_information())
 
     async def get_deleted_user(self, user_id: str) -> DirectoryUser | None:
         query = DirectoryObjectItemRequestBuilder.DirectoryObjectItemRequestBuilderGetQueryParameters(
             select=USER_FIELDS)
         item = self._client.directory.deleted_items.by_directory_object_id(user_id)
         try:
-            found = await self._call("get deleted user", lambda: item.get(RequestConfiguration(
-                query_parameters=query)))
+            body = await self._send("get deleted user", item.to_get_request_information(
+                RequestConfiguration(query_parameters=query)))
         except GraphNotFound:
             return None
-        return _user(found) if found else None
+        return _json_user(body) if body else None
 
     async def restore_user(self, user_id: str) -> None:
         item = self._client.directory.deleted_items.by_directory_object_id(user_id)
-        await self._call("restore user", lambda: item.restore.post())
+        await self._send("restore user", item.restore.to_post_request_information())
 
     # --- groups ----------------------------------------------------------------------------------
     async def add_member(self, group_id: str, user_id: str) -> None:
-        body = ReferenceCreate(odata_id=f"{self._base_url}/directoryObjects/{user_id}")
+        info = _json_request(Method.POST, self._client.groups.by_group_id(group_id).members.ref,
+                             {"@odata.id": f"{self._base_url}/directoryObjects/{user_id}"})
         try:
-            await self._call("add member", lambda: self._client.groups.by_group_id(group_id).members.ref.post(body))
+            await self._send("add member", info)
         except GraphUnavailable:
             raise
         except GraphBadRequest as exc:
@@ -378,19 +395,17 @@ class GraphDirectory:
 
     async def _member_refusal(self, group_id: str, error: GraphError) -> GraphError:
         """A refused member add is final when the group itself refuses members; else it stays Graph's error."""
-        query = GroupItemRequestBuilder.GroupItemRequestBuilderGetQueryParameters(select=GROUP_REFUSAL_FIELDS)
         try:
-            group = await self._call("get group", lambda: self._client.groups.by_group_id(group_id).get(
-                RequestConfiguration(query_parameters=query)))
+            group = _json_group(await self._get_group("get group", group_id, GROUP_REFUSAL_FIELDS))
         except GraphNotFound:
             return rejected(error, "the group no longer exists")
         reason = group_refusal(group)
         return rejected(error, reason) if reason else error
 
     async def remove_member(self, group_id: str, user_id: str) -> None:
-        members = self._client.groups.by_group_id(group_id).members
+        member = self._client.groups.by_group_id(group_id).members.by_directory_object_id(user_id)
         try:
-            await self._call("remove member", lambda: members.by_directory_object_id(user_id).ref.delete())
+            await self._send("remove member", member.ref.to_delete_request_information())
         except GraphNotFound:
             if not await self.group_exists(group_id):
                 raise
@@ -402,13 +417,16 @@ class GraphDirectory:
             raise
 
     async def group_exists(self, group_id: str) -> bool:
-        query = GroupItemRequestBuilder.GroupItemRequestBuilderGetQueryParameters(select=["id"])
         try:
-            await self._call("get group", lambda: self._client.groups.by_group_id(group_id).get(
-                RequestConfiguration(query_parameters=query)))
+            await self._get_group("get group", group_id, ["id"])
         except GraphNotFound:
             return False
         return True
+
+    async def _get_group(self, action: str, group_id: str, fields: list[str]) -> dict[str, Any]:
+        query = GroupItemRequestBuilder.GroupItemRequestBuilderGetQueryParameters(select=fields)
+        return await self._send(action, self._client.groups.by_group_id(group_id).to_get_request_information(
+            RequestConfiguration(query_parameters=query)))
 
     # --- the directory pass ----------------------------------------------------------------------
     async def list_guests(self, sign_in_activity: bool, sponsors: bool = False) -> GuestListing:
@@ -453,12 +471,9 @@ class GraphDirectory:
         items: list[dict[str, Any]] = []
         info, requests = first, 0
         while info is not None:
-            request = info
-            raw = await self._call(action, lambda: self._adapter.send_primitive_async(request, "bytes", _ODATA_ERRORS))
+            page, link = _json_page(await self._send(action, info))
             requests += 1
-            body = json.loads(raw or b"{}")
-            items.extend(body.get("value") or [])
-            link = body.get("@odata.nextLink")
+            items.extend(page)
             info = with_url(link).to_get_request_information() if link else None
         return items, requests
 
@@ -475,19 +490,31 @@ def _sponsor_refusal(error: GraphError, sponsors: tuple[str, ...]) -> GraphError
     return error
 
 
-def _message_info(request: InvitationRequest) -> InvitedUserMessageInfo | None:
+def _json_request(method: Method, builder: BaseRequestBuilder, body: dict[str, Any]) -> RequestInformation:
+    """A request to the builder's URL with a JSON body written by the app (the SDK's models are skipped)."""
+    info = RequestInformation(method, builder.url_template, builder.path_parameters)
+    info.headers.try_add("Accept", "application/json")
+    info.set_stream_content(json.dumps(body).encode(), "application/json")
+    return info
+
+
+def _invitation_body(request: InvitationRequest) -> dict[str, Any]:
+    """POST /invitations for a new guest (Graph's invitation resource, camelCase, nulls left out)."""
+    body: dict[str, Any] = {
+        "invitedUserEmailAddress": request.email, "inviteRedirectUrl": request.redirect_url,
+        "invitedUserDisplayName": request.display_name, "sendInvitationMessage": request.send_message,
+        "invitedUserType": "Guest", "invitedUserMessageInfo": _message_info(request),
+        "invitedUserSponsors": [{"id": sponsor} for sponsor in request.sponsors] or None}
+    return {name: value for name, value in body.items() if value is not None}
+
+
+def _message_info(request: InvitationRequest) -> dict[str, Any] | None:
     if not (request.message or request.message_language or request.cc_recipients):
         return None
-    return InvitedUserMessageInfo(
-        customized_message_body=request.message, message_language=request.message_language,
-        cc_recipients=[Recipient(email_address=EmailAddress(address=a)) for a in request.cc_recipients] or None)
-
-
-def _invitation(result: GraphInvitation | None) -> Invitation:
-    if result is None or result.invited_user is None or not result.invited_user.id:
-        raise GraphError("invite: Graph returned no invited user")
-    return Invitation(user_id=result.invited_user.id, redeem_url=result.invite_redeem_url or "",
-                      status=result.status or "PendingAcceptance")
+    info: dict[str, Any] = {
+        "customizedMessageBody": request.message, "messageLanguage": request.message_language,
+        "ccRecipients": [{"emailAddress": {"address": a}} for a in request.cc_recipients] or None}
+    return {name: value for name, value in info.items() if value is not None}
 
 
 async def _note_response(response: httpx.Response) -> None:
@@ -509,6 +536,3 @@ def _give_up_if_too_long(policy: GraphRetryPolicy) -> Callable[[Any], None]:
             raise error
     return check
 
-
-def _snake(name: str) -> str:
-    return "".join("_" + c.lower() if c.isupper() else c for c in name)
