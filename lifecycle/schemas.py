@@ -10,6 +10,7 @@ from pydantic import (
     model_validator,
 )
 
+from lifecycle.domain.commands import InviteGuest
 from lifecycle.domain.model import Guest
 from lifecycle.domain.policy import normal_email
 
@@ -153,6 +154,17 @@ class InviteRequest(_Strict):
     @property
     def group_ids(self) -> tuple[str, ...]:
         return tuple(str(g) for g in self.groups)
+
+    def command(self, now: datetime, default_ttl_days: int) -> InviteGuest:
+        """The validated body as the services take it: snake_case, ids as strings, the expiry resolved at `now`."""
+        return InviteGuest(
+            email=self.email, expires_at=self.expiry(now, default_ttl_days),
+            expiry_chosen=self.expiresAt is not None or self.expiresInDays is not None,
+            display_name=self.displayName, redirect_url=self.redirectUrl,
+            send_invitation_message=self.sendInvitationMessage, message=self.message,
+            message_language=self.messageLanguage, cc_recipients=tuple(self.ccRecipients), group_ids=self.group_ids,
+            sponsors=tuple(str(s) for s in self.sponsors),
+            attributes=tuple(self.attributes.to_graph().items()) if self.attributes else ())
 
 
 class ExtendRequest(_Strict):

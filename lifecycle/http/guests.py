@@ -28,8 +28,9 @@ def guest_response(req: func.HttpRequest, guest: Guest, status: int = 200,
 @bp.route(route="guests", methods=["POST"])
 @http_handler
 async def invite_guest(req: func.HttpRequest) -> func.HttpResponse:
-    request = parse_body(req, InviteRequest)
-    outcome = await container.get().invitations.invite(request, actor_of(req))
+    services = container.get()
+    command = parse_body(req, InviteRequest).command(services.context.clock(), services.settings.guest_default_ttl_days)
+    outcome = await services.invitations.invite(command, actor_of(req))
     return guest_response(req, outcome.guest, 201 if outcome.created else 200, outcome.redeem_url)
 
 

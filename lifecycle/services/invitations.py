@@ -2,14 +2,12 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 
-from pydantic import ValidationError
-
 from lifecycle.domain import events
+from lifecycle.domain.commands import InviteGuest
 from lifecycle.domain.policy import email_forms
 from lifecycle.domain.model import EmailClaim, Guest, GuestState, InvitationState
 from lifecycle.errors import (
@@ -23,7 +21,6 @@ from lifecycle.errors import (
 )
 from lifecycle.ports import DirectoryUser, Invitation, InvitationRequest
 from lifecycle.request_log import committed
-from lifecycle.schemas import InviteRequest
 from lifecycle.services.context import Context, log
 from lifecycle.services.provisioning import Provisioner
 
@@ -45,39 +42,39 @@ class InvitationService:
         self._context = context
         self._provisioner = provisioner
 
-    async def invite(self, request: InviteRequest, actor: str) -> InviteOutcome:
+    async def invite(self, command: InviteGuest, actor: str) -> InviteOutcome:
         policy = self._context.policy
-        policy.check_emails((request.email, *request.ccRecipients))
-        policy.check_groups(request.group_ids)
-        async with self._context.audited(actor, "guest.invite", request.email, groups=request.group_ids) as notes:
-            outcome = await self._invite(request)
-            notes.update(target=outcome.guest.id, email=request.email, created=outcome.created,
+        policy.check_emails((command.email, *command.cc_recipients))
+        policy.check_groups(command.group_ids)
+        async with self._context.audited(actor, "guest.invite", command.email, groups=command.group_ids) as notes:
+            outcome = await self._invite(command)
+            notes.update(target=outcome.guest.id, email=command.email, created=outcome.created,
                          pendingGroups=list(outcome.guest.pending_groups))
         return outcome
 
-    async def _invite(self, request: InviteRequest) -> InviteOutcome:
-        held = await self._claim(request)
+    async def _invite(self, command: InviteGuest) -> InviteOutcome:
+        held = await self._claim(command)
         if isinstance(held, Guest):
-            return InviteOutcome(await self._adopt_tracked(held, request), created=False)
+            return InviteOutcome(await self._adopt_tracked(held, command), created=False)
         try:
-            outcome = await self._invite_claimed(held, request)
+            outcome = await self._invite_claimed(held, command)
         except (GraphBadRequest, GraphRejectedInput, Forbidden):  # refused: nothing was created in Graph
             await self._release(held)
             raise
         except LifecycleError:  # unknown whether Graph created the user: the next request or the sweep finds out
             await self._abandon(held)
             raise
-        guest = outcome.guest if outcome.created else await self._write_sponsors(outcome.guest, request)
+        guest = outcome.guest if outcome.created else await self._write_sponsors(outcome.guest, command)
         return replace(outcome, guest=await self._provisioner.finish_for_caller(guest, outcome.user))
 
     # --- the email claim (write-ahead record, one winner per email) ------------------------------
-    async def _claim(self, request: InviteRequest) -> EmailClaim | Guest:
+    async def _claim(self, command: InviteGuest) -> EmailClaim | Guest:
         store, tuning = self._context.store, self._context.tuning
         deadline = asyncio.get_running_loop().time() + tuning.claim_wait_seconds
-        fresh = EmailClaim(email=request.email, owner=uuid.uuid4().hex, claimed_at=self._context.clock(),
-                           request=request.model_dump(mode="json", exclude_none=True))
+        fresh = EmailClaim(email=command.email, owner=uuid.uuid4().hex, claimed_at=self._context.clock(),
+                           request=command.to_stored())
         while True:
-            existing = await store.get_claim(request.email)
+            existing = await store.get_claim(command.email)
             try:
                 held = await self._try_claim(existing, fresh)
             except (ConcurrencyConflict, NotFound):  # another request changed or released the claim meanwhile
@@ -124,38 +121,40 @@ class InvitationService:
         if user is None or not user.is_guest:
             await self._release(held)
             return "released"
-        guest = await self._record(held, _stored_request(claim), user.id, user, None)
+        command = InviteGuest.from_stored(claim.request, email=claim.email, claimed_at=claim.claimed_at,
+                                          default_ttl_days=self._context.settings.guest_default_ttl_days)
+        guest = await self._record(held, command, user.id, user, None)
         await self._provisioner.finish(guest, user)
         return "adopted"
 
     # --- paths -----------------------------------------------------------------------------------
-    async def _invite_claimed(self, claim: EmailClaim, request: InviteRequest) -> InviteOutcome:
+    async def _invite_claimed(self, claim: EmailClaim, command: InviteGuest) -> InviteOutcome:
         directory = self._context.directory
-        user = await self._find_user(request.email)
+        user = await self._find_user(command.email)
         if user is not None and not user.is_guest:
             raise Forbidden("this email belongs to a member of the directory, not a guest", code="NotAGuest")
         if user is not None:
-            return InviteOutcome(await self._record(claim, request, user.id, user, None), created=False, user=user)
-        invitation = await directory.invite(self._invitation(request))
-        user = await self._invited_user(invitation, request)
-        guest = await self._record(claim, request, invitation.user_id, user, invitation.redeem_url)
+            return InviteOutcome(await self._record(claim, command, user.id, user, None), created=False, user=user)
+        invitation = await directory.invite(self._invitation(command))
+        user = await self._invited_user(invitation, command)
+        guest = await self._record(claim, command, invitation.user_id, user, invitation.redeem_url)
         return InviteOutcome(guest, created=not invitation.completed, redeem_url=invitation.redeem_url, user=user)
 
-    async def _invited_user(self, invitation: Invitation, request: InviteRequest) -> DirectoryUser:
+    async def _invited_user(self, invitation: Invitation, command: InviteGuest) -> DirectoryUser:
         """The invited user as the record starts from. The invitation's `status` is not the user's redemption state:
         `Completed` says the user already existed and had redeemed, so read its `externalUserState`."""
         if invitation.completed:
             found = await self._context.directory.get_user(invitation.user_id)
             if found is not None:
                 return found
-        return DirectoryUser(id=invitation.user_id, user_type="Guest", display_name=request.displayName or "",
+        return DirectoryUser(id=invitation.user_id, user_type="Guest", display_name=command.display_name or "",
                              external_user_state=InvitationState.PENDING.value)
 
-    async def _write_sponsors(self, guest: Guest, request: InviteRequest) -> Guest:
+    async def _write_sponsors(self, guest: Guest, command: InviteGuest) -> Guest:
         """Sponsors given for a guest who already exists, written to Graph after the record holds them (an
         invitation carries its own `invitedUserSponsors`; an existing user needs `POST /users/{id}/sponsors/$ref`).
         A sponsor Graph does not know is taken off the record and refused (422)."""
-        for sponsor in (str(s) for s in request.sponsors):
+        for sponsor in command.sponsors:
             try:
                 await self._context.directory.add_sponsor(guest.id, sponsor)
             except GraphRejectedInput as exc:
@@ -181,10 +180,10 @@ class InvitationService:
                 return user
         return None
 
-    async def _record(self, claim: EmailClaim, request: InviteRequest, user_id: str, user: DirectoryUser,
+    async def _record(self, claim: EmailClaim, command: InviteGuest, user_id: str, user: DirectoryUser,
                       redeem_url: str | None) -> Guest:
         now = self._context.clock()
-        guest = self._new_guest(request, user_id, user, now)
+        guest = self._new_guest(command, user_id, user, now)
         redeem = {"inviteRedeemUrl": redeem_url} if redeem_url else {}  # lets a flow send its own invitation mail
         invited = [events.guest_event(events.INVITED, guest, now, **redeem)]
         try:
@@ -196,52 +195,42 @@ class InvitationService:
             if tracked is None:
                 raise
             await self._context.store.take_over_claim(replace(claim, guest_id=tracked.id))
-            return await self._context.update(tracked, lambda g: self._wanted(g, request, now))
+            return await self._context.update(tracked, lambda g: self._wanted(g, command, now))
 
-    def _new_guest(self, request: InviteRequest, user_id: str, user: DirectoryUser, now: datetime) -> Guest:
+    def _new_guest(self, command: InviteGuest, user_id: str, user: DirectoryUser, now: datetime) -> Guest:
         accepted = (user.external_user_state or "") == InvitationState.ACCEPTED.value
         guest = Guest(
-            id=user_id, email=request.email, display_name=request.displayName or user.display_name or "",
+            id=user_id, email=command.email, display_name=command.display_name or user.display_name or "",
             state=GuestState.ACTIVE if accepted else GuestState.INVITED,
             invitation_state=InvitationState.ACCEPTED if accepted else InvitationState.PENDING,
-            sponsors=tuple(str(s) for s in request.sponsors),
-            expires_at=request.expiry(now, self._context.settings.guest_default_ttl_days), invited_at=now,
-            created_at=now, updated_at=now)
-        return self._wanted(guest, request, now)
+            sponsors=command.sponsors, expires_at=command.expires_at, invited_at=now, created_at=now, updated_at=now)
+        return self._wanted(guest, command, now)
 
     @staticmethod
-    def _wanted(guest: Guest, request: InviteRequest, now: datetime) -> Guest:
-        guest = guest.want_groups(now, request.group_ids)
-        new_sponsors = tuple(s for s in (str(s) for s in request.sponsors) if s not in guest.sponsors)
+    def _wanted(guest: Guest, command: InviteGuest, now: datetime) -> Guest:
+        guest = guest.want_groups(now, command.group_ids)
+        new_sponsors = tuple(s for s in command.sponsors if s not in guest.sponsors)
         if new_sponsors:
             guest = replace(guest, sponsors=guest.sponsors + new_sponsors, updated_at=now)
-        if request.attributes and request.attributes.to_graph():
-            guest = replace(guest, pending_attributes={**guest.pending_attributes, **request.attributes.to_graph()})
-        if request.expiresAt is not None or request.expiresInDays is not None:
-            if guest.is_live:
-                guest = replace(guest, expires_at=request.expiry(now, 0), notice_sent_at=None)
+        if command.attributes:
+            guest = replace(guest, pending_attributes={**guest.pending_attributes, **command.attribute_values})
+        if command.expiry_chosen and guest.is_live:
+            guest = replace(guest, expires_at=command.expires_at, notice_sent_at=None)
         return guest
 
-    async def _adopt_tracked(self, guest: Guest, request: InviteRequest) -> Guest:
+    async def _adopt_tracked(self, guest: Guest, command: InviteGuest) -> Guest:
         user = await self._context.directory.get_user(guest.id)
         if user is not None and not user.is_guest:  # converted to a member since: refused, nothing recorded
             raise Forbidden("this email belongs to a member of the directory, not a guest", code="NotAGuest")
         now = self._context.clock()
-        wanted = await self._context.update(guest, lambda g: self._wanted(g, request, now))
-        wanted = await self._write_sponsors(wanted, request)
+        wanted = await self._context.update(guest, lambda g: self._wanted(g, command, now))
+        wanted = await self._write_sponsors(wanted, command)
         return await self._provisioner.finish_for_caller(wanted, user)
 
-    def _invitation(self, request: InviteRequest) -> InvitationRequest:
+    def _invitation(self, command: InviteGuest) -> InvitationRequest:
         return InvitationRequest(
-            email=request.email, redirect_url=request.redirectUrl or self._context.settings.invite_redirect_url,
-            display_name=request.displayName, send_message=request.sendInvitationMessage, message=request.message,
-            message_language=request.messageLanguage, cc_recipients=tuple(request.ccRecipients),
-            sponsors=tuple(str(s) for s in request.sponsors))
+            email=command.email, redirect_url=command.redirect_url or self._context.settings.invite_redirect_url,
+            display_name=command.display_name, send_message=command.send_invitation_message, message=command.message,
+            message_language=command.message_language, cc_recipients=command.cc_recipients,
+            sponsors=command.sponsors)
 
-
-def _stored_request(claim: EmailClaim) -> InviteRequest:
-    try:
-        return InviteRequest.model_validate_json(json.dumps(claim.request))
-    except ValidationError:  # e.g. an expiry that has passed since: keep the essentials
-        essentials = {"email": claim.email, "groups": claim.request.get("groups", [])}
-        return InviteRequest.model_validate_json(json.dumps(essentials))

@@ -42,9 +42,15 @@ def world():
     return clock, store, directory, services
 
 
+def invite_command(services, body: str):
+    """The command the HTTP layer makes of an invite body, at the services' clock."""
+    return InviteRequest.model_validate_json(body).command(services.context.clock(),
+                                                           services.settings.guest_default_ttl_days)
+
+
 async def invite(services, email: str, days: int):
     body = '{"email": "%s", "expiresInDays": %d}' % (email, days)
-    outcome = await services.invitations.invite(InviteRequest.model_validate_json(body), "test")
+    outcome = await services.invitations.invite(invite_command(services, body), "test")
     return outcome.guest.id
 
 
@@ -145,7 +151,7 @@ async def test_repair_finishes_pending_groups(world):
     group = "6f1c1ef7-2b1e-4a3c-9d51-00000000000a"
     svc = services(MANAGED_GROUP_IDS=group)
     body = '{"email": "p@fabrikam.com", "groups": ["%s"]}' % group
-    outcome = await svc.invitations.invite(InviteRequest.model_validate_json(body), "test")
+    outcome = await svc.invitations.invite(invite_command(svc, body), "test")
     assert outcome.guest.pending_groups == (group,)  # the group does not exist yet
     directory.add_group(group)
     report = await svc.expiry.run()
@@ -164,7 +170,7 @@ async def test_timer_function_runs_one_sweep(fakes):
     timer = next(f for f in indexed_functions(function_app.app) if f.get_function_name() == "expire_guests")
     body = '{"email": "timer@fabrikam.com", "expiresAt": "%s"}' % (
         (datetime.now(timezone.utc) + _timedelta(seconds=2)).isoformat())
-    outcome = await fakes.services.invitations.invite(InviteRequest.model_validate_json(body), "test")
+    outcome = await fakes.services.invitations.invite(invite_command(fakes.services, body), "test")
     fakes.services.context.clock = lambda: datetime.now(timezone.utc) + _timedelta(days=1)
     await timer.get_user_function()(TimerRequest(past_due=False))
     assert fakes.store.guests[outcome.guest.id].state is GuestState.DISABLED
