@@ -49,6 +49,7 @@ bench: install
 	$(BIN)/python -m bench.sweep_scaling
 	$(BIN)/python -m bench.directory_pass
 	$(BIN)/python -m bench.parse_cost
+	$(BIN)/python -m bench.invite_latency
 
 # Recompile the lock after changing requirements.in (pip-tools in a throwaway environment).
 lock:

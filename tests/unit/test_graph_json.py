@@ -8,7 +8,13 @@ from datetime import UTC, datetime
 import pytest
 
 from lifecycle.adapters.graph import (
-    GroupFacts, _invitation_body, _json_group, _json_invitation, _json_page, _json_user, group_refusal,
+    GroupFacts,
+    _invitation_body,
+    _json_group,
+    _json_invitation,
+    _json_page,
+    _json_user,
+    group_refusal,
 )
 from lifecycle.errors import GraphError
 from lifecycle.ports import InvitationRequest

@@ -1,0 +1,116 @@
+"""Invite latency in Graph round trips: a new guest invited into 5 managed groups, Graph 50 ms away.
+
+Each invite is the production HTTP function (`POST /api/guests`, as `function_app` registers it) called in this
+process, against Azurite and the Graph emulator with `--latency-ms` (default 50) added to every Graph answer. Per
+invite the benchmark prints the wall time, the Graph calls made, the rounds they came in (answers more than half a
+latency apart start a new round), and the latency in Graph round trips (wall ÷ latency). The app's own work is
+the wall time less one latency per round. `--profile` runs the measured invites under cProfile and prints where the
+time goes. The first invite of the process (imports, first connections, tables created) is printed apart.
+
+    python -m bench.invite_latency [--invites 10] [--groups 5] [--latency-ms 50] [--profile]
+"""
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import itertools
+import json
+import pstats
+import statistics
+import time
+import uuid
+from datetime import datetime
+from typing import Any
+
+import azure.functions as func
+
+from bench.common import BenchError, Stack, row, run_benchmark
+from lifecycle.config import Settings
+from lifecycle.wiring import build_services, container
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.invite_latency", description=__doc__.split("\n")[0])
+    parser.add_argument("--invites", type=int, default=10, help="invites measured (default 10)")
+    parser.add_argument("--groups", type=int, default=5, help="managed groups per invite (default 5)")
+    parser.add_argument("--latency-ms", type=float, default=50, help="added to every Graph answer (default 50)")
+    parser.add_argument("--profile", action="store_true", help="print a cProfile of the measured invites")
+    parser.add_argument("--time-limit", type=float, default=170, help="stop the whole run after this (default 170 s)")
+    args = parser.parse_args()
+    if args.invites < 1 or not 0 <= args.groups <= 20 or args.latency_ms <= 0:
+        parser.error("need --invites ≥ 1, 0 ≤ --groups ≤ 20, --latency-ms > 0")
+    return args
+
+
+def invite_handler() -> Any:
+    import function_app
+
+    return next(f for f in function_app.app.get_functions() if f.get_function_name() == "invite_guest")
+
+
+async def one_invite(handler: Any, groups: list[str]) -> tuple[float, int]:
+    email = f"lat-{uuid.uuid4().hex[:10]}@fabrikam.example"
+    request = func.HttpRequest("POST", "http://127.0.0.1:7071/api/guests", headers={"content-type": "application/json"},
+                               body=json.dumps({"email": email, "groups": groups}).encode())
+    started = time.perf_counter()
+    response = await handler.get_user_function()(request)
+    seconds = time.perf_counter() - started
+    return seconds, response.status_code
+
+
+def graph_rounds(log: list[dict], latency: float) -> int:
+    """Rounds of Graph calls: answers more than half a latency apart belong to different rounds."""
+    times = sorted(datetime.fromisoformat(entry["at"]).timestamp() for entry in log)
+    return 1 + sum(1 for a, b in itertools.pairwise(times) if b - a > latency / 2) if times else 0
+
+
+async def measure(stack: Stack, args: argparse.Namespace) -> int:
+    control = stack.control
+    groups = [control.seed_group(displayName=f"Bench {n}")["id"] for n in range(args.groups)]
+    settings = Settings.from_env(stack.environment("Invite", MANAGED_GROUP_IDS=",".join(groups)))
+    container.use(lambda: build_services(settings))
+    handler = invite_handler()
+    latency = args.latency_ms / 1000
+    control.configure(latencyMs=args.latency_ms)
+    first, status = await one_invite(handler, groups)  # imports, first connections, tables created
+    if status != 201:
+        raise BenchError(f"the first invite answered {status}")
+    profile = cProfile.Profile() if args.profile else None
+    walls, calls, rounds = [], [], []
+    for _ in range(args.invites):
+        control.clear_calls()
+        if profile:
+            profile.enable()
+        seconds, status = await one_invite(handler, groups)
+        if profile:
+            profile.disable()
+        if status != 201:
+            raise BenchError(f"an invite answered {status}")
+        log = control.calls()["log"]
+        walls.append(seconds)
+        calls.append(len(log))
+        rounds.append(graph_rounds(log, latency))
+    control.configure(latencyMs=0)
+    await container.close_current()
+
+    wall = statistics.median(walls)
+    round_count = statistics.median(rounds)
+    print(f"invite of a new guest into {args.groups} groups, Graph latency {args.latency_ms:g} ms "
+          f"({args.invites} invites, medians)")
+    print(row("first invite in this process (cold)", f"{first * 1000:.0f}",
+              f"ms ({first / latency:.1f} round trips; imports, connections, tables created)"))
+    print(row("invite wall time", f"{wall * 1000:.0f}", f"ms (min {min(walls) * 1000:.0f}, max {max(walls) * 1000:.0f})"))
+    print(row("Graph calls per invite", f"{statistics.median(calls):g}"))
+    print(row("Graph rounds per invite", f"{round_count:g}"))
+    print(row("invite latency in Graph round trips", f"{wall / latency:.1f}"))
+    print(row("the app's own work (wall − rounds × latency)", f"{(wall - round_count * latency) * 1000:.0f}", "ms"))
+    if profile:
+        out = io.StringIO()
+        pstats.Stats(profile, stream=out).sort_stats("cumulative").print_stats(40)
+        print(out.getvalue())
+    return 0
+
+
+if __name__ == "__main__":
+    run_benchmark(measure, parse_args())
