@@ -1,6 +1,7 @@
 """Ports: what the services need from the outside world. Adapters implement them; fakes obey the same contracts."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, Sequence
@@ -78,10 +79,15 @@ class Invitation:
 class Directory(Protocol):
     """Microsoft Graph as the app uses it. Implementations raise only `lifecycle.errors` types:
     GraphNotFound (object missing or not yet replicated), GraphBadRequest, GraphUnavailable (throttled past budget),
-    GraphRejectedInput (a referenced sponsor or group that does not exist or refuses the write: final)."""
+    GraphRejectedInput (a referenced sponsor or group that does not exist or refuses the write: final).
+    tests/contract/test_directory_contract.py holds InMemoryDirectory and the Graph adapter to its reads and
+    membership writes."""
 
-    async def find_user_by_email(self, email: str) -> DirectoryUser | None: ...
-    async def get_user(self, user_id: str) -> DirectoryUser | None: ...
+    async def find_user_by_email(self, email: str) -> DirectoryUser | None:
+        """The user whose mail, otherMails, userPrincipalName or SMTP proxy address is `email` (any case), a guest
+        before a member; None when there is none. Quotes in the email are escaped, never a filter injection."""
+    async def get_user(self, user_id: str) -> DirectoryUser | None:
+        """The user (with userType, externalUserState, accountEnabled), or None when the id is unknown."""
     async def invite(self, request: InvitationRequest) -> Invitation: ...
     async def reset_redemption(self, user_id: str, email: str, redirect_url: str) -> Invitation: ...
     async def add_sponsor(self, user_id: str, sponsor_id: str) -> None:
@@ -93,7 +99,8 @@ class Directory(Protocol):
     async def get_deleted_user(self, user_id: str) -> DirectoryUser | None: ...
     async def restore_user(self, user_id: str) -> None: ...
     async def add_member(self, group_id: str, user_id: str) -> None:
-        """Idempotent: an existing membership is success."""
+        """Idempotent: an existing membership is success. A group that does not exist (or refuses members) raises
+        GraphRejectedInput (final); a user or group Graph does not show yet raises GraphNotFound (retry later)."""
     async def remove_member(self, group_id: str, user_id: str) -> None:
         """Idempotent: a missing membership is success; a missing group raises GraphNotFound."""
     async def group_exists(self, group_id: str) -> bool: ...
@@ -141,49 +148,71 @@ class GuestQuery:
 
 class GuestStore(Protocol):
     """Durable guest records. Writes of a record are ETag-guarded (ConcurrencyConflict on a lost race) and keep the
-    record's index rows and outbox events in the same transaction."""
+    record's index rows and outbox events in the same transaction: a write that raises wrote none of them.
+    A guarded write whose row has vanished lost a race too: ConcurrencyConflict, never an outage or a 404.
+    tests/contract/test_guest_store_contract.py holds every adapter to this."""
 
-    async def get(self, guest_id: str) -> Guest | None: ...
-    async def get_claim(self, email: str) -> EmailClaim | None: ...
+    async def get(self, guest_id: str) -> Guest | None:
+        """The record with its ETag, or None."""
+    async def get_claim(self, email: str) -> EmailClaim | None:
+        """The email's claim with its ETag, or None (any characters, those Table keys forbid included)."""
     async def claim_email(self, claim: EmailClaim) -> EmailClaim:
         """Insert the claim; raises ConcurrencyConflict when another writer holds the email."""
     async def take_over_claim(self, claim: EmailClaim) -> EmailClaim:
-        """Replace a (stale) claim guarded by its ETag; raises ConcurrencyConflict when it changed."""
-    async def release_claim(self, claim: EmailClaim) -> None: ...
+        """Replace a (stale) claim guarded by its ETag; raises ConcurrencyConflict when it changed or is gone."""
+    async def release_claim(self, claim: EmailClaim) -> None:
+        """Delete the claim if it is still the version the caller holds (ConcurrencyConflict when another writer
+        changed it). A claim already gone is success: releasing is idempotent."""
     async def create(self, guest: Guest, claim: EmailClaim | None, events: Sequence[Event] = ()) -> Guest:
         """Insert a new record (ConcurrencyConflict if the id is tracked already) and link the claim to it: a claim
-        read from storage (with its ETag) is updated, a new one (no ETag) is inserted, ConcurrencyConflict when
-        another claim holds the email."""
+        read from storage (with its ETag) is updated, a new one (no ETag) is inserted. ConcurrencyConflict when
+        another claim holds the email, or the claim read changed or vanished since (released by the sweep, or
+        taken over): the caller no longer holds the email, and nothing is written."""
     async def save(self, guest: Guest, events: Sequence[Event] = ()) -> Guest:
-        """Replace the record if its ETag still matches, moving its index rows and writing the events."""
-    async def query(self, query: GuestQuery) -> Page: ...
+        """Replace the record if its ETag still matches, moving its index rows and writing the events.
+        ConcurrencyConflict when the ETag is stale or None (a record never read from storage)."""
+    async def query(self, query: GuestQuery) -> Page:
+        """A page of records in id order; with `state`, only that state. With `expiring_before`, live guests
+        (invited, active) whose expiry is strictly before it, in expiry order. With `email`, the one record the
+        email's claim is linked to (if it passes the other filters), on one page. `continuation_token` is opaque:
+        one the store did not issue raises InvalidRequest. `unreadable` names stored rows that could not be read."""
     async def due(self, kind: IndexKind, until: datetime, limit: int) -> list[str]:
-        """Guest ids whose index position of `kind` is at or before `until`, oldest first."""
-    async def stale_claims(self, older_than: datetime, limit: int) -> list[EmailClaim]: ...
+        """Guest ids whose index position of `kind` is at or before `until`, oldest first, at most `limit`."""
+    async def stale_claims(self, older_than: datetime, limit: int) -> list[EmailClaim]:
+        """Claims not linked to a record, claimed strictly before `older_than`, in email order, at most `limit`."""
     async def count_tracked(self) -> int:
         """Guests that are invited, active or disabled (the base of the mass-deletion guard)."""
-    async def ping(self) -> None: ...
+    async def ping(self) -> None:
+        """Returns when storage answers; raises StorageUnavailable when it does not."""
     async def pending_events(self, limit: int) -> list[Event]:
-        """Outbox events not yet dispatched, oldest first."""
-    async def remove_event(self, event: Event) -> None: ...
+        """Outbox events not yet dispatched, oldest first (by time, then id), at most `limit`."""
+    async def remove_event(self, event: Event) -> None:
+        """Delete a dispatched event; one already removed is success."""
 
 
 class EventPublisher(Protocol):
-    """Delivers a lifecycle event to its consumers (a Storage Queue). At-least-once: consumers dedupe by id."""
+    """Delivers a lifecycle event to its consumers (a Storage Queue). At-least-once: consumers dedupe by id.
+    Held to this by tests/contract/test_event_publisher_contract.py."""
 
-    async def publish(self, event: Event) -> None: ...
+    async def publish(self, event: Event) -> None:
+        """Deliver the event whole (type, guest id, data, id, time), after those published before it; an event
+        published twice is delivered twice. Raises StorageUnavailable when the queue cannot be reached."""
     async def close(self) -> None: ...
 
 
 class IdempotencyStore(Protocol):
-    """Records of requests made with an Idempotency-Key."""
+    """Records of requests made with an Idempotency-Key (any characters). Held to this by
+    tests/contract/test_idempotency_store_contract.py."""
 
     async def claim(self, record: "IdempotencyRecord") -> tuple["IdempotencyRecord", bool]:
-        """Insert the record and return it with True; when the key is taken, return the stored one with False."""
+        """Insert the record and return it with True; when the key is taken, return the stored one with False
+        (its own fingerprint, whatever the new record's: the caller tells a reused key from a replay)."""
     async def replace(self, record: "IdempotencyRecord") -> "IdempotencyRecord":
-        """Overwrite a record guarded by its ETag (ConcurrencyConflict when it changed)."""
-    async def release(self, record: "IdempotencyRecord") -> None: ...
-    async def purge_expired(self, now: datetime, limit: int) -> int: ...
+        """Overwrite a record guarded by its ETag (ConcurrencyConflict when it changed or was released)."""
+    async def release(self, record: "IdempotencyRecord") -> None:
+        """Delete the key's record, whatever its version; a key already released is success."""
+    async def purge_expired(self, now: datetime, limit: int) -> int:
+        """Delete up to `limit` records that expired strictly before `now`; return how many."""
 
 
 @dataclass(frozen=True)
@@ -210,8 +239,22 @@ class AuditEntry:
     details: dict[str, Any] = field(default_factory=dict)
 
 
+AUDIT_DETAILS_MAX_CHARS = 30_000
+
+
+def storable_details(details: dict[str, Any]) -> dict[str, Any]:
+    """An entry's details as an audit log keeps them: JSON, a value that is not JSON as its text, and details whose
+    JSON is longer than AUDIT_DETAILS_MAX_CHARS as `{"truncated": <its first AUDIT_DETAILS_MAX_CHARS characters>}`."""
+    text = json.dumps(details, default=str)
+    if len(text) > AUDIT_DETAILS_MAX_CHARS:
+        return {"truncated": text[:AUDIT_DETAILS_MAX_CHARS]}
+    return dict(json.loads(text))
+
+
 class AuditLog(Protocol):
     """Append-only history of every mutation."""
 
-    async def record(self, entry: AuditEntry) -> None: ...
-    async def entries_for(self, target: str) -> list[AuditEntry]: ...
+    async def record(self, entry: AuditEntry) -> None:
+        """Append the entry, its details kept as `storable_details` says."""
+    async def entries_for(self, target: str) -> list[AuditEntry]:
+        """The target's entries, oldest first (by `at`)."""

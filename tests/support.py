@@ -1,6 +1,7 @@
 """Helpers shared by the test tiers: local services (Azurite, the Graph emulator) and settings."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -9,6 +10,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
@@ -125,3 +127,28 @@ def app_environment(connection_string: str, graph_url: str, **overrides: str) ->
 
 def in_ci() -> bool:
     return os.environ.get("CI", "").lower() == "true"
+
+
+PEEK_LIMIT = 32  # the most messages a Storage Queue peek returns
+
+
+def queued_events(connection_string: str, queue_name: str, **client_options: Any) -> list[dict[str, Any]]:
+    """The CloudEvents waiting on a Storage Queue, oldest first, read without taking them off the queue.
+
+    A queue that does not exist yet holds nothing (the publisher creates it on its first event). Any other failure
+    raises, and so does a queue holding more than one peek can show: a test never reads a partial or failed peek
+    as "no events"."""
+    from azure.core.exceptions import ResourceNotFoundError
+    from azure.storage.queue import QueueClient
+
+    with QueueClient.from_connection_string(connection_string, queue_name, **client_options) as queue:
+        try:
+            messages = queue.peek_messages(max_messages=PEEK_LIMIT)
+        except ResourceNotFoundError as exc:
+            if getattr(exc, "error_code", None) != "QueueNotFound":
+                raise
+            return []
+        if len(messages) == PEEK_LIMIT:
+            raise AssertionError(f"queue {queue_name} holds {PEEK_LIMIT} messages or more: a peek shows only "
+                                 f"{PEEK_LIMIT}; use a queue of the test's own")
+        return [json.loads(message.content) for message in messages]

@@ -11,10 +11,10 @@ from typing import Any
 from lifecycle.adapters import table_codec as codec
 from lifecycle.domain.model import EmailClaim, Guest, GuestState, IndexKind
 from lifecycle.domain.expiry import SignIn
-from lifecycle.errors import ConcurrencyConflict, GraphBadRequest, GraphNotFound, InvalidRequest
+from lifecycle.errors import ConcurrencyConflict, GraphBadRequest, GraphNotFound, GraphRejectedInput, InvalidRequest
 from lifecycle.ports import (
     AuditEntry, DirectoryUser, Event, GuestListing, GuestQuery, IdempotencyRecord, Invitation, InvitationRequest,
-    Page,
+    Page, storable_details,
 )
 
 _TRACKED = (GuestState.INVITED, GuestState.ACTIVE, GuestState.DISABLED)
@@ -54,8 +54,9 @@ class InMemoryGuestStore:
         return self.claims[claim.email]
 
     async def release_claim(self, claim: EmailClaim) -> None:
-        self._check_claim(claim)
-        del self.claims[claim.email]
+        if claim.email in self.claims:
+            self._check_claim(claim)
+            del self.claims[claim.email]
 
     def _check_claim(self, claim: EmailClaim) -> None:
         current = self.claims.get(claim.email)
@@ -63,8 +64,12 @@ class InMemoryGuestStore:
             raise ConcurrencyConflict("the claim changed")
 
     async def create(self, guest: Guest, claim: EmailClaim | None, events: Sequence[Event] = ()) -> Guest:
-        if guest.id in self.guests or (claim is not None and self.claims.get(claim.email, claim).etag != claim.etag):
-            raise ConcurrencyConflict("exists already")
+        if guest.id in self.guests:
+            raise ConcurrencyConflict("the guest is tracked already")
+        if claim is not None and claim.etag is None and claim.email in self.claims:
+            raise ConcurrencyConflict("another claim holds the email")
+        if claim is not None and claim.etag is not None:
+            self._check_claim(claim)
         if claim is not None:
             self.claims[claim.email] = replace(claim, guest_id=guest.id, etag=_etag())
         return self._write(replace(guest, etag=_etag()), events)
@@ -84,15 +89,18 @@ class InMemoryGuestStore:
     async def query(self, query: GuestQuery) -> Page:
         guests = sorted(self.guests.values(), key=lambda g: g.id)
         if query.email:
-            guests = [g for g in guests if g.email == query.email]
+            claim = self.claims.get(query.email)
+            guests = [self.guests[claim.guest_id]] if claim and claim.guest_id in self.guests else []
         if query.state:
             guests = [g for g in guests if g.state is query.state]
         if query.expiring_before:
             guests = sorted((g for g in guests if g.is_live and g.expires_at and g.expires_at < query.expiring_before),
                             key=lambda g: g.expires_at)  # type: ignore[arg-type, return-value]
+        if query.email:
+            return Page(guests, None)
         start = _offset(query.continuation_token)
         end = start + query.page_size
-        return Page(guests[start:end], str(end) if end < len(guests) else None)
+        return Page(guests[start:end], f"{_TOKEN_PREFIX}{end}" if end < len(guests) else None)
 
     async def due(self, kind: IndexKind, until: datetime, limit: int) -> list[str]:
         low, high = codec.index_bounds(kind, until)
@@ -101,24 +109,28 @@ class InMemoryGuestStore:
 
     async def stale_claims(self, older_than: datetime, limit: int) -> list[EmailClaim]:
         stale = [c for c in self.claims.values() if not c.is_linked and c.claimed_at < older_than]
-        return stale[:limit]
+        return sorted(stale, key=lambda c: codec.claim_key(c.email))[:limit]
 
     async def count_tracked(self) -> int:
         return sum(1 for g in self.guests.values() if g.state in _TRACKED)
 
     async def pending_events(self, limit: int) -> list[Event]:
-        return list(self.outbox[:limit])
+        return sorted(self.outbox, key=codec.outbox_key)[:limit]
 
     async def remove_event(self, event: Event) -> None:
         self.outbox = [e for e in self.outbox if e.id != event.id]
 
 
+_TOKEN_PREFIX = "offset:"
+
+
 def _offset(token: str | None) -> int:
     if not token:
         return 0
-    if not token.isdigit():
+    number = token.removeprefix(_TOKEN_PREFIX)
+    if number == token or not number.isdigit():
         raise InvalidRequest("continuationToken is not valid")
-    return int(token)
+    return int(number)
 
 
 class InMemoryAuditLog:
@@ -126,15 +138,17 @@ class InMemoryAuditLog:
         self.entries: list[AuditEntry] = []
 
     async def record(self, entry: AuditEntry) -> None:
-        self.entries.append(entry)
+        self.entries.append(replace(entry, details=storable_details(entry.details)))
 
     async def entries_for(self, target: str) -> list[AuditEntry]:
-        return [e for e in self.entries if e.target == target]
+        return sorted((e for e in self.entries if e.target == target), key=lambda e: e.at)
 
 
 class InMemoryDirectory:
     """A tiny Directory: users, groups (whose members may be groups) and memberships, with the port's error
-    contract. A user's `signInActivity` is a `SignIn`; `premium = False` stands for a tenant without Entra ID P1."""
+    contract. A user's `signInActivity` is a `SignIn`; `premium = False` stands for a tenant without Entra ID P1;
+    the ids in `unreplicated` stand for objects Graph does not show yet (replication lag): a member add naming one
+    raises GraphNotFound, as Graph's 404 does until the object is visible."""
 
     def __init__(self) -> None:
         self.users: dict[str, dict[str, Any]] = {}
@@ -142,6 +156,7 @@ class InMemoryDirectory:
         self.groups: dict[str, set[str]] = {}
         self.writes: list[tuple[str, str]] = []
         self.premium = True
+        self.unreplicated: set[str] = set()
         self.list_requests = 0
 
     def add_user(self, email: str, user_type: str = "Guest", state: str | None = "PendingAcceptance") -> str:
@@ -198,7 +213,11 @@ class InMemoryDirectory:
         return tuple(self._user(user_id).get("sponsors", ()))
 
     async def find_user_by_email(self, email: str) -> DirectoryUser | None:
-        found = [u for u in self.users.values() if u["mail"] == email.lower()]
+        """As Graph's lookup: mail, otherMails, userPrincipalName or an SMTP proxy address, whatever the case; a
+        guest before a member."""
+        wanted = email.lower()
+        found = [u for u in self.users.values() if wanted in _addresses(u)]
+        found.sort(key=lambda u: (u["userType"] != "Guest", u["id"]))
         return self._view(found[0]) if found else None
 
     async def get_user(self, user_id: str) -> DirectoryUser | None:
@@ -249,7 +268,10 @@ class InMemoryDirectory:
     async def add_member(self, group_id: str, user_id: str) -> None:
         self.writes.append(("add", f"{group_id}/{user_id}"))
         if group_id not in self.groups:
-            raise GraphNotFound(f"group {group_id} not found")
+            raise GraphRejectedInput(f"group {group_id} not found", reason="the group no longer exists",
+                                     graph_status=404, graph_code="Request_ResourceNotFound")
+        if {group_id, user_id} & self.unreplicated:
+            raise GraphNotFound(f"an object of {group_id}/{user_id} is not visible yet", graph_status=404)
         self._user(user_id)
         self.groups[group_id].add(user_id)
 
@@ -264,6 +286,12 @@ class InMemoryDirectory:
 
     async def close(self) -> None:
         return None
+
+
+def _addresses(user: dict[str, Any]) -> set[str]:
+    proxies = [p.removeprefix("SMTP:").removeprefix("smtp:") for p in user.get("proxyAddresses", ())]
+    return {a.lower() for a in [user["mail"], *user.get("otherMails", ()), user.get("userPrincipalName", ""), *proxies]
+            if a}
 
 
 class InMemoryEventPublisher:

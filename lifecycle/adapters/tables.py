@@ -24,7 +24,7 @@ from lifecycle.adapters import table_codec as codec
 from lifecycle.config import Settings
 from lifecycle.domain.model import EmailClaim, Guest, IndexKind
 from lifecycle.errors import ConcurrencyConflict, ConfigurationError, InvalidRequest, NotFound, StorageUnavailable
-from lifecycle.ports import AuditEntry, Event, GuestQuery, IdempotencyRecord, Page
+from lifecycle.ports import AuditEntry, Event, GuestQuery, IdempotencyRecord, Page, storable_details
 
 _RETRY = {"retry_total": 2, "retry_backoff_factor": 0.3, "connection_timeout": 5, "read_timeout": 20}
 _CONFLICT_CODES = {"UpdateConditionNotSatisfied", "EntityAlreadyExists", "ConditionNotMet"}
@@ -86,6 +86,21 @@ async def storage_errors(action: str) -> AsyncIterator[None]:
                                  retry_after=5) from exc
     except AzureError as exc:
         raise StorageUnavailable(f"{action}: storage is unreachable", retry_after=10) from exc
+
+
+@asynccontextmanager
+async def lost_race(action: str) -> AsyncIterator[None]:
+    """A write guarded by an ETag whose row is gone lost a race, as one whose ETag changed: ConcurrencyConflict.
+
+    Nested inside `storage_errors`, so the row's absence is decided here, whatever storage_errors makes of a 404."""
+    try:
+        yield
+    except ResourceNotFoundError as exc:
+        raise ConcurrencyConflict(f"{action}: the record is gone (another request removed it); retry") from exc
+    except TableTransactionError as exc:
+        if exc.status_code == 404 or _error_code(exc) == "ResourceNotFound":
+            raise ConcurrencyConflict(f"{action}: a record is gone (another request removed it); retry") from exc
+        raise
 
 
 class TableTables:
@@ -174,7 +189,7 @@ class TableGuestStore:
 
     async def take_over_claim(self, claim: EmailClaim) -> EmailClaim:
         client = await self._client()
-        async with storage_errors("take over claim"):
+        async with storage_errors("take over claim"), lost_race("take over claim"):
             result = await client.update_entity(within_limits(codec.claim_to_entity(claim)), mode=UpdateMode.REPLACE,
                                                 etag=claim.etag, match_condition=MatchConditions.IfNotModified)
         return replace(claim, etag=result.get("etag"))
@@ -212,7 +227,7 @@ class TableGuestStore:
         for operation in operations:
             within_limits(operation[1])
         client = await self._client()
-        async with storage_errors(action):
+        async with storage_errors(action), lost_race(action):
             results = await client.submit_transaction(operations)
         return results[0].get("etag") if results else None
 
@@ -220,10 +235,9 @@ class TableGuestStore:
         if query.email:
             claim = await self.get_claim(query.email)
             guest = await self.get(claim.guest_id) if claim and claim.is_linked else None
-            matches = [guest] if guest and (query.state is None or guest.state is query.state) else []
-            return Page(matches, None)
+            return Page([guest] if guest and _matches(guest, query) else [], None)
         if query.expiring_before:
-            return await self._query_expiring(query)
+            return await self._query_expiring(query, query.expiring_before)
         return await self._query_records(query)
 
     async def _query_records(self, query: GuestQuery) -> Page:
@@ -241,13 +255,12 @@ class TableGuestStore:
                 unreadable.append((str(entity.get("Id") or entity.get("RowKey")), f"{type(exc).__name__}: {exc}"))
         return Page(guests, token, tuple(unreadable))
 
-    async def _query_expiring(self, query: GuestQuery) -> Page:
-        low, high = codec.index_bounds(IndexKind.EXPIRES, query.expiring_before)
-        params = {"pk": codec.PARTITION, "lo": low, "hi": high}
+    async def _query_expiring(self, query: GuestQuery, before: datetime) -> Page:
+        low, _ = codec.index_bounds(IndexKind.EXPIRES, before)
+        params = {"pk": codec.PARTITION, "lo": low, "hi": f"{low}{codec.stamp(before)}"}  # strictly before
         rows, token = await self._page("PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi", params, query)
-        guests = [guest for guest in [await self.get(row["GuestId"]) for row in rows] if guest]
-        if query.state:
-            guests = [guest for guest in guests if guest.state is query.state]
+        found = [await self.get(row["GuestId"]) for row in rows]
+        guests = [guest for guest in found if guest and _matches(guest, query)]
         return Page(guests, token)
 
     async def _page(self, text: str, params: dict[str, Any], query: GuestQuery) -> tuple[list[Any], str | None]:
@@ -318,6 +331,12 @@ class TableGuestStore:
             await client.delete_entity(codec.PARTITION, codec.outbox_key(event))
 
 
+def _matches(guest: Guest, query: GuestQuery) -> bool:
+    expiring = query.expiring_before is None or (
+        guest.is_live and guest.expires_at is not None and guest.expires_at < query.expiring_before)
+    return (query.state is None or guest.state is query.state) and expiring
+
+
 def _guarded(etag: str | None) -> dict[str, Any]:
     return {"mode": UpdateMode.REPLACE, "etag": etag, "match_condition": MatchConditions.IfNotModified}
 
@@ -352,7 +371,7 @@ class TableAuditLog:
             "PartitionKey": codec.encode_key(entry.target), "RowKey": f"{codec.stamp(entry.at)}_{uuid.uuid4().hex}",
             "Actor": entry.actor, "Action": entry.action, "Target": entry.target, "Outcome": entry.outcome,
             "At": entry.at, "GraphRequestIds": json.dumps(list(entry.graph_request_ids)),
-            "Details": json.dumps(entry.details, default=str)[:30000],
+            "Details": json.dumps(storable_details(entry.details)),
         }
         async with storage_errors("audit"):
             await client.create_entity(entity)
@@ -409,7 +428,7 @@ class TableIdempotencyStore:
 
     async def replace(self, record: IdempotencyRecord) -> IdempotencyRecord:
         client = await self._tables.table("idempotency")
-        async with storage_errors("idempotency update"):
+        async with storage_errors("idempotency update"), lost_race("idempotency update"):
             result = await client.update_entity(self._entity(record), mode=UpdateMode.REPLACE, etag=record.etag,
                                                 match_condition=MatchConditions.IfNotModified)
         return replace(record, etag=result.get("etag"))

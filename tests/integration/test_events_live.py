@@ -1,26 +1,18 @@
 """Lifecycle events go through the Table outbox to the Storage Queue (Azurite)."""
 from __future__ import annotations
 
-import json
 
 import pytest
-from azure.storage.queue import QueueClient
 
 from lifecycle.domain.model import DisabledReason
 from tests.http_calls import call
+from tests.support import queued_events
 
 pytestmark = pytest.mark.azurite
 
 
 def queue_messages(live) -> list[dict]:
-    settings = live.settings
-    client = QueueClient.from_connection_string(settings.tables_connection_string, settings.events_queue)
-    try:
-        return [json.loads(m.content) for m in client.peek_messages(max_messages=32)]
-    except Exception:
-        return []
-    finally:
-        client.close()
+    return queued_events(live.settings.tables_connection_string, live.settings.events_queue)
 
 
 async def invite(email: str) -> str:

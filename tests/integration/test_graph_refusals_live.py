@@ -2,16 +2,14 @@
 an adopted guest reach Graph. Real msgraph-sdk over HTTP to the Graph emulator, state in Azurite."""
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from urllib.parse import quote
 
 import pytest
-from azure.storage.queue import QueueClient
 
 from tests.http_calls import call
-from tests.support import GROUP_A, GROUP_B
+from tests.support import GROUP_A, GROUP_B, queued_events
 
 pytestmark = pytest.mark.azurite
 UNKNOWN_SPONSOR = "4f1c3a52-8d9e-4b6f-a1c2-3d4e5f607199"
@@ -33,11 +31,7 @@ def refusing_group(emulator, group_id: str, **props) -> None:
 
 
 def queue_messages(live) -> list[dict]:
-    client = QueueClient.from_connection_string(live.settings.tables_connection_string, live.settings.events_queue)
-    try:
-        return [json.loads(m.content) for m in client.peek_messages(max_messages=32)]
-    finally:
-        client.close()
+    return queued_events(live.settings.tables_connection_string, live.settings.events_queue)
 
 
 async def test_email_characters_graph_refuses_are_400_naming_the_field_before_graph(live, emulator):

@@ -3,7 +3,6 @@
 that accepts only storage tokens (`--oauth basic`), with no connection string anywhere."""
 from __future__ import annotations
 
-import json
 import ssl
 import time
 from datetime import UTC, datetime, timedelta
@@ -12,8 +11,8 @@ import httpx
 import pytest
 from azure.core.exceptions import ClientAuthenticationError
 from azure.data.tables import TableServiceClient
-from azure.storage.queue import QueueClient
 
+from tests import support
 from tests.platform.conftest import run_sweep
 from tests.support import GROUP_A, GROUP_B
 
@@ -30,9 +29,7 @@ def graph_tokens(identity_graph) -> set:
 
 def queued_events(azurite, queue_name: str) -> list[dict]:
     """The events on the app's queue, peeked with the account key (the test's own access, not the app's)."""
-    queue = QueueClient.from_connection_string(azurite.connection_string, queue_name, connection_verify=azurite.ca_file)
-    with queue:
-        return [json.loads(message.content) for message in queue.peek_messages(max_messages=32)]
+    return support.queued_events(azurite.connection_string, queue_name, connection_verify=azurite.ca_file)
 
 
 def test_serve_and_sweep_run_on_the_managed_identity(identity_graph, oauth_azurite, production_env, served_app):

@@ -1,0 +1,41 @@
+"""AuditLog contract: the in-memory log and the Table log (Azurite) keep and return entries the same way."""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+from lifecycle.ports import AUDIT_DETAILS_MAX_CHARS, AuditEntry
+
+T0 = datetime(2026, 12, 1, 9, 30, 15, 123456, tzinfo=timezone.utc)
+
+
+def entry(target: str = "guest-1", at: datetime = T0, **details) -> AuditEntry:
+    return AuditEntry(actor="api:caller", action="disable", target=target, outcome="ok", at=at,
+                      graph_request_ids=("req-1", "req-2"), details=details)
+
+
+async def test_entries_read_back_as_written_oldest_first(audit):
+    later, earlier = entry(at=T0 + timedelta(seconds=1), step=2), entry(step=1, groups=["a", "b"], dry=False)
+    await audit.record(later)
+    await audit.record(earlier)
+    assert await audit.entries_for("guest-1") == [earlier, later]
+
+
+async def test_entries_are_kept_per_target_whatever_its_characters(audit):
+    await audit.record(entry(target="group/a#b?c%d"))
+    await audit.record(entry(target="guest-2"))
+    assert [e.target for e in await audit.entries_for("group/a#b?c%d")] == ["group/a#b?c%d"]
+    assert await audit.entries_for("nobody") == []
+
+
+async def test_details_that_are_not_json_come_back_as_their_text(audit):
+    await audit.record(entry(when=T0, ids=("x", "y")))
+    [read] = await audit.entries_for("guest-1")
+    assert read.details == {"when": str(T0), "ids": ["x", "y"]}
+
+
+async def test_details_too_long_to_keep_come_back_truncated_and_still_json(audit):
+    await audit.record(entry(error="x" * (AUDIT_DETAILS_MAX_CHARS + 10)))
+    [read] = await audit.entries_for("guest-1")
+    assert set(read.details) == {"truncated"} and len(read.details["truncated"]) == AUDIT_DETAILS_MAX_CHARS
+    assert read.details["truncated"].startswith(json.dumps({"error": "xxx"})[:-2])

@@ -1,0 +1,257 @@
+"""Directory contract: InMemoryDirectory and GraphDirectory (msgraph-sdk over real HTTP to the Graph emulator) read
+the directory and write group memberships the same way. Each world seeds the same users and groups: the fake
+through its own fields, the emulator through its control API (as an administrator would, behind the app's back)."""
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from typing import Any, Protocol
+
+import pytest
+
+from graph_emulator import EmulatorControl
+from lifecycle.adapters.graph import GraphDirectory
+from lifecycle.adapters.memory import InMemoryDirectory
+from lifecycle.config import Settings
+from lifecycle.domain.expiry import SignIn
+from lifecycle.errors import GraphNotFound, GraphRejectedInput
+from lifecycle.ports import Directory
+from tests.support import app_environment
+
+UNKNOWN = "00000000-0000-4000-8000-00000000dead"
+
+
+class World(Protocol):
+    """The directory a test starts from."""
+
+    def user(self, email: str, *, user_type: str = "Guest", state: str | None = "PendingAcceptance",
+             other_mails: tuple[str, ...] = (), sponsors: tuple[str, ...] = (), enabled: bool = True) -> str: ...
+    def guests(self, count: int) -> list[str]: ...
+    def group(self, *members: str) -> str: ...
+    def members(self, group_id: str) -> set[str]: ...
+    def unlicensed(self) -> None:
+        """The tenant has no Entra ID P1: signInActivity cannot be read."""
+
+
+class FakeWorld:
+    def __init__(self, directory: InMemoryDirectory) -> None:
+        self.directory = directory
+
+    def user(self, email: str, *, user_type: str = "Guest", state: str | None = "PendingAcceptance",
+             other_mails: tuple[str, ...] = (), sponsors: tuple[str, ...] = (), enabled: bool = True) -> str:
+        user_id = self.directory.add_user(email, user_type, state if user_type == "Guest" else None)
+        self.directory.users[user_id].update(displayName=f"Name of {email}", otherMails=list(other_mails),
+                                             sponsors=list(sponsors), accountEnabled=enabled)
+        return user_id
+
+    def guests(self, count: int) -> list[str]:
+        return [self.user(f"bulk{n}@partner.example") for n in range(count)]
+
+    def group(self, *members: str) -> str:
+        group_id = str(uuid.uuid4())
+        self.directory.add_group(group_id)
+        self.directory.groups[group_id].update(members)
+        return group_id
+
+    def members(self, group_id: str) -> set[str]:
+        return set(self.directory.groups[group_id])
+
+    def unlicensed(self) -> None:
+        self.directory.premium = False
+
+
+class EmulatedWorld:
+    def __init__(self, control: EmulatorControl) -> None:
+        self.control = control
+
+    def user(self, email: str, *, user_type: str = "Guest", state: str | None = "PendingAcceptance",
+             other_mails: tuple[str, ...] = (), sponsors: tuple[str, ...] = (), enabled: bool = True) -> str:
+        body: dict[str, Any] = {"mail": email, "userType": user_type, "displayName": f"Name of {email}",
+                                "otherMails": list(other_mails), "sponsors": list(sponsors),
+                                "accountEnabled": enabled}
+        if user_type == "Guest":
+            body["externalUserState"] = state
+        return self.control.seed_user(**body)["id"]
+
+    def guests(self, count: int) -> list[str]:
+        return self.control.seed_users(count=count, userType="Guest", mail="bulk{n}@partner.example")
+
+    def group(self, *members: str) -> str:
+        group_id = self.control.seed_group(displayName="Partners")["id"]
+        if members:
+            self.control.add_members(group_id, list(members))
+        return group_id
+
+    def members(self, group_id: str) -> set[str]:
+        return set(self.control.group_members(group_id))
+
+    def unlicensed(self) -> None:
+        self.control.configure(signInActivity="unlicensed")
+
+
+@pytest.fixture(params=["memory", "graph"])
+def directory_kind(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture
+def emulated(request: pytest.FixtureRequest, directory_kind: str) -> Iterator[EmulatorControl | None]:
+    if directory_kind == "memory":
+        yield None
+        return
+    control = request.getfixturevalue("emulator_server").control
+    control.reset()
+    yield control
+    control.reset()
+
+
+@pytest.fixture
+def fake() -> InMemoryDirectory:
+    return InMemoryDirectory()
+
+
+@pytest.fixture
+def world(emulated: EmulatorControl | None, fake: InMemoryDirectory) -> World:
+    return FakeWorld(fake) if emulated is None else EmulatedWorld(emulated)
+
+
+@pytest.fixture
+async def directory(emulated: EmulatorControl | None, fake: InMemoryDirectory,
+                    request: pytest.FixtureRequest) -> AsyncIterator[Directory]:
+    if emulated is None:
+        yield fake
+        return
+    server = request.getfixturevalue("emulator_server")
+    graph = GraphDirectory(Settings.from_env(app_environment("UseDevelopmentStorage=true", server.graph_url)))
+    yield graph
+    await graph.close()
+
+
+# --- finding and reading users ---------------------------------------------------------------------
+async def test_a_user_is_found_by_mail_whatever_its_case(world, directory):
+    user_id = world.user("Ann.OBrien@Partner.example")
+    for email in ("ann.obrien@partner.example", "ANN.OBRIEN@PARTNER.EXAMPLE"):
+        found = await directory.find_user_by_email(email)
+        assert found is not None and found.id == user_id and found.is_guest, email
+
+
+async def test_a_user_is_found_by_one_of_its_other_mails(world, directory):
+    user_id = world.user("primary@partner.example", other_mails=("primary@partner.example", "old@partner.example"))
+    found = await directory.find_user_by_email("old@partner.example")
+    assert found is not None and found.id == user_id
+
+
+async def test_an_email_with_a_quote_is_found_and_an_unknown_email_is_none(world, directory):
+    user_id = world.user("o'brien@partner.example")
+    assert (await directory.find_user_by_email("o'brien@partner.example")).id == user_id
+    assert await directory.find_user_by_email("nobody@partner.example") is None
+    assert await directory.find_user_by_email("o'brien@partner.exampl") is None
+
+
+async def test_a_member_is_found_and_is_not_a_guest(world, directory):
+    member_id = world.user("staff@contoso.example", user_type="Member")
+    found = await directory.find_user_by_email("staff@contoso.example")
+    assert found.id == member_id and not found.is_guest and found.user_type == "Member"
+
+
+async def test_get_user_reads_what_the_app_selects(world, directory):
+    user_id = world.user("g@partner.example", state="Accepted", enabled=False)
+    user = await directory.get_user(user_id)
+    assert (user.id, user.user_type, user.mail, user.display_name) == (
+        user_id, "Guest", "g@partner.example", "Name of g@partner.example")
+    assert user.external_user_state == "Accepted" and user.account_enabled is False and user.is_guest
+
+
+async def test_get_user_of_an_unknown_id_is_none(directory):
+    assert await directory.get_user(UNKNOWN) is None
+
+
+# --- the directory pass ----------------------------------------------------------------------------
+async def test_the_guest_listing_holds_every_guest_and_no_member_in_pages_of_999(world, directory):
+    guests = world.guests(1000)
+    world.user("staff@contoso.example", user_type="Member")
+    listing = await directory.list_guests(sign_in_activity=False)
+    assert sorted(u.id for u in listing.users) == sorted(guests) and all(u.is_guest for u in listing.users)
+    assert listing.requests == 2 and not listing.sign_ins_read
+    assert all(u.sign_in is None and u.sponsors is None for u in listing.users)
+
+
+async def test_the_guest_listing_carries_sponsors_when_asked(world, directory):
+    boss = world.user("boss@contoso.example", user_type="Member")
+    sponsored = world.user("s@partner.example", sponsors=(boss,))
+    alone = world.user("a@partner.example")
+    listing = await directory.list_guests(sign_in_activity=False, sponsors=True)
+    assert {u.id: u.sponsors for u in listing.users} == {sponsored: (boss,), alone: ()}
+
+
+async def test_the_guest_listing_reads_sign_ins_on_a_licensed_tenant(world, directory):
+    user_id = world.user("g@partner.example")
+    listing = await directory.list_guests(sign_in_activity=True)
+    assert listing.sign_ins_read and [u.id for u in listing.users] == [user_id]
+    assert isinstance(listing.users[0].sign_in, SignIn)
+
+
+async def test_the_guest_listing_says_why_sign_ins_were_not_read_on_an_unlicensed_tenant(world, directory):
+    user_id = world.user("g@partner.example")
+    world.unlicensed()
+    listing = await directory.list_guests(sign_in_activity=True)
+    assert not listing.sign_ins_read and "Authentication_RequestFromNonPremiumTenantOrB2CTenant" in listing.sign_in_note
+    assert [u.id for u in listing.users] == [user_id] and listing.users[0].sign_in is None
+    assert listing.requests == 2  # the refused pass, then the pass without signInActivity
+
+
+async def test_transitive_members_are_the_users_of_nested_groups(world, directory):
+    direct, nested, deeper, outside = (world.user(f"{n}@partner.example") for n in ("d", "n", "x", "o"))
+    inner = world.group(deeper)
+    middle = world.group(nested, inner)
+    top = world.group(direct, middle)
+    world.group(outside)
+    assert await directory.transitive_member_ids(top) == {direct, nested, deeper}
+    assert await directory.transitive_member_ids(inner) == {deeper}
+    assert await directory.transitive_member_ids(world.group()) == set()
+
+
+async def test_transitive_members_of_an_unknown_group_is_not_found(directory):
+    with pytest.raises(GraphNotFound):
+        await directory.transitive_member_ids(UNKNOWN)
+
+
+async def test_sponsor_ids_of_a_user_and_of_an_unknown_user(world, directory):
+    first, second = world.user("b1@contoso.example", user_type="Member"), world.user("b2@contoso.example",
+                                                                                        user_type="Member")
+    guest = world.user("g@partner.example", sponsors=(first, second))
+    assert sorted(await directory.sponsor_ids(guest)) == sorted([first, second])
+    assert await directory.sponsor_ids(world.user("lonely@partner.example")) == ()
+    with pytest.raises(GraphNotFound):
+        await directory.sponsor_ids(UNKNOWN)
+
+
+# --- group membership writes -----------------------------------------------------------------------
+async def test_adding_a_member_twice_is_one_membership(world, directory):
+    user_id, group_id = world.user("g@partner.example"), world.group()
+    await directory.add_member(group_id, user_id)
+    await directory.add_member(group_id, user_id)
+    assert world.members(group_id) == {user_id}
+
+
+async def test_removing_a_member_twice_and_a_non_member_is_success(world, directory):
+    user_id, other = world.user("g@partner.example"), world.user("h@partner.example")
+    group_id = world.group(user_id)
+    await directory.remove_member(group_id, user_id)
+    await directory.remove_member(group_id, user_id)
+    await directory.remove_member(group_id, other)
+    assert world.members(group_id) == set()
+
+
+async def test_adding_to_a_group_that_does_not_exist_is_refused_for_good(world, directory):
+    with pytest.raises(GraphRejectedInput):
+        await directory.add_member(UNKNOWN, world.user("g@partner.example"))
+
+
+async def test_removing_from_a_group_that_does_not_exist_is_not_found(world, directory):
+    with pytest.raises(GraphNotFound):
+        await directory.remove_member(UNKNOWN, world.user("g@partner.example"))
+
+
+async def test_group_exists(world, directory):
+    assert await directory.group_exists(world.group()) and not await directory.group_exists(UNKNOWN)
