@@ -4,7 +4,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from azure.core.credentials_async import AsyncTokenCredential
@@ -111,7 +111,8 @@ def build_services(settings: Settings, *, store: GuestStore | None = None, direc
     expiry = ExpirySweep(context, operations, provisioner, invitations, dispatcher, ports.keys)
     return Services(context=context, invitations=invitations, groups=GroupService(context, provisioner),
                     provisioner=provisioner, operations=operations,
-                    expiry=expiry, dispatcher=dispatcher, idempotency=Idempotency(ports.keys, clock),
+                    expiry=expiry, dispatcher=dispatcher, idempotency=Idempotency(
+                        ports.keys, clock, timedelta(seconds=tuning.idempotency_lease_seconds)),
                     adoption=AdoptionService(context, expiry.policy(None, False)), closers=ports.closers)
 
 

@@ -31,6 +31,7 @@ class Tuning:
     lag_first_delay: float = 0.25
     save_attempts: int = 5  # optimistic-concurrency retries for bookkeeping writes
     action_stale_seconds: float = 600.0  # a recorded Graph action older than this is resumed by the sweep
+    idempotency_lease_seconds: float = 30.0  # an Idempotency-Key in progress and not renewed for this long lapses
     graph_retry_attempts: int = 6  # attempts per Graph call when Graph throttles (429) or is unavailable (503/504)
     graph_retry_budget_seconds: float = 30.0
 
