@@ -50,6 +50,7 @@ bench: install
 	$(BIN)/python -m bench.directory_pass
 	$(BIN)/python -m bench.parse_cost
 	$(BIN)/python -m bench.invite_latency
+	$(BIN)/python -m bench.sweep_vs_peer
 
 # Recompile the lock after changing requirements.in (pip-tools in a throwaway environment).
 lock:
