@@ -42,7 +42,7 @@ async def get_guest(req: func.HttpRequest) -> func.HttpResponse:
     services = container.get()
     guest = await services.context.load(route_guid(req, "id"))
     if req.method.upper() == "GET" and (guest.pending_groups or guest.removing_groups or guest.pending_attributes):
-        guest = await services.provisioner.finish(guest)
+        guest = await services.provisioner.finish(guest, actor=actor_of(req))
     return guest_response(req, guest)
 
 

@@ -364,7 +364,7 @@ class ExpirySweep:
                 counts[f"resumed {operation.name}"] += 1
                 guest = await self._context.load(guest.id)
             if guest.pending_groups or guest.removing_groups or guest.pending_attributes:
-                finished = await self._provisioner.finish(guest)
+                finished = await self._provisioner.finish(guest, actor=ACTOR)
                 counts["groups finished" if not finished.pending_groups else "groups still pending"] += 1
         except Exception as exc:  # noqa: BLE001 - one bad record never stops the sweep
             _report_failure(report, guest.id, "repair", exc)

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, replace
+from typing import Any
 
 from lifecycle.domain.model import Guest, GuestState
 from lifecycle.errors import GraphError, GraphNotFound, GraphRejectedInput, LifecycleError
 from lifecycle.ports import AuditEntry, DirectoryUser
+from lifecycle.request_log import collect_request_ids
 from lifecycle.services.context import Context, log, with_lag_retry
 
 ACTOR = "provisioning"
@@ -33,47 +35,64 @@ class Provisioner:
     def __init__(self, context: Context) -> None:
         self._context = context
 
-    async def finish(self, guest: Guest, verified: DirectoryUser | None = None) -> Guest:
-        """Apply what the record wants in Graph and record what was done. A group that refuses the guest for good
-        is recorded as failed (no longer pending) and audited.
+    async def finish(self, guest: Guest, verified: DirectoryUser | None = None, *, actor: str = ACTOR) -> Guest:
+        """Apply what the record wants in Graph and record what was done, each change audited in `actor`'s name (a
+        poll's caller, the sweep). A group that refuses the guest for good is recorded as failed (no longer pending)
+        and audited.
 
         `verified` is the user as the caller read it from Graph during this request (or the invitation Graph just
         created); without it the user is read here. Nothing is written unless that user is a guest."""
-        finished, refused = await self._finish(guest, verified)
-        for group_id, error in refused:
+        with collect_request_ids() as request_ids:
+            finished, result = await self._finish(guest, verified)
+        await self._audit_done(actor, guest, result, tuple(request_ids))
+        for group_id, error in result.refused:
             await self._audit_refusal(finished, group_id, error)
         return finished
 
     async def finish_for_caller(self, guest: Guest, verified: DirectoryUser | None = None) -> Guest:
         """`finish` for a request: a group's final refusal is recorded, then raised (422 with Graph's reason)."""
-        finished, refused = await self._finish(guest, verified)
-        if refused:
-            group_id, error = refused[0]
+        finished, result = await self._finish(guest, verified)
+        if result.refused:
+            group_id, error = result.refused[0]
             error.details.append({"guestId": finished.id, "groupId": group_id})
             raise error
         return finished
 
+    async def _audit_done(self, actor: str, wanting: Guest, result: Result, request_ids: tuple[str, ...]) -> None:
+        """One audit entry per change Graph accepted for the record `wanting` it: each group added or removed, the
+        attributes written."""
+        done: list[tuple[str, dict[str, Any]]] = [("group.add", {"groupId": g}) for g in result.added]
+        done += [("group.remove", {"groupId": g}) for g in result.removed]
+        if result.attributes_written:
+            done.append(("guest.attributes", {"attributes": sorted(wanting.pending_attributes)}))
+        for action, details in done:
+            await self._record_audit(AuditEntry(actor=actor, action=action, target=wanting.id, outcome="succeeded",
+                                                at=self._context.clock(), graph_request_ids=request_ids,
+                                                details={**details, "finished": "pending work"}))
+
     async def _audit_refusal(self, guest: Guest, group_id: str, error: GraphRejectedInput) -> None:
         action = "group.remove" if group_id in guest.groups else "group.add"
-        entry = AuditEntry(actor="lifecycle", action=action, target=guest.id, outcome=f"failed: {error.code}",
-                           at=self._context.clock(), details={"groupId": group_id, "error": error.message})
+        await self._record_audit(AuditEntry(actor="lifecycle", action=action, target=guest.id,
+                                            outcome=f"failed: {error.code}", at=self._context.clock(),
+                                            details={"groupId": group_id, "error": error.message}))
+
+    async def _record_audit(self, entry: AuditEntry) -> None:
         try:
             await self._context.audit.record(entry)
         except LifecycleError:
-            log.error("audit write failed: %s %s %s refused", action, guest.id, group_id)
+            log.error("audit write failed: %s %s %s", entry.action, entry.target, entry.outcome)
 
-    async def _finish(self, guest: Guest, verified: DirectoryUser | None
-                      ) -> tuple[Guest, tuple[tuple[str, GraphRejectedInput], ...]]:
+    async def _finish(self, guest: Guest, verified: DirectoryUser | None) -> tuple[Guest, Result]:
         if not _has_graph_work(guest) or guest.state in (GuestState.DELETED, GuestState.PURGED):
-            return guest, ()
+            return guest, Result()
         guest = await self._drop_unmanaged_groups(guest)
         if not _has_graph_work(guest):
-            return guest, ()
+            return guest, Result()
         user = verified if verified is not None else await self._context.directory.get_user(guest.id)
         if user is None:
-            return await self._note(guest, NOT_VISIBLE), ()
+            return await self._note(guest, NOT_VISIBLE), Result()
         if not user.is_guest:
-            return await self._drop_all(guest), ()
+            return await self._drop_all(guest), Result()
         adds = [self._add(g, guest.id) for g in guest.pending_groups]
         removes = [self._remove(g, guest.id) for g in guest.removing_groups]
         outcomes = await asyncio.gather(*adds, *removes, self._attributes(guest))
@@ -95,7 +114,7 @@ class Provisioner:
             error = "; ".join(result.errors)[:2000]
             return updated if updated.last_error == error else replace(updated, last_error=error, updated_at=now)
 
-        return await self._context.update(guest, record), result.refused
+        return await self._context.update(guest, record), result
 
     async def _drop_unmanaged_groups(self, guest: Guest) -> Guest:
         """Pending adds and removals of groups this app no longer manages are dropped, never written."""
