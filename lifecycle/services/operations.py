@@ -196,12 +196,13 @@ class GuestOperations:
             await context.update(intent, lambda g: g.end(operation.intent))
             raise
         now = context.clock()
+        applied = False  # whether this run's write ended the operation (another worker resuming it may have)
 
         def finish(current: Guest) -> Guest:
-            if current.pending_action != operation.intent:
-                return current
-            return operation.transition(current.end(operation.intent), now)
+            nonlocal applied
+            applied = current.pending_action == operation.intent
+            return operation.transition(current.end(operation.intent), now) if applied else current
 
         final = await context.update(intent, finish, operation.event)
-        return OperationResult(final, changed=True, graph_result=graph_result)
+        return OperationResult(final, changed=applied, graph_result=graph_result)
 
