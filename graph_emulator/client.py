@@ -7,12 +7,21 @@ from typing import Any
 import httpx
 
 
+def route_keys() -> frozenset[str]:
+    """Every `METHOD template` the call log counts Graph requests under (e.g. `GET /users/{id}`)."""
+    from .routes_graph import GRAPH_RESOURCES
+
+    return frozenset(f"{method} {key}" for key, _, handlers in GRAPH_RESOURCES for method in handlers)
+
+
 class EmulatorControl:
     """Calls the control API of an emulator at `url` (e.g. `http://127.0.0.1:8081`); raises
-    `httpx.HTTPStatusError` on an error answer."""
+    `httpx.HTTPStatusError` on an error answer. `graph_url` is the emulator's Graph root."""
 
     def __init__(self, url: str, timeout: float = 10.0) -> None:
-        self._http = httpx.Client(base_url=url.rstrip("/") + "/_emulator", timeout=timeout)
+        self.url = url.rstrip("/")
+        self.graph_url = self.url + "/v1.0"
+        self._http = httpx.Client(base_url=self.url + "/_emulator", timeout=timeout)
 
     def close(self) -> None:
         self._http.close()
@@ -87,6 +96,17 @@ class EmulatorControl:
 
     def calls(self) -> dict:
         return self._call("GET", "/calls")
+
+    def count(self, route: str) -> int:
+        """Graph requests received on `route` (`METHOD template`, as the call log names it); a route the emulator
+        does not serve raises ValueError, so a misspelt route never reads as "not called"."""
+        if route not in route_keys():
+            raise ValueError(f"the emulator serves no route {route!r}; known: {sorted(route_keys())}")
+        return self.calls()["counts"].get(route, 0)
+
+    def writes(self) -> int:
+        """Graph requests received with a writing method (POST, PATCH, PUT, DELETE)."""
+        return self.calls()["writes"]
 
     def clear_calls(self) -> None:
         self._call("DELETE", "/calls")

@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import pytest
 
 from tests.support import GROUP_A, GROUP_B, GROUP_UNMANAGED, ROOT, Azurite, app_environment
@@ -14,6 +13,7 @@ from tests.support import GROUP_A, GROUP_B, GROUP_UNMANAGED, ROOT, Azurite, app_
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from graph_emulator import EmulatorControl  # noqa: E402
 from lifecycle.adapters.memory import (  # noqa: E402
     InMemoryAuditLog, InMemoryDirectory, InMemoryEventPublisher, InMemoryGuestStore, InMemoryIdempotencyStore,
 )
@@ -70,84 +70,13 @@ def emulator_server() -> Iterator[Any]:
     server.stop()
 
 
-class EmulatorControl:
-    """The Graph emulator's control API, as the tests use it."""
-
-    def __init__(self, url: str, graph_url: str) -> None:
-        self.url = url
-        self.graph_url = graph_url
-        self._http = httpx.Client(base_url=f"{url}/_emulator", timeout=10)
-
-    def _ok(self, response: httpx.Response) -> Any:
-        response.raise_for_status()
-        return response.json() if response.content else None
-
-    def reset(self) -> None:
-        self._ok(self._http.post("/reset"))
-
-    def configure(self, **switches: Any) -> dict[str, Any]:
-        return self._ok(self._http.patch("/config", json=switches))
-
-    def calls(self) -> dict[str, Any]:
-        return self._ok(self._http.get("/calls"))
-
-    def count(self, route: str) -> int:
-        return self.calls()["counts"].get(route, 0)
-
-    def writes(self) -> int:
-        return self.calls()["writes"]
-
-    def seed_user(self, **user: Any) -> dict[str, Any]:
-        return self._ok(self._http.post("/users", json=user))
-
-    def seed_group(self, group_id: str, name: str = "group") -> None:
-        self._ok(self._http.post("/groups", json={"id": group_id, "displayName": name}))
-
-    def user(self, user_id: str) -> dict[str, Any]:
-        return self._ok(self._http.get(f"/users/{user_id}"))
-
-    def users_by_mail(self, mail: str) -> list[dict[str, Any]]:
-        return self._ok(self._http.get("/users", params={"mail": mail}))
-
-    def members(self, group_id: str) -> list[str]:
-        return self._ok(self._http.get(f"/groups/{group_id}/members"))
-
-    def redeem(self, user_id: str) -> None:
-        self._ok(self._http.post(f"/users/{user_id}/redeem"))
-
-    def age_deletion(self, user_id: str, days: int) -> None:
-        self._ok(self._http.post(f"/users/{user_id}/age-deletion", json={"days": days}))
-
-    def remove_user(self, user_id: str) -> None:
-        self._ok(self._http.delete(f"/users/{user_id}"))
-
-    def update_user(self, user_id: str, **props: Any) -> dict[str, Any]:
-        return self._ok(self._http.patch(f"/users/{user_id}", json=props))
-
-    def clear_calls(self) -> None:
-        self._ok(self._http.delete("/calls"))
-
-    def seed_users(self, users: list[dict[str, Any]] | None = None, count: int = 0, **template: Any) -> list[str]:
-        """Many users in one call: `users` (user bodies) and/or `count` generated from `template` (Graph property
-        names, `memberOf`, `sponsors`, `signInActivity`; strings may hold `{n}`); returns the new ids in order."""
-        body = {"users": users or [], "count": count, "template": template}
-        return self._ok(self._http.post("/users/bulk", json=body))["ids"]
-
-    def add_members(self, group_id: str, member_ids: list[str]) -> list[str]:
-        """Add users or groups (nested groups) to a group; returns its member ids."""
-        return self._ok(self._http.post(f"/groups/{group_id}/members", json={"ids": member_ids}))
-
-    def identity(self) -> dict[str, Any]:
-        """The managed identity the emulator's /msi/token serves, and the tokens issued per resource."""
-        return self._ok(self._http.get("/identity"))
-
-
 @pytest.fixture
 def emulator(emulator_server: Any) -> Iterator[EmulatorControl]:
-    control = EmulatorControl(emulator_server.url, emulator_server.graph_url)
+    """The emulator's own control client, on a reset emulator holding the test groups."""
+    control = emulator_server.control
     control.reset()
     for group_id in (GROUP_A, GROUP_B, GROUP_UNMANAGED):
-        control.seed_group(group_id)
+        control.seed_group(id=group_id, displayName="group")
     yield control
     control.reset()
 

@@ -103,7 +103,7 @@ async def test_adopt_a_tenant_of_two_thousand_guests_then_sweep_it(world, emulat
 async def test_adopting_a_group_takes_its_guests_and_never_its_members(world, emulator):
     clock, make = world
     group = "6f1c1ef7-2b1e-4a3c-9d51-0000000000a1"
-    emulator.seed_group(group)
+    emulator.seed_group(id=group, displayName="group")
     require_emulator(emulator, f"/groups/{group}/transitiveMembers/graph.user?$select=id", "transitiveMembers")
     inside = emulator.seed_users(count=3, userType="Guest", mail="in{n}@partner.example", memberOf=[group])
     emulator.seed_users(count=2, userType="Guest", mail="out{n}@partner.example")
@@ -180,8 +180,8 @@ async def test_inactivity_with_and_without_a_licence(world, emulator):
 async def test_nested_exclusion_in_the_sweep(world, emulator):
     clock, make = world
     outer, inner = "6f1c1ef7-2b1e-4a3c-9d51-0000000000b1", "6f1c1ef7-2b1e-4a3c-9d51-0000000000b2"
-    emulator.seed_group(outer)
-    emulator.seed_group(inner)
+    emulator.seed_group(id=outer, displayName="group")
+    emulator.seed_group(id=inner, displayName="group")
     emulator.add_members(outer, [inner])
     kept, other = emulator.seed_users(count=2, userType="Guest", mail="x{n}@partner.example",
                                       externalUserState="Accepted")

@@ -59,7 +59,7 @@ async def test_reinvite_of_a_guest_turned_member_is_403_and_writes_nothing(live,
     status, body, _ = await call("invite_guest", "POST", "guests", {
         "email": "probe@fabrikam.com", "groups": [GROUP_A], "attributes": {"jobTitle": "Spy"}})
     assert status == 403 and body["error"]["code"] == "NotAGuest"
-    assert emulator.writes() == 0 and emulator.members(GROUP_A) == []
+    assert emulator.writes() == 0 and emulator.group_members(GROUP_A) == []
     record = await live.context.load(guest_id)
     assert record.pending_groups == () and record.pending_attributes == {}
 
@@ -71,7 +71,7 @@ async def test_a_poll_drops_pending_work_of_a_member_and_writes_nothing(live, em
     emulator.clear_calls()
     status, body, _ = await call("get_guest", "GET", f"guests/{guest_id}", route={"id": guest_id})
     assert status == 200 and emulator.writes() == 0
-    assert emulator.members(GROUP_A) == [] and emulator.user(guest_id).get("jobTitle") in (None, "")
+    assert emulator.group_members(GROUP_A) == [] and emulator.user(guest_id).get("jobTitle") in (None, "")
     assert body["pendingGroups"] == [] and "not a guest" in body["lastError"]
     audit = await live.context.audit.entries_for(guest_id)
     assert [e.outcome for e in audit if e.action == "guest.work.dropped"] == ["dropped"]
@@ -92,7 +92,7 @@ async def test_the_sweeps_repair_never_writes_to_a_member(live, emulator):
     emulator.update_user(guest_id, userType="Member")
     emulator.clear_calls()
     report = await live.expiry.run()
-    assert emulator.writes() == 0 and emulator.members(GROUP_A) == []
+    assert emulator.writes() == 0 and emulator.group_members(GROUP_A) == []
     assert (await live.context.load(guest_id)).pending_groups == () and not report.failures, report
 
 
@@ -101,7 +101,7 @@ async def test_a_guest_still_gets_its_pending_work_done(live, emulator):
     await with_pending_work(live, guest_id)
     status, body, _ = await call("get_guest", "GET", f"guests/{guest_id}", route={"id": guest_id})
     assert status == 200 and body["groups"] == [GROUP_A] and body["attributes"] == {"jobTitle": "Spy"}
-    assert emulator.members(GROUP_A) == [guest_id] and emulator.user(guest_id)["jobTitle"] == "Spy"
+    assert emulator.group_members(GROUP_A) == [guest_id] and emulator.user(guest_id)["jobTitle"] == "Spy"
 
 
 # --- 2. dates the store cannot hold ----------------------------------------------------------------
@@ -273,7 +273,7 @@ async def test_pending_adds_to_groups_no_longer_managed_are_dropped_not_written(
     emulator.clear_calls()
     status, body, _ = await call("get_guest", "GET", f"guests/{guest_id}", route={"id": guest_id})
     assert status == 200 and body["pendingGroups"] == [] and body["groups"] == []
-    assert emulator.writes() == 0 and emulator.members(GROUP_B) == []
+    assert emulator.writes() == 0 and emulator.group_members(GROUP_B) == []
     audit = await narrowed.context.audit.entries_for(guest_id)
     dropped = [e for e in audit if e.action == "group.dropped"]
     assert len(dropped) == 1 and dropped[0].details["groups"] == [GROUP_B]
@@ -284,7 +284,7 @@ async def test_the_sweep_drops_pending_adds_to_unmanaged_groups(live, narrowed, 
     await with_pending_work(live, guest_id, groups=(GROUP_A, GROUP_B), attributes={})
     emulator.clear_calls()
     await narrowed.expiry.run()
-    assert emulator.members(GROUP_B) == [] and emulator.members(GROUP_A) == [guest_id]
+    assert emulator.group_members(GROUP_B) == [] and emulator.group_members(GROUP_A) == [guest_id]
     assert (await narrowed.context.load(guest_id)).groups == (GROUP_A,)
 
 

@@ -26,8 +26,8 @@ async def add_to_group(guest_id: str, group_id: str) -> tuple[int, dict, dict]:
 
 def refusing_group(emulator, group_id: str, **props) -> None:
     """Replace a managed group by one with the same id that refuses member writes."""
-    emulator._ok(emulator._http.delete(f"/groups/{group_id}"))
-    emulator._ok(emulator._http.post("/groups", json={"id": group_id, "displayName": "refuses", **props}))
+    emulator.remove_group(group_id)
+    emulator.seed_group(id=group_id, displayName="refuses", **props)
 
 
 def queue_messages(live) -> list[dict]:
@@ -47,19 +47,19 @@ async def test_unknown_sponsor_is_422_with_graphs_reason_and_nothing_is_left_beh
     detail = body["error"]["details"][0]
     assert detail["graphStatus"] == 404 and detail["graphCode"] == "Request_ResourceNotFound"
     assert UNKNOWN_SPONSOR in detail["graphMessage"]
-    assert emulator.users_by_mail("sue@fabrikam.com") == []
+    assert emulator.users(mail="sue@fabrikam.com") == []
     assert await live.context.store.get_claim("sue@fabrikam.com") is None  # released, not pending
 
 
 async def test_a_managed_group_that_no_longer_exists_is_422_and_not_pending(live, emulator):
-    emulator._ok(emulator._http.delete(f"/groups/{GROUP_B}"))
+    emulator.remove_group(GROUP_B)
     status, body, _ = await invite({"email": "gone@fabrikam.com", "groups": [GROUP_A, GROUP_B]})
     assert status == 422 and body["error"]["code"] == "GraphRejectedInput"
     assert "no longer exists" in body["error"]["message"]
     guest_id = next(d["guestId"] for d in body["error"]["details"] if "guestId" in d)
     stored = await live.context.store.get(guest_id)
     assert stored.groups == (GROUP_A,) and stored.pending_groups == () and GROUP_B in stored.last_error
-    assert emulator.members(GROUP_A) == [guest_id]
+    assert emulator.group_members(GROUP_A) == [guest_id]
     audit = await live.context.audit.entries_for("gone@fabrikam.com")
     assert audit[-1].outcome == "failed: GraphRejectedInput"
 

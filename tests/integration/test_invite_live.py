@@ -34,7 +34,7 @@ async def test_same_email_again_is_one_invitation(live, emulator):
     second = await invite({"email": "Bob@Fabrikam.com", "groups": [GROUP_A]})
     assert (first[0], second[0]) == (201, 200) and first[1]["id"] == second[1]["id"]
     assert emulator.count("POST /invitations") == 1
-    assert emulator.members(GROUP_A) == [first[1]["id"]]
+    assert emulator.group_members(GROUP_A) == [first[1]["id"]]
 
 
 async def test_email_with_a_quote(live, emulator):
@@ -60,7 +60,7 @@ async def test_replication_lag_then_success(live, emulator):
     emulator.configure(replicationLag=3)
     status, body, _ = await invite({"email": "lag@fabrikam.com", "groups": [GROUP_A]})
     assert status == 201 and body["groups"] == [GROUP_A] and body["pendingGroups"] == []
-    assert emulator.members(GROUP_A) == [body["id"]]
+    assert emulator.group_members(GROUP_A) == [body["id"]]
 
 
 async def test_lag_longer_than_the_retry_window_is_202_pending(live, emulator):
@@ -78,7 +78,7 @@ async def test_twenty_concurrent_invites_make_one_guest(live, emulator):
     statuses = sorted(status for status, _, _ in results)
     assert statuses.count(201) == 1 and set(statuses) <= {200, 201}, statuses
     assert len({body["id"] for _, body, _ in results}) == 1
-    assert emulator.count("POST /invitations") == 1 and len(emulator.users_by_mail("rush@fabrikam.com")) == 1
+    assert emulator.count("POST /invitations") == 1 and len(emulator.users(mail="rush@fabrikam.com")) == 1
     page = await live.context.store.query(__import__("lifecycle.ports", fromlist=["GuestQuery"]).GuestQuery())
     assert [g.email for g in page.guests] == ["rush@fabrikam.com"]
 
@@ -90,8 +90,8 @@ async def test_random_throttling_and_unavailability(live, emulator):
     assert all(status in (200, 201) for status, _, _ in results), [(s, b) for s, b, _ in results]
     assert emulator.calls()["faults"] > 0
     for email in emails:
-        assert len(emulator.users_by_mail(email)) == 1
-    assert sorted(emulator.members(GROUP_A)) == sorted(body["id"] for _, body, _ in results)
+        assert len(emulator.users(mail=email)) == 1
+    assert sorted(emulator.group_members(GROUP_A)) == sorted(body["id"] for _, body, _ in results)
 
 
 async def test_malformed_requests_never_500(live, emulator):
@@ -105,12 +105,12 @@ async def test_throttled_past_the_budget_is_503_then_the_retry_succeeds_once(liv
     emulator.configure(throttle={"enabled": True, "capacity": 1, "windowSeconds": 600})
     status, body, headers = await invite({"email": "busy@fabrikam.com", "groups": [GROUP_A]})
     assert status == 503 and body["error"]["code"] == "GraphUnavailable" and int(headers["Retry-After"]) > 30
-    assert emulator.users_by_mail("busy@fabrikam.com") == [] and emulator.members(GROUP_A) == []
+    assert emulator.users(mail="busy@fabrikam.com") == [] and emulator.group_members(GROUP_A) == []
     emulator.configure(throttle={"enabled": False})
     async with worker(live_settings):  # this worker stays paused for the Retry-After; a fresh one may call
         status, body, _ = await invite({"email": "busy@fabrikam.com", "groups": [GROUP_A]})
-    assert status == 201 and len(emulator.users_by_mail("busy@fabrikam.com")) == 1
-    assert emulator.members(GROUP_A) == [body["id"]]
+    assert status == 201 and len(emulator.users(mail="busy@fabrikam.com")) == 1
+    assert emulator.group_members(GROUP_A) == [body["id"]]
 
 
 async def test_a_long_retry_after_pauses_every_caller_of_the_worker(live, emulator):

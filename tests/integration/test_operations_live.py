@@ -65,7 +65,7 @@ async def test_delete_and_restore_keep_group_memberships(live, emulator):
     assert (await run("delete", guest_id))[0] == 200 and emulator.writes() == writes
     status, body, _ = await run("restore", guest_id)
     assert status == 200 and body["state"] == "invited"
-    assert emulator.user(guest_id)["deleted"] is False and emulator.members(GROUP_A) == [guest_id]
+    assert emulator.user(guest_id)["deleted"] is False and emulator.group_members(GROUP_A) == [guest_id]
 
 
 async def test_restore_after_the_retention_window_is_refused(live, emulator):

@@ -72,7 +72,7 @@ def test_async_pattern_202_then_poll_until_groups_are_added(api, emulator):
             break
         time.sleep(0.2)
     assert polled.status_code == 200 and polled.json()["groups"] == [GROUP_A]
-    assert emulator.members(GROUP_A) == [created.json()["id"]]
+    assert emulator.group_members(GROUP_A) == [created.json()["id"]]
 
 
 def test_cli_serve_and_expire_start(live_env, emulator):

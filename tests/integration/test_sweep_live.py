@@ -172,6 +172,6 @@ async def test_stale_inviting_claim_is_resolved_by_the_sweep(world, emulator):
     report = await svc.expiry.run()
     assert report.repaired.get("claim adopted") == 1 and report.repaired.get("claim released") == 1
     record = await svc.context.store.get(user["id"])
-    assert record is not None and record.groups == (GROUP_A,) and emulator.members(GROUP_A) == [user["id"]]
+    assert record is not None and record.groups == (GROUP_A,) and emulator.group_members(GROUP_A) == [user["id"]]
     assert await svc.context.store.get_claim("never@fabrikam.com") is None
     assert emulator.count("POST /invitations") == 0

@@ -24,7 +24,7 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from tests.conftest import EmulatorControl
+from graph_emulator import EmulatorControl
 from tests.support import GROUP_A, GROUP_B, ROOT, app_environment
 
 pytestmark = pytest.mark.azurite
@@ -177,10 +177,10 @@ def package(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def package_emulator(emulator_server: Any) -> Iterator[EmulatorControl]:
-    control = EmulatorControl(emulator_server.url, emulator_server.graph_url)
+    control = emulator_server.control
     control.reset()
     for group_id in (GROUP_A, GROUP_B):
-        control.seed_group(group_id)
+        control.seed_group(id=group_id, displayName="group")
     yield control
     control.reset()
 
