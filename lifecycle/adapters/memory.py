@@ -241,6 +241,9 @@ class InMemoryDirectory:
     async def add_sponsor(self, user_id: str, sponsor_id: str) -> None:
         self.writes.append(("sponsor", f"{user_id}/{sponsor_id}"))
         user = self._user(user_id)
+        if sponsor_id not in self.users:
+            raise GraphRejectedInput(f"sponsor {sponsor_id} not found", graph_status=404,
+                                     reason=f"the sponsor {sponsor_id} does not exist in the directory")
         if sponsor_id not in user.get("sponsors", ()):
             user["sponsors"] = [*user.get("sponsors", ()), sponsor_id]
 

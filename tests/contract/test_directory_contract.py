@@ -255,3 +255,18 @@ async def test_removing_from_a_group_that_does_not_exist_is_not_found(world, dir
 
 async def test_group_exists(world, directory):
     assert await directory.group_exists(world.group()) and not await directory.group_exists(UNKNOWN)
+
+
+# --- sponsors --------------------------------------------------------------------------------------
+async def test_adding_a_sponsor_twice_is_one_sponsor(world, directory):
+    boss, guest = world.user("boss@contoso.example", user_type="Member"), world.user("g@partner.example")
+    await directory.add_sponsor(guest, boss)
+    await directory.add_sponsor(guest, boss)
+    assert await directory.sponsor_ids(guest) == (boss,)
+
+
+async def test_adding_a_sponsor_that_does_not_exist_is_refused_for_good(world, directory):
+    guest = world.user("g@partner.example")
+    with pytest.raises(GraphRejectedInput):
+        await directory.add_sponsor(guest, UNKNOWN)
+    assert await directory.sponsor_ids(guest) == ()
