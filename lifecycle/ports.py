@@ -210,7 +210,9 @@ class IdempotencyStore(Protocol):
     async def replace(self, record: "IdempotencyRecord") -> "IdempotencyRecord":
         """Overwrite a record guarded by its ETag (ConcurrencyConflict when it changed or was released)."""
     async def release(self, record: "IdempotencyRecord") -> None:
-        """Delete the key's record, whatever its version; a key already released is success."""
+        """Delete the key's record if it is still the version the caller holds (its ETag; a record without one is
+        deleted whatever its version): ConcurrencyConflict when another request took the key over since, whose
+        record stays. A key already released is success."""
     async def purge_expired(self, now: datetime, limit: int) -> int:
         """Delete up to `limit` records that expired strictly before `now`; return how many."""
 

@@ -326,7 +326,12 @@ class InMemoryIdempotencyStore:
         return self.records[record.key]
 
     async def release(self, record: IdempotencyRecord) -> None:
-        self.records.pop(record.key, None)
+        current = self.records.get(record.key)
+        if current is None:
+            return
+        if record.etag is not None and current.etag != record.etag:
+            raise ConcurrencyConflict("the idempotency record changed")
+        del self.records[record.key]
 
     async def purge_expired(self, now: datetime, limit: int) -> int:
         expired = [k for k, r in self.records.items() if r.expires_at < now][:limit]

@@ -435,8 +435,9 @@ class TableIdempotencyStore:
 
     async def release(self, record: IdempotencyRecord) -> None:
         client = await self._tables.table("idempotency")
+        guard = {"etag": record.etag, "match_condition": MatchConditions.IfNotModified} if record.etag else {}
         async with storage_errors("idempotency release"):
-            await client.delete_entity(*self._keys(record.key))
+            await client.delete_entity(*self._keys(record.key), **guard)
 
     async def purge_expired(self, now: datetime, limit: int) -> int:
         client = await self._tables.table("idempotency")

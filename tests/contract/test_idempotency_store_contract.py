@@ -68,6 +68,14 @@ async def test_release_frees_the_key_and_releasing_twice_is_silent(keys):
     assert created and again.fingerprint == "body-b"
 
 
+async def test_releasing_a_record_another_request_took_over_is_a_conflict_and_keeps_theirs(keys):
+    mine, _ = await keys.claim(record())
+    theirs = await keys.replace(replace(mine, fingerprint="body-b", started_at=T0 + timedelta(minutes=1)))
+    with pytest.raises(ConcurrencyConflict):
+        await keys.release(mine)
+    assert (await keys.claim(record()))[0] == theirs
+
+
 async def test_purge_removes_records_expired_strictly_before_now_up_to_the_limit(keys):
     now = T0 + timedelta(days=2)
     for n, expires in enumerate([now - timedelta(hours=3), now - timedelta(hours=2), now - timedelta(hours=1),
