@@ -26,7 +26,7 @@ from lifecycle.domain.model import EmailClaim, Guest, IndexKind
 from lifecycle.errors import ConcurrencyConflict, ConfigurationError, InvalidRequest, NotFound, StorageUnavailable
 from lifecycle.ports import AuditEntry, Event, GuestQuery, IdempotencyRecord, Page, storable_details
 
-_RETRY = {"retry_total": 2, "retry_backoff_factor": 0.3, "connection_timeout": 5, "read_timeout": 20}
+_RETRY: dict[str, Any] = {"retry_total": 2, "retry_backoff_factor": 0.3, "connection_timeout": 5, "read_timeout": 20}
 _CONFLICT_CODES = {"UpdateConditionNotSatisfied", "EntityAlreadyExists", "ConditionNotMet"}
 _TOO_LARGE_CODES = {"PropertyValueTooLarge", "EntityTooLarge", "RequestBodyTooLarge"}
 
@@ -435,9 +435,13 @@ class TableIdempotencyStore:
 
     async def release(self, record: IdempotencyRecord) -> None:
         client = await self._tables.table("idempotency")
-        guard = {"etag": record.etag, "match_condition": MatchConditions.IfNotModified} if record.etag else {}
+        partition, row = self._keys(record.key)
         async with storage_errors("idempotency release"):
-            await client.delete_entity(*self._keys(record.key), **guard)
+            if record.etag:
+                await client.delete_entity(partition, row, etag=record.etag,
+                                           match_condition=MatchConditions.IfNotModified)
+            else:
+                await client.delete_entity(partition, row)
 
     async def purge_expired(self, now: datetime, limit: int) -> int:
         client = await self._tables.table("idempotency")
