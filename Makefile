@@ -10,7 +10,7 @@ PIP_TOOLS  := pip-tools==7.6.2
 
 VENV_PYTHON := $(shell $(BIN)/python -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
 
-.PHONY: install run test test-python test-infra bench lock clean FORCE
+.PHONY: install run test test-lint test-python test-infra bench lock clean FORCE
 
 install: $(PY_STAMP) $(NODE_STAMP)
 
@@ -36,7 +36,12 @@ $(NODE_STAMP): package.json package-lock.json
 run: install
 	bash scripts/run_local.sh
 
-test: install test-infra test-python
+test: install test-lint test-infra test-python
+
+# ruff over every Python file, mypy over the deployed package (settings in pyproject.toml).
+test-lint: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 test-python: install
 	$(BIN)/python -m pytest

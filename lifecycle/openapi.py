@@ -208,7 +208,7 @@ def to_oas3_schema(node: Any) -> Any:
         return [to_oas3_schema(item) for item in node]
     if not isinstance(node, dict):
         return node
-    result = {}
+    result: dict[str, Any] = {}
     for key, value in node.items():
         if key == "properties":
             result[key] = {name: _property(name, prop) for name, prop in value.items()}
@@ -281,7 +281,8 @@ def registered_functions() -> list[Any]:
 def build_openapi(functions: Iterable[Any] | None = None) -> dict[str, Any]:
     """The OpenAPI 3.0.3 document of the registered HTTP functions; fails on a function with no Operation."""
     functions = registered_functions() if functions is None else list(functions)
-    schemas, paths, documented = Schemas(), {}, set()
+    schemas, documented = Schemas(), set()
+    paths: dict[str, dict[str, Any]] = {}
     for function in functions:
         if function.name not in OPERATIONS:
             raise KeyError(f"HTTP function {function.name!r} has no entry in lifecycle.openapi.OPERATIONS")
@@ -441,7 +442,7 @@ def build_swagger(openapi: dict[str, Any], host: str | None = None) -> dict[str,
 
 
 def _swagger_operation(operation: dict[str, Any]) -> dict[str, Any]:
-    result = {key: operation[key] for key in ("operationId", "summary", "description", "tags", "x-ms-visibility")
+    result: dict[str, Any] = {key: operation[key] for key in ("operationId", "summary", "description", "tags", "x-ms-visibility")
               if key in operation}
     parameters = [_swagger_parameter(parameter) for parameter in operation["parameters"]]
     if "requestBody" in operation:

@@ -40,7 +40,7 @@ def note_request_id(request_id: str | None) -> None:
 @contextmanager
 def unit_of_work() -> Iterator[list[Event]]:
     """The events committed inside the block, in commit order; the caller sends them when the block ends."""
-    with _collect(_unit_of_work) as committed:  # type: ignore[arg-type]
+    with _collect(_unit_of_work) as committed:
         yield committed
 
 

@@ -63,6 +63,13 @@ def outbox_key(event: Event) -> str:
     return f"{OUTBOX_PREFIX}{stamp(event.time or datetime.now(timezone.utc))}_{event.id}"
 
 
+def _required_dt(value: Any) -> datetime:
+    moment = _dt(value)
+    if moment is None:
+        raise ValueError("a required date is empty")
+    return moment
+
+
 def _dt(value: Any) -> datetime | None:
     if value is None or value == "":
         return None
@@ -113,7 +120,7 @@ def entity_to_guest(entity: dict[str, Any]) -> Guest:
         state=GuestState(entity["State"]), invitation_state=InvitationState(entity["InvitationState"]),
         disabled_reason=DisabledReason(reason) if reason else None, last_error=entity.get("LastError", ""),
         pending_action=entity.get("PendingAction", ""),
-        etag=_etag(entity), **values,
+        etag=entity_etag(entity), **values,
     )
 
 
@@ -140,8 +147,8 @@ def claim_to_entity(claim: EmailClaim) -> dict[str, Any]:
 
 def entity_to_claim(entity: dict[str, Any]) -> EmailClaim:
     return EmailClaim(
-        email=entity["Email"], guest_id=entity.get("GuestId", ""), claimed_at=_dt(entity["ClaimedAt"]),
-        owner=entity.get("Owner", ""), request=json.loads(entity.get("Request") or "{}"), etag=_etag(entity),
+        email=entity["Email"], guest_id=entity.get("GuestId", ""), claimed_at=_required_dt(entity["ClaimedAt"]),
+        owner=entity.get("Owner", ""), request=json.loads(entity.get("Request") or "{}"), etag=entity_etag(entity),
     )
 
 
@@ -170,6 +177,6 @@ def oversized_property(entity: dict[str, Any]) -> str | None:
     return "entity" if total > MAX_ENTITY_BYTES else None
 
 
-def _etag(entity: Any) -> str | None:
+def entity_etag(entity: Any) -> str | None:
     metadata = getattr(entity, "metadata", None) or {}
     return metadata.get("etag")

@@ -148,7 +148,7 @@ class TableGuestStore:
         if known is not None and known[0] == guest.etag:
             return known[1]
         stored = await self._get_entity(codec.guest_key(guest.id))
-        if stored is None or stored.metadata.get("etag") != guest.etag:
+        if stored is None or codec.entity_etag(stored) != guest.etag:
             raise ConcurrencyConflict("the guest was changed by another request; retry")
         return codec.stored_index_rows(stored)
 
@@ -273,7 +273,7 @@ class TableGuestStore:
                 entities = [entity async for entity in await pages.__anext__()]
             except StopAsyncIteration:
                 entities = []
-            next_token = pages.continuation_token
+            next_token = pages.continuation_token  # type: ignore[attr-defined]  # AsyncItemPaged's pager
         return entities, _encode_token(next_token)
 
     async def due(self, kind: IndexKind, until: datetime, limit: int) -> list[str]:
