@@ -99,3 +99,17 @@ async def live(live_settings: Settings) -> AsyncIterator[Services]:
     yield services
     await services.close()
     container.reset()
+
+
+@pytest.fixture
+async def stopped_storage(emulator: EmulatorControl) -> AsyncIterator[Services]:
+    """Services whose Azurite was stopped after the tables were made: storage is down, Graph is up."""
+    azurite = Azurite().start()
+    settings = Settings.from_env(app_environment(azurite.connection_string, emulator.graph_url))
+    services = build_services(settings, tuning=FAST)
+    container.use(lambda: services)
+    await services.context.store.ping()  # the tables exist while Azurite runs
+    azurite.stop()
+    yield services
+    await services.close()
+    container.reset()

@@ -196,20 +196,7 @@ async def test_a_member_with_an_internationalised_mail_is_recognised(live, emula
 
 
 # --- 4. logs: no function key, no forged lines ------------------------------------------------------
-@pytest.fixture
-async def storage_down(emulator):
-    azurite = Azurite().start()
-    settings = Settings.from_env(app_environment(azurite.connection_string, emulator.graph_url))
-    services = build_services(settings, tuning=FAST)
-    container.use(lambda: services)
-    await services.context.store.ping()
-    azurite.stop()
-    yield services
-    await services.close()
-    container.reset()
-
-
-async def test_a_5xx_logs_neither_the_key_nor_a_forged_line(storage_down, caplog):
+async def test_a_5xx_logs_neither_the_key_nor_a_forged_line(stopped_storage, caplog):
     guest_id = str(uuid.uuid4())
     forged = '%0D%0A{"level":"critical","event":"forged"}'
     req = func.HttpRequest("GET", f"http://localhost:7071/api/guests/{guest_id}{forged}?code=SECRET-KEY",

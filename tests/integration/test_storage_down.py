@@ -3,26 +3,10 @@ from __future__ import annotations
 
 import pytest
 
-from lifecycle.config import Settings
-from lifecycle.wiring import build_services, container
-from tests.conftest import FAST
 from tests.http_calls import call
-from tests.support import GROUP_A, Azurite, app_environment
+from tests.support import GROUP_A
 
 pytestmark = pytest.mark.azurite
-
-
-@pytest.fixture
-async def stopped_storage(emulator):
-    azurite = Azurite().start()
-    settings = Settings.from_env(app_environment(azurite.connection_string, emulator.graph_url))
-    services = build_services(settings, tuning=FAST)
-    container.use(lambda: services)
-    await services.context.store.ping()  # the tables exist while Azurite runs
-    azurite.stop()
-    yield services
-    await services.close()
-    container.reset()
 
 
 async def test_invite_with_storage_down_is_503_and_no_graph_write(stopped_storage, emulator):
