@@ -2,14 +2,14 @@
 import azure.functions as func
 
 from lifecycle.config import entra_authentication_enabled
-from lifecycle.http import directory, docs, guests, health, operations
-from lifecycle.timer import expiry
+from lifecycle.http import directory, docs, guest_actions, guests, health
+from lifecycle.timer import expiry_timer
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS if entra_authentication_enabled()
                        else func.AuthLevel.FUNCTION)
 app.register_functions(guests.bp)
-app.register_functions(operations.bp)
+app.register_functions(guest_actions.bp)
 app.register_functions(directory.bp)
 app.register_functions(health.bp)
 app.register_functions(docs.bp)
-app.register_functions(expiry.bp)
+app.register_functions(expiry_timer.bp)

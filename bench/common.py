@@ -27,11 +27,11 @@ from graph_emulator.client import EmulatorControl  # noqa: E402
 from graph_emulator.faults import resource_cost  # noqa: E402
 from graph_emulator.server import EmulatorServer  # noqa: E402
 from lifecycle.adapters import table_codec as codec  # noqa: E402
-from lifecycle.adapters.tables import TableGuestStore, TableTables, build_service_client  # noqa: E402
+from lifecycle.adapters.tables import TableGuestStore, LifecycleTables, build_service_client  # noqa: E402
 from lifecycle.config import Settings  # noqa: E402
 from lifecycle.domain.model import Guest, GuestState, InvitationState  # noqa: E402
 from lifecycle.services.context import Tuning  # noqa: E402
-from lifecycle.services.expiry import SweepReport  # noqa: E402
+from lifecycle.services.sweep import SweepReport  # noqa: E402
 from lifecycle.wiring import build_services  # noqa: E402
 from tests import support  # noqa: E402
 
@@ -174,7 +174,7 @@ async def gather_bounded(items: Iterable[T], work: Callable[[T], Coroutine[Any, 
 
 async def seed_records(settings: Settings, guests: Sequence[Guest], concurrency: int = 16) -> None:
     """Write each guest through the store adapter (`TableGuestStore.create`: record + index rows, one transaction)."""
-    tables = TableTables(build_service_client(settings, None), settings)
+    tables = LifecycleTables(build_service_client(settings, None), settings)
     store = TableGuestStore(tables)
     try:
         await gather_bounded(guests, lambda guest: store.create(guest, None), concurrency)
@@ -186,7 +186,7 @@ async def seed_records_bulk(settings: Settings, guests: Sequence[Guest], per_tra
                             concurrency: int = 4) -> None:
     """Write many guests fast: the same entities `TableGuestStore.create(guest, None)` writes (the adapter's own
     codec: the record plus its index rows), packed into transactions of up to 100 operations."""
-    tables = TableTables(build_service_client(settings, None), settings)
+    tables = LifecycleTables(build_service_client(settings, None), settings)
     try:
         client = await tables.table("guests")
         batches: list[list[tuple[str, dict[str, Any]]]] = [[]]

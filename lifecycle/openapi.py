@@ -65,7 +65,7 @@ ROUTE_PARAMETER = re.compile(r"\{(\w+)(?::[^}]*)?\}")
 
 
 @dataclass(frozen=True)
-class Operation:
+class ApiOperation:
     """How one registered HTTP function is documented."""
 
     operation_id: str
@@ -86,8 +86,8 @@ def _guest_ok(text: str) -> dict[int, str]:
     return {200: text, 202: ACCEPTED}
 
 
-OPERATIONS: dict[str, Operation] = {
-    "invite_guest": Operation(
+OPERATIONS: dict[str, ApiOperation] = {
+    "invite_guest": ApiOperation(
         "InviteGuest", "Invite a guest",
         "Invites a B2B guest, or adopts the guest who already exists with this email, then adds it to the managed "
         "groups given and, for an existing guest, writes the sponsors given to Graph. The record is written before "
@@ -99,53 +99,53 @@ OPERATIONS: dict[str, Operation] = {
         "Guests", {201: "Invited: a new guest. The body carries `inviteRedeemUrl`.",
                    200: "The guest already existed with this email and is now tracked.", 202: ACCEPTED},
         errors=(400, 401, 403, 409, 422, 502, 503), body=InviteRequest, visibility="important"),
-    "get_guest": Operation(
+    "get_guest": ApiOperation(
         "GetGuest", "Get a guest",
         "Returns one guest's record. While Graph work is pending each call also retries it, so this is the URL "
         "that the 202 Location header points to.",
         "Guests", _guest_ok("The guest."), errors=READ_ERRORS, visibility="important"),
-    "list_guests": Operation(
+    "list_guests": ApiOperation(
         "ListGuests", "List guests",
         "Lists tracked guests, filtered by email, state or expiry, one page at a time. Pass `continuationToken` "
         "from a page to get the next one.",
         "Guests", {200: "One page of guests."}, errors=(400, 401, 503), response=GuestPage, query=ListQuery),
-    "add_guest_to_group": Operation(
+    "add_guest_to_group": ApiOperation(
         "AddGuestToGroup", "Add a guest to a group",
         "Adds the guest to a managed group. Idempotent: adding a member again succeeds. Answers 202 while Graph "
         "has not confirmed the membership yet.",
         "Groups", _guest_ok("The guest, now a member of the group.")),
-    "remove_guest_from_group": Operation(
+    "remove_guest_from_group": ApiOperation(
         "RemoveGuestFromGroup", "Remove a guest from a group",
         "Removes the guest from a managed group. Idempotent: removing a non-member succeeds.",
         "Groups", _guest_ok("The guest, no longer a member of the group.")),
-    "disable_guest": Operation(
+    "disable_guest": ApiOperation(
         "DisableGuest", "Disable a guest",
         "Blocks the guest's sign-in (accountEnabled false): that is what stops a guest. It also revokes the "
         "guest's sessions, but a guest signs in at its home organisation, so the revoke does not reach those "
         "sessions, and access tokens already issued stay valid until they expire (up to an hour). Only users "
         "whose userType is Guest are changed.",
         "Lifecycle", _guest_ok("The disabled guest.")),
-    "enable_guest": Operation(
+    "enable_guest": ApiOperation(
         "EnableGuest", "Enable a guest", "Unblocks the sign-in of a disabled guest.",
         "Lifecycle", _guest_ok("The enabled guest.")),
-    "extend_guest": Operation(
+    "extend_guest": ApiOperation(
         "ExtendGuest", "Extend a guest's access",
         "Moves the guest's expiry to `expiresAt`, or to `days` from now. Extending a guest disabled by expiry "
         "re-enables it.",
         "Lifecycle", _guest_ok("The guest with its new expiry."), body=ExtendRequest),
-    "reinvite_guest": Operation(
+    "reinvite_guest": ApiOperation(
         "ReinviteGuest", "Re-invite a guest",
         "Resets the guest's redemption status and returns a new redemption link in `inviteRedeemUrl`.",
         "Lifecycle", _guest_ok("The guest, with the new `inviteRedeemUrl`."), body=ReinviteRequest,
         body_required=False),
-    "delete_guest": Operation(
+    "delete_guest": ApiOperation(
         "DeleteGuest", "Delete a guest",
         "Soft-deletes the guest in Entra; it can be restored for 30 days. The record is kept.",
         "Lifecycle", _guest_ok("The deleted guest.")),
-    "restore_guest": Operation(
+    "restore_guest": ApiOperation(
         "RestoreGuest", "Restore a deleted guest", "Restores a soft-deleted guest within 30 days of its deletion.",
         "Lifecycle", _guest_ok("The restored guest.")),
-    "adopt_guests": Operation(
+    "adopt_guests": ApiOperation(
         "AdoptGuests", "Adopt the directory's existing guests",
         "Starts tracking the guests that already exist in the directory (all, or the members, direct or nested, of "
         "`groupId`), with an expiry `expiresInDays` from now. Reads Graph, never writes to it; idempotent (tracked "
@@ -155,19 +155,19 @@ OPERATIONS: dict[str, Operation] = {
         "Directory", {200: "What was adopted (in a dry run: what would be)."},
         errors=(400, 401, 404, 409, 422, 502, 503),
         response=AdoptReport, body=AdoptRequest, body_required=False),
-    "expiry_plan": Operation(
+    "expiry_plan": ApiOperation(
         "GetExpiryPlan", "Show the next sweep's plan",
         "Every action the next expiry sweep would take, with its reason and the date it is based on, what the "
         "per-run cap defers and whether the mass-deletion guard would trip. Computed from the same directory pass "
         "and planning function as the sweep; changes nothing.",
         "Directory", {200: "The plan."}, errors=(401, 502, 503), response=ExpiryPlan),
-    "health": Operation(
+    "health": ApiOperation(
         "GetHealth", "Check health",
         "Reports whether the configuration is valid and storage is reachable, without secrets. Anonymous, for "
         "probes.",
         "Service", {200: "Healthy."}, errors=(503,), response=HealthReport, error_bodies={503: HealthReport},
         visibility="advanced"),
-    "openapi_document": Operation(
+    "openapi_document": ApiOperation(
         "GetOpenApiDocument", "Get the OpenAPI document",
         "Returns this OpenAPI 3 description, with `servers` set to the URL it was fetched from when that host is the app's own host name or loopback (else the relative `/api`). Anonymous.",
         "Service", {200: "The OpenAPI 3.0.3 document."}, errors=(), response=None, visibility="internal"),
@@ -279,7 +279,7 @@ def registered_functions() -> list[Any]:
 
 
 def build_openapi(functions: Iterable[Any] | None = None) -> dict[str, Any]:
-    """The OpenAPI 3.0.3 document of the registered HTTP functions; fails on a function with no Operation."""
+    """The OpenAPI 3.0.3 document of the registered HTTP functions; fails on a function with no ApiOperation."""
     functions = registered_functions() if functions is None else list(functions)
     schemas, documented = Schemas(), set()
     paths: dict[str, dict[str, Any]] = {}
@@ -306,7 +306,7 @@ def _tags() -> list[dict[str, str]]:
     return [{"name": name} for name in names]
 
 
-def _operation(function: Any, operation: Operation, schemas: Schemas) -> dict[str, Any]:
+def _operation(function: Any, operation: ApiOperation, schemas: Schemas) -> dict[str, Any]:
     mutating = any(method in MUTATING for method in function.methods)
     result: dict[str, Any] = {"operationId": operation.operation_id, "summary": operation.summary,
                               "description": operation.description, "tags": [operation.tag]}
@@ -329,7 +329,7 @@ def _security(auth_level: str) -> list[dict[str, list[str]]]:
     raise ValueError(f"auth level {auth_level} is not documented")
 
 
-def _parameters(route: str, operation: Operation, mutating: bool) -> list[dict[str, Any]]:
+def _parameters(route: str, operation: ApiOperation, mutating: bool) -> list[dict[str, Any]]:
     found = [_path_parameter(name) for name in ROUTE_PARAMETER.findall(route)]
     if operation.query is not None:
         found += _query_parameters(operation.query)
@@ -362,7 +362,7 @@ def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
     return found
 
 
-def _responses(operation: Operation, schemas: Schemas, mutating: bool) -> dict[str, Any]:
+def _responses(operation: ApiOperation, schemas: Schemas, mutating: bool) -> dict[str, Any]:
     responses: dict[str, Any] = {}
     for status, text in sorted(operation.success.items()):
         body = schemas.ref(operation.response) if operation.response else {"type": "object"}

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, Sequence
 
-from lifecycle.domain.expiry import SignIn
+from lifecycle.domain.planning import SignIn
 from lifecycle.domain.model import EmailClaim, Guest, GuestState, IndexKind
 
 

@@ -16,8 +16,8 @@ from lifecycle.logs import quiet_dependency_loggers
 from lifecycle.ports import AuditLog, Directory, EventPublisher, GuestStore, IdempotencyStore
 from lifecycle.services.adoption import AdoptionService
 from lifecycle.services.context import Context, Tuning
-from lifecycle.services.events import EventDispatcher
-from lifecycle.services.expiry import ExpirySweep
+from lifecycle.services.dispatch import EventDispatcher
+from lifecycle.services.sweep import ExpirySweep
 from lifecycle.services.groups import GroupService
 from lifecycle.services.invitations import InvitationService
 from lifecycle.services.operations import GuestOperations
@@ -54,21 +54,21 @@ class Adapters:
     directory: Directory | None = None
     audit: AuditLog | None = None
     publisher: EventPublisher | None = None
-    keys: IdempotencyStore | None = None
+    idempotency_store: IdempotencyStore | None = None
     closers: list[Callable[[], Any]] = field(default_factory=list)
 
     def complete(self, settings: Settings, tuning: Tuning) -> "Adapters":
         credential = self._credential(settings)
-        if self.store is None or self.audit is None or self.keys is None:
+        if self.store is None or self.audit is None or self.idempotency_store is None:
             from lifecycle.adapters.tables import (
-                TableAuditLog, TableGuestStore, TableIdempotencyStore, TableTables, build_service_client,
+                TableAuditLog, TableGuestStore, TableIdempotencyStore, LifecycleTables, build_service_client,
             )
 
-            tables = TableTables(build_service_client(settings, credential), settings)
+            tables = LifecycleTables(build_service_client(settings, credential), settings)
             self.closers.append(tables.close)
             self.store = self.store or TableGuestStore(tables)
             self.audit = self.audit or TableAuditLog(tables)
-            self.keys = self.keys or TableIdempotencyStore(tables)
+            self.idempotency_store = self.idempotency_store or TableIdempotencyStore(tables)
         if self.publisher is None:
             from lifecycle.adapters.queue import QueueEventPublisher
 
@@ -88,7 +88,7 @@ class Adapters:
         """The one credential the real adapters share (None when none of them needs Azure)."""
         from lifecycle.adapters.credentials import azure_credential
 
-        real_storage = None in (self.store, self.audit, self.keys, self.publisher)
+        real_storage = None in (self.store, self.audit, self.idempotency_store, self.publisher)
         wanted = (real_storage and settings.storage_uses_identity) or (
             self.directory is None and not settings.graph_uses_development_token)
         return azure_credential(settings) if wanted else None
@@ -96,23 +96,23 @@ class Adapters:
 
 def build_services(settings: Settings, *, store: GuestStore | None = None, directory: Directory | None = None,
                    audit: AuditLog | None = None, publisher: EventPublisher | None = None,
-                   keys: IdempotencyStore | None = None, tuning: Tuning | None = None,
+                   idempotency_store: IdempotencyStore | None = None, tuning: Tuning | None = None,
                    clock: Callable[[], datetime] = utcnow) -> Services:
     """Wire the services to real adapters, or to the ports given (fakes in tests)."""
     quiet_dependency_loggers()
     tuning = tuning or Tuning()
-    ports = Adapters(store, directory, audit, publisher, keys).complete(settings, tuning)
-    assert ports.store and ports.directory and ports.audit and ports.publisher and ports.keys
+    ports = Adapters(store, directory, audit, publisher, idempotency_store).complete(settings, tuning)
+    assert ports.store and ports.directory and ports.audit and ports.publisher and ports.idempotency_store
     context = Context(settings, ports.store, ports.directory, ports.audit, tuning, clock)
     provisioner = Provisioner(context)
     invitations = InvitationService(context, provisioner)
     operations = GuestOperations(context)
     dispatcher = EventDispatcher(ports.store, ports.publisher)
-    expiry = ExpirySweep(context, operations, provisioner, invitations, dispatcher, ports.keys)
+    expiry = ExpirySweep(context, operations, provisioner, invitations, dispatcher, ports.idempotency_store)
     return Services(context=context, invitations=invitations, groups=GroupService(context, provisioner),
                     provisioner=provisioner, operations=operations,
                     expiry=expiry, dispatcher=dispatcher, idempotency=Idempotency(
-                        ports.keys, clock, timedelta(seconds=tuning.idempotency_lease_seconds)),
+                        ports.idempotency_store, clock, timedelta(seconds=tuning.idempotency_lease_seconds)),
                     adoption=AdoptionService(context, expiry.policy(None, False)), closers=ports.closers)
 
 

@@ -45,7 +45,7 @@ def fakes() -> Iterator[Fakes]:
     publisher, keys = InMemoryEventPublisher(), InMemoryIdempotencyStore()
     directory.add_group(GROUP_A)
     directory.add_group(GROUP_B)
-    services = build_services(settings, store=store, directory=directory, audit=audit, publisher=publisher, keys=keys,
+    services = build_services(settings, store=store, directory=directory, audit=audit, publisher=publisher, idempotency_store=keys,
                               tuning=Tuning(lag_retry_seconds=0.3, lag_first_delay=0.05, claim_wait_seconds=0.5))
     container.use(lambda: services)
     yield Fakes(settings, store, directory, audit, publisher, keys, services)

@@ -32,7 +32,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt,
 
 from lifecycle.adapters.credentials import graph_auth_provider
 from lifecycle.config import Settings
-from lifecycle.domain.expiry import SignIn
+from lifecycle.domain.planning import SignIn
 from lifecycle.domain.odata import odata_string
 from lifecycle.errors import GraphBadRequest, GraphError, GraphNotFound, GraphRejectedInput, GraphUnavailable
 from lifecycle.ports import DirectoryUser, GuestListing, Invitation, InvitationRequest

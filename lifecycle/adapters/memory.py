@@ -10,7 +10,7 @@ from typing import Any
 
 from lifecycle.adapters import table_codec as codec
 from lifecycle.domain.model import EmailClaim, Guest, GuestState, IndexKind
-from lifecycle.domain.expiry import SignIn
+from lifecycle.domain.planning import SignIn
 from lifecycle.errors import ConcurrencyConflict, GraphBadRequest, GraphNotFound, GraphRejectedInput, InvalidRequest
 from lifecycle.ports import (
     AuditEntry, DirectoryUser, Event, GuestListing, GuestQuery, IdempotencyRecord, Invitation, InvitationRequest,

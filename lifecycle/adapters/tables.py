@@ -103,7 +103,7 @@ async def lost_race(action: str) -> AsyncIterator[None]:
         raise
 
 
-class TableTables:
+class LifecycleTables:
     """Lazily creates (once per worker) and hands out the app's tables."""
 
     def __init__(self, service: TableServiceClient, settings: Settings) -> None:
@@ -133,7 +133,7 @@ class TableGuestStore:
 
     KNOWN_ROWS_LIMIT = 20_000
 
-    def __init__(self, tables: TableTables) -> None:
+    def __init__(self, tables: LifecycleTables) -> None:
         self._tables = tables
         self._known_rows: dict[str, tuple[str | None, set[str]]] = {}  # guest id -> (etag, its index rows)
 
@@ -362,7 +362,7 @@ def _decode_token(token: str | None) -> Any:
 class TableAuditLog:
     """AuditLog on Table Storage: partition per target, rows in time order."""
 
-    def __init__(self, tables: TableTables) -> None:
+    def __init__(self, tables: LifecycleTables) -> None:
         self._tables = tables
 
     async def record(self, entry: AuditEntry) -> None:
@@ -391,7 +391,7 @@ class TableAuditLog:
 class TableIdempotencyStore:
     """IdempotencyStore on Table Storage: partition by the first hex digits of the key's hash."""
 
-    def __init__(self, tables: TableTables) -> None:
+    def __init__(self, tables: LifecycleTables) -> None:
         self._tables = tables
 
     @staticmethod

@@ -5,7 +5,7 @@ import azure.functions as func
 
 from lifecycle.http.responses import actor_of, http_handler, json_response, parse_body
 from lifecycle.schemas import AdoptRequest
-from lifecycle.services.expiry import describe_plan
+from lifecycle.services.sweep import describe_plan
 from lifecycle.wiring import container
 
 bp = func.Blueprint()

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from lifecycle.domain import events
-from lifecycle.domain.expiry import ExpiryPolicy, plan_expiry
+from lifecycle.domain.planning import ExpiryPolicy, plan_expiry
 from lifecycle.domain.model import DisabledReason, EmailClaim, Guest, GuestState, InvitationState
 from lifecycle.errors import ConcurrencyConflict, Conflict, GraphNotFound, LifecycleError
 from lifecycle.ports import DirectoryUser, GuestListing, GuestQuery

@@ -111,16 +111,16 @@ class GuestOperations:
 
     # --- running one -----------------------------------------------------------------------------
     async def run(self, operation: Operation, guest_id: str, actor: str, *,
-                  verified: DirectoryUser | None = None) -> OperationResult:
+                  known_user: DirectoryUser | None = None) -> OperationResult:
         async with self._context.audited(actor, f"guest.{operation.name}", guest_id) as notes:
             guest = await self._context.load(guest_id)
             if guest.pending_action and guest.pending_action != operation.intent:
-                await self._resume_then_refuse(guest, actor, verified)
+                await self._resume_then_refuse(guest, actor, known_user)
             if operation.done(guest) and guest.pending_action != operation.intent:
                 notes["outcome"] = "unchanged"
                 return OperationResult(guest, changed=False)
             operation.transition(guest, self._context.clock())  # refuse an impossible change before any write
-            if verified is None:
+            if known_user is None:
                 await self.verify_guest(guest, operation.in_deleted_items)
             result = await self._execute(operation, guest)
             notes["state"] = result.guest.state.value
@@ -136,14 +136,14 @@ class GuestOperations:
             raise Forbidden("the user is not a guest; only guests are changed", code="NotAGuest")
         return user
 
-    async def _resume_then_refuse(self, guest: Guest, actor: str, verified: DirectoryUser | None) -> None:
+    async def _resume_then_refuse(self, guest: Guest, actor: str, known_user: DirectoryUser | None) -> None:
         """Finish the operation the record says is pending (its Graph writes may already have been made), then
         refuse the new one with 409: the caller decides again on the finished state."""
         pending = self.pending(guest)
         resumed, reason = False, ""
         if pending is not None:
             try:
-                await self.run(pending, guest.id, actor, verified=verified)
+                await self.run(pending, guest.id, actor, known_user=known_user)
                 resumed = True
             except LifecycleError as exc:
                 reason = exc.message

@@ -35,23 +35,23 @@ class Provisioner:
     def __init__(self, context: Context) -> None:
         self._context = context
 
-    async def finish(self, guest: Guest, verified: DirectoryUser | None = None, *, actor: str = ACTOR) -> Guest:
+    async def finish(self, guest: Guest, known_user: DirectoryUser | None = None, *, actor: str = ACTOR) -> Guest:
         """Apply what the record wants in Graph and record what was done, each change audited in `actor`'s name (a
         poll's caller, the sweep). A group that refuses the guest for good is recorded as failed (no longer pending)
         and audited.
 
-        `verified` is the user as the caller read it from Graph during this request (or the invitation Graph just
+        `known_user` is the user as the caller read it from Graph during this request (or the invitation Graph just
         created); without it the user is read here. Nothing is written unless that user is a guest."""
         with collect_request_ids() as request_ids:
-            finished, result = await self._finish(guest, verified)
+            finished, result = await self._finish(guest, known_user)
         await self._audit_done(actor, guest, result, tuple(request_ids))
         for group_id, error in result.refused:
             await self._audit_refusal(finished, group_id, error)
         return finished
 
-    async def finish_for_caller(self, guest: Guest, verified: DirectoryUser | None = None) -> Guest:
+    async def finish_for_caller(self, guest: Guest, known_user: DirectoryUser | None = None) -> Guest:
         """`finish` for a request: a group's final refusal is recorded, then raised (422 with Graph's reason)."""
-        finished, result = await self._finish(guest, verified)
+        finished, result = await self._finish(guest, known_user)
         if result.refused:
             group_id, error = result.refused[0]
             error.details.append({"guestId": finished.id, "groupId": group_id})
@@ -82,13 +82,13 @@ class Provisioner:
         except LifecycleError:
             log.error("audit write failed: %s %s %s", entry.action, entry.target, entry.outcome)
 
-    async def _finish(self, guest: Guest, verified: DirectoryUser | None) -> tuple[Guest, Result]:
+    async def _finish(self, guest: Guest, known_user: DirectoryUser | None) -> tuple[Guest, Result]:
         if not _has_graph_work(guest) or guest.state in (GuestState.DELETED, GuestState.PURGED):
             return guest, Result()
         guest = await self._drop_unmanaged_groups(guest)
         if not _has_graph_work(guest):
             return guest, Result()
-        user = verified if verified is not None else await self._context.directory.get_user(guest.id)
+        user = known_user if known_user is not None else await self._context.directory.get_user(guest.id)
         if user is None:
             return await self._note(guest, NOT_VISIBLE), Result()
         if not user.is_guest:

@@ -1,7 +1,7 @@
 """One expiry sweep on the services of the running event loop (the timer and the CLI share it)."""
 from __future__ import annotations
 
-from lifecycle.services.expiry import SweepReport
+from lifecycle.services.sweep import SweepReport
 from lifecycle.wiring import container
 
 

@@ -12,7 +12,7 @@ from lifecycle.adapters.memory import (
     InMemoryAuditLog, InMemoryGuestStore, InMemoryIdempotencyStore,
 )
 from lifecycle.adapters.tables import (
-    TableAuditLog, TableGuestStore, TableIdempotencyStore, TableTables, build_service_client,
+    TableAuditLog, TableGuestStore, TableIdempotencyStore, LifecycleTables, build_service_client,
 )
 from lifecycle.config import Settings
 from lifecycle.ports import AuditLog, GuestStore, IdempotencyStore
@@ -37,26 +37,26 @@ def storage_settings(request: pytest.FixtureRequest, adapter: str) -> Settings |
 
 
 @pytest.fixture
-async def tables(storage_settings: Settings | None) -> AsyncIterator[TableTables | None]:
+async def tables(storage_settings: Settings | None) -> AsyncIterator[LifecycleTables | None]:
     if storage_settings is None:
         yield None
         return
-    handle = TableTables(build_service_client(storage_settings, None), storage_settings)
+    handle = LifecycleTables(build_service_client(storage_settings, None), storage_settings)
     yield handle
     await handle.close()
 
 
 @pytest.fixture
-def store(tables: TableTables | None) -> GuestStore:
+def store(tables: LifecycleTables | None) -> GuestStore:
     return InMemoryGuestStore() if tables is None else TableGuestStore(tables)
 
 
 @pytest.fixture
-def keys(tables: TableTables | None) -> IdempotencyStore:
+def keys(tables: LifecycleTables | None) -> IdempotencyStore:
     return InMemoryIdempotencyStore() if tables is None else TableIdempotencyStore(tables)
 
 
 @pytest.fixture
-def audit(tables: TableTables | None) -> AuditLog:
+def audit(tables: LifecycleTables | None) -> AuditLog:
     return InMemoryAuditLog() if tables is None else TableAuditLog(tables)
 

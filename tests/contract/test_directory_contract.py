@@ -13,7 +13,7 @@ from graph_emulator import EmulatorControl
 from lifecycle.adapters.graph import GraphDirectory
 from lifecycle.adapters.memory import InMemoryDirectory
 from lifecycle.config import Settings
-from lifecycle.domain.expiry import SignIn
+from lifecycle.domain.planning import SignIn
 from lifecycle.errors import GraphNotFound, GraphRejectedInput
 from lifecycle.ports import Directory
 from tests.support import app_environment

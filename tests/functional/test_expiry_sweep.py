@@ -9,7 +9,7 @@ from lifecycle.adapters.memory import (
     InMemoryAuditLog, InMemoryDirectory, InMemoryEventPublisher, InMemoryGuestStore, InMemoryIdempotencyStore,
 )
 from lifecycle.config import Settings
-from lifecycle.domain.expiry import SignIn
+from lifecycle.domain.planning import SignIn
 from lifecycle.domain.model import GuestState
 from lifecycle.schemas import InviteRequest
 from lifecycle.services.context import Tuning
@@ -35,7 +35,7 @@ def world():
     def services(**env: str):
         settings = Settings.from_env({"GRAPH_BASE_URL": "http://127.0.0.1:9", **env})
         return build_services(settings, store=store, directory=directory, audit=audit, clock=clock,
-                              publisher=publisher, keys=InMemoryIdempotencyStore(),
+                              publisher=publisher, idempotency_store=InMemoryIdempotencyStore(),
                               tuning=Tuning(lag_retry_seconds=0.1, lag_first_delay=0.05, action_stale_seconds=60))
 
     services.publisher = publisher

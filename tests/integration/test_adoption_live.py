@@ -9,7 +9,7 @@ import pytest
 from lifecycle.domain.model import GuestState
 from lifecycle.errors import Conflict
 from lifecycle.ports import GuestQuery
-from lifecycle.services.expiry import describe_plan
+from lifecycle.services.sweep import describe_plan
 from lifecycle.wiring import build_services
 
 pytestmark = pytest.mark.azurite

@@ -49,7 +49,7 @@ class Clock:
 @pytest.fixture
 async def refusing_keys(live: Services) -> AsyncIterator[tuple[Services, ReleaseAndCompleteFail, Clock]]:
     keys, clock = ReleaseAndCompleteFail(live.expiry._keys), Clock()
-    services = build_services(live.settings, keys=keys, tuning=FAST, clock=clock)  # type: ignore[arg-type]
+    services = build_services(live.settings, idempotency_store=keys, tuning=FAST, clock=clock)  # type: ignore[arg-type]
     container.use(lambda: services)
     yield services, keys, clock
     await services.close()

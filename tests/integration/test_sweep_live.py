@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from lifecycle.adapters.tables import TableGuestStore, TableTables, build_service_client
+from lifecycle.adapters.tables import TableGuestStore, LifecycleTables, build_service_client
 from lifecycle.config import Settings
 from lifecycle.domain.model import GuestState
 from lifecycle.schemas import InviteRequest
@@ -33,7 +33,7 @@ class Crash(BaseException):
 class CrashingStore(TableGuestStore):
     """Dies right after Graph was written, before the record says so, for one guest."""
 
-    def __init__(self, tables: TableTables, victim: str) -> None:
+    def __init__(self, tables: LifecycleTables, victim: str) -> None:
         super().__init__(tables)
         self.victim = victim
 
@@ -52,7 +52,7 @@ async def world(live_env, emulator):
         settings = Settings.from_env({**live_env, **env})
         store = None
         if store_factory:
-            tables = TableTables(build_service_client(settings, None), settings)
+            tables = LifecycleTables(build_service_client(settings, None), settings)
             store = store_factory(tables)
             opened.append(tables)
         built = build_services(settings, clock=clock, tuning=tuning, store=store)

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from lifecycle.domain.expiry import ActionKind, ExpiryPolicy, SignIn, plan_expiry, sign_ins_known
+from lifecycle.domain.planning import ActionKind, ExpiryPolicy, SignIn, plan_expiry, sign_ins_known
 from lifecycle.domain.model import DisabledReason, Guest, GuestState, InvitationState
 
 NOW = datetime(2026, 11, 23, 3, 0, tzinfo=timezone.utc)

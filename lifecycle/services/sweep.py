@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from lifecycle.domain import events
-from lifecycle.domain.expiry import (
+from lifecycle.domain.planning import (
     Action, ActionKind, ExpiryPolicy, Plan, SignIn, due_actions, plan_expiry, sign_ins_known,
 )
 from lifecycle.domain.model import DisabledReason, Guest, GuestState, IndexKind, InvitationState
@@ -19,7 +19,7 @@ from lifecycle.logs import get_logger
 from lifecycle.ports import DirectoryUser, Event, GuestListing, GuestQuery, IdempotencyStore
 from lifecycle.request_log import unit_of_work
 from lifecycle.services.context import Context
-from lifecycle.services.events import EventDispatcher
+from lifecycle.services.dispatch import EventDispatcher
 from lifecycle.services.invitations import InvitationService
 from lifecycle.services.operations import GuestOperations, Operation
 from lifecycle.services.provisioning import Provisioner
@@ -121,10 +121,10 @@ def _counts(values: dict[str, int]) -> str:
 
 class ExpirySweep:
     def __init__(self, context: Context, operations: GuestOperations, provisioner: Provisioner,
-                 invitations: InvitationService, dispatcher: EventDispatcher, keys: IdempotencyStore) -> None:
+                 invitations: InvitationService, dispatcher: EventDispatcher, idempotency_store: IdempotencyStore) -> None:
         self._context = context
         self._dispatcher = dispatcher
-        self._keys = keys
+        self._keys = idempotency_store
         self._operations = operations
         self._provisioner = provisioner
         self._invitations = invitations
@@ -306,7 +306,7 @@ class ExpirySweep:
             if action.kind is ActionKind.NOTIFY:
                 return await self._notify(action.guest_id, now)
             result = await self._operations.run(self._operation(action), action.guest_id, ACTOR,
-                                                verified=DirectoryUser(action.guest_id, "Guest"))
+                                                known_user=DirectoryUser(action.guest_id, "Guest"))
             return int(result.changed)
         except (ConcurrencyConflict, Conflict) as exc:
             report.skipped.append({"guestId": action.guest_id, "reason": f"{action.kind.value}: {exc.message}"})
