@@ -85,6 +85,8 @@ async def main():
         await call(functions, "reinvite_guest", "POST", "guests/{id}/reinvite", {}, route_params=guest),
         await call(functions, "delete_guest", "DELETE", "guests/{id}", route_params=guest),
         await call(functions, "restore_guest", "POST", "guests/{id}/restore", route_params=guest),
+        await call(functions, "adopt_guests", "POST", "adopt", {"dryRun": True}),
+        await call(functions, "expiry_plan", "GET", "expiry/plan"),
     ]
     timer = functions.pop("expire_guests")
     outcome = await timer.get_user_function()(TimerRequest(past_due=False))
@@ -109,6 +111,7 @@ EXPECTED_STATUS = {
     "health": 200, "openapi_document": 200, "invite_guest": 201, "list_guests": 200, "get_guest": 200,
     "add_guest_to_group": 200, "remove_guest_from_group": 200, "disable_guest": 200, "enable_guest": 200,
     "extend_guest": 200, "reinvite_guest": 200, "delete_guest": 200, "restore_guest": 200,
+    "adopt_guests": 200, "expiry_plan": 200,
 }
 
 
