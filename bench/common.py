@@ -30,7 +30,7 @@ from lifecycle.adapters import table_codec as codec  # noqa: E402
 from lifecycle.adapters.tables import TableGuestStore, LifecycleTables, build_service_client  # noqa: E402
 from lifecycle.config import Settings  # noqa: E402
 from lifecycle.domain.model import Guest, GuestState, InvitationState  # noqa: E402
-from lifecycle.services.context import Tuning  # noqa: E402
+from lifecycle.config import Tuning  # noqa: E402
 from lifecycle.services.sweep import SweepReport  # noqa: E402
 from lifecycle.wiring import build_services  # noqa: E402
 from tests import support  # noqa: E402

@@ -5,6 +5,7 @@ import ipaddress
 import os
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Literal
 from urllib.parse import urlsplit
@@ -12,7 +13,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from lifecycle.domain.policy import normal_domain
+from lifecycle.domain.policy import AccessPolicy, normal_domain
 from lifecycle.errors import ConfigurationError
 
 SETTING_DEFAULTS: dict[str, str] = {
@@ -81,6 +82,22 @@ def is_loopback_host(host: str | None) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """Timings that are not deployment settings."""
+
+    claim_wait_seconds: float = 15.0  # how long a request waits for a concurrent invite of the same email
+    claim_poll_seconds: float = 0.25
+    claim_stale_seconds: float = 120.0  # an `inviting` claim older than this is taken over (its owner died)
+    lag_retry_seconds: float = 8.0  # how long a write on a just-invited user is retried while Graph replicates
+    lag_first_delay: float = 0.25
+    save_attempts: int = 5  # optimistic-concurrency retries for bookkeeping writes
+    action_stale_seconds: float = 600.0  # a recorded Graph action older than this is resumed by the sweep
+    idempotency_lease_seconds: float = 30.0  # an Idempotency-Key in progress and not renewed for this long lapses
+    graph_retry_attempts: int = 6  # attempts per Graph call when Graph throttles (429) or is unavailable (503/504)
+    graph_retry_budget_seconds: float = 30.0
 
 
 class Settings(BaseModel):
@@ -211,6 +228,11 @@ class Settings(BaseModel):
     @cached_property
     def managed_groups(self) -> frozenset[str]:
         return frozenset(self.managed_group_ids)
+
+    @cached_property
+    def access_policy(self) -> AccessPolicy:
+        """The email-domain lists and the managed groups, as the safety rules check them."""
+        return AccessPolicy(self.allowed_email_domains, self.blocked_email_domains, self.managed_groups)
 
     def table_name(self, kind: str) -> str:
         return f"{self.table_prefix}{kind}"

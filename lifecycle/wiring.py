@@ -5,28 +5,33 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict
 
 from azure.core.credentials_async import AsyncTokenCredential
 
-from lifecycle.config import Settings
+from lifecycle.config import Settings, Tuning
 from lifecycle.domain.model import utcnow
 from lifecycle.idempotency import Idempotency
 from lifecycle.logs import quiet_dependency_loggers
 from lifecycle.ports import AuditLog, Directory, EventPublisher, GuestStore, IdempotencyStore
 from lifecycle.services.adoption import AdoptionService
-from lifecycle.services.context import Context, Tuning
+from lifecycle.services.audit import Audit
 from lifecycle.services.dispatch import EventDispatcher
 from lifecycle.services.sweep import ExpirySweep
 from lifecycle.services.groups import GroupService
 from lifecycle.services.invitations import InvitationService
 from lifecycle.services.operations import GuestOperations
 from lifecycle.services.provisioning import Provisioner
+from lifecycle.services.records import GuestRecords
 
 
 @dataclass
 class Services:
-    context: Context
+    settings: Settings
+    clock: Callable[[], datetime]
+    records: GuestRecords
+    directory: Directory
+    audit: Audit
     invitations: InvitationService
     groups: GroupService
     provisioner: Provisioner
@@ -36,10 +41,6 @@ class Services:
     idempotency: Idempotency
     adoption: AdoptionService
     closers: list[Callable[[], Any]] = field(default_factory=list)
-
-    @property
-    def settings(self) -> Settings:
-        return self.context.settings
 
     async def close(self) -> None:
         for close in self.closers:
@@ -94,6 +95,16 @@ class Adapters:
         return azure_credential(settings) if wanted else None
 
 
+class _Needs(TypedDict):
+    """What every service is built on."""
+
+    records: GuestRecords
+    directory: Directory
+    audit: Audit
+    settings: Settings
+    clock: Callable[[], datetime]
+
+
 def build_services(settings: Settings, *, store: GuestStore | None = None, directory: Directory | None = None,
                    audit: AuditLog | None = None, publisher: EventPublisher | None = None,
                    idempotency_store: IdempotencyStore | None = None, tuning: Tuning | None = None,
@@ -103,17 +114,20 @@ def build_services(settings: Settings, *, store: GuestStore | None = None, direc
     tuning = tuning or Tuning()
     ports = Adapters(store, directory, audit, publisher, idempotency_store).complete(settings, tuning)
     assert ports.store and ports.directory and ports.audit and ports.publisher and ports.idempotency_store
-    context = Context(settings, ports.store, ports.directory, ports.audit, tuning, clock)
-    provisioner = Provisioner(context)
-    invitations = InvitationService(context, provisioner)
-    operations = GuestOperations(context)
+    records = GuestRecords(ports.store, clock, tuning.save_attempts)
+    audit = Audit(ports.audit, clock)
+    needs = _Needs(records=records, directory=ports.directory, audit=audit, settings=settings, clock=clock)
+    provisioner = Provisioner(**needs, tuning=tuning)
+    invitations = InvitationService(**needs, tuning=tuning, provisioner=provisioner)
+    operations = GuestOperations(**needs, tuning=tuning)
     dispatcher = EventDispatcher(ports.store, ports.publisher)
-    expiry = ExpirySweep(context, operations, provisioner, invitations, dispatcher, ports.idempotency_store)
-    return Services(context=context, invitations=invitations, groups=GroupService(context, provisioner),
+    expiry = ExpirySweep(**needs, tuning=tuning, operations=operations, provisioner=provisioner,
+                         invitations=invitations, dispatcher=dispatcher, idempotency_store=ports.idempotency_store)
+    return Services(**needs, invitations=invitations, groups=GroupService(**needs, provisioner=provisioner),
                     provisioner=provisioner, operations=operations,
                     expiry=expiry, dispatcher=dispatcher, idempotency=Idempotency(
                         ports.idempotency_store, clock, timedelta(seconds=tuning.idempotency_lease_seconds)),
-                    adoption=AdoptionService(context, expiry.policy(None, False)), closers=ports.closers)
+                    adoption=AdoptionService(**needs, policy=expiry.policy(None, False)), closers=ports.closers)
 
 
 class Container:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import GROUP_A, GROUP_B, GROUP_UNMANAGED, ROOT, Azurite, app_environment
+from tests.support import GROUP_A, GROUP_B, GROUP_UNMANAGED, ROOT, Azurite, MovableClock, app_environment
 
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -18,7 +18,7 @@ from lifecycle.adapters.memory import (  # noqa: E402
     InMemoryAuditLog, InMemoryDirectory, InMemoryEventPublisher, InMemoryGuestStore, InMemoryIdempotencyStore,
 )
 from lifecycle.config import Settings  # noqa: E402
-from lifecycle.services.context import Tuning  # noqa: E402
+from lifecycle.config import Tuning  # noqa: E402
 from lifecycle.wiring import Services, build_services, container  # noqa: E402
 
 FAST = Tuning(claim_wait_seconds=10.0, claim_poll_seconds=0.1, claim_stale_seconds=60.0, lag_retry_seconds=4.0,
@@ -34,6 +34,7 @@ class Fakes:
     audit: InMemoryAuditLog
     publisher: InMemoryEventPublisher
     keys: InMemoryIdempotencyStore
+    clock: MovableClock
     services: Services
 
 
@@ -45,10 +46,12 @@ def fakes() -> Iterator[Fakes]:
     publisher, keys = InMemoryEventPublisher(), InMemoryIdempotencyStore()
     directory.add_group(GROUP_A)
     directory.add_group(GROUP_B)
+    clock = MovableClock()
     services = build_services(settings, store=store, directory=directory, audit=audit, publisher=publisher, idempotency_store=keys,
-                              tuning=Tuning(lag_retry_seconds=0.3, lag_first_delay=0.05, claim_wait_seconds=0.5))
+                              tuning=Tuning(lag_retry_seconds=0.3, lag_first_delay=0.05, claim_wait_seconds=0.5),
+                              clock=clock)
     container.use(lambda: services)
-    yield Fakes(settings, store, directory, audit, publisher, keys, services)
+    yield Fakes(settings, store, directory, audit, publisher, keys, clock, services)
     container.reset()
 
 
@@ -108,7 +111,7 @@ async def stopped_storage(emulator: EmulatorControl) -> AsyncIterator[Services]:
     settings = Settings.from_env(app_environment(azurite.connection_string, emulator.graph_url))
     services = build_services(settings, tuning=FAST)
     container.use(lambda: services)
-    await services.context.store.ping()  # the tables exist while Azurite runs
+    await services.records.store.ping()  # the tables exist while Azurite runs
     azurite.stop()
     yield services
     await services.close()

@@ -9,6 +9,7 @@ import subprocess
 import tempfile
 import time
 import uuid
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,16 @@ AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1
 GROUP_A = "6f1c1ef7-2b1e-4a3c-9d51-00000000000a"
 GROUP_B = "6f1c1ef7-2b1e-4a3c-9d51-00000000000b"
 GROUP_UNMANAGED = "6f1c1ef7-2b1e-4a3c-9d51-0000000000ff"
+
+
+class MovableClock:
+    """The wall clock, moved on by `offset` when a test needs a later day."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta()
+
+    def __call__(self) -> datetime:
+        return datetime.now(timezone.utc) + self.offset
 
 
 def free_port() -> int:

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from lifecycle.adapters import table_codec as codec
-from lifecycle.domain.model import EmailClaim, Guest, GuestState, IndexKind
+from lifecycle.domain.model import EmailClaim, Guest, IndexKind
 from lifecycle.domain.planning import SignIn
 from lifecycle.errors import ConcurrencyConflict, GraphBadRequest, GraphNotFound, GraphRejectedInput, InvalidRequest
 from lifecycle.ports import (
@@ -17,7 +17,6 @@ from lifecycle.ports import (
     Page, storable_details,
 )
 
-_TRACKED = (GuestState.INVITED, GuestState.ACTIVE, GuestState.DISABLED)
 
 
 def _etag() -> str:
@@ -112,7 +111,7 @@ class InMemoryGuestStore:
         return sorted(stale, key=lambda c: codec.claim_key(c.email))[:limit]
 
     async def count_tracked(self) -> int:
-        return sum(1 for g in self.guests.values() if g.state in _TRACKED)
+        return sum(1 for g in self.guests.values() if g.is_tracked)
 
     async def pending_events(self, limit: int) -> list[Event]:
         return sorted(self.outbox, key=codec.outbox_key)[:limit]

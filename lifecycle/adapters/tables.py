@@ -22,7 +22,7 @@ from azure.data.tables.aio import TableClient, TableServiceClient
 
 from lifecycle.adapters import table_codec as codec
 from lifecycle.config import Settings
-from lifecycle.domain.model import EmailClaim, Guest, IndexKind
+from lifecycle.domain.model import TRACKED_STATES, EmailClaim, Guest, IndexKind
 from lifecycle.errors import ConcurrencyConflict, ConfigurationError, InvalidRequest, NotFound, StorageUnavailable
 from lifecycle.ports import AuditEntry, Event, GuestQuery, IdempotencyRecord, Page, storable_details
 
@@ -304,8 +304,8 @@ class TableGuestStore:
 
     async def count_tracked(self) -> int:
         client = await self._client()
-        text = ("PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi and "
-                "(State eq 'invited' or State eq 'active' or State eq 'disabled')")
+        tracked = " or ".join(f"State eq '{state.value}'" for state in TRACKED_STATES)
+        text = f"PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi and ({tracked})"
         params = {"pk": codec.PARTITION, "lo": codec.GUEST_PREFIX, "hi": "g`"}
         count = 0
         async with storage_errors("count"):

@@ -54,6 +54,9 @@ class InvalidTransition(Conflict):
 
 
 _LIVE = (GuestState.INVITED, GuestState.ACTIVE)
+TRACKED_STATES = (GuestState.INVITED, GuestState.ACTIVE, GuestState.DISABLED)
+"""A guest in one of these states has a user in the directory the app looks after."""
+_REMOVED = (GuestState.DELETED, GuestState.PURGED)
 
 
 @dataclass(frozen=True)
@@ -91,11 +94,37 @@ class Guest:
     # --- queries ---------------------------------------------------------------------------------
     @property
     def is_live(self) -> bool:
+        """Invited or active: the guest may sign in, and its expiry runs."""
         return self.state in _LIVE
 
     @property
+    def is_tracked(self) -> bool:
+        """Invited, active or disabled: its user should be in the directory, and its groups may change."""
+        return self.state in TRACKED_STATES
+
+    @property
+    def is_removed(self) -> bool:
+        """Deleted (the user is in deleted items) or purged (gone for good)."""
+        return self.state in _REMOVED
+
+    @property
+    def has_pending_group_changes(self) -> bool:
+        """Group adds or removals recorded and not yet made in Graph."""
+        return bool(self.pending_groups or self.removing_groups)
+
+    @property
+    def has_pending_graph_work(self) -> bool:
+        """Group changes or attribute writes recorded and not yet made in Graph."""
+        return self.has_pending_group_changes or bool(self.pending_attributes)
+
+    @property
     def has_unfinished_work(self) -> bool:
-        return bool(self.pending_groups or self.removing_groups or self.pending_attributes or self.pending_action)
+        """Pending Graph work, or an operation recorded as under way."""
+        return self.has_pending_graph_work or bool(self.pending_action)
+
+    def is_busy_with_other_than(self, action: str) -> bool:
+        """Another operation than `action` is recorded as under way."""
+        return bool(self.pending_action) and self.pending_action != action
 
     def index_entries(self) -> dict[IndexKind, datetime]:
         """The index positions this version of the record must occupy."""
@@ -108,8 +137,7 @@ class Guest:
             entries[IndexKind.DISABLED] = self.disabled_at
         if self.state is GuestState.DELETED and self.deleted_at:
             entries[IndexKind.DELETED] = self.deleted_at
-        if self.pending_action or (self.has_unfinished_work and self.state not in (GuestState.DELETED,
-                                                                                     GuestState.PURGED)):
+        if self.pending_action or (self.has_unfinished_work and not self.is_removed):
             entries[IndexKind.REPAIR] = self.pending_since or self.updated_at
         return entries
 
@@ -163,13 +191,13 @@ class Guest:
 
     def gone_from_directory(self, now: datetime) -> "Guest":
         """The user no longer exists in Graph (deleted elsewhere): record it as deleted."""
-        if self.state in (GuestState.DELETED, GuestState.PURGED):
+        if self.is_removed:
             return self
         return self._touch(now, state=GuestState.DELETED, deleted_at=now)
 
     def begin(self, action: str, now: datetime) -> "Guest":
         """Record the intent of a Graph write before making it (write-ahead)."""
-        if self.pending_action and self.pending_action != action:
+        if self.is_busy_with_other_than(action):
             raise InvalidTransition(f"another operation ({self.pending_action}) is in progress on this guest",
                                     code="OperationInProgress")
         return self._touch(now, pending_action=action, pending_since=now)

@@ -36,7 +36,7 @@ async def enable_guest(req: func.HttpRequest) -> func.HttpResponse:
 async def extend_guest(req: func.HttpRequest) -> func.HttpResponse:
     request = parse_body(req, ExtendRequest)
     services = container.get()
-    return await _run(req, services.operations.extending(request.expiry(services.context.clock())))
+    return await _run(req, services.operations.extending(request.expiry(services.clock())))
 
 
 @bp.route(route="guests/{id}/reinvite", methods=["POST"])

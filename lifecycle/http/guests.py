@@ -19,7 +19,7 @@ def guest_response(req: func.HttpRequest, guest: Guest, status: int = 200,
                    redeem_url: str | None = None) -> func.HttpResponse:
     """200/201 with the guest, or 202 + Location + Retry-After while Graph work is still pending."""
     headers = {}
-    if guest.pending_groups or guest.removing_groups:
+    if guest.has_pending_group_changes:
         status = 202
         headers = {"Location": f"{base_url(req)}/api/guests/{guest.id}", "Retry-After": PENDING_RETRY_AFTER}
     return json_response(GuestResource.of(guest, redeem_url), status, headers)
@@ -29,7 +29,7 @@ def guest_response(req: func.HttpRequest, guest: Guest, status: int = 200,
 @http_handler
 async def invite_guest(req: func.HttpRequest) -> func.HttpResponse:
     services = container.get()
-    command = parse_body(req, InviteRequest).command(services.context.clock(), services.settings.guest_default_ttl_days)
+    command = parse_body(req, InviteRequest).command(services.clock(), services.settings.guest_default_ttl_days)
     outcome = await services.invitations.invite(command, actor_of(req))
     return guest_response(req, outcome.guest, 201 if outcome.created else 200, outcome.redeem_url)
 
@@ -40,8 +40,8 @@ async def get_guest(req: func.HttpRequest) -> func.HttpResponse:
     """The guest; while Graph work is pending, each GET poll also retries it (the record already holds the intent).
     HEAD only reads: it never makes a Graph write."""
     services = container.get()
-    guest = await services.context.load(route_guid(req, "id"))
-    if req.method.upper() == "GET" and (guest.pending_groups or guest.removing_groups or guest.pending_attributes):
+    guest = await services.records.load(route_guid(req, "id"))
+    if req.method.upper() == "GET" and guest.has_pending_graph_work:
         guest = await services.provisioner.finish(guest, actor=actor_of(req))
     return guest_response(req, guest)
 
@@ -50,7 +50,7 @@ async def get_guest(req: func.HttpRequest) -> func.HttpResponse:
 @http_handler
 async def list_guests(req: func.HttpRequest) -> func.HttpResponse:
     query = parse_query(req, ListQuery)
-    page = await container.get().context.store.query(GuestQuery(
+    page = await container.get().records.store.query(GuestQuery(
         state=GuestState(query.state) if query.state else None, email=query.email,
         expiring_before=query.expiringBefore, page_size=query.pageSize,
         continuation_token=query.continuationToken))

@@ -26,7 +26,7 @@ async def health(req: func.HttpRequest) -> func.HttpResponse:
         "managedGroups": len(settings.managed_group_ids),
     }
     try:
-        await container.get().context.store.ping()
+        await container.get().records.store.ping()
         checks["storage"] = "ok"
     except LifecycleError as exc:
         checks["storage"] = exc.message

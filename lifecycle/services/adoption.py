@@ -6,16 +6,18 @@ only the guests that are not tracked yet."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+from lifecycle.config import Settings
 from lifecycle.domain import events
 from lifecycle.domain.planning import ExpiryPolicy, plan_expiry
 from lifecycle.domain.model import DisabledReason, EmailClaim, Guest, GuestState, InvitationState
 from lifecycle.errors import ConcurrencyConflict, Conflict, GraphNotFound, LifecycleError
-from lifecycle.ports import DirectoryUser, GuestListing, GuestQuery
-from lifecycle.request_log import committed
-from lifecycle.services.context import Context
+from lifecycle.ports import Directory, DirectoryUser, GuestListing, GuestQuery
+from lifecycle.services.audit import Audit
+from lifecycle.services.records import GuestRecords
 
 ACTOR_ACTION = "guest.adopt"
 
@@ -39,22 +41,26 @@ class Adoption:
 
 
 class AdoptionService:
-    def __init__(self, context: Context, policy: ExpiryPolicy) -> None:
-        self._context = context
+    def __init__(self, *, records: GuestRecords, directory: Directory, audit: Audit, settings: Settings,
+                 clock: Callable[[], datetime], policy: ExpiryPolicy) -> None:
+        self._records = records
+        self._directory = directory
+        self._audit = audit
+        self._settings = settings
+        self._clock = clock
         self._policy = policy
 
     async def adopt(self, *, actor: str, dry_run: bool = False, expires_in_days: int | None = None,
                     group_id: str | None = None) -> Adoption:
         """Adopt every untracked guest (or those in `group_id`). Refused as a whole (Conflict) when the adopted
         records would make more guests due at once than the mass-deletion guard allows."""
-        context = self._context
-        now = context.clock()
-        days = expires_in_days or context.settings.guest_default_ttl_days
+        now = self._clock()
+        days = expires_in_days or self._settings.guest_default_ttl_days
         result = Adoption(dry_run=dry_run)
-        async with context.audited(actor, "guests.adopt", group_id or "directory", dryRun=dry_run,
-                                   expiresInDays=days) as notes:
-            listing = await context.directory.list_guests(sign_in_activity=self._policy.inactivity_days > 0,
-                                                          sponsors=True)
+        async with self._audit.audited(actor, "guests.adopt", group_id or "directory", dryRun=dry_run,
+                                       expiresInDays=days) as notes:
+            listing = await self._directory.list_guests(sign_in_activity=self._policy.inactivity_days > 0,
+                                                        sponsors=True)
             users = await self._candidates(listing, group_id, result)
             result.found = len(users) + len(result.skipped)
             fresh = await self._untracked(users, result)
@@ -76,7 +82,7 @@ class AdoptionService:
         if group_id is None:
             return listing.users
         try:
-            members = await self._context.directory.transitive_member_ids(group_id)
+            members = await self._directory.transitive_member_ids(group_id)
         except GraphNotFound:
             raise GraphNotFound(f"there is no group '{group_id}' in the directory", code="GroupNotFound") from None
         guests = [u for u in listing.users if u.id in members]
@@ -100,7 +106,7 @@ class AdoptionService:
         ids: set[str] = set()
         token: str | None = None
         while True:
-            page = await self._context.store.query(GuestQuery(page_size=1000, continuation_token=token))
+            page = await self._records.store.query(GuestQuery(page_size=1000, continuation_token=token))
             ids.update(g.id for g in page.guests if g.state is not GuestState.PURGED)
             token = page.continuation_token
             if not token:
@@ -117,7 +123,7 @@ class AdoptionService:
         result.guard_tripped, result.guard_message = plan.guard_tripped, plan.guard_message
 
     async def _adopt_all(self, records: list[Guest], expanded: set[str], actor: str, result: Adoption) -> int:
-        slots = asyncio.Semaphore(self._context.settings.graph_max_concurrency * 2)
+        slots = asyncio.Semaphore(self._settings.graph_max_concurrency * 2)
 
         async def adopt(guest: Guest) -> str | None:
             async with slots:
@@ -130,11 +136,10 @@ class AdoptionService:
     async def _adopt_one(self, guest: Guest, has_sponsors: bool, actor: str) -> str | None:
         """None when this run adopted the guest, else why it did not. `has_sponsors`: the listing's expanded
         sponsors are complete (fewer than Graph's 20 per expansion); otherwise they are listed for this guest."""
-        context = self._context
         try:
-            async with context.audited(actor, ACTOR_ACTION, guest.id, email=guest.email) as notes:
+            async with self._audit.audited(actor, ACTOR_ACTION, guest.id, email=guest.email) as notes:
                 if not has_sponsors:
-                    guest = replace(guest, sponsors=await context.directory.sponsor_ids(guest.id))
+                    guest = replace(guest, sponsors=await self._directory.sponsor_ids(guest.id))
                 notes["sponsors"] = list(guest.sponsors)
                 await self._create(guest)
         except ConcurrencyConflict:
@@ -146,11 +151,9 @@ class AdoptionService:
     async def _create(self, guest: Guest) -> None:
         """The record, its email claim, its index rows and its event in one transaction (nothing is written to
         Graph, so there is no write-ahead step)."""
-        now = self._context.clock()
+        now = self._clock()
         claim = EmailClaim(email=guest.email, guest_id=guest.id, claimed_at=now, request={"email": guest.email})
-        adopted = [events.guest_event(events.ADOPTED, guest, now)]
-        await self._context.store.create(guest, claim, adopted)
-        committed(adopted)
+        await self._records.create(guest, claim, [events.guest_event(events.ADOPTED, guest, now)])
 
 
 def adopted_record(user: DirectoryUser, now: datetime, expires_in_days: int) -> Guest:

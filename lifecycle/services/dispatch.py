@@ -2,15 +2,16 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from lifecycle.errors import LifecycleError
 from lifecycle.ports import Event, EventPublisher, GuestStore
-from lifecycle.services.context import log
 
 PARALLEL_GUESTS = 16
+log = logging.getLogger("lifecycle")
 
 
 class EventDispatcher:

@@ -6,17 +6,21 @@ operation while another is recorded as pending finishes the pending one first an
 contradicts what Graph was already told."""
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from lifecycle.config import Settings, Tuning
 from lifecycle.domain import events
 from lifecycle.domain.model import SWEEP_REASONS, DisabledReason, Guest, GuestState
 from lifecycle.errors import Conflict, Forbidden, GraphNotFound, LifecycleError, NotFound
-from lifecycle.ports import DirectoryUser
-from lifecycle.services.context import Context, log
+from lifecycle.ports import Directory, DirectoryUser
+from lifecycle.services.audit import Audit
+from lifecycle.services.records import GuestRecords
 
+log = logging.getLogger("lifecycle")
 GraphStep = Callable[[Guest], Awaitable[Any]]
 
 
@@ -41,9 +45,14 @@ class OperationResult:
 
 
 class GuestOperations:
-    def __init__(self, context: Context) -> None:
-        self._context = context
-        directory = context.directory
+    def __init__(self, *, records: GuestRecords, directory: Directory, audit: Audit, settings: Settings,
+                 tuning: Tuning, clock: Callable[[], datetime]) -> None:
+        self._records = records
+        self._directory = directory
+        self._audit = audit
+        self._settings = settings
+        self._tuning = tuning
+        self._clock = clock
 
         async def block(guest: Guest) -> None:
             await directory.update_user(guest.id, {"accountEnabled": False})
@@ -79,17 +88,17 @@ class GuestOperations:
 
     def reinviting(self, redirect_url: str) -> Operation:
         async def graph(guest: Guest) -> str:
-            invitation = await self._context.directory.reset_redemption(guest.id, guest.email, redirect_url)
+            invitation = await self._directory.reset_redemption(guest.id, guest.email, redirect_url)
             return invitation.redeem_url
 
         return Operation("reinvite", "reinvite", lambda g: False, lambda g, now: g.reinvited(now), graph, None)
 
     def deleting(self) -> Operation:
-        return Operation("delete", "delete", lambda g: g.state in (GuestState.DELETED, GuestState.PURGED),
+        return Operation("delete", "delete", lambda g: g.is_removed,
                          lambda g, now: g.delete(now), self._delete_in_graph, events.DELETED)
 
     def restoring(self) -> Operation:
-        return Operation("restore", "restore", lambda g: g.state in (GuestState.INVITED, GuestState.ACTIVE, GuestState.DISABLED),
+        return Operation("restore", "restore", lambda g: g.is_tracked,
                          lambda g, now: g.restore(now), self._restore_in_graph, events.RESTORED, in_deleted_items=True)
 
     def purging(self) -> Operation:
@@ -97,29 +106,29 @@ class GuestOperations:
 
     async def _delete_in_graph(self, guest: Guest) -> None:
         try:
-            await self._context.directory.delete_user(guest.id)
+            await self._directory.delete_user(guest.id)
         except GraphNotFound:
             log.info("delete: %s is no longer in the directory; nothing to delete", guest.id)
 
     async def _restore_in_graph(self, guest: Guest) -> None:
         try:
-            await self._context.directory.restore_user(guest.id)
+            await self._directory.restore_user(guest.id)
         except GraphNotFound:
-            if await self._context.directory.get_user(guest.id) is None:
+            if await self._directory.get_user(guest.id) is None:
                 raise NotFound("the user is no longer in deleted items (deleted over 30 days ago or purged)",
                                code="NotRestorable") from None
 
     # --- running one -----------------------------------------------------------------------------
     async def run(self, operation: Operation, guest_id: str, actor: str, *,
                   known_user: DirectoryUser | None = None) -> OperationResult:
-        async with self._context.audited(actor, f"guest.{operation.name}", guest_id) as notes:
-            guest = await self._context.load(guest_id)
-            if guest.pending_action and guest.pending_action != operation.intent:
+        async with self._audit.audited(actor, f"guest.{operation.name}", guest_id) as notes:
+            guest = await self._records.load(guest_id)
+            if guest.is_busy_with_other_than(operation.intent):
                 await self._resume_then_refuse(guest, actor, known_user)
             if operation.done(guest) and guest.pending_action != operation.intent:
                 notes["outcome"] = "unchanged"
                 return OperationResult(guest, changed=False)
-            operation.transition(guest, self._context.clock())  # refuse an impossible change before any write
+            operation.transition(guest, self._clock())  # refuse an impossible change before any write
             if known_user is None:
                 await self.verify_guest(guest, operation.in_deleted_items)
             result = await self._execute(operation, guest)
@@ -127,7 +136,7 @@ class GuestOperations:
         return result
 
     async def verify_guest(self, guest: Guest, in_deleted_items: bool = False) -> DirectoryUser:
-        directory = self._context.directory
+        directory = self._directory
         user = await (directory.get_deleted_user(guest.id) if in_deleted_items else directory.get_user(guest.id))
         if user is None:
             where = "deleted items" if in_deleted_items else "the directory"
@@ -155,22 +164,20 @@ class GuestOperations:
 
     def resumable(self, guest: Guest) -> Operation | None:
         """The operation a guest's recorded intent stands for, if it was left unfinished long enough ago."""
-        context = self._context
-        age = (context.clock() - guest.pending_since).total_seconds() if guest.pending_since else 0
-        if age < context.tuning.action_stale_seconds:
+        age = (self._clock() - guest.pending_since).total_seconds() if guest.pending_since else 0
+        if age < self._tuning.action_stale_seconds:
             return None
         return self.pending(guest)
 
     def pending(self, guest: Guest) -> Operation | None:
         """The operation a guest's recorded intent stands for, however recent."""
-        context = self._context
         if not guest.pending_action:
             return None
         name, _, argument = guest.pending_action.partition(":")
         factories: dict[str, Callable[[], Operation]] = {
             "disable": lambda: self.disabling(DisabledReason(argument or "manual")), "enable": self.enabling,
             "extend": lambda: self.extending(datetime.fromisoformat(argument)),
-            "reinvite": lambda: self.reinviting(context.settings.invite_redirect_url), "delete": self.deleting,
+            "reinvite": lambda: self.reinviting(self._settings.invite_redirect_url), "delete": self.deleting,
             "restore": self.restoring, "purge": self.purging}
         try:
             return factories[name]() if name in factories else None
@@ -180,7 +187,7 @@ class GuestOperations:
 
     async def _claim(self, operation: Operation, guest: Guest) -> Guest:
         if not guest.pending_action:
-            return await self._context.store.save(guest.begin(operation.intent, self._context.clock()))
+            return await self._records.save(guest.begin(operation.intent, self._clock()))
         pending = self.pending(guest)  # the same operation, left unfinished (e.g. storage failed after Graph): resume it
         if pending is None or pending.intent != operation.intent:
             raise Conflict(f"another operation ({guest.pending_action}) is in progress on this guest",
@@ -188,14 +195,13 @@ class GuestOperations:
         return guest
 
     async def _execute(self, operation: Operation, guest: Guest) -> OperationResult:
-        context = self._context
         intent = await self._claim(operation, guest)
         try:
             graph_result = await operation.graph(intent) if operation.graph else None
         except LifecycleError:
-            await context.update(intent, lambda g: g.end(operation.intent))
+            await self._records.update(intent, lambda g: g.end(operation.intent))
             raise
-        now = context.clock()
+        now = self._clock()
         applied = False  # whether this run's write ended the operation (another worker resuming it may have)
 
         def finish(current: Guest) -> Guest:
@@ -203,6 +209,6 @@ class GuestOperations:
             applied = current.pending_action == operation.intent
             return operation.transition(current.end(operation.intent), now) if applied else current
 
-        final = await context.update(intent, finish, operation.event)
+        final = await self._records.update(intent, finish, operation.event)
         return OperationResult(final, changed=applied, graph_result=graph_result)
 

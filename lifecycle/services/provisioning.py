@@ -8,18 +8,24 @@ written."""
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
-from lifecycle.domain.model import Guest, GuestState
+from lifecycle.config import Settings, Tuning
+from lifecycle.domain.model import Guest
 from lifecycle.errors import GraphError, GraphNotFound, GraphRejectedInput, LifecycleError
-from lifecycle.ports import AuditEntry, DirectoryUser
+from lifecycle.ports import AuditEntry, Directory, DirectoryUser
 from lifecycle.request_log import collect_request_ids
-from lifecycle.services.context import Context, log, with_lag_retry
+from lifecycle.services.audit import Audit
+from lifecycle.services.records import GuestRecords
 
 ACTOR = "provisioning"
 NOT_A_GUEST = "the user is not a guest in the directory; pending group and attribute changes were dropped"
 NOT_VISIBLE = "the user is not visible in the directory yet; the pending work is retried later"
+log = logging.getLogger("lifecycle")
 
 
 @dataclass(frozen=True)
@@ -32,8 +38,14 @@ class Result:
 
 
 class Provisioner:
-    def __init__(self, context: Context) -> None:
-        self._context = context
+    def __init__(self, *, records: GuestRecords, directory: Directory, audit: Audit, settings: Settings,
+                 tuning: Tuning, clock: Callable[[], datetime]) -> None:
+        self._records = records
+        self._directory = directory
+        self._audit = audit
+        self._policy = settings.access_policy
+        self._tuning = tuning
+        self._clock = clock
 
     async def finish(self, guest: Guest, known_user: DirectoryUser | None = None, *, actor: str = ACTOR) -> Guest:
         """Apply what the record wants in Graph and record what was done, each change audited in `actor`'s name (a
@@ -66,29 +78,23 @@ class Provisioner:
         if result.attributes_written:
             done.append(("guest.attributes", {"attributes": sorted(wanting.pending_attributes)}))
         for action, details in done:
-            await self._record_audit(AuditEntry(actor=actor, action=action, target=wanting.id, outcome="succeeded",
-                                                at=self._context.clock(), graph_request_ids=request_ids,
+            await self._audit.record(AuditEntry(actor=actor, action=action, target=wanting.id, outcome="succeeded",
+                                                at=self._clock(), graph_request_ids=request_ids,
                                                 details={**details, "finished": "pending work"}))
 
     async def _audit_refusal(self, guest: Guest, group_id: str, error: GraphRejectedInput) -> None:
         action = "group.remove" if group_id in guest.groups else "group.add"
-        await self._record_audit(AuditEntry(actor="lifecycle", action=action, target=guest.id,
-                                            outcome=f"failed: {error.code}", at=self._context.clock(),
+        await self._audit.record(AuditEntry(actor="lifecycle", action=action, target=guest.id,
+                                            outcome=f"failed: {error.code}", at=self._clock(),
                                             details={"groupId": group_id, "error": error.message}))
 
-    async def _record_audit(self, entry: AuditEntry) -> None:
-        try:
-            await self._context.audit.record(entry)
-        except LifecycleError:
-            log.error("audit write failed: %s %s %s", entry.action, entry.target, entry.outcome)
-
     async def _finish(self, guest: Guest, known_user: DirectoryUser | None) -> tuple[Guest, Result]:
-        if not _has_graph_work(guest) or guest.state in (GuestState.DELETED, GuestState.PURGED):
+        if not guest.has_pending_graph_work or guest.is_removed:
             return guest, Result()
         guest = await self._drop_unmanaged_groups(guest)
-        if not _has_graph_work(guest):
+        if not guest.has_pending_graph_work:
             return guest, Result()
-        user = known_user if known_user is not None else await self._context.directory.get_user(guest.id)
+        user = known_user if known_user is not None else await self._directory.get_user(guest.id)
         if user is None:
             return await self._note(guest, NOT_VISIBLE), Result()
         if not user.is_guest:
@@ -97,7 +103,7 @@ class Provisioner:
         removes = [self._remove(g, guest.id) for g in guest.removing_groups]
         outcomes = await asyncio.gather(*adds, *removes, self._attributes(guest))
         result = _merge(outcomes)
-        now = self._context.clock()
+        now = self._clock()
 
         def record(current: Guest) -> Guest:
             updated = current.groups_added(now, tuple(g for g in result.added if g in current.pending_groups))
@@ -114,52 +120,52 @@ class Provisioner:
             error = "; ".join(result.errors)[:2000]
             return updated if updated.last_error == error else replace(updated, last_error=error, updated_at=now)
 
-        return await self._context.update(guest, record), result
+        return await self._records.update(guest, record), result
 
     async def _drop_unmanaged_groups(self, guest: Guest) -> Guest:
         """Pending adds and removals of groups this app no longer manages are dropped, never written."""
-        policy = self._context.policy
+        policy = self._policy
         unmanaged = sorted({g for g in guest.pending_groups + guest.removing_groups if not policy.is_managed(g)})
         if not unmanaged:
             return guest
-        now = self._context.clock()
+        now = self._clock()
 
         def drop(current: Guest) -> Guest:
             return replace(current, pending_groups=tuple(g for g in current.pending_groups if policy.is_managed(g)),
                            removing_groups=tuple(g for g in current.removing_groups if policy.is_managed(g)),
                            updated_at=now)
 
-        async with self._context.audited(ACTOR, "group.dropped", guest.id, groups=unmanaged,
+        async with self._audit.audited(ACTOR, "group.dropped", guest.id, groups=unmanaged,
                                          reason="GroupNotManaged") as notes:
-            dropped = await self._context.update(guest, drop)
+            dropped = await self._records.update(guest, drop)
             notes["outcome"] = "dropped"
         log.warning("dropped pending work on unmanaged groups: user=%s groups=%s", guest.id, unmanaged)
         return dropped
 
     async def _drop_all(self, guest: Guest) -> Guest:
         """The user is no longer a guest (converted to a member): its pending Graph work is dropped, never written."""
-        now = self._context.clock()
+        now = self._clock()
 
         def drop(current: Guest) -> Guest:
             return replace(current, pending_groups=(), removing_groups=(), pending_attributes={}, last_error=NOT_A_GUEST,
                            updated_at=now)
 
-        async with self._context.audited(ACTOR, "guest.work.dropped", guest.id, reason="NotAGuest",
+        async with self._audit.audited(ACTOR, "guest.work.dropped", guest.id, reason="NotAGuest",
                                          groups=list(guest.pending_groups + guest.removing_groups),
                                          attributes=sorted(guest.pending_attributes)) as notes:
-            dropped = await self._context.update(guest, drop)
+            dropped = await self._records.update(guest, drop)
             notes["outcome"] = "dropped"
         return dropped
 
     async def _note(self, guest: Guest, error: str) -> Guest:
-        now = self._context.clock()
-        return await self._context.update(
+        now = self._clock()
+        return await self._records.update(
             guest, lambda g: g if g.last_error == error else replace(g, last_error=error, updated_at=now))
 
     async def _add(self, group_id: str, user_id: str) -> Result:
-        directory = self._context.directory
+        directory = self._directory
         try:
-            await with_lag_retry(self._context, lambda: directory.add_member(group_id, user_id), GraphNotFound)
+            await with_lag_retry(self._tuning, lambda: directory.add_member(group_id, user_id), GraphNotFound)
         except GraphRejectedInput as exc:
             log.warning("group add refused: group=%s user=%s: %s", group_id, user_id, exc.message)
             return Result(errors=(f"add to {group_id} refused: {exc.message}",), refused=((group_id, exc),))
@@ -170,7 +176,7 @@ class Provisioner:
 
     async def _remove(self, group_id: str, user_id: str) -> Result:
         try:
-            await self._context.directory.remove_member(group_id, user_id)
+            await self._directory.remove_member(group_id, user_id)
         except GraphNotFound:
             return Result(removed=(group_id,))  # the group itself is gone: no membership is left
         except GraphRejectedInput as exc:
@@ -182,17 +188,29 @@ class Provisioner:
     async def _attributes(self, guest: Guest) -> Result:
         if not guest.pending_attributes:
             return Result()
-        directory = self._context.directory
+        directory = self._directory
         fields = dict(guest.pending_attributes)
         try:
-            await with_lag_retry(self._context, lambda: directory.update_user(guest.id, fields), GraphNotFound)
+            await with_lag_retry(self._tuning, lambda: directory.update_user(guest.id, fields), GraphNotFound)
         except (GraphError, LifecycleError) as exc:
             return Result(errors=(f"attributes: {exc.message}",))
         return Result(attributes_written=True)
 
 
-def _has_graph_work(guest: Guest) -> bool:
-    return bool(guest.pending_groups or guest.removing_groups or guest.pending_attributes)
+async def with_lag_retry(tuning: Tuning, operation: Callable[[], Awaitable[None]],
+                         retriable: type[Exception]) -> None:
+    """Retry a write that fails only because Graph has not replicated a new object yet."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + tuning.lag_retry_seconds
+    delay = tuning.lag_first_delay
+    while True:
+        try:
+            return await operation()
+        except retriable:
+            if loop.time() + delay > deadline:
+                raise
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
 
 
 def _merge(results: list[Result]) -> Result:

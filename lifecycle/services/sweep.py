@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from lifecycle.config import Settings, Tuning
 from lifecycle.domain import events
 from lifecycle.domain.planning import (
     Action, ActionKind, ExpiryPolicy, Plan, SignIn, due_actions, plan_expiry, sign_ins_known,
@@ -16,17 +17,17 @@ from lifecycle.domain.planning import (
 from lifecycle.domain.model import DisabledReason, Guest, GuestState, IndexKind, InvitationState
 from lifecycle.errors import ConcurrencyConflict, Conflict, LifecycleError
 from lifecycle.logs import get_logger
-from lifecycle.ports import DirectoryUser, Event, GuestListing, GuestQuery, IdempotencyStore
+from lifecycle.ports import Directory, DirectoryUser, Event, GuestListing, GuestQuery, IdempotencyStore
 from lifecycle.request_log import unit_of_work
-from lifecycle.services.context import Context
+from lifecycle.services.audit import Audit
 from lifecycle.services.dispatch import EventDispatcher
 from lifecycle.services.invitations import InvitationService
 from lifecycle.services.operations import GuestOperations, Operation
 from lifecycle.services.provisioning import Provisioner
+from lifecycle.services.records import GuestRecords
 
 ACTOR = "expiry-sweep"
 RECORD_PAGE = 1000  # records per Table query page (the service's maximum)
-_TRACKED = (GuestState.INVITED, GuestState.ACTIVE, GuestState.DISABLED)
 log = get_logger("lifecycle.expiry")
 
 
@@ -103,7 +104,7 @@ class Survey:
 
     @property
     def tracked(self) -> int:
-        return sum(1 for g in self.guests if g.state in _TRACKED)
+        return sum(1 for g in self.guests if g.is_tracked)
 
     def refresh_counts(self) -> dict[str, int]:
         counts = Counter(c.kind for c in self.changes)
@@ -120,9 +121,16 @@ def _counts(values: dict[str, int]) -> str:
 
 
 class ExpirySweep:
-    def __init__(self, context: Context, operations: GuestOperations, provisioner: Provisioner,
-                 invitations: InvitationService, dispatcher: EventDispatcher, idempotency_store: IdempotencyStore) -> None:
-        self._context = context
+    def __init__(self, *, records: GuestRecords, directory: Directory, audit: Audit, settings: Settings,
+                 tuning: Tuning, clock: Callable[[], datetime], operations: GuestOperations, provisioner: Provisioner,
+                 invitations: InvitationService, dispatcher: EventDispatcher,
+                 idempotency_store: IdempotencyStore) -> None:
+        self._records = records
+        self._directory = directory
+        self._audit = audit
+        self._settings = settings
+        self._tuning = tuning
+        self._clock = clock
         self._dispatcher = dispatcher
         self._keys = idempotency_store
         self._operations = operations
@@ -130,7 +138,7 @@ class ExpirySweep:
         self._invitations = invitations
 
     def policy(self, dry_run: bool | None, override_guard: bool) -> ExpiryPolicy:
-        s = self._context.settings
+        s = self._settings
         return ExpiryPolicy(grace_days=s.expiry_grace_days, redeem_days=s.invite_redeem_days,
                             notice_days=s.expiry_notice_days, max_actions=s.expiry_max_actions_per_run,
                             guard_percent=s.expiry_guard_percent, guard_min=s.expiry_guard_min,
@@ -138,7 +146,7 @@ class ExpirySweep:
                             inactivity_days=s.inactivity_days)
 
     async def run(self, *, dry_run: bool | None = None, override_guard: bool = False) -> SweepReport:
-        now = self._context.clock()
+        now = self._clock()
         policy = self.policy(dry_run, override_guard)
         report = SweepReport(started_at=now.isoformat(), dry_run=policy.dry_run)
         try:
@@ -161,13 +169,13 @@ class ExpirySweep:
         return self._finish(report)
 
     def _finish(self, report: SweepReport) -> SweepReport:
-        report.finished_at = self._context.clock().isoformat()
+        report.finished_at = self._clock().isoformat()
         (log.error if report.guard_tripped or report.failures else log.info)("expiry sweep", **asdict(report))
         return report
 
     async def plan(self, *, override_guard: bool = False) -> tuple[Plan, Survey]:
         """What the next sweep would do, from the same directory pass and planning function; writes nothing."""
-        now = self._context.clock()
+        now = self._clock()
         policy = self.policy(True, override_guard)
         survey = await self.survey(now, policy)
         return plan_from(survey, now, policy), survey
@@ -176,7 +184,7 @@ class ExpirySweep:
     async def survey(self, now: datetime, policy: ExpiryPolicy) -> Survey:
         """Read the directory's guests once, the exclusions once, every record; work out (in memory) how each
         record differs from the directory. Nothing is written."""
-        directory = self._context.directory
+        directory = self._directory
         listing, excluded, (records, unreadable) = await asyncio.gather(
             directory.list_guests(sign_in_activity=policy.inactivity_days > 0),
             self._excluded(), self._read_records())
@@ -184,7 +192,7 @@ class ExpirySweep:
         survey = Survey(listing=listing, excluded=excluded, unreadable=unreadable)
         records = _plannable(records, now, policy, survey.unreadable)
         survey.sign_ins, survey.inactivity = _sign_ins(listing, policy)
-        missing = [g for g in records if g.id not in by_id and _expects_user(g)]
+        missing = [g for g in records if g.id not in by_id and g.is_tracked]
         found = await self._look_up(missing)
         for guest in records:
             self._survey_one(guest, by_id.get(guest.id) or found.get(guest.id), now, survey)
@@ -194,7 +202,7 @@ class ExpirySweep:
         if user is not None and not user.is_guest:
             survey.not_guests.append(guest.id)
             return
-        change = _directory_change(guest, user, now) if _expects_user(guest) else None
+        change = _directory_change(guest, user, now) if guest.is_tracked else None
         if change is None:
             survey.guests.append(guest)
             return
@@ -204,18 +212,18 @@ class ExpirySweep:
 
     async def _look_up(self, guests: list[Guest]) -> dict[str, DirectoryUser | None]:
         """Records the guest pass did not return: deleted outside the app, or no longer a guest."""
-        slots = asyncio.Semaphore(self._context.settings.graph_max_concurrency)
+        slots = asyncio.Semaphore(self._settings.graph_max_concurrency)
 
         async def look_up(guest: Guest) -> tuple[str, DirectoryUser | None]:
             async with slots:
-                return guest.id, await self._context.directory.get_user(guest.id)
+                return guest.id, await self._directory.get_user(guest.id)
 
         return dict(await asyncio.gather(*(look_up(g) for g in guests)))
 
     async def _excluded(self) -> dict[str, str]:
         excluded: dict[str, str] = {}
-        for group_id in self._context.settings.expiry_excluded_group_ids:
-            for member in await self._context.directory.transitive_member_ids(group_id):
+        for group_id in self._settings.expiry_excluded_group_ids:
+            for member in await self._directory.transitive_member_ids(group_id):
                 excluded.setdefault(member, group_id)
         return excluded
 
@@ -225,7 +233,7 @@ class ExpirySweep:
         unreadable: list[tuple[str, str]] = []
         token: str | None = None
         while True:
-            page = await self._context.store.query(GuestQuery(page_size=RECORD_PAGE, continuation_token=token))
+            page = await self._records.store.query(GuestQuery(page_size=RECORD_PAGE, continuation_token=token))
             records.extend(g for g in page.guests if g.state not in (GuestState.PURGED, GuestState.INVITING))
             unreadable.extend(page.unreadable)
             token = page.continuation_token
@@ -233,12 +241,12 @@ class ExpirySweep:
                 return records, unreadable
 
     async def _load_many(self, ids: list[str], report: SweepReport) -> list[Guest]:
-        slots = asyncio.Semaphore(self._context.settings.graph_max_concurrency * 4)
+        slots = asyncio.Semaphore(self._settings.graph_max_concurrency * 4)
 
         async def load(guest_id: str) -> Guest | None:
             async with slots:
                 try:
-                    return await self._context.store.get(guest_id)
+                    return await self._records.get(guest_id)
                 except Exception as exc:  # noqa: BLE001 - one bad record never stops the sweep
                     _report_failure(report, guest_id, "read", exc)
                     return None
@@ -263,7 +271,7 @@ class ExpirySweep:
 
     # --- reconcile: write what the directory pass found -------------------------------------------
     async def _reconcile(self, survey: Survey, report: SweepReport) -> None:
-        slots = asyncio.Semaphore(self._context.settings.graph_max_concurrency * 4)
+        slots = asyncio.Semaphore(self._settings.graph_max_concurrency * 4)
 
         async def write(change: Reconciliation) -> None:
             async with slots:
@@ -274,8 +282,8 @@ class ExpirySweep:
     async def _reconcile_one(self, change: Reconciliation, report: SweepReport) -> None:
         """Record what the directory says (audited as `guest.refresh` with what changed)."""
         try:
-            async with self._context.audited(ACTOR, "guest.refresh", change.guest.id, found=change.kind):
-                await self._context.update(change.guest, change.transition, change.event)
+            async with self._audit.audited(ACTOR, "guest.refresh", change.guest.id, found=change.kind):
+                await self._records.update(change.guest, change.transition, change.event)
         except Exception as exc:  # noqa: BLE001 - one bad record never stops the sweep
             _report_failure(report, change.guest.id, "refresh", exc)
 
@@ -284,7 +292,7 @@ class ExpirySweep:
         by_guest: dict[str, list[Action]] = defaultdict(list)
         for action in plan.actions:
             by_guest[action.guest_id].append(action)
-        slots = asyncio.Semaphore(self._context.settings.graph_max_concurrency)
+        slots = asyncio.Semaphore(self._settings.graph_max_concurrency)
         done: Counter[str] = Counter()
 
         async def act(actions: list[Action]) -> None:
@@ -320,10 +328,10 @@ class ExpirySweep:
                 ActionKind.DELETE: operations.deleting, ActionKind.PURGE: operations.purging}[action.kind]()
 
     async def _notify(self, guest_id: str, now: datetime) -> int:
-        guest = await self._context.load(guest_id)
+        guest = await self._records.load(guest_id)
         if guest.notice_sent_at is not None:
             return 0
-        await self._context.update(
+        await self._records.update(
             guest, lambda g: replace(g, notice_sent_at=now, updated_at=now) if g.notice_sent_at is None else g,
             events.EXPIRING)
         return 1
@@ -333,8 +341,8 @@ class ExpirySweep:
         """Send this run's events, then whatever earlier runs or requests left in the outbox; drop old keys."""
         try:
             sent = await self._dispatcher.send(written)
-            sent += await self._dispatcher.drain(self._context.clock())
-            expired_keys = await self._keys.purge_expired(now, self._context.settings.expiry_max_actions_per_run)
+            sent += await self._dispatcher.drain(self._clock())
+            expired_keys = await self._keys.purge_expired(now, self._settings.expiry_max_actions_per_run)
         except LifecycleError as exc:
             report.failures.append({"guestId": "-", "action": "housekeeping", "reason": exc.message})
             return
@@ -344,12 +352,12 @@ class ExpirySweep:
     # --- repair ----------------------------------------------------------------------------------
     async def _repair(self, now: datetime, report: SweepReport) -> None:
         counts: Counter[str] = Counter()
-        limit = self._context.settings.expiry_max_actions_per_run
-        ids = await self._context.store.due(IndexKind.REPAIR, now, limit)
+        limit = self._settings.expiry_max_actions_per_run
+        ids = await self._records.store.due(IndexKind.REPAIR, now, limit)
         for guest in await self._load_many(ids, report):
             await self._repair_guest(guest, report, counts)
-        stale = now - timedelta(seconds=self._context.tuning.claim_stale_seconds)
-        for claim in await self._context.store.stale_claims(stale, limit):
+        stale = now - timedelta(seconds=self._tuning.claim_stale_seconds)
+        for claim in await self._records.store.stale_claims(stale, limit):
             try:
                 counts[f"claim {await self._invitations.resolve_stale_claim(claim)}"] += 1
             except Exception as exc:  # noqa: BLE001 - one bad record never stops the sweep
@@ -362,8 +370,8 @@ class ExpirySweep:
             if operation is not None:
                 await self._operations.run(operation, guest.id, ACTOR)
                 counts[f"resumed {operation.name}"] += 1
-                guest = await self._context.load(guest.id)
-            if guest.pending_groups or guest.removing_groups or guest.pending_attributes:
+                guest = await self._records.load(guest.id)
+            if guest.has_pending_graph_work:
                 finished = await self._provisioner.finish(guest, actor=ACTOR)
                 counts["groups finished" if not finished.pending_groups else "groups still pending"] += 1
         except Exception as exc:  # noqa: BLE001 - one bad record never stops the sweep
@@ -390,11 +398,6 @@ def _report_failure(report: SweepReport, guest_id: str, action: str, exc: Except
     if not isinstance(exc, LifecycleError):
         log.error("sweep: unexpected error", guestId=guest_id, action=action, error=reason)
     report.failures.append({"guestId": guest_id, "action": action, "reason": reason[:500]})
-
-
-def _expects_user(guest: Guest) -> bool:
-    """Records whose user should be in the directory (a deleted one is in deleted items, a purged one gone)."""
-    return guest.state in (GuestState.INVITED, GuestState.ACTIVE, GuestState.DISABLED)
 
 
 def _directory_change(guest: Guest, user: DirectoryUser | None,

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 from click.testing import CliRunner
 
@@ -28,7 +28,7 @@ def test_adopt_refuses_a_bad_group_id(fakes):
 def test_expire_dry_run_prints_the_plan(fakes):
     guest = fakes.directory.add_user("due@partner.example", state="Accepted")
     assert CliRunner().invoke(main, ["adopt", "--expires-in-days", "1"]).exit_code == 0
-    fakes.services.context.clock = lambda: datetime.now(timezone.utc) + timedelta(days=2)
+    fakes.clock.offset = timedelta(days=2)
     text = CliRunner().invoke(main, ["expire", "--dry-run"])
     assert text.exit_code == 0, text.output
     assert f"would disable {guest} <due@partner.example>: expired since" in text.output

@@ -1,7 +1,7 @@
 """POST /api/adopt and GET /api/expiry/plan through func.HttpRequest, with in-memory fakes."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
 
@@ -51,7 +51,7 @@ async def test_adopt_of_an_unknown_group_is_404(fakes):
 async def test_plan_shape_and_it_writes_nothing(fakes):
     ids = existing_guests(fakes, 2)
     await call("adopt_guests", "POST", "adopt", {"expiresInDays": 1})
-    fakes.services.context.clock = lambda: datetime.now(timezone.utc) + timedelta(days=2)
+    fakes.clock.offset = timedelta(days=2)
     before, outbox, writes = dict(fakes.store.guests), list(fakes.store.outbox), list(fakes.directory.writes)
     status, plan, _ = await call("expiry_plan", "GET", "expiry/plan")
     assert status == 200 and fakes.store.guests == before and fakes.store.outbox == outbox

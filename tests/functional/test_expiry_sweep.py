@@ -12,7 +12,7 @@ from lifecycle.config import Settings
 from lifecycle.domain.planning import SignIn
 from lifecycle.domain.model import GuestState
 from lifecycle.schemas import InviteRequest
-from lifecycle.services.context import Tuning
+from lifecycle.config import Tuning
 from lifecycle.wiring import build_services
 
 START = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -44,7 +44,7 @@ def world():
 
 def invite_command(services, body: str):
     """The command the HTTP layer makes of an invite body, at the services' clock."""
-    return InviteRequest.model_validate_json(body).command(services.context.clock(),
+    return InviteRequest.model_validate_json(body).command(services.clock(),
                                                            services.settings.guest_default_ttl_days)
 
 
@@ -173,7 +173,7 @@ async def test_timer_function_runs_one_sweep(fakes):
     body = '{"email": "timer@fabrikam.com", "expiresAt": "%s"}' % (
         (datetime.now(timezone.utc) + _timedelta(seconds=2)).isoformat())
     outcome = await fakes.services.invitations.invite(invite_command(fakes.services, body), "test")
-    fakes.services.context.clock = lambda: datetime.now(timezone.utc) + _timedelta(days=1)
+    fakes.clock.offset = _timedelta(days=1)
     await timer.get_user_function()(TimerRequest(past_due=False))
     assert fakes.store.guests[outcome.guest.id].state is GuestState.DISABLED
     assert fakes.directory.users[outcome.guest.id]["accountEnabled"] is False
@@ -199,7 +199,7 @@ async def test_one_directory_pass_refreshes_every_record(world):
     published = [e.type for e in services.publisher.published]
     assert published.count("guest.redeemed") == 3 and published.count("guest.disabled") == 1
     assert directory.list_requests == 1 and (await svc.expiry.run()).refreshed == {"checked": 5}
-    audit = await svc.context.audit.entries_for(ids[3])
+    audit = await svc.audit.entries_for(ids[3])
     assert [(e.action, e.details.get("found")) for e in audit if e.actor == "expiry-sweep"] == [
         ("guest.refresh", "disabled outside the app")]
 

@@ -50,7 +50,7 @@ def require_emulator(emulator, path: str, feature: str) -> None:
 
 
 async def tracked(services) -> int:
-    return await services.context.store.count_tracked()
+    return await services.records.store.count_tracked()
 
 
 async def test_adopt_a_tenant_of_two_thousand_guests_then_sweep_it(world, emulator):
@@ -78,7 +78,7 @@ async def test_adopt_a_tenant_of_two_thousand_guests_then_sweep_it(world, emulat
     assert calls.get("GET /users") == 3 * math.ceil(GUESTS / 999)  # one pass per run, sponsors expanded in it
     assert not [route for route in calls if "sponsors" in route]  # no per-guest sponsor reads
 
-    store = svc.context.store
+    store = svc.records.store
     first, other = await store.get(accepted[0]), await store.get(pending[0])
     assert first.state is GuestState.ACTIVE and first.sponsors == (sponsor,) and first.adopted_at is not None
     assert first.expires_at == clock.now + timedelta(days=60) and first.directory_created_at is not None
@@ -86,7 +86,7 @@ async def test_adopt_a_tenant_of_two_thousand_guests_then_sweep_it(world, emulat
     assert all([await store.get(m) is None for m in members])
     events = [e.type for e in await store.pending_events(5 * GUESTS)]
     assert events.count("guest.adopted") == GUESTS and "guest.invited" not in events
-    audit = await svc.context.audit.entries_for(accepted[0])
+    audit = await svc.audit.entries_for(accepted[0])
     assert [(e.action, e.outcome) for e in audit] == [("guest.adopt", "succeeded")]
 
     for user_id in pending[:250]:
@@ -111,7 +111,7 @@ async def test_adopting_a_group_takes_its_guests_and_never_its_members(world, em
     svc = make()
     report = (await svc.adoption.adopt(actor="test", group_id=group)).to_body()
     assert report["adopted"] == 3 and report["skipped"] == [{"id": member, "reason": "not a guest"}]
-    assert sorted(g.id for g in (await svc.context.store.query(GuestQuery())).guests) == sorted(inside)
+    assert sorted(g.id for g in (await svc.records.store.query(GuestQuery())).guests) == sorted(inside)
 
 
 async def test_adoption_never_makes_many_guests_due_at_once(world, emulator):
@@ -142,7 +142,7 @@ async def test_the_plan_is_what_the_sweep_then_does(world, emulator):
     assert {(a["action"], a["reason"]) for a in body["actions"]} == {("disable", "expired")}
     report = await svc.expiry.run()
     assert report.done == {"disable": 6}
-    assert all([(await svc.context.store.get(i)).state is GuestState.DISABLED for i in ids])
+    assert all([(await svc.records.store.get(i)).state is GuestState.DISABLED for i in ids])
 
 
 def stamp(moment: datetime) -> str:
@@ -172,9 +172,9 @@ async def test_inactivity_with_and_without_a_licence(world, emulator):
     emulator.configure(signInActivity="available")
     report = await svc.expiry.run()
     assert report.done == {"disable": 1} and report.inactivity.startswith("90 days"), report.to_text()
-    record = await svc.context.store.get(quiet)
+    record = await svc.records.store.get(quiet)
     assert record.disabled_reason.value == "inactivity" and emulator.user(quiet)["accountEnabled"] is False
-    assert all([(await svc.context.store.get(i)).is_live for i in (busy, background)])
+    assert all([(await svc.records.store.get(i)).is_live for i in (busy, background)])
 
 
 async def test_nested_exclusion_in_the_sweep(world, emulator):
@@ -194,5 +194,5 @@ async def test_nested_exclusion_in_the_sweep(world, emulator):
     report = await svc.expiry.run()
     assert report.done == {"disable": 1}
     assert report.excluded == [{"guestId": kept, "group": outer, "action": "disable", "reason": "expired"}]
-    assert (await svc.context.store.get(kept)).is_live and emulator.user(kept)["accountEnabled"] is True
+    assert (await svc.records.store.get(kept)).is_live and emulator.user(kept)["accountEnabled"] is True
     assert emulator.count("GET /groups/{id}/transitiveMembers/microsoft.graph.user") == 2  # once per sweep

@@ -46,9 +46,9 @@ async def tracked_guest(emulator, email: str = "probe@fabrikam.com") -> str:
 async def with_pending_work(live, guest_id: str, groups: tuple[str, ...] = (GROUP_A,),
                             attributes: dict[str, str] | None = None) -> Guest:
     """Record Graph work as wanted but not yet done (what a failed or lagging request leaves behind)."""
-    guest = await live.context.load(guest_id)
+    guest = await live.records.load(guest_id)
     wanted = {"jobTitle": "Spy"} if attributes is None else attributes
-    return await live.context.store.save(replace(guest, pending_groups=groups, pending_attributes=wanted))
+    return await live.records.store.save(replace(guest, pending_groups=groups, pending_attributes=wanted))
 
 
 # --- 1. a member is never written to ---------------------------------------------------------------
@@ -60,7 +60,7 @@ async def test_reinvite_of_a_guest_turned_member_is_403_and_writes_nothing(live,
         "email": "probe@fabrikam.com", "groups": [GROUP_A], "attributes": {"jobTitle": "Spy"}})
     assert status == 403 and body["error"]["code"] == "NotAGuest"
     assert emulator.writes() == 0 and emulator.group_members(GROUP_A) == []
-    record = await live.context.load(guest_id)
+    record = await live.records.load(guest_id)
     assert record.pending_groups == () and record.pending_attributes == {}
 
 
@@ -73,7 +73,7 @@ async def test_a_poll_drops_pending_work_of_a_member_and_writes_nothing(live, em
     assert status == 200 and emulator.writes() == 0
     assert emulator.group_members(GROUP_A) == [] and emulator.user(guest_id).get("jobTitle") in (None, "")
     assert body["pendingGroups"] == [] and "not a guest" in body["lastError"]
-    audit = await live.context.audit.entries_for(guest_id)
+    audit = await live.audit.entries_for(guest_id)
     assert [e.outcome for e in audit if e.action == "guest.work.dropped"] == ["dropped"]
 
 
@@ -93,7 +93,7 @@ async def test_the_sweeps_repair_never_writes_to_a_member(live, emulator):
     emulator.clear_calls()
     report = await live.expiry.run()
     assert emulator.writes() == 0 and emulator.group_members(GROUP_A) == []
-    assert (await live.context.load(guest_id)).pending_groups == () and not report.failures, report
+    assert (await live.records.load(guest_id)).pending_groups == () and not report.failures, report
 
 
 async def test_a_guest_still_gets_its_pending_work_done(live, emulator):
@@ -111,7 +111,7 @@ async def test_an_absurd_expiry_on_invite_is_400_before_graph(live, emulator, ex
                                                                      "expiresAt": expires_at})
     assert status == 400 and fields(body) == ["expiresAt"]
     assert emulator.calls()["total"] == 0
-    assert await live.context.store.get_claim("far@fabrikam.com") is None
+    assert await live.records.store.get_claim("far@fabrikam.com") is None
 
 
 async def test_an_absurd_expiry_on_extend_is_400_and_leaves_nothing_pending(live, emulator):
@@ -119,7 +119,7 @@ async def test_an_absurd_expiry_on_extend_is_400_and_leaves_nothing_pending(live
     status, body, _ = await call("extend_guest", "POST", f"guests/{guest_id}/extend", {"expiresAt": FAR},
                                  route={"id": guest_id})
     assert status == 400 and fields(body) == ["expiresAt"]
-    assert (await live.context.load(guest_id)).pending_action == ""
+    assert (await live.records.load(guest_id)).pending_action == ""
     status, _, _ = await call("extend_guest", "POST", f"guests/{guest_id}/extend", {"days": 30}, route={"id": guest_id})
     assert status == 200
 
@@ -133,16 +133,16 @@ async def test_an_out_of_range_list_filter_is_400(live, moment):
 async def test_the_table_codec_keeps_every_microsecond_up_to_year_9999(live, emulator):
     guest_id = await tracked_guest(emulator)
     far = datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=timezone.utc)
-    guest = await live.context.load(guest_id)
-    await live.context.store.save(replace(guest, expires_at=far, disabled_at=far - timedelta(microseconds=1)))
-    stored = await live.context.load(guest_id)
+    guest = await live.records.load(guest_id)
+    await live.records.store.save(replace(guest, expires_at=far, disabled_at=far - timedelta(microseconds=1)))
+    stored = await live.records.load(guest_id)
     assert stored.expires_at == far and stored.disabled_at == far - timedelta(microseconds=1)
 
 
 async def test_the_sweep_reports_a_bad_record_and_goes_on(live, emulator, live_settings):
     due = datetime.now(timezone.utc) - timedelta(days=1)
     normal = emulator.seed_user(mail="due@fabrikam.com", userType="Guest")["id"]
-    await live.context.store.create(Guest(id=normal, email="due@fabrikam.com", expires_at=due), None)
+    await live.records.store.create(Guest(id=normal, email="due@fabrikam.com", expires_at=due), None)
     broken, overflowing = str(uuid.uuid4()), emulator.seed_user(mail="far@fabrikam.com", userType="Guest")["id"]
     long_ago = datetime(2001, 1, 1, tzinfo=timezone.utc)
     async with TableServiceClient.from_connection_string(live_settings.tables_connection_string) as service:
@@ -155,9 +155,9 @@ async def test_the_sweep_reports_a_bad_record_and_goes_on(live, emulator, live_s
     stuck = Guest(id=overflowing, email="far@fabrikam.com", state=GuestState.DISABLED,
                   disabled_at=datetime(9999, 12, 31, tzinfo=timezone.utc), pending_action="extend:" + FAR,
                   pending_since=long_ago, updated_at=long_ago)
-    await live.context.store.create(stuck, None)
+    await live.records.store.create(stuck, None)
     report = await live.expiry.run()
-    assert report.done.get("disable") == 1 and (await live.context.load(normal)).state is GuestState.DISABLED
+    assert report.done.get("disable") == 1 and (await live.records.load(normal)).state is GuestState.DISABLED
     assert {f["guestId"] for f in report.failures} >= {broken}, report
     assert report.finished_at
 
@@ -236,9 +236,9 @@ async def test_storage_refusing_a_large_entity_is_a_400_not_an_outage(live, live
 
 async def test_a_record_too_large_for_the_store_is_refused_before_it_is_sent(live, emulator):
     guest_id = await tracked_guest(emulator)
-    guest = await live.context.load(guest_id)
+    guest = await live.records.load(guest_id)
     with pytest.raises(InvalidRequest) as refused:
-        await live.context.store.save(replace(guest, display_name="d" * 40_000))
+        await live.records.store.save(replace(guest, display_name="d" * 40_000))
     assert refused.value.code == "RecordTooLarge" and refused.value.details[0]["field"] == "DisplayName"
 
 
@@ -261,7 +261,7 @@ async def test_pending_adds_to_groups_no_longer_managed_are_dropped_not_written(
     status, body, _ = await call("get_guest", "GET", f"guests/{guest_id}", route={"id": guest_id})
     assert status == 200 and body["pendingGroups"] == [] and body["groups"] == []
     assert emulator.writes() == 0 and emulator.group_members(GROUP_B) == []
-    audit = await narrowed.context.audit.entries_for(guest_id)
+    audit = await narrowed.audit.entries_for(guest_id)
     dropped = [e for e in audit if e.action == "group.dropped"]
     assert len(dropped) == 1 and dropped[0].details["groups"] == [GROUP_B]
 
@@ -272,7 +272,7 @@ async def test_the_sweep_drops_pending_adds_to_unmanaged_groups(live, narrowed, 
     emulator.clear_calls()
     await narrowed.expiry.run()
     assert emulator.group_members(GROUP_B) == [] and emulator.group_members(GROUP_A) == [guest_id]
-    assert (await narrowed.context.load(guest_id)).groups == (GROUP_A,)
+    assert (await narrowed.records.load(guest_id)).groups == (GROUP_A,)
 
 
 # --- 7. an acknowledged request is never contradicted ----------------------------------------------
@@ -322,7 +322,7 @@ async def outage(emulator):
 async def test_enable_while_a_disable_is_pending_resumes_it_and_answers_409(outage, emulator):
     storage, services = outage
     guest_id = await tracked_guest(emulator)
-    directory = services.context.directory
+    directory = services.directory
     revoke = directory.revoke_sessions
 
     async def revoke_then_storage_fails(user_id: str) -> None:
@@ -334,12 +334,12 @@ async def test_enable_while_a_disable_is_pending_resumes_it_and_answers_409(outa
     assert status == 503 and emulator.user(guest_id)["accountEnabled"] is False
     directory.revoke_sessions = revoke
     storage.start()
-    assert (await services.context.load(guest_id)).pending_action == "disable:manual"
+    assert (await services.records.load(guest_id)).pending_action == "disable:manual"
 
     status, body, _ = await call("enable_guest", "POST", f"guests/{guest_id}/enable", route={"id": guest_id})
     assert status == 409 and body["error"]["code"] == "OperationInProgress"
     assert body["error"]["details"] == [{"pendingAction": "disable:manual", "resumed": True}]
-    record = await services.context.load(guest_id)
+    record = await services.records.load(guest_id)
     assert record.state is GuestState.DISABLED and record.pending_action == ""
     assert emulator.user(guest_id)["accountEnabled"] is False
 
@@ -349,8 +349,8 @@ async def test_enable_while_a_disable_is_pending_resumes_it_and_answers_409(outa
 
 async def test_repeating_the_pending_operation_finishes_it(live, emulator):
     guest_id = await tracked_guest(emulator)
-    guest = await live.context.load(guest_id)
-    await live.context.store.save(guest.begin("disable:manual", datetime.now(timezone.utc)))
+    guest = await live.records.load(guest_id)
+    await live.records.store.save(guest.begin("disable:manual", datetime.now(timezone.utc)))
     status, body, _ = await call("disable_guest", "POST", f"guests/{guest_id}/disable", route={"id": guest_id})
     assert status == 200 and body["state"] == "disabled" and emulator.user(guest_id)["accountEnabled"] is False
 
@@ -388,7 +388,7 @@ async def test_a_principal_name_with_newlines_is_audited_escaped(live, emulator,
                               headers={"x-ms-client-principal-name": "alice\r\nactor=admin",
                                        "x-ms-client-principal-id": "p1"})
     assert status == 200
-    actors = {e.actor for e in await live.context.audit.entries_for(guest_id) if e.action == "guest.disable"}
+    actors = {e.actor for e in await live.audit.entries_for(guest_id) if e.action == "guest.disable"}
     assert actors == {"principal:alice\\r\\nactor=admin/p1"}
 
 

@@ -26,7 +26,7 @@ from schemathesis.specs.openapi.checks import (
 import function_app
 from lifecycle.config import Settings
 from devserver.asgi import build_asgi_app
-from lifecycle.services.context import Tuning
+from lifecycle.config import Tuning
 from lifecycle.wiring import build_services, container
 from tests.support import GROUP_A, free_port
 

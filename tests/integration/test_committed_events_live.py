@@ -55,7 +55,7 @@ def queued_event_types(services: Services) -> list[str]:
 
 @pytest.fixture
 async def failing_saves(live: Services) -> AsyncIterator[tuple[Services, SavesFailAfterCreate]]:
-    store = SavesFailAfterCreate(live.context.store)
+    store = SavesFailAfterCreate(live.records.store)
     services = build_services(live.settings, store=store, tuning=FAST)  # type: ignore[arg-type]
     container.use(lambda: services)
     yield services, store
@@ -69,4 +69,4 @@ async def test_invite_whose_bookkeeping_write_fails_still_sends_guest_invited(fa
     assert status == 503 and body["error"]["code"] == "StorageUnavailable"
     assert store.created == 1 and store.failed_saves >= 1
     assert queued_event_types(services) == ["guest.invited"]
-    assert await services.context.store.pending_events(10) == []
+    assert await services.records.store.pending_events(10) == []

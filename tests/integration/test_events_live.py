@@ -33,7 +33,7 @@ async def test_each_transition_emits_exactly_one_cloud_event(live, emulator):
     first = messages[0]
     assert first["specversion"] == "1.0" and first["subject"] == f"guests/{guest_id}" and first["id"]
     assert first["data"]["email"] == "ev@fabrikam.com" and len({m["id"] for m in messages}) == 5
-    assert await live.context.store.pending_events(10) == []
+    assert await live.records.store.pending_events(10) == []
 
 
 async def test_crash_before_dispatch_is_delivered_by_the_next_sweep(live, emulator):
@@ -43,10 +43,10 @@ async def test_crash_before_dispatch_is_delivered_by_the_next_sweep(live, emulat
     await services.operations.run(services.operations.disabling(DisabledReason.MANUAL), guest_id, "test")
     # the operation committed its event to the outbox, and the process stopped before sending it
     assert len(queue_messages(live)) == before
-    assert [e.type for e in await services.context.store.pending_events(10)] == ["guest.disabled"]
-    await services.dispatcher.drain(services.context.clock(), settle_seconds=0)
+    assert [e.type for e in await services.records.store.pending_events(10)] == ["guest.disabled"]
+    await services.dispatcher.drain(services.clock(), settle_seconds=0)
     assert [m["type"] for m in queue_messages(live)][-1] == "guest.disabled"
-    assert await services.context.store.pending_events(10) == []
+    assert await services.records.store.pending_events(10) == []
 
 
 async def test_a_failed_change_emits_nothing(live, emulator):
@@ -56,6 +56,6 @@ async def test_a_failed_change_emits_nothing(live, emulator):
     status, body, _ = await call("disable_guest", "POST", f"guests/{guest_id}/disable", route={"id": guest_id})
     emulator.configure(faultRate=0.0)
     assert status == 503 and body["error"]["code"] == "GraphUnavailable"
-    assert queue_messages(live) == before and await live.context.store.pending_events(10) == []
-    record = await live.context.store.get(guest_id)
+    assert queue_messages(live) == before and await live.records.store.pending_events(10) == []
+    record = await live.records.store.get(guest_id)
     assert record.state.value == "invited" and record.pending_action == ""

@@ -48,7 +48,7 @@ async def test_unknown_sponsor_is_422_with_graphs_reason_and_nothing_is_left_beh
     assert detail["graphStatus"] == 404 and detail["graphCode"] == "Request_ResourceNotFound"
     assert UNKNOWN_SPONSOR in detail["graphMessage"]
     assert emulator.users(mail="sue@fabrikam.com") == []
-    assert await live.context.store.get_claim("sue@fabrikam.com") is None  # released, not pending
+    assert await live.records.store.get_claim("sue@fabrikam.com") is None  # released, not pending
 
 
 async def test_a_managed_group_that_no_longer_exists_is_422_and_not_pending(live, emulator):
@@ -57,10 +57,10 @@ async def test_a_managed_group_that_no_longer_exists_is_422_and_not_pending(live
     assert status == 422 and body["error"]["code"] == "GraphRejectedInput"
     assert "no longer exists" in body["error"]["message"]
     guest_id = next(d["guestId"] for d in body["error"]["details"] if "guestId" in d)
-    stored = await live.context.store.get(guest_id)
+    stored = await live.records.store.get(guest_id)
     assert stored.groups == (GROUP_A,) and stored.pending_groups == () and GROUP_B in stored.last_error
     assert emulator.group_members(GROUP_A) == [guest_id]
-    audit = await live.context.audit.entries_for("gone@fabrikam.com")
+    audit = await live.audit.entries_for("gone@fabrikam.com")
     assert audit[-1].outcome == "failed: GraphRejectedInput"
 
 
@@ -77,9 +77,9 @@ async def test_a_group_that_refuses_members_is_422_with_graphs_reason(live, emul
     status, body, _ = await add_to_group(guest_id, GROUP_B)
     assert status == 422 and body["error"]["code"] == "GraphRejectedInput" and reason in body["error"]["message"]
     assert body["error"]["details"][0]["graphStatus"] == graph_status
-    stored = await live.context.store.get(guest_id)
+    stored = await live.records.store.get(guest_id)
     assert GROUP_B not in stored.pending_groups and GROUP_B not in stored.groups
-    assert (await live.context.audit.entries_for(guest_id))[-1].outcome == "failed: GraphRejectedInput"
+    assert (await live.audit.entries_for(guest_id))[-1].outcome == "failed: GraphRejectedInput"
 
 
 async def test_pending_group_work_whose_group_refuses_is_recorded_failed_by_the_sweep(live, emulator):
@@ -90,9 +90,9 @@ async def test_pending_group_work_whose_group_refuses_is_recorded_failed_by_the_
     emulator.update_user(body["id"], lagRemaining=0)
     refusing_group(emulator, GROUP_B, groupTypes=["DynamicMembership"])
     await live.expiry.run()
-    stored = await live.context.store.get(body["id"])
+    stored = await live.records.store.get(body["id"])
     assert stored.pending_groups == () and stored.groups == () and "dynamic" in stored.last_error
-    audit = await live.context.audit.entries_for(body["id"])
+    audit = await live.audit.entries_for(body["id"])
     assert [(e.action, e.outcome, e.details["groupId"]) for e in audit if e.action == "group.add"] == [
         ("group.add", "failed: GraphRejectedInput", GROUP_B)]
 
@@ -102,7 +102,7 @@ async def test_directory_object_not_found_right_after_the_invitation_is_lag(live
     status, body, _ = await invite({"email": "attr@fabrikam.com", "attributes": {"companyName": "Fabrikam"}})
     assert status == 201, body
     assert emulator.user(body["id"])["companyName"] == "Fabrikam"
-    stored = await live.context.store.get(body["id"])
+    stored = await live.records.store.get(body["id"])
     assert stored.attributes == {"companyName": "Fabrikam"} and not stored.pending_attributes
 
 
@@ -113,7 +113,7 @@ async def test_a_redeemed_guest_is_adopted_as_active_and_its_sponsors_are_writte
     assert status == 200 and body["id"] == guest["id"]
     assert body["state"] == "active" and body["invitationState"] == "Accepted" and body["sponsors"] == [sponsor["id"]]
     assert emulator.user(guest["id"])["sponsors"] == [sponsor["id"]]
-    assert await live.context.directory.sponsor_ids(guest["id"]) == (sponsor["id"],)
+    assert await live.directory.sponsor_ids(guest["id"]) == (sponsor["id"],)
     assert emulator.count("POST /invitations") == 0
 
 
@@ -121,7 +121,7 @@ async def test_unknown_sponsor_for_an_adopted_guest_is_422_and_leaves_the_record
     guest = emulator.seed_user(mail="walt@fabrikam.com", userType="Guest")
     status, body, _ = await invite({"email": "walt@fabrikam.com", "sponsors": [UNKNOWN_SPONSOR]})
     assert status == 422 and body["error"]["code"] == "GraphRejectedInput"
-    stored = await live.context.store.get(guest["id"])
+    stored = await live.records.store.get(guest["id"])
     assert stored is not None and stored.sponsors == () and UNKNOWN_SPONSOR in stored.last_error
 
 
@@ -159,5 +159,5 @@ async def test_removal_from_a_group_that_refuses_member_writes_is_422_and_not_pe
     status, removed, _ = await call("remove_guest_from_group", "DELETE", f"guests/{body['id']}/groups/{GROUP_B}",
                                     route={"id": body["id"], "groupId": GROUP_B})
     assert status == 422 and "on-premises" in removed["error"]["message"]
-    stored = await live.context.store.get(body["id"])
+    stored = await live.records.store.get(body["id"])
     assert stored.removing_groups == () and "refused" in stored.last_error

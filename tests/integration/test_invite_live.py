@@ -23,9 +23,9 @@ async def test_new_guest_with_groups(live, emulator):
     user = emulator.user(body["id"])
     assert user["userType"] == "Guest" and user["mail"] == "ann@fabrikam.com"
     assert sorted(user["memberOf"]) == sorted([GROUP_A, GROUP_B]) and user["companyName"] == "Fabrikam"
-    stored = await live.context.store.get(body["id"])
+    stored = await live.records.store.get(body["id"])
     assert stored.groups and not stored.pending_groups and stored.attributes == {"companyName": "Fabrikam"}
-    audit = await live.context.audit.entries_for(body["id"])
+    audit = await live.audit.entries_for(body["id"])
     assert audit and audit[-1].outcome == "succeeded" and audit[-1].graph_request_ids
 
 
@@ -48,7 +48,7 @@ async def test_member_email_is_refused(live, emulator):
     emulator.seed_user(displayName="Dana", mail="dana@contoso.com", userType="Member")
     status, body, _ = await invite({"email": "dana@contoso.com"})
     assert status == 403 and body["error"]["code"] == "NotAGuest"
-    assert emulator.writes() == 0 and await live.context.store.get_claim("dana@contoso.com") is None
+    assert emulator.writes() == 0 and await live.records.store.get_claim("dana@contoso.com") is None
 
 
 async def test_unmanaged_group_means_no_graph_call(live, emulator):
@@ -68,7 +68,7 @@ async def test_lag_longer_than_the_retry_window_is_202_pending(live, emulator):
     status, body, headers = await invite({"email": "slow@fabrikam.com", "groups": [GROUP_A, GROUP_B]})
     assert status == 202 and sorted(body["pendingGroups"]) == sorted([GROUP_A, GROUP_B])
     assert headers["Location"].endswith(f"/api/guests/{body['id']}") and int(headers["Retry-After"]) > 0
-    stored = await live.context.store.get(body["id"])
+    stored = await live.records.store.get(body["id"])
     assert sorted(stored.pending_groups) == sorted([GROUP_A, GROUP_B]) and stored.last_error
 
 
@@ -79,7 +79,7 @@ async def test_twenty_concurrent_invites_make_one_guest(live, emulator):
     assert statuses.count(201) == 1 and set(statuses) <= {200, 201}, statuses
     assert len({body["id"] for _, body, _ in results}) == 1
     assert emulator.count("POST /invitations") == 1 and len(emulator.users(mail="rush@fabrikam.com")) == 1
-    page = await live.context.store.query(__import__("lifecycle.ports", fromlist=["GuestQuery"]).GuestQuery())
+    page = await live.records.store.query(__import__("lifecycle.ports", fromlist=["GuestQuery"]).GuestQuery())
     assert [g.email for g in page.guests] == ["rush@fabrikam.com"]
 
 
@@ -123,7 +123,7 @@ async def test_a_long_retry_after_pauses_every_caller_of_the_worker(live, emulat
     assert [status for status, _, _ in others] == [503] * 5
     assert all(int(headers["Retry-After"]) > 30 for _, _, headers in others)
     assert emulator.calls()["total"] == 0  # nothing reached Graph while the worker was paused
-    directory = live.context.directory
+    directory = live.directory
     assert directory._slots.limit < live.settings.graph_max_concurrency
 
 

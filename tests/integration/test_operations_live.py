@@ -74,7 +74,7 @@ async def test_restore_after_the_retention_window_is_refused(live, emulator):
     emulator.age_deletion(guest_id, 31)
     status, body, _ = await run("restore", guest_id)
     assert status in (404, 409) and body["error"]["code"] in ("GuestNotInDirectory", "NotRestorable")
-    assert (await live.context.store.get(guest_id)).state.value == "deleted"
+    assert (await live.records.store.get(guest_id)).state.value == "deleted"
 
 
 @pytest.mark.parametrize("operation", ["disable", "reinvite", "delete", "extend"])
@@ -85,7 +85,7 @@ async def test_member_is_refused_by_checking_graph(live, emulator, operation):
     status, body, _ = await run(operation, guest_id)
     assert status == 403 and body["error"]["code"] == "NotAGuest"
     assert emulator.writes() == writes
-    assert (await live.context.store.get(guest_id)).state.value == "invited"
+    assert (await live.records.store.get(guest_id)).state.value == "invited"
 
 
 @pytest.mark.parametrize("operation", list(OPERATIONS))
@@ -109,6 +109,6 @@ async def test_concurrent_change_is_409_never_a_lost_update(live, emulator):
     guest_id = await invite("race@fabrikam.com")
     results = await asyncio.gather(run("disable", guest_id), run("delete", guest_id))
     statuses = sorted(status for status, _, _ in results)
-    final = await live.context.store.get(guest_id)
+    final = await live.records.store.get(guest_id)
     assert statuses in ([200, 200], [200, 409]), statuses
     assert final.pending_action == "" and final.state.value in ("disabled", "deleted")

@@ -40,7 +40,7 @@ class FirstCreateFails:
 
 @pytest.fixture
 async def first_create_fails(live: Services) -> AsyncIterator[Services]:
-    services = build_services(live.settings, store=FirstCreateFails(live.context.store),  # type: ignore[arg-type]
+    services = build_services(live.settings, store=FirstCreateFails(live.records.store),  # type: ignore[arg-type]
                               tuning=FAST)
     container.use(lambda: services)
     yield services
@@ -64,7 +64,7 @@ async def test_sweep_keeps_name_sponsors_and_attributes_of_a_stale_claim_whose_e
     report = await services.expiry.run()
 
     assert report.repaired.get("claim adopted") == 1, report
-    guest = await services.context.store.get(invited[0]["id"])
+    guest = await services.records.store.get(invited[0]["id"])
     assert guest is not None and guest.display_name == "Late Lee" and guest.sponsors == (sponsor,)
     assert guest.attributes == {"companyName": "Fabrikam", "department": "Sales"} and not guest.pending_attributes
     assert guest.groups == (GROUP_A,) and abs(guest.expires_at - expires_at) < timedelta(milliseconds=1)

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.azurite
 
 
 async def test_querying_a_table_that_is_gone_is_not_found(live):
-    store = live.context.store
+    store = live.records.store
     await store.ping()  # the table exists and the store holds its client
     async with TableServiceClient.from_connection_string(live.settings.tables_connection_string) as service:
         await service.delete_table(live.settings.table_name("guests"))

@@ -10,7 +10,7 @@ from lifecycle.adapters.tables import TableGuestStore, LifecycleTables, build_se
 from lifecycle.config import Settings
 from lifecycle.domain.model import GuestState
 from lifecycle.schemas import InviteRequest
-from lifecycle.services.context import Tuning
+from lifecycle.config import Tuning
 from lifecycle.wiring import build_services
 from tests.support import GROUP_A
 
@@ -66,7 +66,7 @@ async def world(live_env, emulator):
 
 def invite_command(services, body: str):
     """The command the HTTP layer makes of an invite body, at the services' clock."""
-    return InviteRequest.model_validate_json(body).command(services.context.clock(),
+    return InviteRequest.model_validate_json(body).command(services.clock(),
                                                            services.settings.guest_default_ttl_days)
 
 
@@ -93,7 +93,7 @@ async def test_sweep_over_a_mix_of_guests(world, emulator):
     assert report.done == {"disable": 1} and not report.failures, report
     assert report.refreshed == {"checked": 4, "gone": 1, "redeemed": 2}  # one pass refreshes every record
     assert [s["guestId"] for s in report.skipped] == [member]
-    store = svc.context.store
+    store = svc.records.store
     assert (await store.get(due)).state is GuestState.DISABLED and emulator.user(due)["accountEnabled"] is False
     assert (await store.get(later)).state is GuestState.ACTIVE  # not due, still refreshed
     assert (await store.get(member)).state is GuestState.INVITED and emulator.user(member)["accountEnabled"]
@@ -114,18 +114,18 @@ async def test_crash_between_graph_write_and_record_then_next_sweep_finishes(wor
     with pytest.raises(BaseExceptionGroup) as crashed:
         await crashing.expiry.run()
     assert crashed.group_contains(Crash)
-    stuck = await first.context.store.get(ids[1])
+    stuck = await first.records.store.get(ids[1])
     assert stuck.pending_action == "disable:expiry" and emulator.user(ids[1])["accountEnabled"] is False
-    assert (await first.context.store.get(ids[2])).state is GuestState.INVITED
+    assert (await first.records.store.get(ids[2])).state is GuestState.INVITED
     patches_before = emulator.count("PATCH /users/{id}")
     resumed = make(tuning=Tuning(action_stale_seconds=0))
     report = await resumed.expiry.run()
     assert report.done == {"disable": 2} and not report.failures, report
     for guest_id in ids:
-        record = await first.context.store.get(guest_id)
+        record = await first.records.store.get(guest_id)
         assert record.state is GuestState.DISABLED and record.pending_action == ""
     assert emulator.count("PATCH /users/{id}") == patches_before + 2  # the victim again, and the one never reached
-    audit = await first.context.audit.entries_for(ids[0])
+    audit = await first.audit.entries_for(ids[0])
     assert [e.outcome for e in audit if e.action == "guest.disable"] == ["succeeded"]
 
 
@@ -140,7 +140,7 @@ async def test_two_sweeps_at_once_act_once_per_guest(world, emulator):
     assert not any(r.failures for r in reports)
     assert emulator.count("PATCH /users/{id}") == 6 and emulator.count("POST /users/{id}/revokeSignInSessions") == 6
     for guest_id in ids:
-        assert (await setup.context.store.get(guest_id)).state is GuestState.DISABLED
+        assert (await setup.records.store.get(guest_id)).state is GuestState.DISABLED
 
 
 async def test_sweep_under_random_throttling_completes(world, emulator):
@@ -164,14 +164,14 @@ async def test_stale_inviting_claim_is_resolved_by_the_sweep(world, emulator):
                               externalUserState="PendingAcceptance")
     claim = EmailClaim(email="half@fabrikam.com", claimed_at=clock.now, owner="dead",
                        request={"email": "half@fabrikam.com", "groups": [GROUP_A]})
-    await svc.context.store.claim_email(claim)
+    await svc.records.store.claim_email(claim)
     orphan = EmailClaim(email="never@fabrikam.com", claimed_at=clock.now, owner="dead",
                         request={"email": "never@fabrikam.com"})
-    await svc.context.store.claim_email(orphan)
+    await svc.records.store.claim_email(orphan)
     clock.now += timedelta(minutes=5)
     report = await svc.expiry.run()
     assert report.repaired.get("claim adopted") == 1 and report.repaired.get("claim released") == 1
-    record = await svc.context.store.get(user["id"])
+    record = await svc.records.store.get(user["id"])
     assert record is not None and record.groups == (GROUP_A,) and emulator.group_members(GROUP_A) == [user["id"]]
-    assert await svc.context.store.get_claim("never@fabrikam.com") is None
+    assert await svc.records.store.get_claim("never@fabrikam.com") is None
     assert emulator.count("POST /invitations") == 0

@@ -1,0 +1,65 @@
+"""The guest records as the services use them: a read that must find the guest, and ETag-guarded writes that carry
+their outbox events and report them to the unit of work once committed."""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from lifecycle.domain.events import guest_event
+from lifecycle.domain.model import EmailClaim, Guest
+from lifecycle.errors import ConcurrencyConflict, NotFound
+from lifecycle.ports import Event, GuestStore
+from lifecycle.request_log import committed
+
+Change = Callable[[Guest], Guest]
+
+
+class GuestRecords:
+    """Guest records on a `GuestStore`. `store` is the port itself, used directly for what needs no more than the
+    port gives: queries, index scans, the email claims, the outbox. Every method may raise StorageUnavailable."""
+
+    def __init__(self, store: GuestStore, clock: Callable[[], datetime], save_attempts: int = 5) -> None:
+        self.store = store
+        self._clock = clock
+        self._save_attempts = save_attempts
+
+    async def get(self, guest_id: str) -> Guest | None:
+        """The record with its ETag, or None."""
+        return await self.store.get(guest_id)
+
+    async def load(self, guest_id: str) -> Guest:
+        """The record with its ETag; raises NotFound (GuestNotFound) when no guest with the id is tracked."""
+        guest = await self.store.get(guest_id)
+        if guest is None:
+            raise NotFound(f"no tracked guest with id '{guest_id}'", code="GuestNotFound")
+        return guest
+
+    async def update(self, guest: Guest, change: Change, event: str | None = None) -> Guest:
+        """Apply an idempotent change, re-reading and re-applying it when another writer won. `event` (a type) is
+        written to the outbox with the change, describing the changed record, and reported as committed. A change
+        that changes nothing writes nothing. Raises ConcurrencyConflict when the record keeps changing for every
+        attempt, NotFound when it vanished, and whatever `change` raises (InvalidTransition)."""
+        for _ in range(self._save_attempts):
+            changed = change(guest)
+            if changed == guest:
+                return guest
+            events = [guest_event(event, changed, self._clock())] if event else []
+            try:
+                saved = await self.store.save(changed, events)
+            except ConcurrencyConflict:
+                guest = await self.load(guest.id)
+                continue
+            committed(events)
+            return saved
+        raise ConcurrencyConflict("the guest keeps changing; retry later")
+
+    async def create(self, guest: Guest, claim: EmailClaim | None, events: Sequence[Event] = ()) -> Guest:
+        """Insert a new record linked to its email claim, with its events, and report them as committed.
+        ConcurrencyConflict when the id is tracked already or the caller no longer holds the email."""
+        created = await self.store.create(guest, claim, events)
+        committed(events)
+        return created
+
+    async def save(self, guest: Guest) -> Guest:
+        """Replace the record as given, once, guarded by its ETag (no retry: ConcurrencyConflict on a lost race)."""
+        return await self.store.save(guest)
