@@ -20,7 +20,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from lifecycle.registry import HttpFunction, http_functions
-from lifecycle.schemas import MAX_BODY_BYTES
+from lifecycle.http.schemas import MAX_BODY_BYTES
 
 ROUTE_PREFIX = "/api"
 _PLATFORM_HEADERS = ("x-ms-client-principal", "x-ms-client-principal-id", "x-ms-client-principal-name",

@@ -1,4 +1,4 @@
-"""Error hierarchy. Every error a caller can cause maps to one HTTP status in `lifecycle.http.responses`."""
+"""Error hierarchy. Every error a caller can cause maps to one HTTP status in `lifecycle.http.errors`."""
 from __future__ import annotations
 
 from typing import Any

@@ -11,7 +11,7 @@ from azure.core.credentials_async import AsyncTokenCredential
 
 from lifecycle.config import Settings, Tuning
 from lifecycle.domain.model import utcnow
-from lifecycle.idempotency import Idempotency
+from lifecycle.http.idempotency import Idempotency
 from lifecycle.logs import quiet_dependency_loggers
 from lifecycle.ports import AuditLog, Directory, EventPublisher, GuestStore, IdempotencyStore
 from lifecycle.services.adoption import AdoptionService
@@ -23,6 +23,7 @@ from lifecycle.services.invitations import InvitationService
 from lifecycle.services.operations import GuestOperations
 from lifecycle.services.provisioning import Provisioner
 from lifecycle.services.records import GuestRecords
+from lifecycle.services.views import GuestView
 
 
 @dataclass
@@ -40,6 +41,7 @@ class Services:
     dispatcher: EventDispatcher
     idempotency: Idempotency
     adoption: AdoptionService
+    views: GuestView
     closers: list[Callable[[], Any]] = field(default_factory=list)
 
     async def close(self) -> None:
@@ -127,7 +129,8 @@ def build_services(settings: Settings, *, store: GuestStore | None = None, direc
                     provisioner=provisioner, operations=operations,
                     expiry=expiry, dispatcher=dispatcher, idempotency=Idempotency(
                         ports.idempotency_store, clock, timedelta(seconds=tuning.idempotency_lease_seconds)),
-                    adoption=AdoptionService(**needs, policy=expiry.policy(None, False)), closers=ports.closers)
+                    adoption=AdoptionService(**needs, policy=expiry.policy(None, False)),
+                    views=GuestView(records, provisioner), closers=ports.closers)
 
 
 class Container:

@@ -4,57 +4,56 @@ from __future__ import annotations
 import azure.functions as func
 
 from lifecycle.domain.model import DisabledReason
-from lifecycle.http.guests import guest_response
-from lifecycle.http.responses import actor_of, http_handler, parse_body, route_guid
-from lifecycle.schemas import ExtendRequest, ReinviteRequest
+from lifecycle.http.auth import actor_of
+from lifecycle.http.parsing import parse_body, route_guid
+from lifecycle.http.pipeline import Services, api
+from lifecycle.http.responses import guest_response
+from lifecycle.http.schemas import ExtendRequest, ReinviteRequest
 from lifecycle.services.operations import Operation
-from lifecycle.wiring import container
 
 bp = func.Blueprint()
 
 
-async def _run(req: func.HttpRequest, operation: Operation) -> func.HttpResponse:
-    result = await container.get().operations.run(operation, route_guid(req, "id"), actor_of(req))
+async def _run(req: func.HttpRequest, services: Services, operation: Operation) -> func.HttpResponse:
+    result = await services.operations.run(operation, route_guid(req, "id"), actor_of(req))
     return guest_response(req, result.guest, redeem_url=result.graph_result if isinstance(result.graph_result, str)
                           else None)
 
 
 @bp.route(route="guests/{id}/disable", methods=["POST"])
-@http_handler
-async def disable_guest(req: func.HttpRequest) -> func.HttpResponse:
-    return await _run(req, container.get().operations.disabling(DisabledReason.MANUAL))
+@api
+async def disable_guest(req: func.HttpRequest, services: Services) -> func.HttpResponse:
+    return await _run(req, services, services.operations.disabling(DisabledReason.MANUAL))
 
 
 @bp.route(route="guests/{id}/enable", methods=["POST"])
-@http_handler
-async def enable_guest(req: func.HttpRequest) -> func.HttpResponse:
-    return await _run(req, container.get().operations.enabling())
+@api
+async def enable_guest(req: func.HttpRequest, services: Services) -> func.HttpResponse:
+    return await _run(req, services, services.operations.enabling())
 
 
 @bp.route(route="guests/{id}/extend", methods=["POST"])
-@http_handler
-async def extend_guest(req: func.HttpRequest) -> func.HttpResponse:
+@api
+async def extend_guest(req: func.HttpRequest, services: Services) -> func.HttpResponse:
     request = parse_body(req, ExtendRequest)
-    services = container.get()
-    return await _run(req, services.operations.extending(request.expiry(services.clock())))
+    return await _run(req, services, services.operations.extending(request.expiry(services.clock())))
 
 
 @bp.route(route="guests/{id}/reinvite", methods=["POST"])
-@http_handler
-async def reinvite_guest(req: func.HttpRequest) -> func.HttpResponse:
+@api
+async def reinvite_guest(req: func.HttpRequest, services: Services) -> func.HttpResponse:
     request = parse_body(req, ReinviteRequest, optional=True)
-    services = container.get()
     redirect = request.redirectUrl or services.settings.invite_redirect_url
-    return await _run(req, services.operations.reinviting(redirect))
+    return await _run(req, services, services.operations.reinviting(redirect))
 
 
 @bp.route(route="guests/{id}", methods=["DELETE"])
-@http_handler
-async def delete_guest(req: func.HttpRequest) -> func.HttpResponse:
-    return await _run(req, container.get().operations.deleting())
+@api
+async def delete_guest(req: func.HttpRequest, services: Services) -> func.HttpResponse:
+    return await _run(req, services, services.operations.deleting())
 
 
 @bp.route(route="guests/{id}/restore", methods=["POST"])
-@http_handler
-async def restore_guest(req: func.HttpRequest) -> func.HttpResponse:
-    return await _run(req, container.get().operations.restoring())
+@api
+async def restore_guest(req: func.HttpRequest, services: Services) -> func.HttpResponse:
+    return await _run(req, services, services.operations.restoring())

@@ -11,7 +11,7 @@ from lifecycle.adapters.memory import (
 from lifecycle.config import Settings
 from lifecycle.domain.planning import SignIn
 from lifecycle.domain.model import GuestState
-from lifecycle.schemas import InviteRequest
+from lifecycle.http.schemas import InviteRequest
 from lifecycle.config import Tuning
 from lifecycle.wiring import build_services
 

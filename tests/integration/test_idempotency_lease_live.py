@@ -81,7 +81,7 @@ async def test_a_failed_completion_keeps_the_201(refusing_keys, emulator):
 async def test_a_key_in_progress_is_renewed_while_its_request_runs(live):
     import asyncio
 
-    from lifecycle.idempotency import _Lease
+    from lifecycle.http.idempotency import _Lease
 
     store, now = live.expiry._keys, datetime.now(timezone.utc)
     record, created = await store.claim(IdempotencyRecord(key="renewed-1", fingerprint="f", status="in_progress",

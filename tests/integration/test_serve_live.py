@@ -15,7 +15,7 @@ import uvicorn
 
 import function_app
 from lifecycle.config import Settings
-from lifecycle.schemas import MAX_BODY_BYTES
+from lifecycle.http.schemas import MAX_BODY_BYTES
 from devserver.asgi import build_asgi_app
 from lifecycle.wiring import build_services, container
 from tests.conftest import FAST

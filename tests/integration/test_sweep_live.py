@@ -9,7 +9,7 @@ import pytest
 from lifecycle.adapters.tables import TableGuestStore, LifecycleTables, build_service_client
 from lifecycle.config import Settings
 from lifecycle.domain.model import GuestState
-from lifecycle.schemas import InviteRequest
+from lifecycle.http.schemas import InviteRequest
 from lifecycle.config import Tuning
 from lifecycle.wiring import build_services
 from tests.support import GROUP_A

@@ -39,8 +39,8 @@ def test_the_app_and_its_openapi_document_reach_no_development_module():
     script = (
         "import json, sys\n"
         "import function_app\n"
-        "from lifecycle.openapi import build_openapi\n"
-        "build_openapi()\n"
+        "from lifecycle.http.openapi import build_openapi\n"
+        "build_openapi(function_app.app)\n"
         f"dev = {DEVELOPMENT_MODULES!r}\n"
         "print(json.dumps(sorted(m for m in sys.modules if m in dev or m.startswith(tuple(d + '.' for d in dev)))))\n"
     )

@@ -3,17 +3,19 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+import azure.functions as func
 from openapi_spec_validator import validate
 
 import function_app
-from lifecycle import openapi
-from lifecycle.idempotency import HEADER as IDEMPOTENCY_HEADER
+from lifecycle.http import openapi
+from lifecycle.http.idempotency import HEADER as IDEMPOTENCY_HEADER
 from lifecycle.registry import HttpFunction, http_functions
 from tests.http_calls import call
 from tests.support import ROOT
@@ -45,7 +47,7 @@ def walk(node: Any) -> Any:
 
 @pytest.fixture(scope="module")
 def oas3() -> dict[str, Any]:
-    return openapi.build_openapi()
+    return openapi.build_openapi(function_app.app)
 
 
 @pytest.fixture(scope="module")
@@ -54,14 +56,26 @@ def swagger(oas3: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_committed_files_are_what_the_code_generates() -> None:
-    stale = [str(path.relative_to(ROOT)) for path in openapi.stale_files()]
-    assert not stale, f"run `python -m lifecycle.openapi --write`: {stale} are out of date"
+    stale = [str(path.relative_to(ROOT)) for path in openapi.stale_files(function_app.app)]
+    assert not stale, f"run `python -m lifecycle.http.openapi --write`: {stale} are out of date"
 
 
-def test_check_command_passes_on_the_committed_files() -> None:
-    result = subprocess.run([sys.executable, "-m", "lifecycle.openapi", "--check"], cwd=ROOT, capture_output=True,
-                            text=True, timeout=120, check=False)
+@pytest.mark.parametrize("mode", ["function", "entra"])
+def test_check_command_passes_on_the_committed_files_in_either_auth_mode(mode: str) -> None:
+    result = subprocess.run([sys.executable, "-m", "lifecycle.http.openapi", "--check"], cwd=ROOT, capture_output=True,
+                            text=True, timeout=120, check=False, env={**os.environ, "LIFECYCLE_HTTP_AUTH": mode})
     assert result.returncode == 0, result.stderr
+
+
+def test_check_command_fails_on_a_stale_file(tmp_path: Path) -> None:
+    copy = tmp_path / "app"
+    shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns("node_modules", ".git", ".venv*", ".azurite", "bench"))
+    stale = copy / "openapi" / "openapi.json"
+    stale.write_text(stale.read_text(encoding="utf-8").replace("Guest Lifecycle", "Guest Lifecycle!"), encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "lifecycle.http.openapi", "--check"], cwd=copy,
+                            capture_output=True, text=True, timeout=120, check=False,
+                            env={**os.environ, "PYTHONPATH": str(copy)})
+    assert result.returncode == 1 and "out of date: openapi/openapi.json" in result.stderr, result.stderr
 
 
 @pytest.mark.parametrize("document", ["oas3", "swagger"])
@@ -177,12 +191,12 @@ def test_connector_properties_declare_the_function_key_connection() -> None:
 def test_a_registered_function_without_documentation_fails_loudly() -> None:
     stranger = HttpFunction("mystery", "mystery", ("GET",), "FUNCTION", lambda req: None)  # type: ignore[arg-type]
     with pytest.raises(KeyError, match="mystery"):
-        openapi.build_openapi([*http_functions(function_app.app), stranger])
+        openapi.describe([*http_functions(function_app.app), stranger])
 
 
 def test_documentation_of_a_function_that_is_gone_fails_loudly() -> None:
     with pytest.raises(KeyError, match="not registered"):
-        openapi.build_openapi([f for f in http_functions(function_app.app) if f.name != "health"])
+        openapi.describe([f for f in http_functions(function_app.app) if f.name != "health"])
 
 
 @pytest.mark.parametrize(("name", "label"), [("expiresInDays", "Expires in days"), ("groupId", "Group ID"),
@@ -211,3 +225,86 @@ def test_the_docs_route_works_after_the_functions_host_indexed_the_app() -> None
     result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120,
                             env={**os.environ, "PYTHONPATH": str(ROOT)}, check=False)
     assert result.stdout.strip() == "200", result.stderr[-2000:]
+
+
+def without_security(document: dict[str, Any]) -> dict[str, Any]:
+    """The document less what the auth mode changes: the scheme, each operation's requirement, the 401 text and
+    the sentence of `info` that says how to authenticate."""
+    copy = json.loads(json.dumps(document))
+    copy["components"].pop("securitySchemes")
+    for operation in operations(copy).values():
+        operation.pop("security")
+        operation["responses"].get("401", {}).pop("description", None)
+    for scheme in openapi.AUTH_SCHEMES.values():
+        copy["info"]["description"] = copy["info"]["description"].replace(scheme.how, "")
+    return copy
+
+
+@pytest.fixture(scope="module")
+def entra() -> dict[str, Any]:
+    return openapi.describe(http_functions(function_app.app), "entra")
+
+
+def test_the_auth_mode_changes_only_the_security_scheme(oas3: dict[str, Any], entra: dict[str, Any]) -> None:
+    assert entra != oas3
+    assert without_security(entra) == without_security(oas3)
+
+
+def test_entra_mode_documents_a_bearer_token_and_no_function_key(entra: dict[str, Any]) -> None:
+    validate(entra)
+    assert entra["components"]["securitySchemes"] == {
+        openapi.ENTRA_SCHEME: {**entra["components"]["securitySchemes"][openapi.ENTRA_SCHEME],
+                               "type": "http", "scheme": "bearer"}}
+    for (path, _), operation in operations(entra).items():
+        public = path in {"/health", "/openapi.json"}
+        assert operation["security"] == ([] if public else [{openapi.ENTRA_SCHEME: []}]), path
+        if "401" in operation["responses"]:
+            assert "Entra" in operation["responses"]["401"]["description"]
+    text = json.dumps(entra)
+    assert "x-functions-key" not in text and "function key" not in text
+
+
+def test_entra_mode_swagger_sends_the_token_in_the_authorization_header(entra: dict[str, Any]) -> None:
+    swagger = openapi.build_swagger(entra)
+    validate(swagger)
+    scheme = swagger["securityDefinitions"][openapi.ENTRA_SCHEME]
+    assert (scheme["type"], scheme["in"], scheme["name"]) == ("apiKey", "header", "Authorization")
+
+
+def test_an_entra_app_documents_entra_and_still_checks_as_the_committed_files(entra: dict[str, Any]) -> None:
+    """In a shell with LIFECYCLE_HTTP_AUTH=entra, the app `function_app` creates documents the bearer scheme, serves
+    it, and its function-key documents are the committed ones."""
+    script = (
+        "import asyncio, json\n"
+        "import azure.functions as func\n"
+        "import function_app\n"
+        "from lifecycle.http import openapi\n"
+        "from lifecycle.registry import indexed_functions\n"
+        "handler = next(f for f in indexed_functions(function_app.app)\n"
+        "               if f.get_function_name() == 'openapi_document').get_user_function()\n"
+        "request = func.HttpRequest('GET', 'http://localhost:7071/api/openapi.json', headers={}, body=b'')\n"
+        "served = json.loads(asyncio.run(handler(request)).get_body())\n"
+        "print(json.dumps({'built': openapi.build_openapi(function_app.app), 'served': served,\n"
+        "                  'stale': [str(p) for p in openapi.stale_files(function_app.app)]}))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "PYTHONPATH": str(ROOT), "LIFECYCLE_HTTP_AUTH": "entra"}, check=False)
+    assert result.returncode == 0, result.stderr[-2000:]
+    found = json.loads(result.stdout)
+    assert found["built"] == entra and found["stale"] == []
+    assert {**found["served"], "servers": openapi.SERVERS} == entra
+
+
+def test_an_auth_level_that_contradicts_the_pipeline_fails_loudly() -> None:
+    from lifecycle.http.pipeline import api
+
+    app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
+    blueprint = func.Blueprint()
+
+    async def exposed(req: func.HttpRequest, services: Any) -> func.HttpResponse:
+        return func.HttpResponse("{}")
+
+    blueprint.route(route="exposed", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)(api(exposed))
+    app.register_functions(blueprint)
+    with pytest.raises(ValueError, match="exposed"):
+        openapi.build_openapi(app)

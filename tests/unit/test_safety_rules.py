@@ -14,9 +14,11 @@ from lifecycle.config import Settings
 from lifecycle.domain.model import Guest
 from lifecycle.domain.policy import AccessPolicy, email_forms, normal_domain, normal_email
 from lifecycle.errors import Forbidden
-from lifecycle.http.responses import actor_of, base_url, loggable, request_line
-from lifecycle.idempotency import without_secrets
-from lifecycle.schemas import ExtendRequest, InviteRequest, ListQuery
+from lifecycle.http.auth import actor_of
+from lifecycle.http.errors import loggable, request_line
+from lifecycle.http.idempotency import without_secrets
+from lifecycle.http.responses import base_url
+from lifecycle.http.schemas import ExtendRequest, InviteRequest, ListQuery
 
 BASE = {"GRAPH_BASE_URL": "http://127.0.0.1:9", "LIFECYCLE_TABLES_CONNECTION_STRING": "UseDevelopmentStorage=true"}
 

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from pydantic import ValidationError
 
-from lifecycle.schemas import ExtendRequest, InviteRequest, ListQuery
+from lifecycle.http.schemas import ExtendRequest, InviteRequest, ListQuery
 
 GROUP = "6f1c1ef7-2b1e-4a3c-9d51-00000000000a"
 

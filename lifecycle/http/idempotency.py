@@ -33,7 +33,7 @@ _KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 _REPLAYED_HEADERS = ("location", "retry-after")
 MAX_STORED_BODY = 30_000
 SECRET_FIELDS = ("inviteRedeemUrl",)
-log = logging.getLogger("lifecycle.idempotency")
+log = logging.getLogger("lifecycle.http.idempotency")
 
 
 def fingerprint(req: func.HttpRequest) -> str:

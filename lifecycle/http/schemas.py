@@ -11,8 +11,9 @@ from pydantic import (
 )
 
 from lifecycle.domain.commands import InviteGuest
-from lifecycle.domain.model import Guest
+from lifecycle.domain.model import Guest, GuestState
 from lifecycle.domain.policy import normal_email
+from lifecycle.ports import GuestQuery
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_GROUPS_PER_REQUEST = 50
@@ -268,11 +269,14 @@ class ListQuery(_Strict):
     @field_validator("state")
     @classmethod
     def _state(cls, value: str | None) -> str | None:
-        from lifecycle.domain.model import GuestState
-
         if value is not None and value not in {s.value for s in GuestState}:
             raise ValueError(f"must be one of {', '.join(s.value for s in GuestState)}")
         return value
+
+    def guest_query(self) -> GuestQuery:
+        return GuestQuery(state=GuestState(self.state) if self.state else None, email=self.email,
+                          expiring_before=self.expiringBefore, page_size=self.pageSize,
+                          continuation_token=self.continuationToken)
 
 
 class HealthReport(BaseModel):

@@ -1,8 +1,11 @@
 """OpenAPI 3.0.3 and Swagger 2.0 descriptions of the HTTP API.
 
-Both are built from the routes `function_app.app` registers and from the pydantic models the functions validate
-with, so they cannot drift from the code. `python -m lifecycle.openapi --write` writes `openapi/openapi.json`,
-`openapi/swagger.json` and `connector/apiDefinition.swagger.json`; `--check` exits 1 when they are stale."""
+Both are built from the app object `function_app` creates (the routes it registers) and from the pydantic models the
+functions validate with, so they cannot drift from the code. The auth mode changes only the security scheme they
+document: the function key (`x-functions-key`), or with LIFECYCLE_HTTP_AUTH=entra a Microsoft Entra bearer token.
+The committed files are the function-key documents whatever the shell's LIFECYCLE_HTTP_AUTH:
+`python -m lifecycle.http.openapi --write` writes `openapi/openapi.json`, `openapi/swagger.json` and
+`connector/apiDefinition.swagger.json`; `--check` exits 1 when they are stale."""
 from __future__ import annotations
 
 import argparse
@@ -13,29 +16,35 @@ import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
+import azure.functions as func
 from pydantic import BaseModel
 
-from lifecycle.idempotency import HEADER as IDEMPOTENCY_HEADER
-from lifecycle.idempotency import MUTATING, REPLAY_HEADER
-from lifecycle.schemas import (
+from lifecycle.http.idempotency import HEADER as IDEMPOTENCY_HEADER
+from lifecycle.http.idempotency import MUTATING, REPLAY_HEADER
+from lifecycle.http.pipeline import authenticates
+from lifecycle.registry import HttpFunction, http_functions
+from lifecycle.http.schemas import (
     AdoptReport, AdoptRequest, ErrorResponse, ExpiryPlan, ExtendRequest, GuestPage, GuestResource, HealthReport,
     InviteRequest, ListQuery, ReinviteRequest,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 OPENAPI_FILE = ROOT / "openapi" / "openapi.json"
 SWAGGER_FILE = ROOT / "openapi" / "swagger.json"
 CONNECTOR_FILE = ROOT / "connector" / "apiDefinition.swagger.json"
 CONNECTOR_HOST = "your-function-app.azurewebsites.net"
 BASE_PATH = "/api"
 JSON = "application/json"
+AuthMode = Literal["function", "entra"]
 SECURITY_SCHEME = "api_key"
+ENTRA_SCHEME = "entra"
 KEY_HEADER = "x-functions-key"
 COMPONENTS = "#/components/schemas/"
 DEFINITIONS = "#/definitions/"
 API_VERSION = "1.0.0"
+MODULE = "lifecycle.http.openapi"
 RETRY_AFTER_SECONDS = "Seconds to wait before the next call."
 
 ACCEPTED = ("Accepted: Graph work for this guest (group changes) is still pending. The body is the guest as it is "
@@ -43,7 +52,6 @@ ACCEPTED = ("Accepted: Graph work for this guest (group changes) is still pendin
             "This is the asynchronous polling pattern of Logic Apps and Power Automate.")
 ERRORS = {
     400: "Invalid input: body, query, route id or Idempotency-Key. `error.details` lists the fields.",
-    401: "The function key is missing or wrong (send it in the `x-functions-key` header).",
     403: "Refused by a safety rule or policy: not a guest, group not managed, email domain not allowed.",
     404: "No tracked guest with this id, or Graph does not know the object.",
     409: "A concurrent change, or a request with the same Idempotency-Key still in progress. Retry later.",
@@ -53,6 +61,33 @@ ERRORS = {
           "`error.details` carries Graph's own code and message and, when a guest was recorded, its id."),
     502: "Microsoft Graph refused the request for a reason that retrying will not fix.",
     503: "Graph throttled past the retry budget, storage unreachable, or the app misconfigured. Retry later.",
+}
+
+
+@dataclass(frozen=True)
+class AuthScheme:
+    """How a caller authenticates in one auth mode: the security scheme and the text that tells it."""
+
+    name: str
+    scheme: dict[str, str]
+    how: str
+    unauthorized: str
+
+
+AUTH_SCHEMES: dict[str, AuthScheme] = {
+    "function": AuthScheme(
+        SECURITY_SCHEME, {"type": "apiKey", "in": "header", "name": KEY_HEADER,
+                          "description": "A function key of the function app."},
+        "Send the function key in the x-functions-key header.",
+        "The function key is missing or wrong (send it in the `x-functions-key` header)."),
+    "entra": AuthScheme(
+        ENTRA_SCHEME, {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+                       "description": "A Microsoft Entra access token for the API's app registration, checked by "
+                                      "App Service authentication."},
+        "Send a Microsoft Entra access token for the API's app registration as a bearer token in the "
+        "Authorization header.",
+        "The request did not come through App Service authentication: the Microsoft Entra token is missing or "
+        "not valid for this API."),
 }
 READ_ERRORS = (400, 401, 404, 409, 502, 503)
 CHANGE_ERRORS = (400, 401, 403, 404, 409, 422, 502, 503)
@@ -173,16 +208,12 @@ OPERATIONS: dict[str, ApiOperation] = {
         "Service", {200: "The OpenAPI 3.0.3 document."}, errors=(), response=None, visibility="internal"),
 }
 
-INFO = {
-    "title": "Guest Lifecycle",
-    "version": API_VERSION,
-    "description": (
-        "Lifecycle of Microsoft Entra B2B guests: invite, group access, expiry, disable, delete, every step recorded. "
-        "Send the function key in the x-functions-key header. POST /guests, PUT .../groups/{groupId} and "
-        "GET /guests/{id} answer 202 with Location and Retry-After while group changes are pending: poll Location "
-        "until 200. Send an Idempotency-Key on POST, PUT and DELETE to make retries safe. Errors are "
-        "{\"error\": {\"code\", \"message\", \"details\"}}."),
-}
+TITLE = "Guest Lifecycle"
+ABOUT = "Lifecycle of Microsoft Entra B2B guests: invite, group access, expiry, disable, delete, every step recorded."
+CONVENTIONS = (
+    "POST /guests, PUT .../groups/{groupId} and GET /guests/{id} answer 202 with Location and Retry-After while group "
+    "changes are pending: poll Location until 200. Send an Idempotency-Key on POST, PUT and DELETE to make retries "
+    "safe. Errors are {\"error\": {\"code\", \"message\", \"details\"}}.")
 SERVERS = [
     {"url": "https://{functionApp}.azurewebsites.net/api", "description": "The function app in Azure",
      "variables": {"functionApp": {"default": "your-function-app", "description": "Name of the function app"}}},
@@ -270,35 +301,48 @@ class Schemas:
 
 
 # --- the OpenAPI 3 document ------------------------------------------------------------------------
-def registered_functions() -> list[Any]:
-    """The HTTP functions `function_app.app` registers (route, methods, auth level)."""
-    import function_app
-    from lifecycle.registry import http_functions
-
-    return http_functions(function_app.app)
+def auth_mode_of(app: func.FunctionApp) -> AuthMode:
+    """The mode `function_app` built the app for: its HTTP functions are anonymous by default only when App Service
+    authentication guards them (LIFECYCLE_HTTP_AUTH=entra)."""
+    return "entra" if app.auth_level == func.AuthLevel.ANONYMOUS else "function"
 
 
-def build_openapi(functions: Iterable[Any] | None = None) -> dict[str, Any]:
-    """The OpenAPI 3.0.3 document of the registered HTTP functions; fails on a function with no ApiOperation."""
-    functions = registered_functions() if functions is None else list(functions)
+def build_openapi(app: func.FunctionApp, auth: AuthMode | None = None) -> dict[str, Any]:
+    """The OpenAPI 3.0.3 document of the app's HTTP functions, for the auth mode `auth` (default: the app's own).
+    Fails on an auth level that does not match what the function's pipeline does."""
+    functions = http_functions(app)
+    expected = "FUNCTION" if auth_mode_of(app) == "function" else "ANONYMOUS"
+    for function in functions:
+        level = expected if authenticates(function.handler) else "ANONYMOUS"
+        if function.auth_level != level:
+            raise ValueError(f"HTTP function {function.name!r} has auth level {function.auth_level}, not {level}")
+    return describe(functions, auth or auth_mode_of(app))
+
+
+def describe(functions: Iterable[HttpFunction], auth: AuthMode = "function") -> dict[str, Any]:
+    """The OpenAPI 3.0.3 document of these HTTP functions; fails on a function with no ApiOperation, or an
+    ApiOperation with no function."""
+    if auth not in get_args(AuthMode):
+        raise ValueError(f"auth mode {auth!r} is not documented")
+    scheme = AUTH_SCHEMES[auth]
     schemas, documented = Schemas(), set()
     paths: dict[str, dict[str, Any]] = {}
     for function in functions:
         if function.name not in OPERATIONS:
-            raise KeyError(f"HTTP function {function.name!r} has no entry in lifecycle.openapi.OPERATIONS")
+            raise KeyError(f"HTTP function {function.name!r} has no entry in lifecycle.http.openapi.OPERATIONS")
         documented.add(function.name)
         path = "/" + ROUTE_PARAMETER.sub(r"{\1}", function.route)
         for method in function.methods:
-            paths.setdefault(path, {})[method.lower()] = _operation(function, OPERATIONS[function.name], schemas)
+            paths.setdefault(path, {})[method.lower()] = _operation(function, OPERATIONS[function.name], schemas,
+                                                                     scheme)
     stale = set(OPERATIONS) - documented
     if stale:
         raise KeyError(f"OPERATIONS documents functions that are not registered: {sorted(stale)}")
-    return {"openapi": "3.0.3", "info": INFO, "servers": SERVERS, "tags": _tags(),
+    info = {"title": TITLE, "version": API_VERSION, "description": f"{ABOUT} {scheme.how} {CONVENTIONS}"}
+    return {"openapi": "3.0.3", "info": info, "servers": SERVERS, "tags": _tags(),
             "paths": {path: paths[path] for path in sorted(paths)},
             "components": {"schemas": dict(sorted(schemas.components.items())),
-                           "securitySchemes": {SECURITY_SCHEME: {
-                               "type": "apiKey", "in": "header", "name": KEY_HEADER,
-                               "description": "A function key of the function app."}}}}
+                           "securitySchemes": {scheme.name: scheme.scheme}}}
 
 
 def _tags() -> list[dict[str, str]]:
@@ -306,7 +350,8 @@ def _tags() -> list[dict[str, str]]:
     return [{"name": name} for name in names]
 
 
-def _operation(function: Any, operation: ApiOperation, schemas: Schemas) -> dict[str, Any]:
+def _operation(function: HttpFunction, operation: ApiOperation, schemas: Schemas,
+               scheme: AuthScheme) -> dict[str, Any]:
     mutating = any(method in MUTATING for method in function.methods)
     result: dict[str, Any] = {"operationId": operation.operation_id, "summary": operation.summary,
                               "description": operation.description, "tags": [operation.tag]}
@@ -316,17 +361,9 @@ def _operation(function: Any, operation: ApiOperation, schemas: Schemas) -> dict
     if operation.body is not None:
         result["requestBody"] = {"required": operation.body_required,
                                  "content": {JSON: {"schema": schemas.ref(operation.body, "validation", request=True)}}}
-    result["responses"] = _responses(operation, schemas, mutating)
-    result["security"] = _security(function.auth_level)
+    result["responses"] = _responses(operation, schemas, mutating, scheme)
+    result["security"] = [{scheme.name: []}] if authenticates(function.handler) else []
     return result
-
-
-def _security(auth_level: str) -> list[dict[str, list[str]]]:
-    if auth_level == "ANONYMOUS":
-        return []
-    if auth_level == "FUNCTION":
-        return [{SECURITY_SCHEME: []}]
-    raise ValueError(f"auth level {auth_level} is not documented")
 
 
 def _parameters(route: str, operation: ApiOperation, mutating: bool) -> list[dict[str, Any]]:
@@ -362,7 +399,7 @@ def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
     return found
 
 
-def _responses(operation: ApiOperation, schemas: Schemas, mutating: bool) -> dict[str, Any]:
+def _responses(operation: ApiOperation, schemas: Schemas, mutating: bool, scheme: AuthScheme) -> dict[str, Any]:
     responses: dict[str, Any] = {}
     for status, text in sorted(operation.success.items()):
         body = schemas.ref(operation.response) if operation.response else {"type": "object"}
@@ -370,7 +407,8 @@ def _responses(operation: ApiOperation, schemas: Schemas, mutating: bool) -> dic
     for status in operation.errors:
         model = operation.error_bodies.get(status, ErrorResponse)
         headers = {"Retry-After": _header(RETRY_AFTER_SECONDS, "integer")} if status == 503 else {}
-        responses[str(status)] = _response(ERRORS[status], schemas.ref(model), headers)
+        text = scheme.unauthorized if status == 401 else ERRORS[status]
+        responses[str(status)] = _response(text, schemas.ref(model), headers)
     return responses
 
 
@@ -435,10 +473,17 @@ def build_swagger(openapi: dict[str, Any], host: str | None = None) -> dict[str,
                          for path, item in openapi["paths"].items()}
     document["definitions"] = {name: to_swagger_schema(schema)
                                for name, schema in openapi["components"]["schemas"].items()}
-    document["securityDefinitions"] = {
-        name: {key: value for key, value in scheme.items()}
-        for name, scheme in openapi["components"]["securitySchemes"].items()}
+    document["securityDefinitions"] = {name: _swagger_security(scheme)
+                                       for name, scheme in openapi["components"]["securitySchemes"].items()}
     return document
+
+
+def _swagger_security(scheme: dict[str, str]) -> dict[str, str]:
+    """Swagger 2.0 has no bearer scheme: a bearer token is an `Authorization` header."""
+    if scheme.get("type") == "http" and scheme.get("scheme") == "bearer":
+        return {"type": "apiKey", "in": "header", "name": "Authorization",
+                "description": f"{scheme['description']} Send it as `Bearer <token>`."}
+    return dict(scheme)
 
 
 def _swagger_operation(operation: dict[str, Any]) -> dict[str, Any]:
@@ -477,9 +522,10 @@ def _swagger_response(response: dict[str, Any]) -> dict[str, Any]:
 
 # --- files and command line ------------------------------------------------------------------------
 @functools.cache
-def cached_openapi() -> dict[str, Any]:
-    """The OpenAPI 3 document, built once per process. Do not change it: copy what you alter."""
-    return build_openapi()
+def served_openapi(app: func.FunctionApp) -> dict[str, Any]:
+    """The app's OpenAPI 3 document in its own auth mode, built once per process. Do not change it: copy what you
+    alter."""
+    return build_openapi(app)
 
 
 def render(document: dict[str, Any]) -> str:
@@ -487,37 +533,40 @@ def render(document: dict[str, Any]) -> str:
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
-def generated_files() -> dict[Path, str]:
-    """Every file this module generates, with the text it must hold."""
-    openapi = build_openapi()
+def generated_files(app: func.FunctionApp) -> dict[Path, str]:
+    """Every file this module generates, with the text it must hold: the function-key documents, whatever mode the
+    app was built for."""
+    openapi = build_openapi(app, "function")
     return {OPENAPI_FILE: render(openapi), SWAGGER_FILE: render(build_swagger(openapi)),
             CONNECTOR_FILE: render(build_swagger(openapi, host=CONNECTOR_HOST))}
 
 
-def stale_files() -> list[Path]:
+def stale_files(app: func.FunctionApp) -> list[Path]:
     """The generated files whose committed text differs from what the code generates now."""
-    return [path for path, text in generated_files().items()
+    return [path for path, text in generated_files(app).items()
             if not path.exists() or path.read_text(encoding="utf-8") != text]
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(app: func.FunctionApp, argv: list[str] | None = None) -> int:
     """`--write` the generated files, or `--check` that the committed ones are current (exit 1 if not)."""
-    parser = argparse.ArgumentParser(prog="python -m lifecycle.openapi", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog=f"python -m {MODULE}", description=__doc__.splitlines()[0])
     action = parser.add_mutually_exclusive_group(required=True)
     action.add_argument("--write", action="store_true", help="write openapi/*.json and the connector definition")
     action.add_argument("--check", action="store_true", help="exit 1 if a committed file is out of date")
     args = parser.parse_args(argv)
     if args.write:
-        for path, text in generated_files().items():
+        for path, text in generated_files(app).items():
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
             print(f"wrote {path.relative_to(ROOT)}")
         return 0
-    stale = stale_files()
+    stale = stale_files(app)
     for path in stale:
-        print(f"out of date: {path.relative_to(ROOT)} (run python -m lifecycle.openapi --write)", file=sys.stderr)
+        print(f"out of date: {path.relative_to(ROOT)} (run python -m {MODULE} --write)", file=sys.stderr)
     return 1 if stale else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    import function_app  # the command line documents the app the Functions host indexes
+
+    sys.exit(main(function_app.app))
