@@ -1,13 +1,15 @@
 """What both benchmarks share: Azurite and the Graph emulator started locally, seeding, one timed sweep, the call log.
 
-Nothing here talks to Azure: storage is Azurite (from node_modules), Graph is the project's emulator served in this
-process on a background thread."""
+Nothing here talks to Azure: storage is Azurite (from node_modules), Graph is the project's emulator in a process of
+its own (`python -m graph_emulator`), as Graph is a network hop away from the app: the emulator's work does not take
+the benchmark process's CPU or interpreter lock."""
 from __future__ import annotations
 
 import argparse
 import asyncio
 import logging
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -25,7 +27,6 @@ if str(ROOT) not in sys.path:
 
 from graph_emulator.client import EmulatorControl  # noqa: E402
 from graph_emulator.faults import resource_cost  # noqa: E402
-from graph_emulator.server import EmulatorServer  # noqa: E402
 from lifecycle.adapters import table_codec as codec  # noqa: E402
 from lifecycle.adapters.tables import TableGuestStore, LifecycleTables, build_service_client  # noqa: E402
 from lifecycle.config import Settings  # noqa: E402
@@ -59,7 +60,7 @@ class Azurite(support.Azurite):
 @dataclass
 class Stack:
     azurite: Azurite
-    emulator: EmulatorServer
+    emulator: EmulatorProcess
 
     @property
     def control(self) -> EmulatorControl:
@@ -104,15 +105,61 @@ class Watchdog:
         self._done.set()
 
 
+class EmulatorProcess:
+    """`python -m graph_emulator` on a free port, in its own process; `graph_url` and `control` as the
+    in-process server has them."""
+
+    def __init__(self, start_timeout: float = 20.0) -> None:
+        self._start_timeout = start_timeout
+        self._process: subprocess.Popen[str] | None = None
+        self.url = ""
+        self._control: EmulatorControl | None = None
+
+    @property
+    def graph_url(self) -> str:
+        return self.url + "/v1.0"
+
+    @property
+    def control(self) -> EmulatorControl:
+        if self._control is None:
+            self._control = EmulatorControl(self.url)
+        return self._control
+
+    def start(self) -> "EmulatorProcess":
+        self._process = subprocess.Popen([sys.executable, "-m", "graph_emulator", "--port", "0"], cwd=ROOT,
+                                         stdout=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + self._start_timeout
+        assert self._process.stdout is not None
+        while time.monotonic() < deadline:
+            line = self._process.stdout.readline()
+            if not line:
+                break
+            if line.startswith("GRAPH_BASE_URL="):
+                self.url = line.split("=", 1)[1].strip().removesuffix("/v1.0")
+                threading.Thread(target=self._process.stdout.read, daemon=True).start()  # drain the rest
+                return self
+        self.stop()
+        raise BenchError("the Graph emulator did not start (python -m graph_emulator)")
+
+    def stop(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+        self._process = None
+
+
 @contextmanager
 def local_stack(time_limit: float) -> Iterator[Stack]:
     """Azurite and the emulator, both stopped on the way out (also when the time limit is exceeded)."""
     azurite = Azurite()
     watchdog = Watchdog(time_limit, azurite.stop).start()
-    emulator: EmulatorServer | None = None
+    emulator: EmulatorProcess | None = None
     try:
         azurite.start()
-        emulator = EmulatorServer(port=0).start()
+        emulator = EmulatorProcess().start()
         yield Stack(azurite, emulator)
     finally:
         watchdog.stop()

@@ -186,8 +186,9 @@ class GuestStore(Protocol):
         """Returns when storage answers; raises StorageUnavailable when it does not."""
     async def pending_events(self, limit: int) -> list[Event]:
         """Outbox events not yet dispatched, oldest first (by time, then id), at most `limit`."""
-    async def remove_event(self, event: Event) -> None:
-        """Delete a dispatched event; one already removed is success."""
+    async def remove_events(self, events: Sequence[Event]) -> None:
+        """Delete dispatched events from the outbox (in as few storage calls as it can); one already removed is
+        success. Raises StorageUnavailable; what it could not remove stays in the outbox (sent again later)."""
 
 
 class EventPublisher(Protocol):

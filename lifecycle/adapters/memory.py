@@ -116,8 +116,9 @@ class InMemoryGuestStore:
     async def pending_events(self, limit: int) -> list[Event]:
         return sorted(self.outbox, key=codec.outbox_key)[:limit]
 
-    async def remove_event(self, event: Event) -> None:
-        self.outbox = [e for e in self.outbox if e.id != event.id]
+    async def remove_events(self, events: Sequence[Event]) -> None:
+        removed = {event.id for event in events}
+        self.outbox = [e for e in self.outbox if e.id not in removed]
 
 
 _TOKEN_PREFIX = "offset:"

@@ -1,6 +1,7 @@
 """Azure Storage Queue adapter for lifecycle events (CloudEvents 1.0 JSON). SDK errors never leave it."""
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -8,6 +9,7 @@ from azure.core.credentials_async import AsyncTokenCredential
 from azure.core.exceptions import AzureError, ResourceExistsError
 from azure.storage.queue.aio import QueueClient
 
+from lifecycle.adapters.transport import proxy_settings
 from lifecycle.config import Settings
 from lifecycle.errors import ConfigurationError, StorageUnavailable
 from lifecycle.ports import Event
@@ -38,26 +40,37 @@ class QueueEventPublisher:
 
     def __init__(self, settings: Settings, credential: AsyncTokenCredential | None) -> None:
         if settings.tables_connection_string:
+            url = QueueClient.from_connection_string(settings.tables_connection_string, settings.events_queue).url
             self._client = QueueClient.from_connection_string(settings.tables_connection_string,
-                                                              settings.events_queue, **_RETRY)
+                                                              settings.events_queue, **_RETRY, **proxy_settings(url))
         elif credential is None:
             raise ConfigurationError("LIFECYCLE_TABLES_ENDPOINT needs the managed identity's credential")
         else:
-            self._client = QueueClient(queue_endpoint(settings), settings.events_queue,
-                                       credential=credential, **_RETRY)
+            endpoint = queue_endpoint(settings)
+            self._client = QueueClient(endpoint, settings.events_queue, credential=credential, **_RETRY,
+                                       **proxy_settings(endpoint))
         self._created = False
+        self._creating: asyncio.Lock | None = None
 
     async def publish(self, event: Event) -> None:
         try:
+            await self._ensure_queue()
+            await self._client.send_message(json.dumps(cloud_event(event), default=str))
+        except AzureError as exc:
+            raise StorageUnavailable(f"event queue: {type(exc).__name__}", retry_after=10) from exc
+
+    async def _ensure_queue(self) -> None:
+        """Create the queue once per publisher, however many events are published at once."""
+        if self._created:
+            return
+        self._creating = self._creating or asyncio.Lock()
+        async with self._creating:
             if not self._created:
                 try:
                     await self._client.create_queue()
                 except ResourceExistsError:
                     pass
                 self._created = True
-            await self._client.send_message(json.dumps(cloud_event(event), default=str))
-        except AzureError as exc:
-            raise StorageUnavailable(f"event queue: {type(exc).__name__}", retry_after=10) from exc
 
     async def close(self) -> None:
         await self._client.close()

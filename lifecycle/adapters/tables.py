@@ -21,6 +21,7 @@ from azure.data.tables import TableTransactionError, UpdateMode
 from azure.data.tables.aio import TableClient, TableServiceClient
 
 from lifecycle.adapters import table_codec as codec
+from lifecycle.adapters.transport import proxy_settings
 from lifecycle.config import Settings
 from lifecycle.domain.model import TRACKED_STATES, EmailClaim, Guest, IndexKind
 from lifecycle.errors import ConcurrencyConflict, ConfigurationError, InvalidRequest, NotFound, StorageUnavailable
@@ -28,6 +29,7 @@ from lifecycle.ports import AuditEntry, Event, GuestQuery, IdempotencyRecord, Pa
 
 _RETRY: dict[str, Any] = {"retry_total": 2, "retry_backoff_factor": 0.3, "connection_timeout": 5, "read_timeout": 20}
 _CONFLICT_CODES = {"UpdateConditionNotSatisfied", "EntityAlreadyExists", "ConditionNotMet"}
+TRANSACTION_LIMIT = 100  # operations per entity-group transaction (the service's maximum)
 _TOO_LARGE_CODES = {"PropertyValueTooLarge", "EntityTooLarge", "RequestBodyTooLarge"}
 
 
@@ -55,12 +57,15 @@ def _error_code(exc: HttpResponseError) -> str | None:
 def build_service_client(settings: Settings, credential: AsyncTokenCredential | None) -> TableServiceClient:
     """A connection string when one is set (Azurite, development), else the endpoint with the managed identity."""
     if settings.tables_connection_string:
-        return TableServiceClient.from_connection_string(settings.tables_connection_string, **_RETRY)
+        url = TableServiceClient.from_connection_string(settings.tables_connection_string).url
+        return TableServiceClient.from_connection_string(settings.tables_connection_string, **_RETRY,
+                                                         **proxy_settings(url))
     if not settings.tables_endpoint:
         raise ConfigurationError("set LIFECYCLE_TABLES_CONNECTION_STRING or LIFECYCLE_TABLES_ENDPOINT")
     if credential is None:
         raise ConfigurationError("LIFECYCLE_TABLES_ENDPOINT needs the managed identity's credential")
-    return TableServiceClient(settings.tables_endpoint, credential=credential, **_RETRY)
+    return TableServiceClient(settings.tables_endpoint, credential=credential, **_RETRY,
+                              **proxy_settings(settings.tables_endpoint))
 
 
 @asynccontextmanager
@@ -215,6 +220,8 @@ class TableGuestStore:
         if guest.etag is None:
             raise ConcurrencyConflict("save needs a record read from storage")
         old_rows, new_rows = await self._stored_rows(guest), codec.index_rows(guest)
+        if old_rows == new_rows and not events:
+            return await self._replace_record(guest, new_rows)
         operations: list[tuple[Any, ...]] = [("update", codec.guest_to_entity(guest), _guarded(guest.etag))]
         operations += [("delete", codec.index_entity(key)) for key in sorted(old_rows - new_rows)]
         operations += [("upsert", codec.index_entity(key)) for key in sorted(new_rows - old_rows)]
@@ -222,6 +229,15 @@ class TableGuestStore:
         etag = await self._submit("save guest", operations)
         self._remember(guest.id, etag, new_rows)
         return replace(guest, etag=etag)
+
+    async def _replace_record(self, guest: Guest, rows: set[str]) -> Guest:
+        """The record alone changes (no index row, no event): one ETag-guarded replace, no transaction needed."""
+        client = await self._client()
+        async with storage_errors("save guest"), lost_race("save guest"):
+            result = await client.update_entity(within_limits(codec.guest_to_entity(guest)), mode=UpdateMode.REPLACE,
+                                                etag=guest.etag, match_condition=MatchConditions.IfNotModified)
+        self._remember(guest.id, result.get("etag"), rows)
+        return replace(guest, etag=result.get("etag"))
 
     async def _submit(self, action: str, operations: list[tuple[Any, ...]]) -> str | None:
         for operation in operations:
@@ -250,7 +266,9 @@ class TableGuestStore:
         guests, unreadable = [], []
         for entity in entities:
             try:
-                guests.append(codec.entity_to_guest(entity))
+                guest = codec.entity_to_guest(entity)
+                self._remember(guest.id, guest.etag, codec.stored_index_rows(entity))
+                guests.append(guest)
             except (KeyError, TypeError, ValueError, OverflowError) as exc:  # one bad row never hides the others
                 unreadable.append((str(entity.get("Id") or entity.get("RowKey")), f"{type(exc).__name__}: {exc}"))
         return Page(guests, token, tuple(unreadable))
@@ -325,10 +343,23 @@ class TableGuestStore:
                     break
         return events
 
-    async def remove_event(self, event: Event) -> None:
+    async def remove_events(self, events: Sequence[Event]) -> None:
+        """Up to TRANSACTION_LIMIT rows per transaction (all in the one partition); a transaction refused because a
+        row is already gone falls back to one delete per row, where a missing row is success."""
         client = await self._client()
-        async with storage_errors("outbox"):
-            await client.delete_entity(codec.PARTITION, codec.outbox_key(event))
+        keys = sorted({codec.outbox_key(event) for event in events})
+        for start in range(0, len(keys), TRANSACTION_LIMIT):
+            chunk = keys[start:start + TRANSACTION_LIMIT]
+            async with storage_errors("outbox"):
+                if len(chunk) == 1:
+                    await client.delete_entity(codec.PARTITION, chunk[0])
+                    continue
+                try:
+                    await client.submit_transaction(
+                        [("delete", {"PartitionKey": codec.PARTITION, "RowKey": key}) for key in chunk])
+                except TableTransactionError:
+                    for key in chunk:
+                        await client.delete_entity(codec.PARTITION, key)
 
 
 def _matches(guest: Guest, query: GuestQuery) -> bool:

@@ -18,32 +18,48 @@ class EventDispatcher:
     def __init__(self, store: GuestStore, publisher: EventPublisher) -> None:
         self._store = store
         self._publisher = publisher
+        self._slots = asyncio.Semaphore(PARALLEL_GUESTS)
 
     async def send(self, events: Sequence[Event]) -> int:
-        """Send events, removing each from the outbox once the queue has it; one guest's events in order, guests in
-        parallel. What fails stays in the outbox for the sweep."""
+        """Publish events, then remove what the queue has from the outbox in one go. What fails stays in the outbox
+        for the sweep (sent again: consumers dedupe by id)."""
+        published = await self.publish(events)
+        await self.remove(published)
+        return len(published)
+
+    async def publish(self, events: Sequence[Event]) -> list[Event]:
+        """Put events on the queue, one guest's in order, guests in parallel; the ones the queue has (their outbox
+        rows stay until `remove`). Raises nothing: an event that cannot be sent, and that guest's later ones, wait."""
         by_guest: dict[str, list[Event]] = defaultdict(list)
         for event in events:
             by_guest[event.guest_id].append(event)
-        slots = asyncio.Semaphore(PARALLEL_GUESTS)
 
-        async def send_in_order(guest_events: list[Event]) -> int:
-            async with slots:
-                return await self._send_in_order(guest_events)
+        async def publish_in_order(guest_events: list[Event]) -> list[Event]:
+            async with self._slots:
+                return await self._publish_in_order(guest_events)
 
-        return sum(await asyncio.gather(*(send_in_order(batch) for batch in by_guest.values())))
+        batches = await asyncio.gather(*(publish_in_order(batch) for batch in by_guest.values()))
+        return [event for batch in batches for event in batch]
 
-    async def _send_in_order(self, events: list[Event]) -> int:
-        sent = 0
+    async def remove(self, published: Sequence[Event]) -> None:
+        """Remove published events from the outbox; if storage fails they stay, and are sent again later."""
+        if not published:
+            return
+        try:
+            await self._store.remove_events(published)
+        except LifecycleError as exc:
+            log.warning("%d sent events stay in the outbox (sent again later): %s", len(published), exc.message)
+
+    async def _publish_in_order(self, events: list[Event]) -> list[Event]:
+        published: list[Event] = []
         for event in events:
             try:
                 await self._publisher.publish(event)
-                await self._store.remove_event(event)
             except LifecycleError as exc:
                 log.warning("event %s (%s) stays in the outbox: %s", event.id, event.type, exc.message)
                 break
-            sent += 1
-        return sent
+            published.append(event)
+        return published
 
     async def drain(self, now: datetime, settle_seconds: float = 60.0, limit: int = 1000) -> int:
         """Send outbox events older than `settle_seconds` (younger ones are being sent by their request)."""

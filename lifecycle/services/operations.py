@@ -119,10 +119,13 @@ class GuestOperations:
                                code="NotRestorable") from None
 
     # --- running one -----------------------------------------------------------------------------
-    async def run(self, operation: Operation, guest_id: str, actor: str, *,
-                  known_user: DirectoryUser | None = None) -> OperationResult:
+    async def run(self, operation: Operation, guest_id: str, actor: str, *, known_user: DirectoryUser | None = None,
+                  record: Guest | None = None) -> OperationResult:
+        """Run `operation` on the guest. `record` is the guest as the caller read it (the sweep, which planned from
+        it): the intent is then written guarded by its ETag, so a guest changed since is a ConcurrencyConflict, never
+        acted on from stale data. Without it the record is read first."""
         async with self._audit.audited(actor, f"guest.{operation.name}", guest_id) as notes:
-            guest = await self._records.load(guest_id)
+            guest = record if record is not None and record.id == guest_id else await self._records.load(guest_id)
             if guest.is_busy_with_other_than(operation.intent):
                 await self._resume_then_refuse(guest, actor, known_user)
             if operation.done(guest) and guest.pending_action != operation.intent:

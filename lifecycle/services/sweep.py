@@ -27,6 +27,7 @@ from lifecycle.services.provisioning import Provisioner
 from lifecycle.services.records import GuestRecords
 
 ACTOR = "expiry-sweep"
+GUESTS_PER_GRAPH_SLOT = 2  # guests under way per Graph call in flight
 RECORD_PAGE = 1000  # records per Table query page (the service's maximum)
 log = get_logger("lifecycle.expiry")
 
@@ -158,14 +159,15 @@ class ExpirySweep:
         if policy.dry_run:
             report.plan = describe_plan(plan, survey)
             return self._finish(report)
+        published: list[Event] = []
         with unit_of_work() as written:
             try:
-                await self._reconcile(survey, report)
+                records = await self._reconcile(survey, report)
                 if not plan.guard_tripped:
-                    await self._act(plan, now, report)
+                    await self._act(plan, records, now, report, published)
                     await self._repair(now, report)
             finally:
-                await self._housekeeping(written, now, report)
+                await self._housekeeping(written, published, now, report)
         return self._finish(report)
 
     def _finish(self, report: SweepReport) -> SweepReport:
@@ -270,51 +272,70 @@ class ExpirySweep:
         return plan
 
     # --- reconcile: write what the directory pass found -------------------------------------------
-    async def _reconcile(self, survey: Survey, report: SweepReport) -> None:
+    async def _reconcile(self, survey: Survey, report: SweepReport) -> dict[str, Guest]:
+        """Write what the directory pass found; the records as stored now (with their ETags), by id, for acting
+        on. A record whose write failed is left out (read again if acted on)."""
         slots = asyncio.Semaphore(self._settings.graph_max_concurrency * 4)
+        changed = {change.guest.id for change in survey.changes}
+        records = {guest.id: guest for guest in survey.guests if guest.id not in changed}
 
         async def write(change: Reconciliation) -> None:
             async with slots:
-                await self._reconcile_one(change, report)
+                saved = await self._reconcile_one(change, report)
+            if saved is not None:
+                records[saved.id] = saved
 
         await asyncio.gather(*(write(c) for c in survey.changes))
+        return records
 
-    async def _reconcile_one(self, change: Reconciliation, report: SweepReport) -> None:
+    async def _reconcile_one(self, change: Reconciliation, report: SweepReport) -> Guest | None:
         """Record what the directory says (audited as `guest.refresh` with what changed)."""
         try:
             async with self._audit.audited(ACTOR, "guest.refresh", change.guest.id, found=change.kind):
-                await self._records.update(change.guest, change.transition, change.event)
+                return await self._records.update(change.guest, change.transition, change.event)
         except Exception as exc:  # noqa: BLE001 - one bad record never stops the sweep
             _report_failure(report, change.guest.id, "refresh", exc)
+            return None
 
     # --- act -------------------------------------------------------------------------------------
-    async def _act(self, plan: Plan, now: datetime, report: SweepReport) -> None:
+    async def _act(self, plan: Plan, records: dict[str, Guest], now: datetime, report: SweepReport,
+                   published: list[Event]) -> None:
+        """Each guest's actions in order, guests in parallel: more guests under way than Graph calls in flight (the
+        Graph adapter bounds those), so one guest's storage work overlaps another's Graph calls. A guest's events
+        are published as soon as its actions end; their outbox rows are removed together at the end."""
         by_guest: dict[str, list[Action]] = defaultdict(list)
         for action in plan.actions:
             by_guest[action.guest_id].append(action)
-        slots = asyncio.Semaphore(self._settings.graph_max_concurrency)
+        slots = asyncio.Semaphore(guests_under_way(self._settings.graph_max_concurrency))
         done: Counter[str] = Counter()
 
         async def act(actions: list[Action]) -> None:
-            async with slots:
-                for action in actions:
-                    outcome = await self._act_one(action, now, report)
-                    if outcome is None:
-                        return
-                    done[action.kind.value] += outcome
+            with unit_of_work() as written:
+                async with slots:
+                    await act_in_order(actions)
+            published.extend(await self._dispatcher.publish(written))
+
+        async def act_in_order(actions: list[Action]) -> None:
+            record = records.get(actions[0].guest_id)
+            for action in actions:
+                outcome = await self._act_one(action, record, now, report)
+                if outcome is None:
+                    return
+                done[action.kind.value] += outcome
+                record = None  # changed by the action: read again for the next one
 
         async with asyncio.TaskGroup() as group:
             for actions in by_guest.values():
                 group.create_task(act(actions))
         report.done = {kind: count for kind, count in done.items() if count}
 
-    async def _act_one(self, action: Action, now: datetime, report: SweepReport) -> int | None:
+    async def _act_one(self, action: Action, record: Guest | None, now: datetime, report: SweepReport) -> int | None:
         """1 when this run made the change, 0 when it was already made, None when it could not be made."""
         try:
             if action.kind is ActionKind.NOTIFY:
-                return await self._notify(action.guest_id, now)
+                return await self._notify(record or await self._records.load(action.guest_id), now)
             result = await self._operations.run(self._operation(action), action.guest_id, ACTOR,
-                                                known_user=DirectoryUser(action.guest_id, "Guest"))
+                                                known_user=DirectoryUser(action.guest_id, "Guest"), record=record)
             return int(result.changed)
         except (ConcurrencyConflict, Conflict) as exc:
             report.skipped.append({"guestId": action.guest_id, "reason": f"{action.kind.value}: {exc.message}"})
@@ -327,8 +348,7 @@ class ExpirySweep:
         return {ActionKind.DISABLE: lambda: operations.disabling(action.disabled_reason),
                 ActionKind.DELETE: operations.deleting, ActionKind.PURGE: operations.purging}[action.kind]()
 
-    async def _notify(self, guest_id: str, now: datetime) -> int:
-        guest = await self._records.load(guest_id)
+    async def _notify(self, guest: Guest, now: datetime) -> int:
         if guest.notice_sent_at is not None:
             return 0
         await self._records.update(
@@ -337,10 +357,12 @@ class ExpirySweep:
         return 1
 
     # --- housekeeping ----------------------------------------------------------------------------
-    async def _housekeeping(self, written: list[Event], now: datetime, report: SweepReport) -> None:
+    async def _housekeeping(self, written: list[Event], published: list[Event], now: datetime,
+                            report: SweepReport) -> None:
         """Send this run's events, then whatever earlier runs or requests left in the outbox; drop old keys."""
         try:
-            sent = await self._dispatcher.send(written)
+            await self._dispatcher.remove(published)
+            sent = len(published) + await self._dispatcher.send(written)
             sent += await self._dispatcher.drain(self._clock())
             expired_keys = await self._keys.purge_expired(now, self._settings.expiry_max_actions_per_run)
         except LifecycleError as exc:
@@ -376,6 +398,12 @@ class ExpirySweep:
                 counts["groups finished" if not finished.pending_groups else "groups still pending"] += 1
         except Exception as exc:  # noqa: BLE001 - one bad record never stops the sweep
             _report_failure(report, guest.id, "repair", exc)
+
+
+def guests_under_way(graph_calls_in_flight: int) -> int:
+    """Guests the sweep works on at once: twice the Graph calls in flight, so that storage work overlaps Graph
+    calls; one at a time when Graph gets one call at a time."""
+    return 1 if graph_calls_in_flight <= 1 else graph_calls_in_flight * GUESTS_PER_GRAPH_SLOT
 
 
 def _plannable(guests: list[Guest], now: datetime, policy: ExpiryPolicy,

@@ -281,10 +281,19 @@ async def test_events_are_written_with_the_record_and_read_back_oldest_first(sto
 
 async def test_removing_events_drains_the_outbox_and_removing_twice_is_silent(store):
     await store.create(guest(1), None, [event(1), event(2, at=T0 + MICROSECOND)])
-    for pending in await store.pending_events(10):
-        await store.remove_event(pending)
-        await store.remove_event(pending)
+    pending = await store.pending_events(10)
+    await store.remove_events(pending[:1])
+    await store.remove_events(pending)
+    await store.remove_events(pending)
     assert await store.pending_events(10) == []
+
+
+async def test_removing_more_events_than_one_transaction_holds_drains_them_all(store):
+    many = [event(n, at=T0 + n * MICROSECOND) for n in range(1, 131)]
+    await store.create(guest(1), None, many[:60])
+    await store.create(guest(2), None, many[60:])
+    await store.remove_events(many[:129])
+    assert await store.pending_events(200) == [many[129]]
 
 
 # --- listing ---------------------------------------------------------------------------------------
