@@ -23,6 +23,9 @@ log = logging.getLogger("graph_emulator")
 # https://learn.microsoft.com/entra/identity-platform/access-token-claims-reference#payload-claims
 GRAPH_AUDIENCES = frozenset({"https://graph.microsoft.com", "https://graph.microsoft.com/",
                              "00000003-0000-0000-c000-000000000000"})
+# ASGI scope key marking a request that routes_batch dispatches as an item of a $batch (a header could be forged
+# by any caller; the scope is set only inside the process).
+BATCH_ITEM = "graph_emulator.batch_item"
 _WWW_AUTHENTICATE = ('Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", '
                      'client_id="00000003-0000-0000-c000-000000000000"')
 
@@ -65,7 +68,7 @@ async def serve_graph(request: Request, route: str, handler: Handler) -> Respons
 
 
 async def _process(request: Request, emulator: Emulator, route: str, handler: Handler) -> Response:
-    if emulator.switches.latency_ms > 0:
+    if emulator.switches.latency_ms > 0 and not request.scope.get(BATCH_ITEM):  # an item crosses no network
         await asyncio.sleep(emulator.switches.latency_ms / 1000)
     _authenticate(request, emulator.switches.strict_auth)
     _charge(request, emulator, route)

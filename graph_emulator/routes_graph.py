@@ -1,4 +1,4 @@
-"""The Graph v1.0 route table: resource templates, their handlers, and Graph's answer for unknown segments."""
+"""The Graph v1.0 route table: resource templates, their handlers, $batch, and Graph's answer for unknown segments."""
 
 from __future__ import annotations
 
@@ -6,13 +6,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from . import routes_batch as batch
 from . import routes_directory as directory
 from . import routes_groups as groups
 from . import routes_invitations as invitations
 from . import routes_sponsors as sponsors
 from . import routes_users as users
 from .errors import bad_request
-from .pipeline import Handler, graph_endpoint, serve_graph
+from .pipeline import Endpoint, Handler, graph_endpoint, serve_graph
 from .state import Emulator
 
 ROOT = "/v1.0"
@@ -47,16 +48,22 @@ GRAPH_RESOURCES: list[tuple[str, tuple[str, ...], dict[str, Handler]]] = [
     ("/directory/deletedItems/{id}/restore",
      ("/directory/deletedItems/{object_id}/restore", "/directory/deletedItems/{object_id}/microsoft.graph.restore"),
      {"POST": directory.restore_deleted}),
+    (batch.ROUTE, (batch.ROUTE,), {"POST": batch.run_batch}),
 ]
 
 
 def graph_routes() -> list[Route]:
     """Starlette routes for every Graph resource, then a catch-all answering like Graph does."""
-    routes = [Route(ROOT + path, graph_endpoint(key, handlers), methods=_METHODS)
+    routes = [Route(ROOT + path, _endpoint(key, handlers), methods=_METHODS)
               for key, paths, handlers in GRAPH_RESOURCES for path in paths]
     routes.append(Route(ROOT, _unknown_segment, methods=_METHODS))
     routes.append(Route(ROOT + "/{rest:path}", _unknown_segment, methods=_METHODS))
     return routes
+
+
+def _endpoint(key: str, handlers: dict[str, Handler]) -> Endpoint:
+    """$batch has an endpoint of its own (items are charged, the envelope is not); every other route the pipeline's."""
+    return batch.batch_endpoint(key, handlers) if key == batch.ROUTE else graph_endpoint(key, handlers)
 
 
 async def _unknown_segment(request: Request) -> Response:
