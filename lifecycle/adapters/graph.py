@@ -24,6 +24,7 @@ from msgraph.generated.directory.deleted_items.item.directory_object_item_reques
     DirectoryObjectItemRequestBuilder,
 )
 from msgraph.generated.groups.item.group_item_request_builder import GroupItemRequestBuilder
+from msgraph.generated.models.o_data_errors.main_error import MainError
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from msgraph.generated.users.item.user_item_request_builder import UserItemRequestBuilder
 from msgraph.generated.users.users_request_builder import UsersRequestBuilder
@@ -354,6 +355,54 @@ class GraphDirectory:
         info = self._client.users.by_user_id(user_id).revoke_sign_in_sessions.to_post_request_information()
         await self._send("revoke sessions", info)
 
+    async def block_sign_in(self, user_id: str) -> None:
+        # The disable is built as update_user builds it (the builder's URL, the app's JSON body): the SDK's
+        # to_patch_request_information needs a generated User model, which the adapter never imports.
+        user = self._client.users.by_user_id(user_id)
+        await self._send_batch("block sign-in", {
+            "disable": _json_request(Method.PATCH, user, {"accountEnabled": False}),
+            "revoke": user.revoke_sign_in_sessions.to_post_request_information()})
+
+    async def _send_batch(self, action: str, steps: dict[str, RequestInformation]) -> dict[str, dict[str, Any]]:
+        """Send `steps` as one POST /$batch, each step depending on the one before, through `_call` (throttle
+        pause, adaptive limiter, retry policy), and return every step's answer by id. The first step that failed
+        raises what its single call would (`translate()`; a 424 is never the cause, the step before it is), so a
+        429/503/504 of any step retries the whole batch: every step must be idempotent."""
+        body = {"requests": [self._batch_item(step_id, info, previous)
+                             for (step_id, info), previous in zip(steps.items(), [None, *steps])]}
+        batch = RequestInformation(Method.POST, "{+baseurl}/$batch", {})
+        batch.headers.try_add("Accept", "application/json")
+        batch.set_stream_content(json.dumps(body).encode(), "application/json")
+
+        async def send() -> dict[str, dict[str, Any]]:
+            raw = await self._adapter.send_primitive_async(batch, "bytes", _ODATA_ERRORS)
+            answers = _batch_answers(json.loads(raw) if raw else {})
+            for step_id in steps:
+                answer = answers.get(step_id)
+                if answer is None:
+                    raise GraphError(f"{action}: Graph's batch answer has no response for {step_id!r}")
+                if not 200 <= int(answer.get("status") or 0) < 300:
+                    raise _step_failure(answer)
+            return answers
+        return await self._call(action, send)
+
+    def _batch_item(self, step_id: str, info: RequestInformation, depends_on: str | None) -> dict[str, Any]:
+        """A request built by the SDK's request builders as a $batch item: url relative to the Graph base URL,
+        headers, JSON body (Graph refuses a write item without body and Content-Type, so a body-less one sends {})."""
+        info.path_parameters["baseurl"] = self._base_url
+        url, method = info.url, info.http_method
+        if method is None or not url.startswith(self._base_url + "/"):
+            raise GraphError(f"a batch step needs a method and a url under {self._base_url}: {method} {url}")
+        headers = {_header_name(name): ", ".join(sorted(values)) for name, values in info.headers.get_all().items()}
+        item: dict[str, Any] = {"id": step_id, "method": method.value, "url": url[len(self._base_url):]}
+        if info.content or method in (Method.POST, Method.PATCH, Method.PUT):
+            headers.setdefault("Content-Type", "application/json")
+            item["body"] = json.loads(info.content) if info.content else {}
+        if depends_on is not None:
+            item["dependsOn"] = [depends_on]
+        item["headers"] = headers
+        return item
+
     async def delete_user(self, user_id: str) -> None:
         await self._send("delete user", self._client.users.by_user_id(user_id).to_delete_request_information())
 
@@ -488,6 +537,27 @@ def _sponsor_refusal(error: GraphError, sponsors: tuple[str, ...]) -> GraphError
         who = f"the sponsor {named[0]}" if named else "a sponsor"
         return rejected(error, f"{who} does not exist in the directory")
     return error
+
+
+def _batch_answers(body: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """A $batch answer's items by id (plain dicts: status, headers, body)."""
+    return {str(answer.get("id")): answer for answer in body.get("responses") or [] if isinstance(answer, dict)}
+
+
+def _step_failure(answer: dict[str, Any]) -> ODataError:
+    """A failed $batch item as the SDK raises a failed single call (status, headers, OData error), so `_call` and
+    `translate()` treat it exactly as they would that call: same project error, same throttle handling."""
+    body = answer.get("body")
+    error = (body.get("error") if isinstance(body, dict) else None) or {}
+    failure = ODataError(error=MainError(code=error.get("code"), message=error.get("message")))
+    failure.response_status_code = int(answer.get("status") or 0)
+    failure.response_headers = {str(name): str(value) for name, value in (answer.get("headers") or {}).items()}
+    return failure
+
+
+def _header_name(name: str) -> str:
+    """`content-type` → `Content-Type`: the SDK keeps header names lower-cased, a batch item writes them out."""
+    return "-".join(part.capitalize() for part in name.split("-"))
 
 
 def _json_request(method: Method, builder: BaseRequestBuilder, body: dict[str, Any]) -> RequestInformation:

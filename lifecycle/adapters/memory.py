@@ -11,12 +11,15 @@ from typing import Any
 from lifecycle.adapters import table_codec as codec
 from lifecycle.domain.model import EmailClaim, Guest, IndexKind
 from lifecycle.domain.planning import SignIn
-from lifecycle.errors import ConcurrencyConflict, GraphBadRequest, GraphNotFound, GraphRejectedInput, InvalidRequest
+from lifecycle.errors import (
+    ConcurrencyConflict, GraphBadRequest, GraphNotFound, GraphRejectedInput, GraphUnavailable, InvalidRequest,
+)
 from lifecycle.ports import (
     AuditEntry, DirectoryUser, Event, GuestListing, GuestQuery, IdempotencyRecord, Invitation, InvitationRequest,
     Page, storable_details,
 )
 
+_BATCH_ATTEMPTS = 6  # GraphRetryPolicy.attempts of the Graph adapter
 
 
 def _etag() -> str:
@@ -157,6 +160,7 @@ class InMemoryDirectory:
         self.writes: list[tuple[str, str]] = []
         self.premium = True
         self.unreplicated: set[str] = set()
+        self.throttled: list[str] = []  # kinds ("update", "revoke") of block_sign_in steps answered 429 once each
         self.list_requests = 0
 
     def add_user(self, email: str, user_type: str = "Guest", state: str | None = "PendingAcceptance") -> str:
@@ -254,6 +258,29 @@ class InMemoryDirectory:
     async def revoke_sessions(self, user_id: str) -> None:
         self.writes.append(("revoke", user_id))
         self._user(user_id)["revokedAt"] = True
+
+    async def block_sign_in(self, user_id: str) -> None:
+        """As the Graph adapter's one $batch: disable, then revoke; a throttled step (see `throttled`) retries both,
+        up to the adapter's attempts; an unknown user raises GraphNotFound at the disable, before any change."""
+        for _ in range(_BATCH_ATTEMPTS):
+            if not self._step("update", user_id):
+                continue
+            self._user(user_id)["accountEnabled"] = False
+            if self._step("revoke", user_id):
+                self._user(user_id)["revokedAt"] = True
+                return
+        raise GraphUnavailable(f"block sign-in of {user_id}: throttled past the retry budget", retry_after=1,
+                               graph_status=429, graph_code="TooManyRequests")
+
+    def _step(self, kind: str, user_id: str) -> bool:
+        """Record a step's write; False (and recorded as throttled) when `throttled` names its kind."""
+        if kind in self.throttled:
+            self.throttled.remove(kind)
+            self.writes.append(("throttled", f"{kind}/{user_id}"))
+            return False
+        self.writes.append((kind, user_id))
+        self._user(user_id)
+        return True
 
     async def delete_user(self, user_id: str) -> None:
         self.writes.append(("delete", user_id))

@@ -31,6 +31,13 @@ class World(Protocol):
     def members(self, group_id: str) -> set[str]: ...
     def unlicensed(self) -> None:
         """The tenant has no Entra ID P1: signInActivity cannot be read."""
+    def enabled(self, user_id: str) -> bool: ...
+    def revocations(self, user_id: str) -> int:
+        """Sign-in revocations of the user that took effect (throttled attempts not counted)."""
+    def throttle_the_next_revoke(self) -> None:
+        """The next revocation is answered 429 (Retry-After 1) once, without doing anything."""
+    def throttled(self) -> int:
+        """Requests answered 429 so far."""
 
 
 class FakeWorld:
@@ -58,6 +65,18 @@ class FakeWorld:
 
     def unlicensed(self) -> None:
         self.directory.premium = False
+
+    def enabled(self, user_id: str) -> bool:
+        return self.directory.users[user_id]["accountEnabled"]
+
+    def revocations(self, user_id: str) -> int:
+        return self.directory.writes.count(("revoke", user_id))
+
+    def throttle_the_next_revoke(self) -> None:
+        self.directory.throttled.append("revoke")
+
+    def throttled(self) -> int:
+        return sum(1 for kind, _ in self.directory.writes if kind == "throttled")
 
 
 class EmulatedWorld:
@@ -87,6 +106,21 @@ class EmulatedWorld:
 
     def unlicensed(self) -> None:
         self.control.configure(signInActivity="unlicensed")
+
+    def enabled(self, user_id: str) -> bool:
+        return self.control.user(user_id)["accountEnabled"]
+
+    def revocations(self, user_id: str) -> int:
+        return sum(1 for entry in self.control.calls()["log"] if entry["status"] == 200
+                   and entry["path"].endswith(f"/users/{user_id}/revokeSignInSessions"))
+
+    def throttle_the_next_revoke(self) -> None:
+        # Seed 30 at a fault rate of 0.5 draws: no fault, fault, no fault, no fault. A block is a disable then a
+        # revoke, so the first revoke is answered 429 and the retried batch goes through.
+        self.control.configure(faultRate=0.5, faultStatuses=[429], faultRetryAfter=1, faultPhase="before", seed=30)
+
+    def throttled(self) -> int:
+        return sum(1 for entry in self.control.calls()["log"] if entry["status"] == 429)
 
 
 @pytest.fixture(params=["memory", "graph"])
@@ -164,6 +198,36 @@ async def test_get_user_reads_what_the_app_selects(world, directory):
 
 async def test_get_user_of_an_unknown_id_is_none(directory):
     assert await directory.get_user(UNKNOWN) is None
+
+
+# --- blocking sign-in ------------------------------------------------------------------------------
+async def test_blocking_sign_in_disables_the_account_and_revokes_its_sessions(world, directory):
+    guest, other = world.user("g@partner.example"), world.user("h@partner.example")
+    await directory.block_sign_in(guest)
+    assert not world.enabled(guest) and world.revocations(guest) == 1
+    assert (await directory.get_user(guest)).account_enabled is False
+    assert world.enabled(other) and world.revocations(other) == 0
+
+
+async def test_blocking_sign_in_again_keeps_the_account_blocked(world, directory):
+    guest = world.user("g@partner.example")
+    await directory.block_sign_in(guest)
+    await directory.block_sign_in(guest)
+    assert not world.enabled(guest) and world.revocations(guest) == 2
+
+
+async def test_blocking_sign_in_of_an_unknown_user_is_not_found(world, directory):
+    with pytest.raises(GraphNotFound):
+        await directory.block_sign_in(UNKNOWN)
+    assert world.revocations(UNKNOWN) == 0
+
+
+async def test_a_throttled_revoke_is_retried_and_the_block_completes(world, directory):
+    guest = world.user("g@partner.example")
+    world.throttle_the_next_revoke()
+    await directory.block_sign_in(guest)
+    assert world.throttled() == 1
+    assert not world.enabled(guest) and world.revocations(guest) == 1
 
 
 # --- the directory pass ----------------------------------------------------------------------------
