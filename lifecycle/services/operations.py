@@ -55,8 +55,7 @@ class GuestOperations:
         self._clock = clock
 
         async def block(guest: Guest) -> None:
-            await directory.update_user(guest.id, {"accountEnabled": False})
-            await directory.revoke_sessions(guest.id)
+            await directory.block_sign_in(guest.id)
 
         async def unblock(guest: Guest) -> None:
             await directory.update_user(guest.id, {"accountEnabled": True})

@@ -323,16 +323,16 @@ async def test_enable_while_a_disable_is_pending_resumes_it_and_answers_409(outa
     storage, services = outage
     guest_id = await tracked_guest(emulator)
     directory = services.directory
-    revoke = directory.revoke_sessions
+    block = directory.block_sign_in
 
-    async def revoke_then_storage_fails(user_id: str) -> None:
-        await revoke(user_id)
+    async def block_then_storage_fails(user_id: str) -> None:
+        await block(user_id)
         await storage.outage()  # Graph has the disable; the record cannot say so
 
-    directory.revoke_sessions = revoke_then_storage_fails
+    directory.block_sign_in = block_then_storage_fails
     status, body, _ = await call("disable_guest", "POST", f"guests/{guest_id}/disable", route={"id": guest_id})
     assert status == 503 and emulator.user(guest_id)["accountEnabled"] is False
-    directory.revoke_sessions = revoke
+    directory.block_sign_in = block
     storage.start()
     assert (await services.records.load(guest_id)).pending_action == "disable:manual"
 
