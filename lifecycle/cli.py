@@ -56,7 +56,7 @@ def expire(dry_run: bool, as_json: bool, override_guard: bool) -> None:
     import asyncio
 
     from lifecycle.logs import configure_logging
-    from lifecycle.timer.runner import run_sweep
+    from lifecycle.timer.expiry_timer import run_sweep
 
     configure_logging()
     report = asyncio.run(run_sweep(dry_run=dry_run or None, override_guard=override_guard))

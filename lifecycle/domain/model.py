@@ -42,7 +42,7 @@ class IndexKind(StrEnum):
     INVITED = "inv"  # invitedAt of an invitation not yet redeemed
     DISABLED = "dis"  # disabledAt of a guest disabled by expiry or inactivity
     DELETED = "del"  # deletedAt of a soft-deleted guest
-    REPAIR = "fix"  # updatedAt of a guest with unfinished Graph work
+    REPAIR = "fix"  # updatedAt of a guest with group changes or attribute writes not yet made in Graph
 
 
 def utcnow() -> datetime:
@@ -137,8 +137,8 @@ class Guest:
             entries[IndexKind.DISABLED] = self.disabled_at
         if self.state is GuestState.DELETED and self.deleted_at:
             entries[IndexKind.DELETED] = self.deleted_at
-        if self.pending_action or (self.has_unfinished_work and not self.is_removed):
-            entries[IndexKind.REPAIR] = self.pending_since or self.updated_at
+        if self.has_pending_graph_work and not self.is_removed:
+            entries[IndexKind.REPAIR] = self.updated_at
         return entries
 
     # --- transitions -----------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import json
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from lifecycle.config import Settings, Tuning
@@ -28,7 +28,8 @@ from lifecycle.services.records import GuestRecords
 
 ACTOR = "expiry-sweep"
 GUESTS_PER_GRAPH_SLOT = 2  # guests under way per Graph call in flight
-RECORD_PAGE = 1000  # records per Table query page (the service's maximum)
+RECORD_PAGE = 1000
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)  # records per Table query page (the service's maximum)
 log = get_logger("lifecycle.expiry")
 
 
@@ -101,6 +102,7 @@ class Survey:
     not_guests: list[str] = field(default_factory=list)
     unreadable: list[tuple[str, str]] = field(default_factory=list)  # (guest id, error): reported, not planned
     sign_ins: dict[str, SignIn] | None = None
+    pending_operations: list[str] = field(default_factory=list)  # ids of records with an operation under way
     inactivity: str = ""
 
     @property
@@ -165,7 +167,7 @@ class ExpirySweep:
                 records = await self._reconcile(survey, report)
                 if not plan.guard_tripped:
                     await self._act(plan, records, now, report, published)
-                    await self._repair(now, report)
+                    await self._repair(now, survey.pending_operations, report)
             finally:
                 await self._housekeeping(written, published, now, report)
         return self._finish(report)
@@ -191,7 +193,8 @@ class ExpirySweep:
             directory.list_guests(sign_in_activity=policy.inactivity_days > 0),
             self._excluded(), self._read_records())
         by_id = {user.id: user for user in listing.users}
-        survey = Survey(listing=listing, excluded=excluded, unreadable=unreadable)
+        survey = Survey(listing=listing, excluded=excluded, unreadable=unreadable,
+                        pending_operations=_pending_operations(records))
         records = _plannable(records, now, policy, survey.unreadable)
         survey.sign_ins, survey.inactivity = _sign_ins(listing, policy)
         missing = [g for g in records if g.id not in by_id and g.is_tracked]
@@ -372,10 +375,13 @@ class ExpirySweep:
                            **({"idempotency keys expired": expired_keys} if expired_keys else {})}
 
     # --- repair ----------------------------------------------------------------------------------
-    async def _repair(self, now: datetime, report: SweepReport) -> None:
+    async def _repair(self, now: datetime, pending_operations: list[str], report: SweepReport) -> None:
+        """Resume operations left under way (found in the records the survey read) and finish group and attribute
+        work (found through its index), then resolve invitations whose owner died."""
         counts: Counter[str] = Counter()
         limit = self._settings.expiry_max_actions_per_run
-        ids = await self._records.store.due(IndexKind.REPAIR, now, limit)
+        pending_work = await self._records.store.due(IndexKind.REPAIR, now, limit)
+        ids = list(dict.fromkeys([*pending_operations, *pending_work]))[:limit]
         for guest in await self._load_many(ids, report):
             await self._repair_guest(guest, report, counts)
         stale = now - timedelta(seconds=self._tuning.claim_stale_seconds)
@@ -404,6 +410,12 @@ def guests_under_way(graph_calls_in_flight: int) -> int:
     """Guests the sweep works on at once: twice the Graph calls in flight, so that storage work overlaps Graph
     calls; one at a time when Graph gets one call at a time."""
     return 1 if graph_calls_in_flight <= 1 else graph_calls_in_flight * GUESTS_PER_GRAPH_SLOT
+
+
+def _pending_operations(records: list[Guest]) -> list[str]:
+    """Ids of the records with an operation recorded as under way, longest under way first."""
+    pending = [g for g in records if g.pending_action]
+    return [g.id for g in sorted(pending, key=lambda g: (g.pending_since or g.updated_at or _EPOCH, g.id))]
 
 
 def _plannable(guests: list[Guest], now: datetime, policy: ExpiryPolicy,
