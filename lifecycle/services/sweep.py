@@ -362,17 +362,21 @@ class ExpirySweep:
     # --- housekeeping ----------------------------------------------------------------------------
     async def _housekeeping(self, written: list[Event], published: list[Event], now: datetime,
                             report: SweepReport) -> None:
-        """Send this run's events, then whatever earlier runs or requests left in the outbox; drop old keys."""
-        try:
-            await self._dispatcher.remove(published)
-            sent = len(published) + await self._dispatcher.send(written)
-            sent += await self._dispatcher.drain(self._clock())
-            expired_keys = await self._keys.purge_expired(now, self._settings.expiry_max_actions_per_run)
-        except LifecycleError as exc:
-            report.failures.append({"guestId": "-", "action": "housekeeping", "reason": exc.message})
-            return
+        """Remove the sent events from the outbox, send the rest of this run's events and what earlier runs or
+        requests left there, drop expired idempotency keys: independent steps, run together."""
+        steps = await asyncio.gather(
+            self._dispatcher.remove(published), self._dispatcher.send(written), self._dispatcher.drain(self._clock()),
+            self._keys.purge_expired(now, self._settings.expiry_max_actions_per_run), return_exceptions=True)
+        _, sent_now, drained, expired_keys = steps
+        errors = [step for step in steps if isinstance(step, BaseException)]
+        for error in errors:
+            if not isinstance(error, LifecycleError):
+                raise error
+            report.failures.append({"guestId": "-", "action": "housekeeping", "reason": error.message})
+        sent = len(published) + sum(n for n in (sent_now, drained) if isinstance(n, int))
+        expired = expired_keys if isinstance(expired_keys, int) else 0
         report.repaired = {**report.repaired, **({"events sent": sent} if sent else {}),
-                           **({"idempotency keys expired": expired_keys} if expired_keys else {})}
+                           **({"idempotency keys expired": expired} if expired else {})}
 
     # --- repair ----------------------------------------------------------------------------------
     async def _repair(self, now: datetime, pending_operations: list[str], report: SweepReport) -> None:
@@ -380,12 +384,13 @@ class ExpirySweep:
         work (found through its index), then resolve invitations whose owner died."""
         counts: Counter[str] = Counter()
         limit = self._settings.expiry_max_actions_per_run
-        pending_work = await self._records.store.due(IndexKind.REPAIR, now, limit)
+        stale = now - timedelta(seconds=self._tuning.claim_stale_seconds)
+        pending_work, stale_claims = await asyncio.gather(self._records.store.due(IndexKind.REPAIR, now, limit),
+                                                          self._records.store.stale_claims(stale, limit))
         ids = list(dict.fromkeys([*pending_operations, *pending_work]))[:limit]
         for guest in await self._load_many(ids, report):
             await self._repair_guest(guest, report, counts)
-        stale = now - timedelta(seconds=self._tuning.claim_stale_seconds)
-        for claim in await self._records.store.stale_claims(stale, limit):
+        for claim in stale_claims:
             try:
                 counts[f"claim {await self._invitations.resolve_stale_claim(claim)}"] += 1
             except Exception as exc:  # noqa: BLE001 - one bad record never stops the sweep
