@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from asyncio import Task
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
@@ -24,10 +25,11 @@ from lifecycle.errors import (
 )
 from lifecycle.ports import Directory, DirectoryUser, Invitation, InvitationRequest
 from lifecycle.services.audit import Audit
-from lifecycle.services.provisioning import Provisioner
+from lifecycle.services.provisioning import Provisioner, Written
 from lifecycle.services.records import GuestRecords
 
 log = logging.getLogger("lifecycle")
+Lookup = Task[DirectoryUser | None]
 
 
 @dataclass(frozen=True)
@@ -65,11 +67,11 @@ class InvitationService:
         return outcome
 
     async def _invite(self, command: InviteGuest) -> InviteOutcome:
-        held = await self._claim(command)
+        held, early_lookup = await self._claim_and_look_up(command)
         if isinstance(held, Guest):
             return InviteOutcome(await self._adopt_tracked(held, command), created=False)
         try:
-            outcome = await self._invite_claimed(held, command)
+            outcome, written = await self._invite_claimed(held, command, early_lookup)
         except (GraphBadRequest, GraphRejectedInput, Forbidden):  # refused: nothing was created in Graph
             await self._release(held)
             raise
@@ -77,16 +79,42 @@ class InvitationService:
             await self._abandon(held)
             raise
         guest = outcome.guest if outcome.created else await self._write_sponsors(outcome.guest, command)
-        return replace(outcome, guest=await self._provisioner.finish_for_caller(guest, outcome.user))
+        return replace(outcome, guest=await self._provisioner.finish_for_caller(guest, outcome.user, written))
 
     # --- the email claim (write-ahead record, one winner per email) ------------------------------
-    async def _claim(self, command: InviteGuest) -> EmailClaim | Guest:
-        store, tuning = self._claims, self._tuning
-        deadline = asyncio.get_running_loop().time() + tuning.claim_wait_seconds
+    async def _claim_and_look_up(self, command: InviteGuest) -> tuple[EmailClaim | Guest, Lookup | None]:
+        """The claim, with the lookup of the email in Graph made while it is taken (a read: the claim is the
+        write-ahead record of the invitation, not of a lookup). The lookup is returned only with a claim created at
+        once: no request held the email then, and every request that sent an invitation for it left its claim
+        behind (a claim is released only when Graph refused the invitation, or has no user for the email), so the
+        lookup saw what a lookup made after the claim would see. A claim taken any other way (after a wait, over a
+        stale claim, or none because the guest is tracked) is given no lookup: a winner may have created the user
+        meanwhile, so the email is looked up again once the claim is held."""
         fresh = EmailClaim(email=command.email, owner=uuid.uuid4().hex, claimed_at=self._clock(),
                            request=command.to_stored())
+        lookup = asyncio.create_task(self._find_user(command.email))
+        try:
+            held = await self._claim_at_once(fresh)
+        except BaseException:
+            await _discard(lookup)
+            raise
+        if held is not None:
+            return held, lookup
+        await _discard(lookup)
+        return await self._claim(fresh), None
+
+    async def _claim_at_once(self, fresh: EmailClaim) -> EmailClaim | None:
+        """Create the claim without reading first (a new email is the common case); None when one exists."""
+        try:
+            return await self._claims.claim_email(fresh)
+        except ConcurrencyConflict:
+            return None
+
+    async def _claim(self, fresh: EmailClaim) -> EmailClaim | Guest:
+        store, tuning = self._claims, self._tuning
+        deadline = asyncio.get_running_loop().time() + tuning.claim_wait_seconds
         while True:
-            existing = await store.get_claim(command.email)
+            existing = await store.get_claim(fresh.email)
             try:
                 held = await self._try_claim(existing, fresh)
             except (ConcurrencyConflict, NotFound):  # another request changed or released the claim meanwhile
@@ -108,7 +136,8 @@ class InvitationService:
             return await store.take_over_claim(replace(fresh, etag=existing.etag))
         stale_after = timedelta(seconds=self._tuning.claim_stale_seconds)
         if existing.is_stale(self._clock(), stale_after):
-            return await store.take_over_claim(replace(fresh, etag=existing.etag))
+            await self.resolve_stale_claim(existing)  # finish its owner's invite first: its adds may be in Graph
+            return await self._try_claim(await store.get_claim(fresh.email), fresh)
         return None
 
     async def _release(self, claim: EmailClaim) -> None:
@@ -126,31 +155,62 @@ class InvitationService:
             log.warning("could not mark an email claim abandoned (owner %s): %s", claim.owner, exc.message)
 
     async def resolve_stale_claim(self, claim: EmailClaim) -> str:
-        """Finish an invitation whose owner died after claiming the email: adopt the user Graph has, or release."""
+        """Finish an invitation whose owner died after claiming the email, with the command its claim stores (its
+        group adds and attribute writes may have been made already): adopt the user Graph has, or release. Called
+        by the sweep and by the next request for the email; the claim is taken over first, so only one of them
+        resolves it (ConcurrencyConflict for the others). A failure before the record is written leaves the claim
+        stale again."""
         held = await self._claims.take_over_claim(
             replace(claim, owner=uuid.uuid4().hex, claimed_at=self._clock()))
-        user = await self._find_user(claim.email)
-        if user is None or not user.is_guest:
-            await self._release(held)
-            return "released"
-        command = InviteGuest.from_stored(claim.request, email=claim.email, claimed_at=claim.claimed_at,
-                                          default_ttl_days=self._settings.guest_default_ttl_days)
-        guest = await self._record(held, command, user.id, user, None)
+        try:
+            user = await self._find_user(claim.email)
+            if user is None or not user.is_guest:
+                await self._release(held)
+                return "released"
+            command = InviteGuest.from_stored(claim.request, email=claim.email, claimed_at=claim.claimed_at,
+                                              default_ttl_days=self._settings.guest_default_ttl_days)
+            guest = await self._record(held, command, user.id, user, None)
+        except LifecycleError:
+            await self._abandon(held)
+            raise
         await self._provisioner.finish(guest, user)
         return "adopted"
 
     # --- paths -----------------------------------------------------------------------------------
-    async def _invite_claimed(self, claim: EmailClaim, command: InviteGuest) -> InviteOutcome:
+    async def _invite_claimed(self, claim: EmailClaim, command: InviteGuest,
+                              early_lookup: Lookup | None) -> tuple[InviteOutcome, Written | None]:
         directory = self._directory
-        user = await self._find_user(command.email)
+        user = await (early_lookup if early_lookup is not None else self._find_user(command.email))
         if user is not None and not user.is_guest:
             raise Forbidden("this email belongs to a member of the directory, not a guest", code="NotAGuest")
         if user is not None:
-            return InviteOutcome(await self._record(claim, command, user.id, user, None), created=False, user=user)
+            guest, written = await self._record_while_writing(claim, command, user.id, user, None)
+            return InviteOutcome(guest, created=False, user=user), written
         invitation = await directory.invite(self._invitation(command))
         user = await self._invited_user(invitation, command)
-        guest = await self._record(claim, command, invitation.user_id, user, invitation.redeem_url)
-        return InviteOutcome(guest, created=not invitation.completed, redeem_url=invitation.redeem_url, user=user)
+        guest, written = await self._record_while_writing(claim, command, invitation.user_id, user,
+                                                          invitation.redeem_url)
+        return InviteOutcome(guest, created=not invitation.completed, redeem_url=invitation.redeem_url,
+                             user=user), written
+
+    async def _record_while_writing(self, claim: EmailClaim, command: InviteGuest, user_id: str,
+                                    user: DirectoryUser, redeem_url: str | None) -> tuple[Guest, Written | None]:
+        """The record created while its group adds and attribute write are made in Graph. The claim held is their
+        durable write-ahead record: it stores the whole command, and stays unlinked until the record is created, so
+        a crash or a failed create leaves a stale claim that the sweep or the next request finishes from that
+        command (`resolve_stale_claim`). A concurrent request for the email waits on the claim until the record
+        is linked, then adopts the tracked guest; adds are idempotent. Both are awaited to the end; a failed
+        create is raised (the claim is then abandoned), what was written is recorded by the caller with the
+        created record's ETag."""
+        wanting = self._new_guest(command, user_id, user, self._clock())
+        recording, writing = await asyncio.gather(self._record(claim, command, user_id, user, redeem_url),
+                                                  self._provisioner.write_while_recording(wanting, user),
+                                                  return_exceptions=True)
+        if isinstance(recording, BaseException):
+            raise recording
+        if isinstance(writing, BaseException):
+            raise writing
+        return recording, writing
 
     async def _invited_user(self, invitation: Invitation, command: InviteGuest) -> DirectoryUser:
         """The invited user as the record starts from. The invitation's `status` is not the user's redemption state:
@@ -244,3 +304,10 @@ class InvitationService:
             message_language=command.message_language, cc_recipients=command.cc_recipients,
             sponsors=command.sponsors)
 
+
+async def _discard(task: Lookup) -> None:
+    """Cancel a lookup whose answer is not needed, and let it end (its error, if any, is not wanted either)."""
+    task.cancel()
+    await asyncio.wait([task])
+    if not task.cancelled():
+        task.exception()

@@ -1,10 +1,11 @@
 """Finishing the Graph side of a record: pending group adds and removals, pending attribute writes.
 
-The record always says what is wanted before Graph is called, so whatever fails here is finished later by the
-expiry sweep's repair pass. Every caller (the request that recorded the work, a poll, the sweep) comes through
-`Provisioner.finish`, which enforces the safety rules right before writing: only a user whom Graph says is a guest is
-written to, and only groups that are managed now are changed. Work that breaks a rule is dropped, audited, never
-written."""
+The record always says what is wanted before Graph is called (for a record still being created, the email claim
+holding the invite command says it), so whatever fails here is finished later by the expiry sweep's repair pass.
+Every caller (the request that recorded the work, a poll, the sweep) comes through `Provisioner.finish` or, for an
+invite creating its record, `Provisioner.write_while_recording`; both enforce the safety rules right before writing:
+only a user whom Graph says is a guest is written to, and only groups that are managed now are changed. Work that
+breaks a rule is dropped, audited, never written."""
 from __future__ import annotations
 
 import asyncio
@@ -37,6 +38,14 @@ class Result:
     refused: tuple[tuple[str, GraphRejectedInput], ...] = ()  # (group id, Graph's final refusal)
 
 
+@dataclass(frozen=True)
+class Written:
+    """The Graph changes made for a record while it was being created (`Provisioner.write_while_recording`), still
+    to be recorded on it: `wanting` is the record as it asked for them."""
+    wanting: Guest
+    result: Result
+
+
 class Provisioner:
     def __init__(self, *, records: GuestRecords, directory: Directory, audit: Audit, settings: Settings,
                  tuning: Tuning, clock: Callable[[], datetime]) -> None:
@@ -61,9 +70,15 @@ class Provisioner:
             await self._audit_refusal(finished, group_id, error)
         return finished
 
-    async def finish_for_caller(self, guest: Guest, known_user: DirectoryUser | None = None) -> Guest:
-        """`finish` for a request: a group's final refusal is recorded, then raised (422 with Graph's reason)."""
-        finished, result = await self._finish(guest, known_user)
+    async def finish_for_caller(self, guest: Guest, known_user: DirectoryUser | None = None,
+                                written: Written | None = None) -> Guest:
+        """`finish` for a request: a group's final refusal is recorded, then raised (422 with Graph's reason).
+        With `written`, the work was made while the record was created: it is only recorded, with the record's
+        ETag, and what else the stored record wants is left to the next caller or the sweep."""
+        if written is not None:
+            finished, result = await self._record_done(guest, written.wanting, written.result), written.result
+        else:
+            finished, result = await self._finish(guest, known_user)
         if result.refused:
             group_id, error = result.refused[0]
             error.details.append({"guestId": finished.id, "groupId": group_id})
@@ -99,10 +114,28 @@ class Provisioner:
             return await self._note(guest, NOT_VISIBLE), Result()
         if not user.is_guest:
             return await self._drop_all(guest), Result()
+        result = await self._write(guest)
+        return await self._record_done(guest, guest, result), result
+
+    async def write_while_recording(self, wanting: Guest, user: DirectoryUser) -> Written | None:
+        """Make the Graph changes of a record that is being created at the same time, for a caller whose durable
+        write-ahead record of this same work is stored already: the email claim holds the whole invite command,
+        and a claim left unlinked by a crash is finished from that command (`InvitationService.resolve_stale_claim`,
+        by the sweep or the next request for the email). The rules are checked as `finish` checks them; when one
+        needs the stored record (the user is not a guest, a group is not managed) nothing is written and None is
+        returned, for `finish_for_caller` to drop the work on the stored record."""
+        unmanaged = any(not self._policy.is_managed(g) for g in wanting.pending_groups + wanting.removing_groups)
+        if not wanting.has_pending_graph_work or wanting.is_removed or unmanaged or not user.is_guest:
+            return None
+        return Written(wanting, await self._write(wanting))
+
+    async def _write(self, guest: Guest) -> Result:
         adds = [self._add(g, guest.id) for g in guest.pending_groups]
         removes = [self._remove(g, guest.id) for g in guest.removing_groups]
-        outcomes = await asyncio.gather(*adds, *removes, self._attributes(guest))
-        result = _merge(outcomes)
+        return _merge(await asyncio.gather(*adds, *removes, self._attributes(guest)))
+
+    async def _record_done(self, guest: Guest, wanting: Guest, result: Result) -> Guest:
+        """Record on `guest` what Graph accepted (and finally refused) of the work `wanting` asked for."""
         now = self._clock()
 
         def record(current: Guest) -> Guest:
@@ -110,7 +143,7 @@ class Provisioner:
             for group_id in result.removed:
                 if group_id in updated.removing_groups:
                     updated = updated.group_removed(now, group_id)
-            if result.attributes_written and current.pending_attributes == guest.pending_attributes:
+            if result.attributes_written and current.pending_attributes == wanting.pending_attributes:
                 updated = updated.attributes_written(now)
             refused = {group_id for group_id, _ in result.refused}
             if refused & {*updated.pending_groups, *updated.removing_groups}:
@@ -120,7 +153,7 @@ class Provisioner:
             error = "; ".join(result.errors)[:2000]
             return updated if updated.last_error == error else replace(updated, last_error=error, updated_at=now)
 
-        return await self._records.update(guest, record), result
+        return await self._records.update(guest, record)
 
     async def _drop_unmanaged_groups(self, guest: Guest) -> Guest:
         """Pending adds and removals of groups this app no longer manages are dropped, never written."""
