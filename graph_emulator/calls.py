@@ -1,7 +1,8 @@
-"""The record of Graph calls received: counts per route template, totals, and a bounded log."""
+"""The record of Graph calls received: counts per route template, totals, early requests, and a bounded log."""
 
 from __future__ import annotations
 
+import time
 from collections import Counter, deque
 
 from .responses import utc_now
@@ -11,10 +12,16 @@ WRITE_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
 
 
 class CallLog:
-    """Counts every Graph request (401s, throttled and faulted ones too); control routes are not recorded."""
+    """Counts every Graph request (401s, throttled and faulted ones too); control routes are not recorded.
+
+    An *early* request is one that arrived while a Retry-After of a 429 the emulator had answered was still running
+    (from the moment that 429 was answered): a client that honours Retry-After sends none. A request already on its
+    way when the 429 went out counts too, since the emulator cannot tell; `early` counts them per route."""
 
     def __init__(self) -> None:
         self.counts: Counter[str] = Counter()
+        self.early: Counter[str] = Counter()
+        self.retry_until = 0.0
         self.total = 0
         self.writes = 0
         self.throttled = 0
@@ -23,10 +30,16 @@ class CallLog:
         self.log: deque[dict] = deque(maxlen=LOG_LIMIT)
 
     def record(self, method: str, route: str, path: str, status: int, kind: str | None,
-               token: dict | None = None) -> None:
+               token: dict | None = None, arrived: float | None = None, retry_after: str | None = None) -> None:
         """Count one answered request; `kind` is "throttled" or "fault" for those answers; `token` is the `aud` and
-        `jti` of the identity endpoint's token the request carried (None for any other bearer string)."""
+        `jti` of the identity endpoint's token the request carried (None for any other bearer string); `arrived` is
+        when the request came in (time.monotonic) and `retry_after` the Retry-After it was answered with."""
+        now = time.monotonic()
+        early = (now if arrived is None else arrived) < self.retry_until
+        if status == 429 and retry_after and retry_after.strip().isdigit():
+            self.retry_until = max(self.retry_until, now + int(retry_after))
         self.counts[f"{method} {route}"] += 1
+        self.early[f"{method} {route}"] += early
         self.total += 1
         self.writes += method in WRITE_METHODS
         self.throttled += kind == "throttled"
@@ -35,6 +48,8 @@ class CallLog:
                  "at": utc_now().isoformat(timespec="milliseconds").replace("+00:00", "Z")}
         if kind:
             entry["kind"] = kind
+        if early:
+            entry["early"] = True
         entry["token"] = token
         self.log.append(entry)
 
@@ -42,4 +57,5 @@ class CallLog:
         """The body of GET /_emulator/calls."""
         return {"counts": dict(self.counts), "total": self.total, "writes": self.writes,
                 "throttled": self.throttled, "faults": self.faults, "resourceUnits": self.resource_units,
-                "log": list(self.log)}
+                "early": {route: count for route, count in self.early.items() if count},
+                "earlyRequests": self.early.total(), "log": list(self.log)}

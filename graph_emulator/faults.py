@@ -13,6 +13,13 @@ from .errors import GraphError
 from .schema import TENANT_ID
 
 THROTTLE_SCOPE = f"Tenant_Application/ReadWrite/{TENANT_ID}/00000003-0000-0000-c000-000000000000"
+# Graph's throttling-limits.md, "Identity and access service limits": regular answers carry x-ms-resource-unit and,
+# "only when the application consumed more than 0.8 of its limit", x-ms-throttle-limit-percentage ("ranges from 0.8
+# to 1.8 and is a percentage of the use of the limit", sent as a fraction such as 0.93); a 429 carries Retry-After,
+# x-ms-throttle-scope and x-ms-throttle-information (ResourceUnitLimitExceeded for the resource-unit bucket).
+LIMIT_PERCENTAGE_FROM = 0.8
+LIMIT_PERCENTAGE_CAP = 1.8
+RESOURCE_UNIT_LIMIT = "ResourceUnitLimitExceeded"
 _MEMBER_LISTS = frozenset({"/groups/{id}/members", "/groups/{id}/transitiveMembers",
                            "/groups/{id}/transitiveMembers/microsoft.graph.user"})
 _FAULT_CODES = {
@@ -59,15 +66,28 @@ class TokenBucket:
             return None
         return max(1, math.ceil((cost - self.level) / self.rate))
 
+    def use(self) -> float:
+        """The share of the limit in use, as x-ms-throttle-limit-percentage gives it: 1 − level/capacity, at most
+        1.8 (the level is below zero once throttled requests have been charged)."""
+        return min(LIMIT_PERCENTAGE_CAP, 1 - self.level / self.capacity)
+
+    def limit_percentage(self) -> str | None:
+        """The x-ms-throttle-limit-percentage value for an answer charged just now, or None while the use is at
+        most 0.8 of the limit (Graph leaves the header out then)."""
+        use = self.use()
+        return f"{round(use, 3):g}" if use > LIMIT_PERCENTAGE_FROM else None
+
     def _refill(self) -> None:
         now = self.clock()
         self.level = min(self.capacity, self.level + (now - self.updated) * self.rate)
         self.updated = now
 
 
-def throttled(retry_after: int) -> GraphError:
-    """The 429 Graph answers when the bucket is empty."""
+def throttled(retry_after: int, information: str | None = None) -> GraphError:
+    """The 429 Graph answers when a bucket is empty; `information` is its x-ms-throttle-information."""
     headers = {"Retry-After": str(retry_after), "x-ms-throttle-scope": THROTTLE_SCOPE}
+    if information:
+        headers["x-ms-throttle-information"] = information
     return GraphError(429, "TooManyRequests", "Too many requests.", headers, kind="throttled")
 
 

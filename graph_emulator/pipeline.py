@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Awaitable, Callable
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from .errors import GraphError, method_not_allowed
-from .faults import resource_cost, throttled
+from .faults import RESOURCE_UNIT_LIMIT, resource_cost, throttled
 from .identity import IdentityIssuer
 from .responses import graph_json, new_guid
 from .state import Emulator
@@ -46,6 +47,7 @@ async def _method_not_allowed(request: Request, emulator: Emulator) -> Response:
 async def serve_graph(request: Request, route: str, handler: Handler) -> Response:
     """Run one Graph request through the pipeline; every outcome is counted and carries Graph's id headers."""
     emulator: Emulator = request.app.state.emulator
+    arrived = time.monotonic()
     request_id = new_guid()
     client_request_id = request.headers.get("client-request-id") or new_guid()
     kind = None
@@ -62,8 +64,12 @@ async def serve_graph(request: Request, route: str, handler: Handler) -> Respons
     response.headers["client-request-id"] = client_request_id
     if hasattr(request.state, "resource_units"):
         response.headers["x-ms-resource-unit"] = str(request.state.resource_units)
+    limit_percentage = getattr(request.state, "limit_percentage", None)
+    if limit_percentage is not None and response.status_code != 429:
+        response.headers["x-ms-throttle-limit-percentage"] = limit_percentage
     emulator.calls.record(request.method, route, request.url.path, response.status_code, kind,
-                          token=request.state.token)
+                          token=request.state.token, arrived=arrived,
+                          retry_after=response.headers.get("Retry-After"))
     return response
 
 
@@ -118,7 +124,8 @@ def _charge(request: Request, emulator: Emulator, route: str) -> None:
     if emulator.switches.throttle.enabled:
         retry_after = emulator.bucket.charge(cost)
         if retry_after is not None:
-            raise throttled(retry_after)
+            raise throttled(retry_after, RESOURCE_UNIT_LIMIT)
+        request.state.limit_percentage = emulator.bucket.limit_percentage()
 
 
 def _error_response(error: GraphError, request_id: str, client_request_id: str) -> Response:
