@@ -4,7 +4,9 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-from collections.abc import AsyncIterator, Awaitable, Callable
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -247,14 +249,180 @@ class AdaptiveLimiter:
         self._limit = min(self._maximum, self._limit + 1 / self._limit)
 
 
+class BucketEstimate:
+    """What this worker can tell of Graph's resource-unit bucket from x-ms-throttle-limit-percentage readings: the
+    bucket's size and the units it refills per second. The bucket obeys d(use)/dt = (units sent/s − refill) / size.
+
+    The size is first taken from how far the use rose for the units sent when the header first came (the worker
+    was then sending faster than the refill); it is then refined by a least-squares line through quarter-second
+    samples (send rate, use slope), which needs no assumption about the refill. The refill is the units sent over
+    the last half second less what the use rose by (times the size), per second."""
+
+    window = 0.5  # seconds of readings the refill is estimated from
+    least_readings = 4
+    least_rise = 0.02  # the use must have risen this much before the size is first estimated
+    sample_seconds = 0.25
+    memory = 0.8  # weight left to the older samples at each new one
+
+    def __init__(self) -> None:
+        self.capacity: float | None = None
+        self._readings: deque[tuple[float, float, float]] = deque()
+        self._sample_start: tuple[float, float, float] | None = None
+        self._sums = [0.0] * 5  # weight, Σx, Σy, Σx², Σxy of (send rate, use slope) samples
+
+    def forget_readings(self) -> None:
+        """The run of readings broke (an answer without the header, or a 429): start the next one afresh."""
+        self._readings.clear()
+        self._sample_start = None
+
+    def refill(self, now: float, use: float, charged: float) -> float | None:
+        """Add a reading (the use, and all units charged so far) and return the estimated refill per second,
+        None while the size is not known yet."""
+        reading = (now, use, charged)
+        self._readings.append(reading)
+        while len(self._readings) > self.least_readings and self._readings[0][0] < now - self.window:
+            self._readings.popleft()
+        since, use_then, charged_then = self._readings[0]
+        sent, risen, seconds = charged - charged_then, use - use_then, now - since
+        if self.capacity is None and risen >= self.least_rise and len(self._readings) >= self.least_readings:
+            self.capacity = sent / risen
+        self._sample(reading)
+        if self.capacity is None or seconds <= 0:
+            return None
+        return max(0.05 * sent, sent - self.capacity * risen) / seconds
+
+    def _sample(self, reading: tuple[float, float, float]) -> None:
+        if self._sample_start is None:
+            self._sample_start = reading
+            return
+        (start, use_then, charged_then), (now, use, charged) = self._sample_start, reading
+        seconds = now - start
+        if seconds < self.sample_seconds:
+            return
+        self._sample_start = reading
+        rate, slope = (charged - charged_then) / seconds, (use - use_then) / seconds
+        weight, sx, sy, sxx, sxy = (value * self.memory for value in self._sums)
+        self._sums = [weight + 1, sx + rate, sy + slope, sxx + rate * rate, sxy + rate * slope]
+        weight, sx, sy, sxx, sxy = self._sums
+        variance, covariance = sxx / weight - (sx / weight) ** 2, sxy / weight - sx * sy / weight ** 2
+        if weight >= 2 and variance > 1e-9 and covariance > 0:
+            per_unit = covariance / variance  # 1 / size
+            if sx / weight - sy / weight / per_unit > 0:  # the line crosses zero slope at a positive refill
+                self.capacity = 1 / per_unit
+
+
+class SendPacer:
+    """Spaces this worker's Graph requests by the resource units they cost once Graph says the limit is nearly used,
+    so that they slow down before the bucket is empty instead of after a 429.
+
+    Graph sends `x-ms-throttle-limit-percentage` (the share of the limit in use, 0.8 to 1.8) only while the app has
+    used more than 0.8 of its limit, and `x-ms-resource-unit` (what the request cost) on every answer
+    (throttling-limits.md, "Identity and access service limits"). No header, no pacing: an unthrottled worker never
+    waits here. At the first header the rate drops to half of what was answered over the last second; once the
+    bucket is estimated (BucketEstimate), requests go at its refill rate, slower above `target` use and faster below
+    it (`gain`). An answer without the header doubles the rate per second, a second without one ends the pacing, and
+    a 429 while pacing halves the rate. Time comes from `clock`, so a fake clock makes it deterministic."""
+
+    quiet = 1.0  # seconds without the header that end the pacing
+    least_rate = 1.0  # resource units per second
+    burst = 2.0  # resource units that may go at once after a pause
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic, target: float = 0.9, gain: float = 4.0) -> None:
+        self._clock = clock
+        self._target = target
+        self._gain = gain
+        self.rate: float | None = None  # resource units per second; None: not pacing
+        self.bucket = BucketEstimate()
+        self._credit = 0.0
+        self._credit_at = 0.0
+        self._mean_cost = 1.0
+        self._charged = 0.0
+        self._answers: deque[tuple[float, int]] = deque()
+        self._last_header = self._last_answer = clock()
+
+    def take(self) -> float:
+        """Take a send slot if there is one now (0.0); else the seconds until there will be, nothing taken."""
+        if self.rate is None:
+            return 0.0
+        now = self._clock()
+        self._credit = min(self.burst, self._credit + (now - self._credit_at) * self.rate)
+        self._credit_at = now
+        if self._credit >= -1e-9:
+            self._credit -= self._mean_cost
+            return 0.0
+        return -self._credit / self.rate
+
+    async def wait(self, longest: float) -> None:
+        """Wait for a send slot, never longer than `longest` seconds (then the request goes anyway: the header
+        said the bucket was not empty, and a 429 is handled as ever)."""
+        deadline = self._clock() + max(0.0, longest)
+        while (delay := self.take()) > 0 and (left := deadline - self._clock()) > 0:
+            await asyncio.sleep(min(delay, left))
+
+    def observe(self, status: int, headers: Mapping[str, str]) -> None:
+        """Learn from one Graph answer (its status and headers)."""
+        now = self._clock()
+        units = _header_number(headers, "x-ms-resource-unit")
+        cost = max(1, int(units)) if units else 1
+        since_last, self._last_answer = now - self._last_answer, now
+        self._charged += cost
+        self._mean_cost += (cost - self._mean_cost) / 8
+        self._answers.append((now, cost))
+        while self._answers[0][0] < now - 1.0:
+            self._answers.popleft()
+        use = _header_number(headers, "x-ms-throttle-limit-percentage")
+        if status == 429:
+            self._throttled(now)
+        elif use is None:
+            self._no_header(now, since_last)
+        else:
+            self._reading(now, use)
+
+    def _throttled(self, now: float) -> None:
+        """A 429 while pacing: the rate was too high. (Unpaced, the shared pause and the halved concurrency act.)"""
+        self.bucket.forget_readings()
+        if self.rate is not None:
+            self.rate = max(self.least_rate, self.rate / 2)
+            self._last_header = now
+
+    def _no_header(self, now: float, since_last: float) -> None:
+        self.bucket.forget_readings()
+        if self.rate is None:
+            return
+        if now - self._last_header > self.quiet:
+            self.rate = None
+        else:
+            self.rate *= 2 ** min(since_last, self.quiet)
+
+    def _reading(self, now: float, use: float) -> None:
+        self._last_header = now
+        if self.rate is None:
+            answered = sum(cost for _, cost in self._answers) / max(0.1, now - self._answers[0][0])
+            self.rate = max(self.least_rate, answered / 2)
+            self._credit, self._credit_at = 0.0, now
+        refill = self.bucket.refill(now, use, self._charged)
+        if refill is not None:
+            self.rate = max(self.least_rate, refill * (1 + self._gain * (self._target - use)))
+
+
+def _header_number(headers: Mapping[str, str], name: str) -> float | None:
+    """A numeric header (None when absent, unreadable or negative)."""
+    try:
+        value = float(headers.get(name) or "")
+    except ValueError:
+        return None
+    return value if value >= 0 and math.isfinite(value) else None
+
+
 class GraphDirectory:
     """The Directory port on msgraph-sdk, with bounded concurrency and a retry budget."""
 
     def __init__(self, settings: Settings, retry: GraphRetryPolicy | None = None,
                  credential: AsyncTokenCredential | None = None) -> None:
         auth = graph_auth_provider(settings, credential)
+        self._pacer = SendPacer()
         self._http = GraphClientFactory.create_with_default_middleware(
-            client=httpx.AsyncClient(timeout=httpx.Timeout(30.0), event_hooks={"response": [_note_response]}),
+            client=httpx.AsyncClient(timeout=httpx.Timeout(30.0), event_hooks={"response": [self._note_response]}),
             options={RetryHandlerOption.get_key(): RetryHandlerOption(max_retries=0)})
         adapter = GraphRequestAdapter(auth, client=self._http)
         adapter.base_url = settings.graph_base_url
@@ -268,8 +436,13 @@ class GraphDirectory:
     async def close(self) -> None:
         await self._http.aclose()
 
+    async def _note_response(self, response: httpx.Response) -> None:
+        note_request_id(response.headers.get("request-id"))
+        self._pacer.observe(response.status_code, response.headers)
+
     async def _call(self, action: str, operation: Callable[[], Awaitable[T]]) -> T:
         policy = self._retry
+        deadline = time.monotonic() + policy.budget_seconds
         retrying = AsyncRetrying(
             retry=retry_if_exception_type(GraphUnavailable), reraise=True,
             stop=stop_after_attempt(policy.attempts) | stop_after_delay(policy.budget_seconds),
@@ -277,6 +450,8 @@ class GraphDirectory:
         async for attempt in retrying:
             with attempt:
                 async with self._slots.slot():
+                    await self._gate.wait(longest=policy.max_wait)
+                    await self._pacer.wait(longest=min(policy.max_wait, deadline - time.monotonic()))
                     await self._gate.wait(longest=policy.max_wait)
                     try:
                         result = await operation()
@@ -585,10 +760,6 @@ def _message_info(request: InvitationRequest) -> dict[str, Any] | None:
         "customizedMessageBody": request.message, "messageLanguage": request.message_language,
         "ccRecipients": [{"emailAddress": {"address": a}} for a in request.cc_recipients] or None}
     return {name: value for name, value in info.items() if value is not None}
-
-
-async def _note_response(response: httpx.Response) -> None:
-    note_request_id(response.headers.get("request-id"))
 
 
 def _wait_for(state: Any, policy: GraphRetryPolicy) -> float:
