@@ -90,7 +90,7 @@ async def measure(stack: Stack, args: argparse.Namespace) -> int:
     print(row("achieved RU rate (successful requests)", f"{calls.useful_units / seconds:.1f}", "RU/s"))
     print(row("ceiling: the emulator's limit", f"{limit:.1f}", f"RU/s ({args.capacity:g} per {args.window:g} s)"))
     met = ratio >= TARGET_RATIO and early == 0 and not report.failures
-    print(row("ratio achieved RU rate / limit", f"{ratio:.2f}",
+    print(row("ratio achieved RU rate / limit", f"{ratio:.3f}",
               f"(ceiling 1.00; target >= {TARGET_RATIO}, 0 early, 0 failures: {'met' if met else 'NOT met'})"))
     print(row("share of units available in the sweep", f"{calls.useful_units / available:.2f}",
               f"({calls.useful_units} of {available:.0f}: full bucket + refill)"))
@@ -129,11 +129,13 @@ def run_each(args: argparse.Namespace) -> int:
                 return code
             rows.append(json.loads(summary.read_text()))
             print()
-    print("side by side (each a fresh process; ceiling = the limit, ratio 1.00)")
-    print(f"  {'GRAPH_MAX_CONCURRENCY':<24}{'sweep s':>9}{'429s':>7}{'early':>7}{'failures':>10}{'ratio':>8}")
+    print(f"side by side (each a fresh process; ceiling = the limit, ratio 1.000; target >= {TARGET_RATIO}; span s ="
+          " first to last Graph request)")
+    print(f"  {'GRAPH_MAX_CONCURRENCY':<24}{'sweep s':>9}{'429s':>7}{'early':>7}{'failures':>10}{'ratio':>8}"
+          f"{'span s':>9}")
     for figures in rows:
         print(f"  {figures['concurrency']:<24}{figures['seconds']:>9.2f}{figures['throttled']:>7}"
-              f"{figures['early']:>7}{figures['failures']:>10}{figures['ratio']:>8.2f}")
+              f"{figures['early']:>7}{figures['failures']:>10}{figures['ratio']:>8.3f}{figures['span']:>9.2f}")
     return 0
 
 
