@@ -16,7 +16,8 @@ class CallLog:
 
     An *early* request is one that arrived while a Retry-After of a 429 the emulator had answered was still running
     (from the moment that 429 was answered): a client that honours Retry-After sends none. A request already on its
-    way when the 429 went out counts too, since the emulator cannot tell; `early` counts them per route."""
+    way when the 429 went out counts too, since the emulator cannot tell; `early` counts them per route (a $batch
+    item under its own route; the envelope is not judged)."""
 
     def __init__(self) -> None:
         self.counts: Counter[str] = Counter()
@@ -33,9 +34,10 @@ class CallLog:
                token: dict | None = None, arrived: float | None = None, retry_after: str | None = None) -> None:
         """Count one answered request; `kind` is "throttled" or "fault" for those answers; `token` is the `aud` and
         `jti` of the identity endpoint's token the request carried (None for any other bearer string); `arrived` is
-        when the request came in (time.monotonic) and `retry_after` the Retry-After it was answered with."""
+        when the request came in (time.monotonic; without it the request is never early: the uncharged $batch
+        envelope, whose items are judged one by one) and `retry_after` the Retry-After it was answered with."""
         now = time.monotonic()
-        early = (now if arrived is None else arrived) < self.retry_until
+        early = arrived is not None and arrived < self.retry_until
         if status == 429 and retry_after and retry_after.strip().isdigit():
             self.retry_until = max(self.retry_until, now + int(retry_after))
         self.counts[f"{method} {route}"] += 1

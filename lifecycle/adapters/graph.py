@@ -340,23 +340,24 @@ class SendPacer:
         self._answers: deque[tuple[float, int]] = deque()
         self._last_header = self._last_answer = clock()
 
-    def take(self) -> float:
-        """Take a send slot if there is one now (0.0); else the seconds until there will be, nothing taken."""
+    def take(self, requests: int = 1) -> float:
+        """Take a send slot for `requests` Graph requests (the items of a $batch count one each) if there is one now
+        (0.0); else the seconds until there will be, nothing taken."""
         if self.rate is None:
             return 0.0
         now = self._clock()
         self._credit = min(self.burst, self._credit + (now - self._credit_at) * self.rate)
         self._credit_at = now
         if self._credit >= -1e-9:
-            self._credit -= self._mean_cost
+            self._credit -= self._mean_cost * requests
             return 0.0
         return -self._credit / self.rate
 
-    async def wait(self, longest: float) -> None:
-        """Wait for a send slot, never longer than `longest` seconds (then the request goes anyway: the header
-        said the bucket was not empty, and a 429 is handled as ever)."""
+    async def wait(self, longest: float, requests: int = 1) -> None:
+        """Wait for a send slot for `requests` requests, never longer than `longest` seconds (then they go anyway:
+        the header said the bucket was not empty, and a 429 is handled as ever)."""
         deadline = self._clock() + max(0.0, longest)
-        while (delay := self.take()) > 0 and (left := deadline - self._clock()) > 0:
+        while (delay := self.take(requests)) > 0 and (left := deadline - self._clock()) > 0:
             await asyncio.sleep(min(delay, left))
 
     def observe(self, status: int, headers: Mapping[str, str]) -> None:
@@ -438,9 +439,10 @@ class GraphDirectory:
 
     async def _note_response(self, response: httpx.Response) -> None:
         note_request_id(response.headers.get("request-id"))
-        self._pacer.observe(response.status_code, response.headers)
+        if not response.request.url.path.endswith("/$batch"):  # a batch's items are observed one by one
+            self._pacer.observe(response.status_code, response.headers)
 
-    async def _call(self, action: str, operation: Callable[[], Awaitable[T]]) -> T:
+    async def _call(self, action: str, operation: Callable[[], Awaitable[T]], requests: int = 1) -> T:
         policy = self._retry
         deadline = time.monotonic() + policy.budget_seconds
         retrying = AsyncRetrying(
@@ -451,7 +453,7 @@ class GraphDirectory:
             with attempt:
                 async with self._slots.slot():
                     await self._gate.wait(longest=policy.max_wait)
-                    await self._pacer.wait(longest=min(policy.max_wait, deadline - time.monotonic()))
+                    await self._pacer.wait(min(policy.max_wait, deadline - time.monotonic()), requests)
                     await self._gate.wait(longest=policy.max_wait)
                     try:
                         result = await operation()
@@ -552,6 +554,8 @@ class GraphDirectory:
         async def send() -> dict[str, dict[str, Any]]:
             raw = await self._adapter.send_primitive_async(batch, "bytes", _ODATA_ERRORS)
             answers = _batch_answers(json.loads(raw) if raw else {})
+            for item in answers.values():
+                self._observe_item(item)
             for step_id in steps:
                 answer = answers.get(step_id)
                 if answer is None:
@@ -559,7 +563,14 @@ class GraphDirectory:
                 if not 200 <= int(answer.get("status") or 0) < 300:
                     raise _step_failure(answer)
             return answers
-        return await self._call(action, send)
+        return await self._call(action, send, requests=len(steps))
+
+    def _observe_item(self, answer: dict[str, Any]) -> None:
+        """Show the pacer a $batch item's answer as it would a single call's (a 424 never ran: nothing to learn)."""
+        status = int(answer.get("status") or 0)
+        if status != 424:
+            headers = {str(name).lower(): str(value) for name, value in (answer.get("headers") or {}).items()}
+            self._pacer.observe(status, headers)
 
     def _batch_item(self, step_id: str, info: RequestInformation, depends_on: str | None) -> dict[str, Any]:
         """A request built by the SDK's request builders as a $batch item: url relative to the Graph base URL,

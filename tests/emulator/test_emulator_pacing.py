@@ -50,6 +50,25 @@ async def test_a_throttled_batch_paces_itself_instead_of_running_into_429s(emu: 
     assert least - 0.5 <= seconds <= least * 1.25 + 1
 
 
+async def test_sign_in_blocked_in_batches_paces_itself_on_the_items_answers(emu: EmulatorServer,
+                                                                           control: EmulatorControl):
+    user_ids = control.seed_users(count=CALLS // 2, userType="Guest", mail="b{n}@partner.example",
+                                  accountEnabled=True)
+    control.configure(throttle={"enabled": True, "capacity": CAPACITY, "windowSeconds": WINDOW})
+    directory = directory_for(emu, concurrency=8)
+    try:
+        await asyncio.gather(*(directory.block_sign_in(user_id) for user_id in user_ids))
+    finally:
+        await directory.close()
+        calls = control.calls()
+        control.configure(throttle={"enabled": False})
+
+    assert calls["throttled"] <= 2 and calls["earlyRequests"] <= 2
+    # each batch a disable and a revoke, 1 RU each; a throttled revoke retries the whole batch
+    assert CALLS <= calls["resourceUnits"] <= CALLS + 2 * calls["throttled"]
+    assert all(control.user(user_id)["accountEnabled"] is False for user_id in user_ids)
+
+
 async def test_an_unthrottled_batch_is_never_paced(emu: EmulatorServer, control: EmulatorControl):
     user_ids = control.seed_users(count=40, userType="Guest", mail="u{n}@partner.example", accountEnabled=True)
     directory = directory_for(emu, concurrency=8)

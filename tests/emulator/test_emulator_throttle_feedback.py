@@ -81,3 +81,22 @@ def test_no_request_is_early_without_a_429(graph, control):
         graph.get("/users", params=ONE_UNIT)
 
     assert control.calls()["earlyRequests"] == 0 and control.calls()["early"] == {}
+
+
+def test_batch_items_carry_the_limit_percentage_and_are_judged_early_on_their_own(graph, control):
+    user_id = control.seed_user(mail="ann@fabrikam.com", userType="Guest")["id"]
+    control.configure(throttle={"enabled": True, "capacity": 2, "windowSeconds": 1000})
+
+    def read(item_id: str) -> dict:
+        return {"id": item_id, "method": "GET", "url": f"/users/{user_id}?$select=id"}  # 1 RU
+
+    first = {a["id"]: a for a in graph.post("/$batch", json={"requests": [read("1"), read("2"), read("3")]})
+             .json()["responses"]}
+    graph.post("/$batch", json={"requests": [read("4")]})
+
+    assert "x-ms-throttle-limit-percentage" not in first["1"]["headers"]
+    assert first["2"]["headers"]["x-ms-throttle-limit-percentage"] == "1"
+    assert first["3"]["status"] == 429
+    assert first["3"]["headers"]["x-ms-throttle-information"] == "ResourceUnitLimitExceeded"
+    calls = control.calls()
+    assert calls["early"] == {"GET /users/{id}": 1} and calls["earlyRequests"] == 1  # the envelope is not judged

@@ -158,3 +158,10 @@ def test_paced_against_graphs_size_of_bucket_it_holds_the_refill_rate_without_a_
 
     assert run["throttled"] == 0
     assert 0.97 * 350 <= run["late_rate"] <= 350 + 3500 / 30
+
+
+def test_a_batch_takes_a_slot_for_each_request_it_holds():
+    single, batch = pacing_at(FakeClock()), pacing_at(FakeClock())
+
+    assert single.take() == 0.0 and batch.take(requests=3) == 0.0
+    assert batch.take() == 3 * single.take() > 0
