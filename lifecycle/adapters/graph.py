@@ -249,6 +249,9 @@ class AdaptiveLimiter:
         self._limit = min(self._maximum, self._limit + 1 / self._limit)
 
 
+LIMIT_HEADER_FROM = 0.8  # Graph sends x-ms-throttle-limit-percentage only above this use
+
+
 class BucketEstimate:
     """What this worker can tell of Graph's resource-unit bucket from x-ms-throttle-limit-percentage readings: the
     bucket's size and the units it refills per second. The bucket obeys d(use)/dt = (units sent/s − refill) / size.
@@ -259,10 +262,12 @@ class BucketEstimate:
     the last half second less what the use rose by (times the size), per second."""
 
     window = 0.5  # seconds of readings the refill is estimated from
+    least_seconds = 0.0  # ... and no fewer
     least_readings = 4
     least_rise = 0.02  # the use must have risen this much before the size is first estimated
     sample_seconds = 0.25
     memory = 0.8  # weight left to the older samples at each new one
+    least_spread = 0.1  # the send rates sampled must differ by this share of their mean for a line through them
 
     def __init__(self) -> None:
         self.capacity: float | None = None
@@ -287,7 +292,7 @@ class BucketEstimate:
         if self.capacity is None and risen >= self.least_rise and len(self._readings) >= self.least_readings:
             self.capacity = sent / risen
         self._sample(reading)
-        if self.capacity is None or seconds <= 0:
+        if self.capacity is None or seconds <= self.least_seconds:
             return None
         return max(0.05 * sent, sent - self.capacity * risen) / seconds
 
@@ -305,7 +310,7 @@ class BucketEstimate:
         self._sums = [weight + 1, sx + rate, sy + slope, sxx + rate * rate, sxy + rate * slope]
         weight, sx, sy, sxx, sxy = self._sums
         variance, covariance = sxx / weight - (sx / weight) ** 2, sxy / weight - sx * sy / weight ** 2
-        if weight >= 2 and variance > 1e-9 and covariance > 0:
+        if weight >= 2 and variance > (self.least_spread * sx / weight) ** 2 and covariance > 0:
             per_unit = covariance / variance  # 1 / size
             if sx / weight - sy / weight / per_unit > 0:  # the line crosses zero slope at a positive refill
                 self.capacity = 1 / per_unit
@@ -320,8 +325,9 @@ class SendPacer:
     (throttling-limits.md, "Identity and access service limits"). No header, no pacing: an unthrottled worker never
     waits here. At the first header the rate drops to half of what was answered over the last second; once the
     bucket is estimated (BucketEstimate), requests go at its refill rate, slower above `target` use and faster below
-    it (`gain`). An answer without the header doubles the rate per second, a second without one ends the pacing, and
-    a 429 while pacing halves the rate. Time comes from `clock`, so a fake clock makes it deterministic."""
+    it (`gain`). An answer without the header speeds it up (doubling per second, and at least the rate for 0.8
+    use); a second without one (or the time the bucket takes to refill, when known) ends the pacing; and
+    a 429 while pacing brings the rate back to the estimated refill (the Retry-After counts as time with the header). Time comes from `clock`, so a fake clock makes it deterministic."""
 
     quiet = 1.0  # seconds without the header that end the pacing
     least_rate = 1.0  # resource units per second
@@ -333,6 +339,7 @@ class SendPacer:
         self._gain = gain
         self.rate: float | None = None  # resource units per second; None: not pacing
         self.bucket = BucketEstimate()
+        self._refill: float | None = None
         self._credit = 0.0
         self._credit_at = 0.0
         self._mean_cost = 1.0
@@ -373,36 +380,41 @@ class SendPacer:
             self._answers.popleft()
         use = _header_number(headers, "x-ms-throttle-limit-percentage")
         if status == 429:
-            self._throttled(now)
+            self._throttled(now, _header_number(headers, "retry-after") or 1.0)
         elif use is None:
             self._no_header(now, since_last)
         else:
             self._reading(now, use)
 
-    def _throttled(self, now: float) -> None:
-        """A 429 while pacing: the rate was too high. (Unpaced, the shared pause and the halved concurrency act.)"""
+    def _throttled(self, now: float, retry_after: float) -> None:
+        """A 429 while pacing: back to the refill rate at most, and the pause counts as time with the header.
+        (Unpaced, the shared pause and the halved concurrency act alone.)"""
         self.bucket.forget_readings()
         if self.rate is not None:
-            self.rate = max(self.least_rate, self.rate / 2)
-            self._last_header = now
+            self.rate = max(self.least_rate, min(self.rate, self._refill or self.rate / 2))
+            self._last_header = self._last_answer = max(self._last_header, now + retry_after)
 
     def _no_header(self, now: float, since_last: float) -> None:
         self.bucket.forget_readings()
         if self.rate is None:
             return
-        if now - self._last_header > self.quiet:
+        quiet = max(self.quiet, (self.bucket.capacity or 0) / (self._refill or math.inf))  # a refill of the bucket
+        if now - self._last_header > quiet:
             self.rate = None
-        else:
-            self.rate *= 2 ** min(since_last, self.quiet)
+            return
+        self.rate *= 2 ** min(max(0.0, since_last), self.quiet)
+        if self._refill is not None:  # the use is 0.8 at most: at least the rate for 0.8
+            self.rate = max(self.rate, self._refill * (1 + self._gain * (self._target - LIMIT_HEADER_FROM)))
 
     def _reading(self, now: float, use: float) -> None:
         self._last_header = now
         if self.rate is None:
             answered = sum(cost for _, cost in self._answers) / max(0.1, now - self._answers[0][0])
             self.rate = max(self.least_rate, answered / 2)
-            self._credit, self._credit_at = 0.0, now
+            self._credit, self._credit_at = -self.burst, now  # what is in flight takes most of what is left
         refill = self.bucket.refill(now, use, self._charged)
         if refill is not None:
+            self._refill = refill
             self.rate = max(self.least_rate, refill * (1 + self._gain * (self._target - use)))
 
 
