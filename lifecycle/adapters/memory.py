@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lifecycle.adapters import table_codec as codec
 from lifecycle.domain.model import EmailClaim, Guest, IndexKind
@@ -18,6 +18,9 @@ from lifecycle.ports import (
     AuditEntry, DirectoryUser, Event, GuestListing, GuestQuery, IdempotencyRecord, Invitation, InvitationRequest,
     Page, storable_details,
 )
+
+if TYPE_CHECKING:
+    from lifecycle.ports import AuditLog, Directory, EventPublisher, GuestStore, IdempotencyStore
 
 _BATCH_ATTEMPTS = 6  # GraphRetryPolicy.attempts of the Graph adapter
 
@@ -365,3 +368,11 @@ class InMemoryIdempotencyStore:
         for key in expired:
             del self.records[key]
         return len(expired)
+
+
+if TYPE_CHECKING:  # mypy holds each fake to its port's signatures (the real adapters are held in wiring.py)
+    _store: GuestStore = InMemoryGuestStore()
+    _audit: AuditLog = InMemoryAuditLog()
+    _directory: Directory = InMemoryDirectory()
+    _publisher: EventPublisher = InMemoryEventPublisher()
+    _keys: IdempotencyStore = InMemoryIdempotencyStore()
