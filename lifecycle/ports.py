@@ -176,6 +176,10 @@ class GuestStore(Protocol):
     async def save(self, guest: Guest, events: Sequence[Event] = ()) -> Guest:
         """Replace the record if its ETag still matches, moving its index rows and writing the events.
         ConcurrencyConflict when the ETag is stale or None (a record never read from storage)."""
+    async def save_all(self, guests: Sequence[Guest]) -> list[Guest]:
+        """Replace several records (no events) in one transaction, each guarded by its ETag: all saved, in the
+        order given, or none. ConcurrencyConflict when any ETag is stale or None (nothing is saved). ValueError when
+        they need more than one transaction holds (100 operations, index rows included)."""
     async def query(self, query: GuestQuery) -> Page:
         """A page of records in id order; with `state`, only that state. With `expiring_before`, live guests
         (invited, active) whose expiry is strictly before it, in expiry order. With `email`, the one record the

@@ -85,6 +85,14 @@ class InMemoryGuestStore:
             raise ConcurrencyConflict("the guest changed")
         return self._write(replace(guest, etag=_etag()), events)
 
+    async def save_all(self, guests: Sequence[Guest]) -> list[Guest]:
+        operations = sum(1 + len(self.index.get(g.id, set()) ^ codec.index_rows(g)) for g in guests)
+        if operations > codec.TRANSACTION_LIMIT:
+            raise ValueError(f"{operations} operations do not fit one transaction")
+        if any(self.guests.get(g.id) is None or self.guests[g.id].etag != g.etag for g in guests):
+            raise ConcurrencyConflict("a guest changed")
+        return [self._write(replace(guest, etag=_etag()), ()) for guest in guests]
+
     def _write(self, guest: Guest, events: Sequence[Event]) -> Guest:
         self.guests[guest.id] = guest
         self.index[guest.id] = codec.index_rows(guest)

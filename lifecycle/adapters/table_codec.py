@@ -20,6 +20,7 @@ from lifecycle.domain.model import (
 from lifecycle.ports import Event
 
 PARTITION = "guests"
+TRANSACTION_LIMIT = 100  # operations per entity-group transaction (the service's maximum)
 GUEST_PREFIX = "g_"
 CLAIM_PREFIX = "e_"
 INDEX_PREFIX = "x_"

@@ -1,6 +1,7 @@
 """Azure Table Storage adapter (azure-data-tables, async). Storage SDK exceptions never leave this module."""
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import binascii
@@ -29,7 +30,7 @@ from lifecycle.ports import AuditEntry, Event, GuestQuery, IdempotencyRecord, Pa
 
 _RETRY: dict[str, Any] = {"retry_total": 2, "retry_backoff_factor": 0.3, "connection_timeout": 5, "read_timeout": 20}
 _CONFLICT_CODES = {"UpdateConditionNotSatisfied", "EntityAlreadyExists", "ConditionNotMet"}
-TRANSACTION_LIMIT = 100  # operations per entity-group transaction (the service's maximum)
+TRANSACTION_LIMIT = codec.TRANSACTION_LIMIT
 _TOO_LARGE_CODES = {"PropertyValueTooLarge", "EntityTooLarge", "RequestBodyTooLarge"}
 
 
@@ -115,16 +116,22 @@ class LifecycleTables:
         self._service = service
         self._settings = settings
         self._clients: dict[str, TableClient] = {}
+        self._creating: asyncio.Lock | None = None
 
     async def table(self, kind: str) -> TableClient:
-        if kind not in self._clients:
-            name = self._settings.table_name(kind)
-            async with storage_errors(f"create table {name}"):
-                try:
-                    await self._service.create_table(name)
-                except ResourceExistsError:
-                    pass
-            self._clients[kind] = self._service.get_table_client(name)
+        """The table's client; the table is created on first use, once however many ask at the same time."""
+        if kind in self._clients:
+            return self._clients[kind]
+        self._creating = self._creating or asyncio.Lock()
+        async with self._creating:
+            if kind not in self._clients:
+                name = self._settings.table_name(kind)
+                async with storage_errors(f"create table {name}"):
+                    try:
+                        await self._service.create_table(name)
+                    except ResourceExistsError:
+                        pass
+                self._clients[kind] = self._service.get_table_client(name)
         return self._clients[kind]
 
     async def close(self) -> None:
@@ -222,13 +229,33 @@ class TableGuestStore:
         old_rows, new_rows = await self._stored_rows(guest), codec.index_rows(guest)
         if old_rows == new_rows and not events:
             return await self._replace_record(guest, new_rows)
-        operations: list[tuple[Any, ...]] = [("update", codec.guest_to_entity(guest), _guarded(guest.etag))]
-        operations += [("delete", codec.index_entity(key)) for key in sorted(old_rows - new_rows)]
-        operations += [("upsert", codec.index_entity(key)) for key in sorted(new_rows - old_rows)]
+        operations = _record_operations(guest, old_rows, new_rows)
         operations += [("create", codec.event_to_entity(event)) for event in events]
         etag = await self._submit("save guest", operations)
         self._remember(guest.id, etag, new_rows)
         return replace(guest, etag=etag)
+
+    async def save_all(self, guests: Sequence[Guest]) -> list[Guest]:
+        if any(guest.etag is None for guest in guests):
+            raise ConcurrencyConflict("save needs records read from storage")
+        rows = [(await self._stored_rows(guest), codec.index_rows(guest)) for guest in guests]
+        operations = [op for guest, (old, new) in zip(guests, rows) for op in _record_operations(guest, old, new)]
+        if len(operations) > TRANSACTION_LIMIT:
+            raise ValueError(f"{len(operations)} operations do not fit one transaction")
+        for operation in operations:
+            within_limits(operation[1])
+        client = await self._client()
+        async with storage_errors("save guests"), lost_race("save guests"):
+            results = await client.submit_transaction(operations)
+        etags = iter(result.get("etag") for result in results)
+        saved = []
+        for guest, (old, new) in zip(guests, rows):
+            etag = next(etags)
+            for _ in range(len(old ^ new)):
+                next(etags)
+            self._remember(guest.id, etag, new)
+            saved.append(replace(guest, etag=etag))
+        return saved
 
     async def _replace_record(self, guest: Guest, rows: set[str]) -> Guest:
         """The record alone changes (no index row, no event): one ETag-guarded replace, no transaction needed."""
@@ -366,6 +393,14 @@ def _matches(guest: Guest, query: GuestQuery) -> bool:
     expiring = query.expiring_before is None or (
         guest.is_live and guest.expires_at is not None and guest.expires_at < query.expiring_before)
     return (query.state is None or guest.state is query.state) and expiring
+
+
+def _record_operations(guest: Guest, old_rows: set[str], new_rows: set[str]) -> list[tuple[Any, ...]]:
+    """The record replaced under its ETag, and its index rows moved."""
+    operations: list[tuple[Any, ...]] = [("update", codec.guest_to_entity(guest), _guarded(guest.etag))]
+    operations += [("delete", codec.index_entity(key)) for key in sorted(old_rows - new_rows)]
+    operations += [("upsert", codec.index_entity(key)) for key in sorted(new_rows - old_rows)]
+    return operations
 
 
 def _guarded(etag: str | None) -> dict[str, Any]:

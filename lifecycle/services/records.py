@@ -63,3 +63,8 @@ class GuestRecords:
     async def save(self, guest: Guest) -> Guest:
         """Replace the record as given, once, guarded by its ETag (no retry: ConcurrencyConflict on a lost race)."""
         return await self.store.save(guest)
+
+    async def save_all(self, guests: Sequence[Guest]) -> list[Guest]:
+        """Replace several records in one transaction, each guarded by its ETag: all or none (no retry:
+        ConcurrencyConflict when any lost a race; ValueError when they do not fit one transaction)."""
+        return await self.store.save_all(guests)

@@ -304,17 +304,24 @@ class ExpirySweep:
     async def _act(self, plan: Plan, records: dict[str, Guest], now: datetime, report: SweepReport,
                    published: list[Event]) -> None:
         """Each guest's actions in order, guests in parallel: more guests under way than Graph calls in flight (the
-        Graph adapter bounds those), so one guest's storage work overlaps another's Graph calls. A guest's events
-        are published as soon as its actions end; their outbox rows are removed together at the end."""
+        Graph adapter bounds those), so one guest's storage work overlaps another's Graph calls. The intents of the
+        next guests are written ahead, a batch in one transaction, half a batch before they are reached. A guest's
+        events are published as soon as its actions end; their outbox rows are removed together at the end."""
         by_guest: dict[str, list[Action]] = defaultdict(list)
         for action in plan.actions:
             by_guest[action.guest_id].append(action)
-        slots = asyncio.Semaphore(guests_under_way(self._settings.graph_max_concurrency))
+        under_way = guests_under_way(self._settings.graph_max_concurrency)
+        slots, progress = asyncio.Semaphore(under_way), asyncio.Condition()
         done: Counter[str] = Counter()
+        started = launched = 0
 
         async def act(actions: list[Action]) -> None:
+            nonlocal started
             with unit_of_work() as written:
                 async with slots:
+                    async with progress:
+                        started += 1
+                        progress.notify_all()
                     await act_in_order(actions)
             published.extend(await self._dispatcher.publish(written))
 
@@ -327,10 +334,44 @@ class ExpirySweep:
                 done[action.kind.value] += outcome
                 record = None  # changed by the action: read again for the next one
 
+        guests = list(by_guest.values())
         async with asyncio.TaskGroup() as group:
-            for actions in by_guest.values():
-                group.create_task(act(actions))
+            for start in range(0, len(guests), under_way):
+                batch = guests[start:start + under_way]
+                async with progress:
+                    await progress.wait_for(lambda: launched - started <= under_way // 2)
+                if under_way > 1:
+                    await self._begin_ahead(batch, records)
+                for actions in batch:
+                    group.create_task(act(actions))
+                launched += len(batch)
         report.done = {kind: count for kind, count in done.items() if count}
+
+    async def _begin_ahead(self, batch: list[list[Action]], records: dict[str, Guest]) -> None:
+        """Write the intents of a batch of guests in one transaction: the write-ahead record each operation would
+        otherwise write on its own (it then finds its intent recorded and goes on to Graph). Only where the
+        operation would write it itself: a record as planned, nothing under way, not done, a possible transition.
+        A batch that cannot be written together (a guest changed since the survey) is left to each operation."""
+        now, begun = self._clock(), []
+        for actions in batch:
+            action, record = actions[0], records.get(actions[0].guest_id)
+            if action.kind is ActionKind.NOTIFY or record is None or record.pending_action:
+                continue
+            operation = self._operation(action)
+            try:
+                if not operation.done(record):
+                    operation.transition(record, now)
+                    begun.append(record.begin(operation.intent, now))
+            except LifecycleError:
+                continue  # the operation refuses it itself, and reports it
+        if len(begun) < 2:
+            return
+        try:
+            saved = await self._records.save_all(begun)
+        except (LifecycleError, ValueError) as exc:
+            log.info("sweep: intents written one by one", reason=str(exc)[:200])
+            return
+        records.update((guest.id, guest) for guest in saved)
 
     async def _act_one(self, action: Action, record: Guest | None, now: datetime, report: SweepReport) -> int | None:
         """1 when this run made the change, 0 when it was already made, None when it could not be made."""

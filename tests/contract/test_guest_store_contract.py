@@ -212,6 +212,34 @@ async def test_save_with_a_stale_etag_is_a_conflict_and_writes_nothing(store):
     assert await store.due(IndexKind.DISABLED, T0 + timedelta(days=1), 10) == []
 
 
+async def test_save_all_replaces_every_record_moves_their_index_rows_and_hands_back_usable_etags(store):
+    created = [await store.create(guest(n), None) for n in (1, 2, 3)]
+    changed = [replace(created[0], display_name="one"), created[1].disable(T0, DisabledReason.EXPIRY),
+               created[2].begin("disable:expiry", T0)]
+    saved = await store.save_all(changed)
+    assert [await store.get(g.id) for g in saved] == saved and all(s.etag != c.etag for s, c in zip(saved, created))
+    assert await store.due(IndexKind.DISABLED, T0 + timedelta(days=1), 10) == [guest_id(2)]
+    assert await store.due(IndexKind.EXPIRES, T0 + timedelta(days=9), 10) == [guest_id(1), guest_id(3)]
+    again = await store.save(replace(saved[2], last_error="x"))
+    assert (await store.get(guest_id(3))) == again
+
+
+async def test_save_all_with_one_stale_etag_is_a_conflict_and_saves_none(store):
+    first, second = await store.create(guest(1), None), await store.create(guest(2), None)
+    winner = await store.save(replace(second, display_name="winner"))
+    with pytest.raises(ConcurrencyConflict):
+        await store.save_all([replace(first, display_name="lost"), second.disable(T0, DisabledReason.EXPIRY)])
+    assert await store.get(guest_id(1)) == first and await store.get(guest_id(2)) == winner
+    assert await store.due(IndexKind.DISABLED, T0 + timedelta(days=1), 10) == []
+
+
+async def test_save_all_beyond_one_transaction_is_refused_before_anything_is_written(store):
+    created = [await store.create(guest(n), None) for n in range(1, 52)]
+    with pytest.raises(ValueError):
+        await store.save_all([g.disable(T0, DisabledReason.EXPIRY) for g in created])
+    assert await store.due(IndexKind.DISABLED, T0 + timedelta(days=1), 100) == []
+
+
 async def test_save_of_a_record_never_stored_is_a_conflict(store):
     with pytest.raises(ConcurrencyConflict):
         await store.save(guest(1))

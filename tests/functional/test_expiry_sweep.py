@@ -275,3 +275,61 @@ async def test_plan_is_what_the_sweep_then_does_and_writes_nothing(world):
     assert report.done == {"disable": 2}
     assert store.guests[expired].disabled_reason.value == "expiry"
     assert store.guests[inactive].disabled_reason.value == "inactivity"
+
+
+class CountingStore(InMemoryGuestStore):
+    """Counts single saves and batched saves; `before_batch` runs just before a batch is written."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.saves, self.batches = 0, []
+        self.before_batch = None
+
+    async def save(self, guest, events=()):
+        self.saves += 1
+        return await super().save(guest, events)
+
+    async def save_all(self, guests):
+        if self.before_batch is not None:
+            await self.before_batch()
+        self.batches.append(len(guests))
+        return await super().save_all(guests)
+
+
+async def test_the_intents_of_due_guests_are_written_ahead_in_one_transaction_each_batch():
+    clock, store = Clock(), CountingStore()
+    settings = Settings.from_env({"GRAPH_BASE_URL": "http://127.0.0.1:9", "GRAPH_MAX_CONCURRENCY": "2"})
+    svc = build_services(settings, store=store, directory=InMemoryDirectory(), audit=InMemoryAuditLog(), clock=clock,
+                         publisher=InMemoryEventPublisher(), idempotency_store=InMemoryIdempotencyStore())
+    ids = [await invite(svc, f"w{n}@fabrikam.com", 1) for n in range(6)]
+    clock.now += timedelta(days=2)
+    store.saves = 0
+    report = await svc.expiry.run()
+    assert report.done == {"disable": 6} and not report.failures and not report.skipped, report
+    assert store.batches == [4, 2]  # 4 guests under way at GRAPH_MAX_CONCURRENCY 2
+    assert store.saves == 6  # one outcome per guest; no intent written on its own
+    records = [await store.get(i) for i in ids]
+    assert all(r.state is GuestState.DISABLED and not r.pending_action for r in records)
+
+
+async def test_a_guest_changed_after_the_survey_fails_its_batch_and_is_skipped_not_disabled():
+    clock, store = Clock(), CountingStore()
+    settings = Settings.from_env({"GRAPH_BASE_URL": "http://127.0.0.1:9", "GRAPH_MAX_CONCURRENCY": "2"})
+    directory = InMemoryDirectory()
+    svc = build_services(settings, store=store, directory=directory, audit=InMemoryAuditLog(), clock=clock,
+                         publisher=InMemoryEventPublisher(), idempotency_store=InMemoryIdempotencyStore())
+    ids = [await invite(svc, f"x{n}@fabrikam.com", 1) for n in range(3)]
+    clock.now += timedelta(days=2)
+
+    async def extended_meanwhile() -> None:
+        store.before_batch = None
+        current = await store.get(ids[1])
+        await store.save(current.extend(clock.now, clock.now + timedelta(days=90)))
+
+    store.before_batch = extended_meanwhile
+    report = await svc.expiry.run()
+    assert report.done == {"disable": 2}, report
+    assert [s["guestId"] for s in report.skipped] == [ids[1]]
+    assert (await store.get(ids[1])).state is GuestState.INVITED and not (await store.get(ids[1])).pending_action
+    assert directory.users[ids[1]]["accountEnabled"] is not False
+    assert [(await store.get(i)).state for i in (ids[0], ids[2])] == [GuestState.DISABLED] * 2
