@@ -154,18 +154,19 @@ class EmulatorProcess:
 @contextmanager
 def local_stack(time_limit: float) -> Iterator[Stack]:
     """Azurite and the emulator, both stopped on the way out (also when the time limit is exceeded)."""
-    azurite = Azurite()
-    watchdog = Watchdog(time_limit, azurite.stop).start()
-    emulator: EmulatorProcess | None = None
+    azurite, emulator = Azurite(), EmulatorProcess()
+
+    def stop_both() -> None:
+        emulator.stop()
+        azurite.stop()
+
+    watchdog = Watchdog(time_limit, stop_both).start()
     try:
         azurite.start()
-        emulator = EmulatorProcess().start()
-        yield Stack(azurite, emulator)
+        yield Stack(azurite, emulator.start())
     finally:
         watchdog.stop()
-        if emulator is not None:
-            emulator.stop()
-        azurite.stop()
+        stop_both()
 
 
 def quiet_logging() -> None:
