@@ -48,20 +48,8 @@ async def serve_graph(request: Request, route: str, handler: Handler) -> Respons
     """Run one Graph request through the pipeline; every outcome is counted and carries Graph's id headers."""
     emulator: Emulator = request.app.state.emulator
     arrived = time.monotonic()
-    request_id = new_guid()
-    client_request_id = request.headers.get("client-request-id") or new_guid()
-    kind = None
     request.state.token = None
-    try:
-        response = await _process(request, emulator, route, handler)
-    except GraphError as error:
-        response, kind = _error_response(error, request_id, client_request_id), error.kind
-    except Exception:  # a bug in the emulator must still answer in Graph's shape
-        log.exception("emulator failure on %s %s", request.method, request.url.path)
-        error = GraphError(500, "InternalServerError", "The Graph emulator failed; see its log.")
-        response = _error_response(error, request_id, client_request_id)
-    response.headers["request-id"] = request_id
-    response.headers["client-request-id"] = client_request_id
+    response, kind = await in_graph_shape(request, lambda: _process(request, emulator, route, handler))
     if hasattr(request.state, "resource_units"):
         response.headers["x-ms-resource-unit"] = str(request.state.resource_units)
     limit_percentage = getattr(request.state, "limit_percentage", None)
@@ -71,6 +59,25 @@ async def serve_graph(request: Request, route: str, handler: Handler) -> Respons
                           token=request.state.token, arrived=arrived,
                           retry_after=response.headers.get("Retry-After"))
     return response
+
+
+async def in_graph_shape(request: Request, run: Callable[[], Awaitable[Response]]) -> tuple[Response, str | None]:
+    """The answer of `run`, or Graph's error answer for the GraphError it raised (an emulator bug answers 500 in
+    the same shape), with Graph's id headers either way; and the error's kind (None when it answered)."""
+    request_id = new_guid()
+    client_request_id = request.headers.get("client-request-id") or new_guid()
+    kind = None
+    try:
+        response = await run()
+    except GraphError as error:
+        response, kind = _error_response(error, request_id, client_request_id), error.kind
+    except Exception:  # a bug in the emulator must still answer in Graph's shape
+        log.exception("emulator failure on %s %s", request.method, request.url.path)
+        error = GraphError(500, "InternalServerError", "The Graph emulator failed; see its log.")
+        response = _error_response(error, request_id, client_request_id)
+    response.headers["request-id"] = request_id
+    response.headers["client-request-id"] = client_request_id
+    return response, kind
 
 
 async def _process(request: Request, emulator: Emulator, route: str, handler: Handler) -> Response:

@@ -44,7 +44,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from .errors import GraphError, bad_request, method_not_allowed
-from .pipeline import BATCH_ITEM, Endpoint, Handler, _authenticate, _error_response
+from .pipeline import BATCH_ITEM, Endpoint, Handler, _authenticate, in_graph_shape
 from .responses import GRAPH_CONTENT_TYPE, graph_json, new_guid
 from .state import Emulator
 
@@ -84,18 +84,8 @@ def batch_endpoint(route: str, handlers: dict[str, Handler]) -> Endpoint:
 
 async def _serve_outer(request: Request, route: str, handler: Handler | None) -> Response:
     emulator: Emulator = request.app.state.emulator
-    request_id, client_request_id = new_guid(), request.headers.get("client-request-id") or new_guid()
     request.state.token = None
-    try:
-        response = await _outer(request, emulator, handler)
-    except GraphError as error:
-        response = _error_response(error, request_id, client_request_id)
-    except Exception:  # a bug in the emulator must still answer in Graph's shape
-        log.exception("emulator failure on %s %s", request.method, request.url.path)
-        error = GraphError(500, "InternalServerError", "The Graph emulator failed; see its log.")
-        response = _error_response(error, request_id, client_request_id)
-    response.headers["request-id"] = request_id
-    response.headers["client-request-id"] = client_request_id
+    response, _ = await in_graph_shape(request, lambda: _outer(request, emulator, handler))
     emulator.calls.record(request.method, route, request.url.path, response.status_code, None,
                           token=request.state.token)
     return response
