@@ -57,11 +57,17 @@ def test_serve_and_sweep_run_on_the_managed_identity(identity_graph, oauth_azuri
     short = api.post("/guests", json={"email": "short@fabrikam.com",
                                       "expiresAt": expires_at.isoformat().replace("+00:00", "Z")})
     assert short.status_code == 201, short.text
+    other = api.post("/guests", json={"email": "short2@fabrikam.com",  # two due: their intents written together
+                                      "expiresAt": expires_at.isoformat().replace("+00:00", "Z")})
+    assert other.status_code == 201, other.text
     time.sleep(max(0.0, (expires_at - datetime.now(UTC)).total_seconds()) + 0.5)
     sweep = run_sweep(production_env)
     assert sweep.returncode == 0, sweep.stdout + sweep.stderr
     assert identity_graph.control.user(short.json()["id"])["accountEnabled"] is False
     assert api.get(f"/guests/{short.json()['id']}").json()["state"] == "disabled"
+    assert identity_graph.control.user(other.json()["id"])["accountEnabled"] is False
+    assert api.get(f"/guests/{other.json()['id']}").json()["state"] == "disabled"
+    assert identity_graph.control.calls()["counts"].get("POST /$batch", 0) >= 3  # the HTTP disable and the sweep's two
 
     events = {(event["type"], event["subject"]) for event in
               queued_events(oauth_azurite, production_env["LIFECYCLE_EVENTS_QUEUE"])}

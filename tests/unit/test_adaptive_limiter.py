@@ -2,7 +2,8 @@ import asyncio
 
 import pytest
 
-from lifecycle.adapters.graph import AdaptiveLimiter, GraphDirectory, GraphRetryPolicy, ThrottleGate
+from lifecycle.adapters.graph import GraphDirectory, GraphRetryPolicy
+from lifecycle.adapters.graph_throttle import AdaptiveLimiter, ThrottleGate
 from lifecycle.config import Settings
 from lifecycle.errors import GraphUnavailable
 
