@@ -7,11 +7,18 @@ latency apart start a new round), and the latency in Graph round trips (wall ÷ 
 the wall time less one latency per round. `--profile` runs the measured invites under cProfile and prints where the
 time goes. The first invite of the process (imports, first connections, tables created) is printed apart.
 
+Beside it runs the peer: a plain httpx client making the same Graph calls in the same three rounds (look the email
+up, send the invitation, add the new user to every group at once) and nothing else: no storage, no events, no
+audit. One latency per round is what Graph's network costs; the peer's time over that is what Graph itself (here
+the emulator) and a bare client cost per round. The ratio invite ÷ peer is the price of everything the app does
+besides Graph (1.00 would be none).
+
     python -m bench.invite_latency [--invites 10] [--groups 5] [--latency-ms 50] [--profile]
 """
 from __future__ import annotations
 
 import argparse
+import asyncio
 import cProfile
 import io
 import itertools
@@ -24,8 +31,10 @@ from datetime import datetime
 from typing import Any
 
 import azure.functions as func
+import httpx
 
 from bench.common import BenchError, Stack, row, run_benchmark
+from lifecycle.adapters.credentials import DEVELOPMENT_TOKEN
 from lifecycle.config import Settings
 from lifecycle.wiring import build_services, container
 
@@ -57,6 +66,30 @@ async def one_invite(handler: Any, groups: list[str]) -> tuple[float, int]:
     response = await handler.get_user_function()(request)
     seconds = time.perf_counter() - started
     return seconds, response.status_code
+
+
+async def peer_invite(client: httpx.AsyncClient, groups: list[str]) -> float:
+    """The invite's Graph calls from a plain client, round by round: lookup, invitation, every group add at once."""
+    email = f"peer-{uuid.uuid4().hex[:10]}@fabrikam.example"
+    started = time.perf_counter()
+    found = await client.get("/users", params={"$filter": f"mail eq '{email}'", "$select": "id,userType", "$top": "5"})
+    if found.raise_for_status().json()["value"]:
+        raise BenchError("the peer's new email exists already")
+    invited = await client.post("/invitations", json={"invitedUserEmailAddress": email, "sendInvitationMessage": False,
+                                                      "inviteRedirectUrl": "https://myapps.microsoft.com"})
+    user_id = invited.raise_for_status().json()["invitedUser"]["id"]
+    reference = {"@odata.id": f"{client.base_url}/directoryObjects/{user_id}"}
+    adds = await asyncio.gather(*(client.post(f"/groups/{group}/members/$ref", json=reference) for group in groups))
+    for added in adds:
+        added.raise_for_status()
+    return time.perf_counter() - started
+
+
+async def peer_invites(graph_url: str, groups: list[str], count: int) -> list[float]:
+    headers = {"Authorization": f"Bearer {DEVELOPMENT_TOKEN}"}
+    async with httpx.AsyncClient(base_url=graph_url, headers=headers, timeout=30) as client:
+        await peer_invite(client, groups)  # the first connection
+        return [await peer_invite(client, groups) for _ in range(count)]
 
 
 def graph_rounds(log: list[dict], latency: float) -> int:
@@ -91,6 +124,7 @@ async def measure(stack: Stack, args: argparse.Namespace) -> int:
         walls.append(seconds)
         calls.append(len(log))
         rounds.append(graph_rounds(log, latency))
+    peer = statistics.median(await peer_invites(stack.emulator.graph_url, groups, args.invites))
     control.configure(latencyMs=0)
     await container.close_current()
 
@@ -105,6 +139,9 @@ async def measure(stack: Stack, args: argparse.Namespace) -> int:
     print(row("Graph rounds per invite", f"{round_count:g}"))
     print(row("invite latency in Graph round trips", f"{wall / latency:.1f}"))
     print(row("the app's own work (wall − rounds × latency)", f"{(wall - round_count * latency) * 1000:.0f}", "ms"))
+    print(row("peer: the same Graph calls, plain client", f"{peer * 1000:.0f}",
+              f"ms ({peer / latency:.1f} round trips; {(peer - 3 * latency) * 1000:.0f} ms over 3 latencies)"))
+    print(row("ratio invite ÷ peer", f"{wall / peer:.2f}", f"(the app's work besides Graph: {(wall - peer) * 1000:.0f} ms)"))
     if profile:
         out = io.StringIO()
         pstats.Stats(profile, stream=out).sort_stats("cumulative").print_stats(40)
