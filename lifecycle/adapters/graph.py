@@ -31,6 +31,7 @@ from msgraph_core import GraphClientFactory
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, stop_after_delay
 
 from lifecycle.adapters.credentials import graph_auth_provider
+from lifecycle.adapters.graph_batching import Answer, Item, SharedEnvelopes
 from lifecycle.adapters.graph_throttle import AdaptiveLimiter, SendPacer, ThrottleGate
 from lifecycle.config import Settings
 from lifecycle.domain.planning import SignIn
@@ -206,6 +207,7 @@ class GraphDirectory:
         self._slots = AdaptiveLimiter(settings.graph_max_concurrency)
         self._retry = retry or GraphRetryPolicy()
         self._gate = ThrottleGate()
+        self._envelopes = SharedEnvelopes(self._send_envelope)
 
     async def close(self) -> None:
         await self._http.aclose()
@@ -314,29 +316,37 @@ class GraphDirectory:
             "revoke": user.revoke_sign_in_sessions.to_post_request_information()})
 
     async def _send_batch(self, action: str, steps: dict[str, RequestInformation]) -> dict[str, dict[str, Any]]:
-        """Send `steps` as one POST /$batch, each step depending on the one before, through `_call` (throttle
-        pause, adaptive limiter, retry policy), and return every step's answer by id. The first step that failed
-        raises what its single call would (`translate()`; a 424 is never the cause, the step before it is), so a
-        429/503/504 of any step retries the whole batch: every step must be idempotent."""
-        body = {"requests": [self._batch_item(step_id, info, previous)
-                             for (step_id, info), previous in zip(steps.items(), [None, *steps])]}
-        batch = RequestInformation(Method.POST, "{+baseurl}/$batch", {})
-        batch.headers.try_add("Accept", "application/json")
-        batch.set_stream_content(json.dumps(body).encode(), "application/json")
+        """Send `steps` as $batch items, each depending on the one before, through `_call` (throttle pause, adaptive
+        limiter, send pacer, retry policy: as many requests as steps), in an envelope shared with the other calls
+        in flight that send theirs in the same turn of the event loop (`SharedEnvelopes`); return every step's answer
+        by id. The first step that failed raises what its single call would (`translate()`; a 424 is never the
+        cause, the step before it is), so a 429/503/504 of any step retries the steps: each must be idempotent."""
+        items = [self._batch_item(step_id, info, previous)
+                 for (step_id, info), previous in zip(steps.items(), [None, *steps])]
 
         async def send() -> dict[str, dict[str, Any]]:
-            raw = await self._adapter.send_primitive_async(batch, "bytes", _ODATA_ERRORS)
-            answers = _batch_answers(json.loads(raw) if raw else {})
-            for item in answers.values():
-                self._observe_item(item)
+            answers = await self._envelopes.submit(items)
             for step_id in steps:
                 answer = answers.get(step_id)
                 if answer is None:
                     raise GraphError(f"{action}: Graph's batch answer has no response for {step_id!r}")
+                note_request_id((answer.get("headers") or {}).get("request-id"))
                 if not 200 <= int(answer.get("status") or 0) < 300:
                     raise _step_failure(answer)
             return answers
         return await self._call(action, send, requests=len(steps))
+
+    async def _send_envelope(self, items: list[Item]) -> dict[str, Answer]:
+        """One POST /$batch of the items of the calls in flight (each holds its own limiter slot and went through
+        the pacer for its items); every item's answer is shown to the pacer. Raises what the SDK raises."""
+        batch = RequestInformation(Method.POST, "{+baseurl}/$batch", {})
+        batch.headers.try_add("Accept", "application/json")
+        batch.set_stream_content(json.dumps({"requests": items}).encode(), "application/json")
+        raw = await self._adapter.send_primitive_async(batch, "bytes", _ODATA_ERRORS)
+        answers = _batch_answers(json.loads(raw) if raw else {})
+        for answer in answers.values():
+            self._observe_item(answer)
+        return answers
 
     def _observe_item(self, answer: dict[str, Any]) -> None:
         """Show the pacer a $batch item's answer as it would a single call's (a 424 never ran: nothing to learn)."""
