@@ -28,6 +28,7 @@ OUTBOX_PREFIX = "o_"
 _UNSAFE = "/\\#?%"
 MAX_STRING_CHARS = 32 * 1024  # Table Storage: a string property holds up to 64 KiB of UTF-16
 MAX_ENTITY_BYTES = 1024 * 1024  # Table Storage: an entity holds up to 1 MiB
+OPERATION_HEADER_BYTES = 1024  # an operation's MIME part: boundary, request line, headers (its URL apart)
 
 
 def stamp(moment: datetime) -> str:
@@ -176,6 +177,20 @@ def oversized_property(entity: dict[str, Any]) -> str | None:
             total += 2 * len(value)
         total += 8 + 2 * len(name)
     return "entity" if total > MAX_ENTITY_BYTES else None
+
+
+def operation_bytes(entity: dict[str, Any]) -> int:
+    """An upper bound on the bytes a transaction's body spends on an operation with this entity (its MIME part,
+    the entity's JSON and type annotations), without serializing it: a printable ASCII string takes at most 2
+    bytes a character in JSON (escapes), any other at most 12 (an escaped surrogate pair)."""
+    total = OPERATION_HEADER_BYTES + 3 * len(str(entity.get("RowKey", "")))  # the key percent-encoded in the URL
+    for name, value in entity.items():
+        total += 64 + 2 * len(name)  # quotes, separators, an odata.type annotation, a number or a date
+        if isinstance(value, str):
+            total += len(value) * (2 if value.isascii() and value.isprintable() else 12)
+        elif isinstance(value, bytes):
+            total += 2 * len(value)
+    return total
 
 
 def entity_etag(entity: Any) -> str | None:

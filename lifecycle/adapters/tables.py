@@ -22,6 +22,7 @@ from azure.data.tables import TableTransactionError, UpdateMode
 from azure.data.tables.aio import TableClient, TableServiceClient
 
 from lifecycle.adapters import table_codec as codec
+from lifecycle.adapters.group_commit import GroupCommit
 from lifecycle.adapters.transport import proxy_settings
 from lifecycle.config import Settings
 from lifecycle.domain.model import TRACKED_STATES, EmailClaim, Guest, IndexKind
@@ -141,13 +142,16 @@ class LifecycleTables:
 
 
 class TableGuestStore:
-    """GuestStore on Azure Table Storage."""
+    """GuestStore on Azure Table Storage. Concurrent creates and saves share transactions (GroupCommit): each
+    caller's outcome is the one it would have alone."""
 
     KNOWN_ROWS_LIMIT = 20_000
+    TRANSACTIONS_IN_FLIGHT = 1
 
     def __init__(self, tables: LifecycleTables) -> None:
         self._tables = tables
         self._known_rows: dict[str, tuple[str | None, set[str]]] = {}  # guest id -> (etag, its index rows)
+        self._commits = GroupCommit(self._transact, max_in_flight=self.TRANSACTIONS_IN_FLIGHT)
 
     def _remember(self, guest_id: str, etag: str | None, rows: set[str]) -> None:
         if len(self._known_rows) >= self.KNOWN_ROWS_LIMIT:
@@ -267,12 +271,19 @@ class TableGuestStore:
         return replace(guest, etag=result.get("etag"))
 
     async def _submit(self, action: str, operations: list[tuple[Any, ...]]) -> str | None:
+        """The ETag of the first operation's entity, once the operations are committed (in a transaction shared
+        with concurrent writes, or alone). Raises RecordTooLarge before anything is sent, and what storage_errors
+        and lost_race make of these operations' own refusal."""
         for operation in operations:
             within_limits(operation[1])
-        client = await self._client()
         async with storage_errors(action), lost_race(action):
-            results = await client.submit_transaction(operations)
+            results = await self._commits.submit(operations)
         return results[0].get("etag") if results else None
+
+    async def _transact(self, operations: list[tuple[Any, ...]]) -> list[Any]:
+        """One entity-group transaction; SDK errors are raised untranslated (the caller's _submit translates)."""
+        client = await self._client()
+        return await client.submit_transaction(operations)
 
     async def query(self, query: GuestQuery) -> Page:
         if query.email:

@@ -1,6 +1,7 @@
 """GuestStore contract: the in-memory store and the Table store (Azurite) answer every call the same way."""
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
@@ -246,6 +247,45 @@ async def test_save_of_a_record_never_stored_is_a_conflict(store):
     with pytest.raises(ConcurrencyConflict):
         await store.save(guest(1, etag='W/"datetime\'2026-01-01T00%3A00%3A00Z\'"'))
     assert await store.get(guest_id(1)) is None
+
+
+# --- concurrent writes -----------------------------------------------------------------------------
+async def test_concurrent_saves_of_many_guests_all_land_with_their_own_etags_index_rows_and_events(store):
+    created = await asyncio.gather(*(store.create(guest(n), None) for n in range(1, 41)))
+    disabled = [g.disable(T0, DisabledReason.EXPIRY) for g in created]
+    saved = await asyncio.gather(*(store.save(g, [event(n, n)]) for n, g in enumerate(disabled, start=1)))
+    assert [await store.get(g.id) for g in saved] == saved and len({g.etag for g in saved}) == 40
+    assert sorted(await store.due(IndexKind.DISABLED, T0 + timedelta(days=1), 100)) == sorted(g.id for g in saved)
+    assert await store.due(IndexKind.EXPIRES, T0 + timedelta(days=90), 100) == []
+    assert sorted(e.id for e in await store.pending_events(100)) == sorted(event(n).id for n in range(1, 41))
+    again = await asyncio.gather(*(store.save(replace(g, last_error="again")) for g in saved))
+    assert [await store.get(g.id) for g in again] == again
+
+
+async def test_one_stale_etag_among_concurrent_saves_is_the_only_conflict_and_the_others_land(store):
+    created = await asyncio.gather(*(store.create(guest(n), None) for n in range(1, 13)))
+    winner = await store.save(replace(created[5], display_name="winner"))
+    outcomes = await asyncio.gather(
+        *(store.save(g.disable(T0, DisabledReason.EXPIRY), [event(n, n)]) for n, g in enumerate(created, start=1)),
+        return_exceptions=True)
+    assert [isinstance(o, ConcurrencyConflict) for o in outcomes] == [n == 5 for n in range(12)]
+    assert await store.get(guest_id(6)) == winner
+    landed = [o for o in outcomes if isinstance(o, Guest)]
+    assert [await store.get(g.id) for g in landed] == landed and all(g.state is GuestState.DISABLED for g in landed)
+    assert guest_id(6) not in await store.due(IndexKind.DISABLED, T0 + timedelta(days=1), 100)
+    assert sorted(e.guest_id for e in await store.pending_events(100)) == sorted(g.id for g in landed)
+
+
+async def test_concurrent_creates_all_link_their_claims_and_one_whose_email_is_held_is_the_only_conflict(store):
+    await store.claim_email(claim("g4@fabrikam.com", owner="someone-else"))
+    outcomes = await asyncio.gather(*(store.create(guest(n), claim(f"g{n}@fabrikam.com"), [event(n, n)])
+                                      for n in range(1, 9)), return_exceptions=True)
+    assert [isinstance(o, ConcurrencyConflict) for o in outcomes] == [n == 4 for n in range(1, 9)]
+    assert await store.get(guest_id(4)) is None and (await store.get_claim("g4@fabrikam.com")).owner == "someone-else"
+    for n in (1, 2, 3, 5, 6, 7, 8):
+        assert await store.get(guest_id(n)) == outcomes[n - 1]
+        assert (await store.get_claim(f"g{n}@fabrikam.com")).guest_id == guest_id(n)
+    assert len(await store.pending_events(100)) == 7
 
 
 # --- index ranges ----------------------------------------------------------------------------------
