@@ -5,8 +5,9 @@
     async def invite_guest(req: func.HttpRequest, services: Services) -> func.HttpResponse: ...
 
 `api` is `pipeline(map_errors, authenticate, idempotent, send_events)`, outermost first: a request is authenticated,
-then its Idempotency-Key claimed, then it runs in a unit of work whose committed events are sent when it ends, and
-whatever any step raises is mapped to the JSON error shape on the way out. The public routes (health, the API
+then its Idempotency-Key claimed, then it runs in a unit of work that sends each write's events as soon as they are
+committed (and waits for those sends before it ends), and whatever any step raises is mapped to the JSON error
+shape on the way out. The public routes (health, the API
 description) run `map_errors` without `authenticate` and `idempotent`; the API description needs no services and
 runs in `standalone(map_errors)`.
 
@@ -23,7 +24,7 @@ from lifecycle.errors import LifecycleError
 from lifecycle.http.auth import require_authenticated_caller
 from lifecycle.http.errors import answer_defect, answer_error
 from lifecycle.http.idempotency import MUTATING
-from lifecycle.request_log import unit_of_work
+from lifecycle.request_log import sending_unit_of_work
 from lifecycle.wiring import Services, container
 
 __all__ = ["API_STEPS", "Services", "api", "authenticate", "authenticates", "idempotent", "map_errors", "pipeline",
@@ -123,18 +124,16 @@ def idempotent(inner: Call) -> Call:
 
 
 def send_events(inner: Call) -> Call:
-    """POST/PUT/DELETE run in a unit of work; the events it committed are sent when it ends, also when it failed:
-    what was committed before a failure reaches the queue at once (the outbox keeps what cannot be sent)."""
+    """POST/PUT/DELETE run in a sending unit of work: each write's events go to the queue as soon as they are
+    committed, in the background of the request, one guest's in commit order; the request ends when every send
+    has finished, also when it failed: what was committed before a failure reaches the queue (the outbox keeps
+    what cannot be sent)."""
 
     async def call(req: func.HttpRequest, services: Provider) -> func.HttpResponse:
         if not _mutating(req):
             return await inner(req, services)
-        dispatcher = services().dispatcher
-        with unit_of_work() as committed:
-            try:
-                return await inner(req, services)
-            finally:
-                await dispatcher.send(committed)
+        async with sending_unit_of_work(services().dispatcher.sender()):
+            return await inner(req, services)
 
     return call
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 
 from lifecycle.errors import LifecycleError
@@ -26,6 +26,20 @@ class EventDispatcher:
         published = await self.publish(events)
         await self.remove(published)
         return len(published)
+
+    def sender(self) -> Callable[[Sequence[Event]], Awaitable[int]]:
+        """A `send` for the commits of one unit of work, called one after another: a guest whose event could not
+        be published has its events of the later calls left in the outbox too, behind it (sent by the sweep)."""
+        held: set[str] = set()
+
+        async def send(events: Sequence[Event]) -> int:
+            published = await self.publish([event for event in events if event.guest_id not in held])
+            sent = {event.id for event in published}
+            held.update(event.guest_id for event in events if event.id not in sent)
+            await self.remove(published)
+            return len(published)
+
+        return send
 
     async def publish(self, events: Sequence[Event]) -> list[Event]:
         """Put events on the queue, one guest's in order, guests in parallel; the ones the queue has (their outbox

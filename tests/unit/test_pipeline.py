@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ast
+import asyncio
 import inspect
 import json
 import logging
@@ -10,7 +11,7 @@ from typing import Any
 import azure.functions as func
 import pytest
 
-from lifecycle.errors import GraphUnavailable, LifecycleError, NotFound
+from lifecycle.errors import GraphUnavailable, LifecycleError, NotFound, StorageUnavailable
 from lifecycle.http.pipeline import (
     API_STEPS, Call, Provider, Services, authenticates, map_errors, pipeline, standalone,
 )
@@ -142,6 +143,30 @@ async def test_what_a_failed_request_committed_is_sent_and_the_key_is_released(f
     assert [event.type for event in fakes.publisher.published] == ["guest.invited"]
     assert await fakes.store.pending_events(10) == []
     assert fakes.keys.records == {}  # released: a retry with the same key runs again
+
+
+async def test_a_request_sends_what_it_committed_while_its_handler_still_runs(fakes):
+    async def invite_then_wait_for_the_queue(req: func.HttpRequest, services: Services) -> func.HttpResponse:
+        command = InviteRequest(email="early@fabrikam.com").command(services.clock(), 30)
+        await services.invitations.invite(command, "test")
+        async with asyncio.timeout(2):
+            while await fakes.store.pending_events(10):
+                await asyncio.sleep(0.001)
+        return func.HttpResponse("{}", status_code=201)
+
+    endpoint = pipeline(*API_STEPS, services=lambda: fakes.services)(invite_then_wait_for_the_queue)
+    assert (await endpoint(request("POST", "guests", {"email": "early@fabrikam.com"}))).status_code == 201
+    assert [event.type for event in fakes.publisher.published] == ["guest.invited"]
+
+
+async def test_a_queue_that_refuses_fails_no_request_and_leaves_the_event_in_the_outbox(fakes, monkeypatch):
+    async def refuse(event: Any) -> None:
+        raise StorageUnavailable("event queue: unreachable")
+
+    monkeypatch.setattr(fakes.publisher, "publish", refuse)
+    response = await function("invite_guest")(request("POST", "guests", {"email": "queued@fabrikam.com"}))
+    assert response.status_code == 201 and fakes.publisher.published == []
+    assert [event.type for event in await fakes.store.pending_events(10)] == ["guest.invited"]
 
 
 async def test_a_read_opens_no_unit_of_work_and_claims_no_key(fakes):
