@@ -4,10 +4,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol, Sequence
+from typing import Any, Literal, Protocol, Sequence
 
 from lifecycle.domain.planning import SignIn
 from lifecycle.domain.model import EmailClaim, Guest, GuestState, IndexKind
+from lifecycle.errors import GraphError
 
 
 # --- Graph -----------------------------------------------------------------------------------------
@@ -76,6 +77,50 @@ class Invitation:
         return self.status == "Completed"
 
 
+@dataclass(frozen=True)
+class Change:
+    """One Graph write for a user: an add to the group `target`, a removal from it, or the user's attributes
+    (`target` is then the user's id)."""
+
+    kind: Literal["add", "remove", "attributes"]
+    target: str
+
+
+@dataclass(frozen=True)
+class UserChanges:
+    """A user's pending Graph writes: groups to add the user to and to remove it from, and attributes to PATCH
+    (Graph property names; empty: none)."""
+
+    user_id: str
+    add: tuple[str, ...] = ()
+    remove: tuple[str, ...] = ()
+    attributes: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def changes(self) -> tuple[Change, ...]:
+        """The writes, adds first, then removals, then the attributes."""
+        return (*(Change("add", g) for g in self.add), *(Change("remove", g) for g in self.remove),
+                *((Change("attributes", self.user_id),) if self.attributes else ()))
+
+    def only(self, changes: Sequence[Change]) -> UserChanges:
+        """These writes of the user alone (the others left out)."""
+        return UserChanges(self.user_id, tuple(c.target for c in changes if c.kind == "add"),
+                           tuple(c.target for c in changes if c.kind == "remove"),
+                           self.attributes if any(c.kind == "attributes" for c in changes) else {})
+
+
+@dataclass(frozen=True)
+class ChangeOutcome:
+    """How one write ended: done (`error` None), or the error its single call would have raised."""
+
+    change: Change
+    error: GraphError | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.error is None
+
+
 class Directory(Protocol):
     """Microsoft Graph as the app uses it. Implementations raise only `lifecycle.errors` types:
     GraphNotFound (object missing or not yet replicated), GraphBadRequest, GraphUnavailable (throttled past budget),
@@ -109,6 +154,15 @@ class Directory(Protocol):
     async def remove_member(self, group_id: str, user_id: str) -> None:
         """Idempotent: a missing membership is success; a missing group raises GraphNotFound."""
     async def group_exists(self, group_id: str) -> bool: ...
+    async def apply_changes(self, changes: UserChanges) -> list[ChangeOutcome]:
+        """Make the user's writes (`changes.changes`) in as few Graph requests as it can: independent items of one
+        $batch (at most 20 a batch, more in several), a single write as its own call. Returns one outcome per write,
+        in that order: each ends as `add_member`, `remove_member` or `update_user` alone would (an existing
+        membership added, or a missing one removed, is done; a missing or refusing group is GraphRejectedInput on
+        an add; a removal from a missing group and a user Graph does not show yet are GraphNotFound; a refused
+        attribute write is GraphBadRequest). Never raises for a write: a write throttled (429/503/504) is retried
+        alone, the writes done are never sent again, and one still throttled past the retry budget ends
+        GraphUnavailable. Idempotent: every write is."""
     async def list_guests(self, sign_in_activity: bool, sponsors: bool = False) -> GuestListing:
         """Every user with userType Guest, in one paged pass (large pages, only the properties the app needs).
         Read-only. With `sponsors` each user carries its sponsors' ids ($expand, at most 20 per user). With

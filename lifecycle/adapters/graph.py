@@ -1,6 +1,7 @@
 """Microsoft Graph adapter on msgraph-sdk. Every Graph call the app makes is here; SDK errors never leave it."""
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import time
@@ -31,13 +32,13 @@ from msgraph_core import GraphClientFactory
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, stop_after_delay
 
 from lifecycle.adapters.credentials import graph_auth_provider
-from lifecycle.adapters.graph_batching import Answer, Item, SharedEnvelopes
+from lifecycle.adapters.graph_batching import MAX_ITEMS, Answer, Item, SharedEnvelopes
 from lifecycle.adapters.graph_throttle import AdaptiveLimiter, SendPacer, ThrottleGate
 from lifecycle.config import Settings
 from lifecycle.domain.planning import SignIn
 from lifecycle.domain.odata import odata_string
 from lifecycle.errors import GraphBadRequest, GraphError, GraphNotFound, GraphRejectedInput, GraphUnavailable
-from lifecycle.ports import DirectoryUser, GuestListing, Invitation, InvitationRequest
+from lifecycle.ports import Change, ChangeOutcome, DirectoryUser, GuestListing, Invitation, InvitationRequest, UserChanges
 from lifecycle.request_log import note_request_id
 
 T = TypeVar("T")
@@ -55,6 +56,8 @@ _NOT_REPLICATED = "not a valid reference update"
 # directory" on a PATCH right after an invitation).
 _NOT_REPLICATED_CODES = frozenset({"Directory_ObjectNotFound"})
 GROUP_REFUSAL_FIELDS = ["id", "groupTypes", "onPremisesSyncEnabled", "isAssignableToRole"]
+_TRANSIENT = frozenset({429, 503, 504})
+_CHANGE_ACTIONS = {"add": "add member", "remove": "remove member", "attributes": "update user"}
 
 
 @dataclass(frozen=True)
@@ -217,7 +220,10 @@ class GraphDirectory:
         if not response.request.url.path.endswith("/$batch"):  # a batch's items are observed one by one
             self._pacer.observe(response.status_code, response.headers)
 
-    async def _call(self, action: str, operation: Callable[[], Awaitable[T]], requests: int = 1) -> T:
+    async def _call(self, action: str, operation: Callable[[], Awaitable[T]],
+                    requests: int | Callable[[], int] = 1) -> T:
+        """Run `operation` (one Graph request, carrying `requests` requests: a number, or a function giving it at each
+        attempt) under the throttle pause, the adaptive limiter, the send pacer and the retry policy."""
         policy = self._retry
         deadline = time.monotonic() + policy.budget_seconds
         retrying = AsyncRetrying(
@@ -228,7 +234,8 @@ class GraphDirectory:
             with attempt:
                 async with self._slots.slot():
                     await self._gate.wait(longest=policy.max_wait)
-                    await self._pacer.wait(min(policy.max_wait, deadline - time.monotonic()), requests)
+                    await self._pacer.wait(min(policy.max_wait, deadline - time.monotonic()),
+                                           requests() if callable(requests) else requests)
                     await self._gate.wait(longest=policy.max_wait)
                     try:
                         result = await operation()
@@ -301,7 +308,10 @@ class GraphDirectory:
         return _json_invitation(await self._send("reset redemption", info))
 
     async def update_user(self, user_id: str, fields: dict[str, Any]) -> None:
-        await self._send("update user", _json_request(Method.PATCH, self._client.users.by_user_id(user_id), fields))
+        await self._send("update user", self._update_user_request(user_id, fields))
+
+    def _update_user_request(self, user_id: str, fields: dict[str, Any]) -> RequestInformation:
+        return _json_request(Method.PATCH, self._client.users.by_user_id(user_id), fields)
 
     async def revoke_sessions(self, user_id: str) -> None:
         info = self._client.users.by_user_id(user_id).revoke_sign_in_sessions.to_post_request_information()
@@ -335,6 +345,37 @@ class GraphDirectory:
                     raise _step_failure(answer)
             return answers
         return await self._call(action, send, requests=len(steps))
+
+    async def _send_independent(self, steps: dict[str, tuple[str, RequestInformation]]) -> dict[str, GraphError | None]:
+        """Send `steps` (id → the action it is, its request; at most 20) as independent $batch items through `_call`
+        (as many requests as steps), in an envelope shared with the other calls in flight (`SharedEnvelopes`), and
+        return each step's error as `translate()` makes it of its answer (None: done). The steps answered
+        429/503/504 are sent again (after the pause `_call` keeps), never the steps that ended; those still
+        throttled past the retry budget end with the GraphUnavailable `_call` gives up with."""
+        items = {step_id: self._batch_item(step_id, info, None) for step_id, (_, info) in steps.items()}
+        ended: dict[str, GraphError | None] = {}
+
+        async def send() -> None:
+            waiting = [step_id for step_id in items if step_id not in ended]
+            answers = await self._envelopes.submit([items[step_id] for step_id in waiting])
+            throttled = []
+            for step_id in waiting:
+                answer, action = answers.get(step_id), steps[step_id][0]
+                note_request_id(_item_headers(answer or {}).get("request-id"))
+                status = int((answer or {}).get("status") or 0)
+                if answer is None:
+                    ended[step_id] = GraphError(f"{action}: Graph's batch answer has no response for {step_id!r}")
+                elif status in _TRANSIENT:
+                    throttled.append(answer)
+                else:
+                    ended[step_id] = None if 200 <= status < 300 else translate(_step_failure(answer), action)
+            if throttled:
+                raise _step_failure(max(throttled, key=_throttle_weight))
+        try:
+            await self._call("batch of writes", send, requests=lambda: len(items) - len(ended))
+        except GraphError as exc:
+            ended.update({step_id: exc for step_id in items if step_id not in ended})
+        return ended
 
     async def _send_envelope(self, items: list[Item]) -> dict[str, Answer]:
         """One POST /$batch of the items of the calls in flight (each holds its own limiter slot and went through
@@ -392,24 +433,33 @@ class GraphDirectory:
 
     # --- groups ----------------------------------------------------------------------------------
     async def add_member(self, group_id: str, user_id: str) -> None:
-        info = _json_request(Method.POST, self._client.groups.by_group_id(group_id).members.ref,
-                             {"@odata.id": f"{self._base_url}/directoryObjects/{user_id}"})
         try:
-            await self._send("add member", info)
-        except GraphUnavailable:
-            raise
-        except GraphBadRequest as exc:
-            if _ALREADY_MEMBER not in exc.message.lower():
-                raise await self._member_refusal(group_id, exc) from None
-        except GraphNotFound as exc:
-            names_the_user = user_id.lower() in (exc.graph_message or "").lower()
-            if exc.graph_status == 404 and not names_the_user and not await self.group_exists(group_id):
-                raise rejected(exc, "the group no longer exists") from None
-            raise
+            await self._send("add member", self._add_member_request(group_id, user_id))
         except GraphError as exc:
-            if exc.graph_status == 403:
-                raise await self._member_refusal(group_id, exc) from None
-            raise
+            if (failure := await self._add_failure(group_id, user_id, exc)) is not None:
+                raise failure from None
+
+    def _add_member_request(self, group_id: str, user_id: str) -> RequestInformation:
+        return _json_request(Method.POST, self._client.groups.by_group_id(group_id).members.ref,
+                             {"@odata.id": f"{self._base_url}/directoryObjects/{user_id}"})
+
+    async def _add_failure(self, group_id: str, user_id: str, error: GraphError) -> GraphError | None:
+        """What Graph's error for a member add means: None when the membership exists already, else the error to
+        raise (final when the group is gone or refuses members)."""
+        if isinstance(error, GraphUnavailable):
+            return error
+        if isinstance(error, GraphBadRequest):
+            if _ALREADY_MEMBER in error.message.lower():
+                return None
+            return await self._member_refusal(group_id, error)
+        if isinstance(error, GraphNotFound):
+            names_the_user = user_id.lower() in (error.graph_message or "").lower()
+            if error.graph_status == 404 and not names_the_user and not await self.group_exists(group_id):
+                return rejected(error, "the group no longer exists")
+            return error
+        if error.graph_status == 403:
+            return await self._member_refusal(group_id, error)
+        return error
 
     async def _member_refusal(self, group_id: str, error: GraphError) -> GraphError:
         """A refused member add is final when the group itself refuses members; else it stays Graph's error."""
@@ -421,18 +471,26 @@ class GraphDirectory:
         return rejected(error, reason) if reason else error
 
     async def remove_member(self, group_id: str, user_id: str) -> None:
-        member = self._client.groups.by_group_id(group_id).members.by_directory_object_id(user_id)
         try:
-            await self._send("remove member", member.ref.to_delete_request_information())
-        except GraphNotFound:
-            if not await self.group_exists(group_id):
-                raise
-        except GraphUnavailable:
-            raise
+            await self._send("remove member", self._remove_member_request(group_id, user_id))
         except GraphError as exc:
-            if exc.graph_status in (400, 403):
-                raise await self._member_refusal(group_id, exc) from None
-            raise
+            if (failure := await self._remove_failure(group_id, exc)) is not None:
+                raise failure from None
+
+    def _remove_member_request(self, group_id: str, user_id: str) -> RequestInformation:
+        member = self._client.groups.by_group_id(group_id).members.by_directory_object_id(user_id)
+        return member.ref.to_delete_request_information()
+
+    async def _remove_failure(self, group_id: str, error: GraphError) -> GraphError | None:
+        """What Graph's error for a member removal means: None when the group exists (no such membership is left),
+        else the error to raise (GraphNotFound for a missing group, final when the group refuses members)."""
+        if isinstance(error, GraphNotFound):
+            return None if await self.group_exists(group_id) else error
+        if isinstance(error, GraphUnavailable):
+            return error
+        if error.graph_status in (400, 403):
+            return await self._member_refusal(group_id, error)
+        return error
 
     async def group_exists(self, group_id: str) -> bool:
         try:
@@ -440,6 +498,46 @@ class GraphDirectory:
         except GraphNotFound:
             return False
         return True
+
+    async def apply_changes(self, changes: UserChanges) -> list[ChangeOutcome]:
+        writes = changes.changes
+        steps = {str(n): (_CHANGE_ACTIONS[change.kind], self._change_request(changes, change))
+                 for n, change in enumerate(writes)}
+        ids = list(steps)
+        if len(ids) == 1:  # one write needs no envelope
+            errors = {ids[0]: await self._send_alone(*steps[ids[0]])}
+        else:
+            parts = await asyncio.gather(*(self._send_independent({i: steps[i] for i in ids[start:start + MAX_ITEMS]})
+                                           for start in range(0, len(ids), MAX_ITEMS)))
+            errors = {step_id: error for part in parts for step_id, error in part.items()}
+        return list(await asyncio.gather(*(self._outcome(changes.user_id, change, errors[str(n)])
+                                           for n, change in enumerate(writes))))
+
+    def _change_request(self, changes: UserChanges, change: Change) -> RequestInformation:
+        if change.kind == "add":
+            return self._add_member_request(change.target, changes.user_id)
+        if change.kind == "remove":
+            return self._remove_member_request(change.target, changes.user_id)
+        return self._update_user_request(changes.user_id, changes.attributes)
+
+    async def _send_alone(self, action: str, info: RequestInformation) -> GraphError | None:
+        try:
+            await self._send(action, info)
+        except GraphError as exc:
+            return exc
+        return None
+
+    async def _outcome(self, user_id: str, change: Change, error: GraphError | None) -> ChangeOutcome:
+        """The write's outcome from Graph's answer, as its single call reads it (`add_member`, `remove_member`):
+        what the group read that tells a refusal from an error raises (throttled, say) is the outcome too."""
+        try:
+            if error is not None and change.kind == "add":
+                error = await self._add_failure(change.target, user_id, error)
+            elif error is not None and change.kind == "remove":
+                error = await self._remove_failure(change.target, error)
+        except GraphError as exc:
+            error = exc
+        return ChangeOutcome(change, error)
 
     async def _get_group(self, action: str, group_id: str, fields: list[str]) -> dict[str, Any]:
         query = GroupItemRequestBuilder.GroupItemRequestBuilderGetQueryParameters(select=fields)
@@ -522,6 +620,16 @@ def _step_failure(answer: dict[str, Any]) -> ODataError:
     failure.response_status_code = int(answer.get("status") or 0)
     failure.response_headers = {str(name): str(value) for name, value in (answer.get("headers") or {}).items()}
     return failure
+
+
+def _throttle_weight(answer: dict[str, Any]) -> tuple[bool, int]:
+    """Which throttled item `_call` is shown: a 429 before a 503/504 (it pauses the worker), the longest Retry-After."""
+    return int(answer.get("status") or 0) == 429, _retry_after(_item_headers(answer)) or 0
+
+
+def _item_headers(answer: dict[str, Any]) -> dict[str, str]:
+    """A $batch item answer's headers, names lower-cased."""
+    return {str(name).lower(): str(value) for name, value in (answer.get("headers") or {}).items()}
 
 
 def _header_name(name: str) -> str:

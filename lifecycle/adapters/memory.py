@@ -12,17 +12,20 @@ from lifecycle.adapters import table_codec as codec
 from lifecycle.domain.model import EmailClaim, Guest, IndexKind
 from lifecycle.domain.planning import SignIn
 from lifecycle.errors import (
-    ConcurrencyConflict, GraphBadRequest, GraphNotFound, GraphRejectedInput, GraphUnavailable, InvalidRequest,
+    ConcurrencyConflict, GraphBadRequest, GraphError, GraphNotFound, GraphRejectedInput, GraphUnavailable,
+    InvalidRequest,
 )
 from lifecycle.ports import (
-    AuditEntry, DirectoryUser, Event, GuestListing, GuestQuery, IdempotencyRecord, Invitation, InvitationRequest,
-    Page, storable_details,
+    AuditEntry, Change, ChangeOutcome, DirectoryUser, Event, GuestListing, GuestQuery, IdempotencyRecord, Invitation,
+    InvitationRequest, Page, UserChanges, storable_details,
 )
 
 if TYPE_CHECKING:
     from lifecycle.ports import AuditLog, Directory, EventPublisher, GuestStore, IdempotencyStore
 
 _BATCH_ATTEMPTS = 6  # GraphRetryPolicy.attempts of the Graph adapter
+_READ_ONLY_USER_PROPERTIES = frozenset({"id", "createdDateTime", "externalUserState", "signInActivity"})
+_CHANGE_KINDS = {"add": "add", "remove": "remove", "attributes": "update"}  # a change's kind in `throttled`
 
 
 def _etag() -> str:
@@ -171,7 +174,7 @@ class InMemoryDirectory:
         self.writes: list[tuple[str, str]] = []
         self.premium = True
         self.unreplicated: set[str] = set()
-        self.throttled: list[str] = []  # kinds ("update", "revoke") of block_sign_in steps answered 429 once each
+        self.throttled: list[str] = []  # kinds of writes answered 429 once each: "update", "revoke", "add", "remove"
         self.list_requests = 0
 
     def add_user(self, email: str, user_type: str = "Guest", state: str | None = "PendingAcceptance") -> str:
@@ -264,6 +267,9 @@ class InMemoryDirectory:
 
     async def update_user(self, user_id: str, fields: dict[str, Any]) -> None:
         self.writes.append(("update", user_id))
+        if read_only := sorted(_READ_ONLY_USER_PROPERTIES.intersection(fields)):
+            raise GraphBadRequest(f"Property '{read_only[0]}' is read-only and cannot be set.", graph_status=400,
+                                  graph_code="Request_BadRequest")
         self._user(user_id).update(fields)
 
     async def revoke_sessions(self, user_id: str) -> None:
@@ -324,6 +330,34 @@ class InMemoryDirectory:
 
     async def group_exists(self, group_id: str) -> bool:
         return group_id in self.groups
+
+    async def apply_changes(self, changes: UserChanges) -> list[ChangeOutcome]:
+        """As the Graph adapter: each write ends as its single call would; a throttled write (its kind in
+        `throttled`: "add", "remove", "update") is tried again alone, up to the adapter's attempts."""
+        return [await self._apply(changes, change) for change in changes.changes]
+
+    async def _apply(self, changes: UserChanges, change: Change) -> ChangeOutcome:
+        kind = _CHANGE_KINDS[change.kind]
+        for _ in range(_BATCH_ATTEMPTS):
+            if kind in self.throttled:
+                self.throttled.remove(kind)
+                self.writes.append(("throttled", f"{kind}/{change.target}"))
+                continue
+            try:
+                await self._write(changes, change)
+            except GraphError as exc:
+                return ChangeOutcome(change, exc)
+            return ChangeOutcome(change)
+        return ChangeOutcome(change, GraphUnavailable(f"{kind} of {change.target}: throttled past the retry budget",
+                                                      retry_after=1, graph_status=429, graph_code="TooManyRequests"))
+
+    async def _write(self, changes: UserChanges, change: Change) -> None:
+        if change.kind == "add":
+            await self.add_member(change.target, changes.user_id)
+        elif change.kind == "remove":
+            await self.remove_member(change.target, changes.user_id)
+        else:
+            await self.update_user(changes.user_id, changes.attributes)
 
     async def close(self) -> None:
         return None

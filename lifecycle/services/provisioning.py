@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from lifecycle.config import Settings, Tuning
 from lifecycle.domain.model import Guest
-from lifecycle.errors import GraphError, GraphNotFound, GraphRejectedInput, LifecycleError
-from lifecycle.ports import AuditEntry, Directory, DirectoryUser
+from lifecycle.errors import GraphError, GraphNotFound, GraphRejectedInput
+from lifecycle.ports import AuditEntry, ChangeOutcome, Directory, DirectoryUser, UserChanges
 from lifecycle.request_log import collect_request_ids
 from lifecycle.services.audit import Audit
 from lifecycle.services.records import GuestRecords
@@ -130,9 +130,23 @@ class Provisioner:
         return Written(wanting, await self._write(wanting))
 
     async def _write(self, guest: Guest) -> Result:
-        adds = [self._add(g, guest.id) for g in guest.pending_groups]
-        removes = [self._remove(g, guest.id) for g in guest.removing_groups]
-        return _merge(await asyncio.gather(*adds, *removes, self._attributes(guest)))
+        """Every pending write of the record in one go (`Directory.apply_changes`), each read as its result."""
+        changes = UserChanges(guest.id, guest.pending_groups, guest.removing_groups, dict(guest.pending_attributes))
+        return _merge([_result(guest.id, outcome) for outcome in await self._apply_through_lag(changes)])
+
+    async def _apply_through_lag(self, changes: UserChanges) -> list[ChangeOutcome]:
+        """Apply the writes; the adds and the attribute write that Graph answers GraphNotFound (right after an
+        invitation: the new user is not replicated yet) are applied again after `lag_first_delay`, each delay twice
+        the one before (at most 2 s), while a retry starts within `lag_retry_seconds` of the first attempt."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._tuning.lag_retry_seconds
+        delay = self._tuning.lag_first_delay
+        outcomes = {outcome.change: outcome for outcome in await self._directory.apply_changes(changes)}
+        while (lagging := [o.change for o in outcomes.values() if _lagging(o)]) and loop.time() + delay <= deadline:
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
+            outcomes.update((o.change, o) for o in await self._directory.apply_changes(changes.only(lagging)))
+        return list(outcomes.values())
 
     async def _record_done(self, guest: Guest, wanting: Guest, result: Result) -> Guest:
         """Record on `guest` what Graph accepted (and finally refused) of the work `wanting` asked for."""
@@ -195,55 +209,37 @@ class Provisioner:
         return await self._records.update(
             guest, lambda g: g if g.last_error == error else replace(g, last_error=error, updated_at=now))
 
-    async def _add(self, group_id: str, user_id: str) -> Result:
-        directory = self._directory
-        try:
-            await with_lag_retry(self._tuning, lambda: directory.add_member(group_id, user_id), GraphNotFound)
-        except GraphRejectedInput as exc:
-            log.warning("group add refused: group=%s user=%s: %s", group_id, user_id, exc.message)
-            return Result(errors=(f"add to {group_id} refused: {exc.message}",), refused=((group_id, exc),))
-        except LifecycleError as exc:
-            log.warning("group add pending: group=%s user=%s: %s", group_id, user_id, exc.message)
-            return Result(errors=(f"add to {group_id}: {exc.message}",))
+
+def _lagging(outcome: ChangeOutcome) -> bool:
+    """An add or attribute write Graph refused only because it does not show the user yet."""
+    return outcome.change.kind in ("add", "attributes") and isinstance(outcome.error, GraphNotFound)
+
+
+def _result(user_id: str, outcome: ChangeOutcome) -> Result:
+    kind, target, error = outcome.change.kind, outcome.change.target, outcome.error
+    if kind == "add":
+        return _added(target, user_id, error)
+    if kind == "remove":
+        return _removed(target, error)
+    return Result(attributes_written=True) if error is None else Result(errors=(f"attributes: {error.message}",))
+
+
+def _added(group_id: str, user_id: str, error: GraphError | None) -> Result:
+    if error is None:
         return Result(added=(group_id,))
-
-    async def _remove(self, group_id: str, user_id: str) -> Result:
-        try:
-            await self._directory.remove_member(group_id, user_id)
-        except GraphNotFound:
-            return Result(removed=(group_id,))  # the group itself is gone: no membership is left
-        except GraphRejectedInput as exc:
-            return Result(errors=(f"remove from {group_id} refused: {exc.message}",), refused=((group_id, exc),))
-        except LifecycleError as exc:
-            return Result(errors=(f"remove from {group_id}: {exc.message}",))
-        return Result(removed=(group_id,))
-
-    async def _attributes(self, guest: Guest) -> Result:
-        if not guest.pending_attributes:
-            return Result()
-        directory = self._directory
-        fields = dict(guest.pending_attributes)
-        try:
-            await with_lag_retry(self._tuning, lambda: directory.update_user(guest.id, fields), GraphNotFound)
-        except (GraphError, LifecycleError) as exc:
-            return Result(errors=(f"attributes: {exc.message}",))
-        return Result(attributes_written=True)
+    if isinstance(error, GraphRejectedInput):
+        log.warning("group add refused: group=%s user=%s: %s", group_id, user_id, error.message)
+        return Result(errors=(f"add to {group_id} refused: {error.message}",), refused=((group_id, error),))
+    log.warning("group add pending: group=%s user=%s: %s", group_id, user_id, error.message)
+    return Result(errors=(f"add to {group_id}: {error.message}",))
 
 
-async def with_lag_retry(tuning: Tuning, operation: Callable[[], Awaitable[None]],
-                         retriable: type[Exception]) -> None:
-    """Retry a write that fails only because Graph has not replicated a new object yet."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + tuning.lag_retry_seconds
-    delay = tuning.lag_first_delay
-    while True:
-        try:
-            return await operation()
-        except retriable:
-            if loop.time() + delay > deadline:
-                raise
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 2.0)
+def _removed(group_id: str, error: GraphError | None) -> Result:
+    if error is None or isinstance(error, GraphNotFound):
+        return Result(removed=(group_id,))  # GraphNotFound: the group itself is gone, no membership is left
+    if isinstance(error, GraphRejectedInput):
+        return Result(errors=(f"remove from {group_id} refused: {error.message}",), refused=((group_id, error),))
+    return Result(errors=(f"remove from {group_id}: {error.message}",))
 
 
 def _merge(results: list[Result]) -> Result:

@@ -14,8 +14,8 @@ from lifecycle.adapters.graph import GraphDirectory
 from lifecycle.adapters.memory import InMemoryDirectory
 from lifecycle.config import Settings
 from lifecycle.domain.planning import SignIn
-from lifecycle.errors import GraphNotFound, GraphRejectedInput
-from lifecycle.ports import Directory
+from lifecycle.errors import GraphBadRequest, GraphNotFound, GraphRejectedInput
+from lifecycle.ports import ChangeOutcome, Directory, UserChanges
 from tests.support import app_environment
 
 UNKNOWN = "00000000-0000-4000-8000-00000000dead"
@@ -38,6 +38,11 @@ class World(Protocol):
         """The next revocation is answered 429 (Retry-After 1) once, without doing anything."""
     def throttled(self) -> int:
         """Requests answered 429 so far."""
+    def throttle_one_add(self) -> None:
+        """One of the next member adds is answered 429 (Retry-After 1) once, without doing anything."""
+    def add_attempts(self) -> int:
+        """Member adds that reached the directory, throttled ones counted."""
+    def attribute(self, user_id: str, name: str) -> Any: ...
 
 
 class FakeWorld:
@@ -77,6 +82,15 @@ class FakeWorld:
 
     def throttled(self) -> int:
         return sum(1 for kind, _ in self.directory.writes if kind == "throttled")
+
+    def throttle_one_add(self) -> None:
+        self.directory.throttled.append("add")
+
+    def add_attempts(self) -> int:
+        return sum(1 for kind, what in self.directory.writes if kind == "add" or what.startswith("add/"))
+
+    def attribute(self, user_id: str, name: str) -> Any:
+        return self.directory.users[user_id].get(name)
 
 
 class EmulatedWorld:
@@ -121,6 +135,17 @@ class EmulatedWorld:
 
     def throttled(self) -> int:
         return sum(1 for entry in self.control.calls()["log"] if entry["status"] == 429)
+
+    def throttle_one_add(self) -> None:
+        # Seed 30 at a fault rate of 0.5: the second request drawn is answered 429, the next ones are not (the
+        # $batch envelope draws no fault, its items do).
+        self.control.configure(faultRate=0.5, faultStatuses=[429], faultRetryAfter=1, faultPhase="before", seed=30)
+
+    def add_attempts(self) -> int:
+        return self.control.count("POST /groups/{id}/members/$ref")
+
+    def attribute(self, user_id: str, name: str) -> Any:
+        return self.control.user(user_id)[name]
 
 
 @pytest.fixture(params=["memory", "graph"])
@@ -319,6 +344,93 @@ async def test_removing_from_a_group_that_does_not_exist_is_not_found(world, dir
 
 async def test_group_exists(world, directory):
     assert await directory.group_exists(world.group()) and not await directory.group_exists(UNKNOWN)
+
+
+# --- a user's writes in one go --------------------------------------------------------------------
+def _ended(outcomes: list[ChangeOutcome]) -> list[tuple[str, str, type | None]]:
+    return [(o.change.kind, o.change.target, type(o.error) if o.error else None) for o in outcomes]
+
+
+async def test_a_users_adds_removals_and_attributes_all_done_in_order(world, directory):
+    user_id = world.user("g@partner.example")
+    joined, left = [world.group() for _ in range(3)], [world.group(user_id) for _ in range(2)]
+    outcomes = await directory.apply_changes(UserChanges(user_id, tuple(joined), tuple(left),
+                                                         {"companyName": "Fabrikam", "department": "Sales"}))
+    assert _ended(outcomes) == [("add", g, None) for g in joined] + [("remove", g, None) for g in left] + [
+        ("attributes", user_id, None)]
+    assert all(o.done for o in outcomes)
+    assert all(world.members(g) == {user_id} for g in joined) and all(world.members(g) == set() for g in left)
+    assert (world.attribute(user_id, "companyName"), world.attribute(user_id, "department")) == ("Fabrikam", "Sales")
+
+
+async def test_a_missing_group_fails_its_add_alone(world, directory):
+    user_id = world.user("g@partner.example")
+    first, second = world.group(), world.group()
+    outcomes = await directory.apply_changes(UserChanges(user_id, (first, UNKNOWN, second)))
+    assert _ended(outcomes) == [("add", first, None), ("add", UNKNOWN, GraphRejectedInput), ("add", second, None)]
+    assert outcomes[1].error.reason == "the group no longer exists"
+    assert world.members(first) == world.members(second) == {user_id}
+
+
+async def test_an_existing_membership_added_and_a_missing_one_removed_are_done(world, directory):
+    user_id = world.user("g@partner.example")
+    member_of, not_in = world.group(user_id), world.group()
+    outcomes = await directory.apply_changes(UserChanges(user_id, (member_of,), (not_in,)))
+    assert _ended(outcomes) == [("add", member_of, None), ("remove", not_in, None)]
+    assert world.members(member_of) == {user_id} and world.members(not_in) == set()
+
+
+async def test_a_removal_from_a_missing_group_is_not_found_and_the_others_are_done(world, directory):
+    user_id = world.user("g@partner.example")
+    group_id = world.group(user_id)
+    outcomes = await directory.apply_changes(UserChanges(user_id, remove=(UNKNOWN, group_id)))
+    assert _ended(outcomes) == [("remove", UNKNOWN, GraphNotFound), ("remove", group_id, None)]
+    assert world.members(group_id) == set()
+
+
+async def test_a_refused_attribute_write_fails_alone(world, directory):
+    user_id = world.user("g@partner.example")
+    group_id = world.group()
+    outcomes = await directory.apply_changes(UserChanges(user_id, (group_id,),
+                                                         attributes={"createdDateTime": "2020-01-01T00:00:00Z"}))
+    assert _ended(outcomes) == [("add", group_id, None), ("attributes", user_id, GraphBadRequest)]
+    assert "read-only" in outcomes[1].error.message and world.members(group_id) == {user_id}
+
+
+async def test_the_writes_of_a_user_graph_does_not_know_are_not_found(world, directory):
+    group_id = world.group()
+    outcomes = await directory.apply_changes(UserChanges(UNKNOWN, (group_id,), attributes={"companyName": "F"}))
+    assert _ended(outcomes) == [("add", group_id, GraphNotFound), ("attributes", UNKNOWN, GraphNotFound)]
+    assert world.members(group_id) == set()
+
+
+async def test_a_single_write_ends_as_its_own_call(world, directory):
+    user_id = world.user("g@partner.example")
+    assert _ended(await directory.apply_changes(UserChanges(user_id, (UNKNOWN,)))) == [
+        ("add", UNKNOWN, GraphRejectedInput)]
+    assert _ended(await directory.apply_changes(UserChanges(user_id, attributes={"companyName": "F"}))) == [
+        ("attributes", user_id, None)]
+    assert world.attribute(user_id, "companyName") == "F"
+    assert await directory.apply_changes(UserChanges(user_id)) == []
+
+
+async def test_more_writes_than_a_batch_holds_are_all_done(world, directory):
+    user_id = world.user("g@partner.example")
+    groups = [world.group() for _ in range(23)]
+    left = [world.group(user_id) for _ in range(2)]
+    outcomes = await directory.apply_changes(UserChanges(user_id, tuple(groups), tuple(left), {"companyName": "F"}))
+    assert _ended(outcomes) == [("add", g, None) for g in groups] + [("remove", g, None) for g in left] + [
+        ("attributes", user_id, None)]
+    assert all(world.members(g) == {user_id} for g in groups) and all(world.members(g) == set() for g in left)
+
+
+async def test_a_throttled_add_is_tried_again_alone(world, directory):
+    user_id = world.user("g@partner.example")
+    groups = [world.group() for _ in range(3)]
+    world.throttle_one_add()
+    outcomes = await directory.apply_changes(UserChanges(user_id, tuple(groups)))
+    assert all(o.done for o in outcomes) and all(world.members(g) == {user_id} for g in groups)
+    assert world.throttled() == 1 and world.add_attempts() == 4  # the adds done are never sent again
 
 
 # --- sponsors --------------------------------------------------------------------------------------

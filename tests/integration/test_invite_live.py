@@ -29,6 +29,16 @@ async def test_new_guest_with_groups(live, emulator):
     assert audit and audit[-1].outcome == "succeeded" and audit[-1].graph_request_ids
 
 
+async def test_a_new_guests_group_adds_and_attribute_write_are_one_graph_request(live, emulator):
+    status, body, _ = await invite({"email": "una@fabrikam.com", "groups": [GROUP_A, GROUP_B],
+                                    "attributes": {"department": "Sales"}})
+    assert status == 201 and sorted(emulator.user(body["id"])["memberOf"]) == sorted([GROUP_A, GROUP_B])
+    assert emulator.count("POST /$batch") == 1  # the adds and the PATCH are its items, counted on their routes
+    assert (emulator.count("POST /groups/{id}/members/$ref"), emulator.count("PATCH /users/{id}")) == (2, 1)
+    stored = await live.records.store.get(body["id"])
+    assert stored.attributes == {"department": "Sales"} and not stored.pending_attributes
+
+
 async def test_same_email_again_is_one_invitation(live, emulator):
     first = await invite({"email": "bob@fabrikam.com"})
     second = await invite({"email": "Bob@Fabrikam.com", "groups": [GROUP_A]})
