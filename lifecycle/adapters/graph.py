@@ -348,8 +348,8 @@ class GraphDirectory:
 
     async def _send_independent(self, steps: dict[str, tuple[str, RequestInformation]]) -> dict[str, GraphError | None]:
         """Send `steps` (id → the action it is, its request; at most 20) as independent $batch items through `_call`
-        (as many requests as steps), in an envelope shared with the other calls in flight (`SharedEnvelopes`), and
-        return each step's error as `translate()` makes it of its answer (None: done). The steps answered
+        (as many requests as steps), in an envelope of their own sent at once (one guest's writes, which its caller
+        waits for: sharing would hold them back a turn while the caller's other work runs), and return each step's error as `translate()` makes it of its answer (None: done). The steps answered
         429/503/504 are sent again (after the pause `_call` keeps), never the steps that ended; those still
         throttled past the retry budget end with the GraphUnavailable `_call` gives up with."""
         items = {step_id: self._batch_item(step_id, info, None) for step_id, (_, info) in steps.items()}
@@ -357,7 +357,7 @@ class GraphDirectory:
 
         async def send() -> None:
             waiting = [step_id for step_id in items if step_id not in ended]
-            answers = await self._envelopes.submit([items[step_id] for step_id in waiting])
+            answers = await self._send_envelope([items[step_id] for step_id in waiting])
             throttled = []
             for step_id in waiting:
                 answer, action = answers.get(step_id), steps[step_id][0]

@@ -94,6 +94,7 @@ class InvitationService:
                            request=command.to_stored())
         lookup = asyncio.create_task(self._find_user(command.email))
         try:
+            await asyncio.sleep(0)  # the lookup goes out first: it takes a Graph round, the claim a storage one
             held = await self._claim_at_once(fresh)
         except BaseException:
             await _discard(lookup)
@@ -203,9 +204,9 @@ class InvitationService:
         create is raised (the claim is then abandoned), what was written is recorded by the caller with the
         created record's ETag."""
         wanting = self._new_guest(command, user_id, user, self._clock())
-        recording, writing = await asyncio.gather(self._record(claim, command, user_id, user, redeem_url),
-                                                  self._provisioner.write_while_recording(wanting, user),
-                                                  return_exceptions=True)
+        writing, recording = await asyncio.gather(self._provisioner.write_while_recording(wanting, user),
+                                                  self._record(claim, command, user_id, user, redeem_url),
+                                                  return_exceptions=True)  # Graph's round goes out first
         if isinstance(recording, BaseException):
             raise recording
         if isinstance(writing, BaseException):

@@ -62,7 +62,7 @@ async def test_a_guests_adds_removal_and_attribute_write_are_one_request(directo
     assert all(o.done for o in outcomes) and len(outcomes) == 7
     assert emulator.count("POST /$batch") == 1 and emulator.calls()["total"] == 1 + 7
     assert (emulator.count(ADDS), emulator.count(REMOVALS), emulator.count("PATCH /users/{id}")) == (5, 1, 1)
-    assert len(request_ids) == 7  # each write's, for the audit trail
+    assert len(request_ids) == 8  # each write's and the envelope's (sent for this caller alone), for the audit trail
 
 
 async def test_more_than_twenty_writes_go_in_batches_of_twenty(directory, emulator):
