@@ -84,6 +84,15 @@ def start(commit: GroupCommit, *writes: list[tuple[Any, ...]]) -> list[asyncio.T
     return [asyncio.create_task(commit.submit(operations)) for operations in writes]
 
 
+async def two_waiting_behind_a(storage: FakeStorage, commit: GroupCommit
+                               ) -> tuple[asyncio.Task[Any], list[asyncio.Task[Any]]]:
+    """Row a's write in flight and held; the writes of rows b and c waiting behind it."""
+    first = await hold_first(storage, commit, "a")
+    waiting = start(commit, write("b"), write("c"))
+    await settle()
+    return first, waiting
+
+
 async def test_a_lone_write_is_sent_at_once_alone(storage):
     commit = GroupCommit(storage.transact)
     storage.hold()
@@ -161,10 +170,7 @@ async def test_a_lone_write_that_fails_gets_its_error_and_is_not_sent_again(stor
 
 
 async def test_a_cancelled_waiting_write_is_never_sent_and_the_others_still_commit(storage):
-    commit = GroupCommit(storage.transact)
-    first = await hold_first(storage, commit, "a")
-    cancelled, kept = start(commit, write("b"), write("c"))
-    await settle()
+    first, (cancelled, kept) = await two_waiting_behind_a(storage, GroupCommit(storage.transact))
     cancelled.cancel()
     storage.open()
     assert etags(await kept) == ["c@2"] and etags(await first) == ["a@1"]
@@ -174,9 +180,7 @@ async def test_a_cancelled_waiting_write_is_never_sent_and_the_others_still_comm
 
 async def test_a_caller_cancelled_while_its_transaction_is_in_flight_leaves_the_others_their_results(storage):
     commit = GroupCommit(storage.transact)
-    first = await hold_first(storage, commit, "a")
-    gone, kept = start(commit, write("b"), write("c"))
-    await settle()
+    first, (gone, kept) = await two_waiting_behind_a(storage, commit)
     storage.release()
     await settle()
     assert storage.calls == [["a"], ["b", "c"]]  # the combined transaction is in flight, held

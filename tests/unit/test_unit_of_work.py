@@ -67,6 +67,22 @@ async def until(condition: Callable[[], object], seconds: float = 2.0) -> None:
             await asyncio.sleep(0.001)
 
 
+
+async def invite_in_one_request(outbox: "Outbox", *guest_ids: str) -> None:
+    """A request's unit of work inviting the guests one after another."""
+    async with sending_unit_of_work(outbox.dispatcher.sender()):
+        for guest_id in guest_ids:
+            await outbox.invite(guest_id)
+
+
+async def request_with_its_sends_held(*guest_ids: str) -> tuple["Outbox", asyncio.Task[None]]:
+    """A request inviting the guests, running, its first send started and held at the queue's gate."""
+    outbox = Outbox(GatedPublisher())
+    outbox.publisher.gate.clear()
+    running = asyncio.create_task(invite_in_one_request(outbox, *guest_ids))
+    await until(lambda: outbox.publisher.started)
+    return outbox, running
+
 async def test_a_commit_is_published_and_removed_from_the_outbox_while_the_block_still_runs():
     outbox = Outbox(GatedPublisher())
     async with sending_unit_of_work(outbox.dispatcher.sender()) as written:
@@ -93,16 +109,7 @@ async def test_a_later_commit_of_the_guest_is_sent_only_after_the_earlier_one():
 
 
 async def test_the_block_ends_only_when_every_send_it_started_has_finished():
-    outbox = Outbox(GatedPublisher())
-    outbox.publisher.gate.clear()
-
-    async def block() -> None:
-        async with sending_unit_of_work(outbox.dispatcher.sender()):
-            await outbox.invite("g1")
-            await outbox.invite("g2")
-
-    ended = asyncio.create_task(block())
-    await until(lambda: outbox.publisher.started)
+    outbox, ended = await request_with_its_sends_held("g1", "g2")
     await asyncio.sleep(0.02)
     assert not ended.done() and len(outbox.store.outbox) == 2
     outbox.publisher.gate.set()
@@ -180,16 +187,7 @@ async def test_a_cancelled_block_waits_for_the_sends_it_started():
 
 
 async def test_a_block_cancelled_again_while_it_waits_cancels_its_sends_and_leaves_the_events_in_the_outbox():
-    outbox = Outbox(GatedPublisher())
-    outbox.publisher.gate.clear()
-
-    async def request() -> None:
-        async with sending_unit_of_work(outbox.dispatcher.sender()):
-            await outbox.invite("g1")
-            await outbox.invite("g2")
-
-    running = asyncio.create_task(request())
-    await until(lambda: outbox.publisher.started)
+    outbox, running = await request_with_its_sends_held("g1", "g2")
     await asyncio.sleep(0.01)
     running.cancel()
     with pytest.raises(asyncio.CancelledError):
