@@ -3,7 +3,10 @@
 that accepts only storage tokens (`--oauth basic`), with no connection string anywhere."""
 from __future__ import annotations
 
+import json
 import ssl
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -118,3 +121,58 @@ class _Fixed:
         from azure.core.credentials import AccessToken
 
         return AccessToken(self._token, int(time.time()) + 3600)
+
+
+_GROUP_COMMIT_SCRIPT = """
+import asyncio, json, uuid
+from datetime import datetime, timedelta, timezone
+from lifecycle.adapters.credentials import azure_credential
+from lifecycle.adapters.tables import LifecycleTables, TableGuestStore, build_service_client
+from lifecycle.config import Settings
+from lifecycle.domain.model import DisabledReason, Guest
+from lifecycle.ports import Event
+
+
+class Counting(TableGuestStore):
+    def __init__(self, tables):
+        super().__init__(tables)
+        self.transactions = []
+
+    async def _transact(self, operations):
+        self.transactions.append(len(operations))
+        return await super()._transact(operations)
+
+
+async def main():
+    settings = Settings.from_env()
+    credential = azure_credential(settings)
+    tables = LifecycleTables(build_service_client(settings, credential), settings)
+    store, now = Counting(tables), datetime.now(timezone.utc)
+    guests = [await store.create(Guest(id=str(uuid.uuid4()), email=f"gc{n}@fabrikam.com", expires_at=now + timedelta(days=9),
+                                       invited_at=now, created_at=now, updated_at=now), None) for n in range(12)]
+    store.transactions.clear()
+    saved = await asyncio.gather(*(store.save(g.disable(now, DisabledReason.EXPIRY),
+                                              [Event(type="guest.disabled", guest_id=g.id, data={}, id=f"e{n}", time=now)])
+                                   for n, g in enumerate(guests)))
+    read = [await store.get(g.id) for g in saved]
+    print(json.dumps({"transactions": store.transactions, "landed": sum(r == s for r, s in zip(read, saved)),
+                      "states": sorted({r.state.value for r in read}), "credential": type(credential).__name__}))
+    await tables.close()
+    await credential.close()
+
+
+asyncio.run(main())
+"""
+
+
+def test_concurrent_record_writes_share_transactions_on_the_managed_identity(production_env, identity_graph):
+    """Group commit in the Table store as Azure runs it: the managed identity's storage token, Azurite over HTTPS."""
+    done = subprocess.run([sys.executable, "-c", _GROUP_COMMIT_SCRIPT], cwd=support.ROOT, env=production_env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["credential"] == "ManagedIdentityCredential"
+    assert result["landed"] == 12 and result["states"] == ["disabled"]
+    each = result["transactions"][0]  # the first save went alone: record, index rows moved, outbox row
+    assert sum(result["transactions"]) == 12 * each and len(result["transactions"]) < 12  # the others shared
+    assert identity_graph.control.identity()["issued"] == {STORAGE: 1}
