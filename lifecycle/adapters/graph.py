@@ -344,7 +344,7 @@ class GraphDirectory:
                 answer = answers.get(step_id)
                 if answer is None:
                     raise GraphError(f"{action}: Graph's batch answer has no response for {step_id!r}")
-                note_request_id((answer.get("headers") or {}).get("request-id"))
+                note_request_id(_item_headers(answer).get("request-id"))
                 if not 200 <= int(answer.get("status") or 0) < 300:
                     raise _step_failure(answer)
             return answers
@@ -397,8 +397,7 @@ class GraphDirectory:
         """Show the pacer a $batch item's answer as it would a single call's (a 424 never ran: nothing to learn)."""
         status = int(answer.get("status") or 0)
         if status != 424:
-            headers = {str(name).lower(): str(value) for name, value in (answer.get("headers") or {}).items()}
-            self._pacer.observe(status, headers)
+            self._pacer.observe(status, _item_headers(answer))
 
     def _batch_item(self, step_id: str, info: RequestInformation, depends_on: str | None) -> dict[str, Any]:
         """A request built by the SDK's request builders as a $batch item: url relative to the Graph base URL,
