@@ -1,6 +1,7 @@
 """A Microsoft Graph v1.0 emulator for the Graph calls Guest Lifecycle makes (invitations, users, groups,
 deleted items), written from Graph's documented behaviour, with switches for replication lag, random faults,
-a resource-unit throttle and latency, and a control API under /_emulator.
+latency, Graph's quotas (resource units, writes, invitations: on by default at Graph's sizes), and a
+control API under /_emulator.
 
 It imports nothing from the application: app and emulator must not share a misunderstanding.
 """

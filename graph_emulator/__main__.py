@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 from .app import create_app
+from .config import LAG_REFERENCE_ERRORS, SIGN_IN_MODES
 from .server import base_url, bind_socket, identity_environment, uvicorn_server
 
 
@@ -16,17 +17,27 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8081, help="0 picks a free port")
     parser.add_argument("--lag", type=int, default=0, help="replicationLag: by-id references hidden per new guest")
-    parser.add_argument("--lag-reference-error", choices=["badReference", "notFound"], default="badReference")
+    parser.add_argument("--lag-reference-error", choices=LAG_REFERENCE_ERRORS, default=LAG_REFERENCE_ERRORS[0],
+                        help="what a reference write naming a lagging user gets")
     parser.add_argument("--fault-rate", type=float, default=0.0, help="share of Graph calls answered with a fault")
     parser.add_argument("--fault-statuses", default="429,503,504", help="comma-separated statuses to draw from")
     parser.add_argument("--fault-retry-after", type=int, default=1, help="Retry-After seconds on faults")
     parser.add_argument("--fault-phase", choices=["before", "after", "random"], default="before")
-    parser.add_argument("--throttle", action="store_true", help="enable the resource-unit throttle")
-    parser.add_argument("--throttle-capacity", type=float, help="resource units per window (implies --throttle)")
+    parser.add_argument("--throttle", action="store_true", help="the resource-unit throttle (on unless --no-throttle)")
+    parser.add_argument("--no-throttle", action="store_true", help="turn the resource-unit throttle off")
+    parser.add_argument("--throttle-capacity", type=float, default=3500.0, help="resource units per window")
     parser.add_argument("--throttle-window", type=float, default=10.0, help="throttle window in seconds")
+    parser.add_argument("--no-write-throttle", action="store_true", help="turn the write quota (3,000 per 150 s) off")
+    parser.add_argument("--no-invitation-throttle", action="store_true",
+                        help="turn the invitation limit (150 per 5 s) off")
+    parser.add_argument("--blocked-invitation-domains", default="",
+                        help="comma-separated domains invitations may not go to (deny list)")
+    parser.add_argument("--allowed-invitation-domains", default=None,
+                        help="comma-separated domains invitations may only go to (allow list)")
     parser.add_argument("--latency-ms", type=float, default=0.0)
-    parser.add_argument("--sign-in-activity", choices=["available", "unlicensed", "empty"], default="available",
-                        help="what signInActivity reads get: values, 403 (no Entra ID P1), or nulls")
+    parser.add_argument("--sign-in-activity", choices=SIGN_IN_MODES, default="available",
+                        help="what signInActivity reads get: values, 403 (no Entra ID P1), 403 (no AuditLog.Read.All), "
+                             "or nulls")
     parser.add_argument("--sign-in-throttle", action="store_true", help="enable the reports throttle (5 per 10 s)")
     parser.add_argument("--seed", type=int, help="seed of the fault RNG")
     parser.add_argument("--tenant-domains", default=None, help="comma-separated verified domains (first = default)")
@@ -48,10 +59,14 @@ def switches_from(args: argparse.Namespace) -> dict[str, Any]:
         "latencyMs": args.latency_ms, "signInActivity": args.sign_in_activity,
         "signInThrottle": {"enabled": args.sign_in_throttle},
         "strictAuth": args.strict_auth,
-        "throttle": {"enabled": args.throttle or args.throttle_capacity is not None,
-                     "capacity": args.throttle_capacity or 3500,
+        "throttle": {"enabled": not args.no_throttle, "capacity": args.throttle_capacity,
                      "windowSeconds": args.throttle_window},
+        "writeThrottle": {"enabled": not args.no_write_throttle},
+        "invitationThrottle": {"enabled": not args.no_invitation_throttle},
+        "blockedInvitationDomains": args.blocked_invitation_domains,
     }
+    if args.allowed_invitation_domains is not None:
+        switches["allowedInvitationDomains"] = args.allowed_invitation_domains
     if args.tenant_domains:
         switches["tenantDomains"] = args.tenant_domains
     return switches

@@ -38,8 +38,9 @@ class CallLog:
         envelope, whose items are judged one by one) and `retry_after` the Retry-After it was answered with."""
         now = time.monotonic()
         early = arrived is not None and arrived < self.retry_until
-        if status == 429 and retry_after and retry_after.strip().isdigit():
-            self.retry_until = max(self.retry_until, now + int(retry_after))
+        wait = _seconds(retry_after) if status == 429 else None
+        if wait is not None:
+            self.retry_until = max(self.retry_until, now + wait)
         self.counts[f"{method} {route}"] += 1
         self.early[f"{method} {route}"] += early
         self.total += 1
@@ -61,3 +62,12 @@ class CallLog:
                 "throttled": self.throttled, "faults": self.faults, "resourceUnits": self.resource_units,
                 "early": {route: count for route, count in self.early.items() if count},
                 "earlyRequests": self.early.total(), "log": list(self.log)}
+
+
+def _seconds(retry_after: str | None) -> float | None:
+    """A Retry-After in seconds, whole (`2`) or fractional (`2.128`, as Graph's resource-unit 429s give it)."""
+    try:
+        value = float((retry_after or "").strip())
+    except ValueError:
+        return None
+    return value if value >= 0 else None

@@ -7,12 +7,17 @@ import re
 from dataclasses import dataclass, field, fields
 from typing import Any, Callable
 
-LAG_REFERENCE_ERRORS = ("badReference", "notFound")
+# What a reference write naming a not-yet-replicated object answers: the 400 group-post-members documents ("The source
+# resource object or one of the objects being referenced don't exist."; default), the 400 "Not a valid reference
+# update." that is publicly reported, or a 404.
+LAG_REFERENCE_ERRORS = ("missingObjects", "badReference", "notFound")
 FAULT_PHASES = ("before", "after", "random")
 DEFAULT_TENANT_DOMAINS = ("contoso.onmicrosoft.com", "contoso.com")
 # What the tenant answers for signInActivity: real values, 403 for want of Entra ID P1 (REFERENCE.md "Listing the
-# directory's guests"), or every value null (what some tools report on such tenants).
-SIGN_IN_MODES = ("available", "unlicensed", "empty")
+# directory's guests"), 403 for an app without AuditLog.Read.All, or every value null (what some tools report).
+SIGN_IN_MODES = ("available", "unlicensed", "noPermission", "empty")
+# The throttle switches (each a `Throttle`, merged field by field on PATCH).
+THROTTLE_SWITCHES = ("throttle", "write_throttle", "invitation_throttle", "sign_in_throttle")
 
 
 class ConfigError(ValueError):
@@ -21,9 +26,11 @@ class ConfigError(ValueError):
 
 @dataclass
 class Throttle:
-    """Resource-unit token bucket: `capacity` units per `window_seconds`, refilled continuously."""
+    """A token bucket: `capacity` units per `window_seconds`, refilled continuously. The default is Graph's
+    resource-unit quota of an application+tenant pair in the smallest tenant size (S: 3,500 per 10 s;
+    throttling-limits.md, "Identity and access service limits"), on."""
 
-    enabled: bool = False
+    enabled: bool = True
     capacity: float = 3500
     window_seconds: float = 10
 
@@ -33,19 +40,29 @@ class Switches:
     """Every switch; the control API shows and patches them under their camelCase names."""
 
     replication_lag: int = 0
-    lag_reference_error: str = "badReference"
+    lag_reference_error: str = "missingObjects"
     fault_rate: float = 0.0
     fault_statuses: list[int] = field(default_factory=lambda: [429, 503, 504])
     fault_retry_after: int | None = 1
     fault_phase: str = "before"
     seed: int | None = None
+    # Graph's quotas, all on by default at Graph's sizes (throttling-limits.md): resource units per application+tenant
+    # (S: 3,500 per 10 s), writes per application+tenant (3,000 per 2 min 30 s), and requests on /invitations per
+    # tenant for all apps (invitation manager: 150 per 5 s).
     throttle: Throttle = field(default_factory=Throttle)
+    write_throttle: Throttle = field(default_factory=lambda: Throttle(capacity=3000, window_seconds=150))
+    invitation_throttle: Throttle = field(default_factory=lambda: Throttle(capacity=150, window_seconds=5))
     latency_ms: float = 0
     tenant_domains: list[str] = field(default_factory=lambda: list(DEFAULT_TENANT_DOMAINS))
+    # External collaboration settings, "Collaboration restrictions": a deny list, or an allow list (null: any domain).
+    # Entra takes one or the other, never both. Nothing is refused by default.
+    blocked_invitation_domains: list[str] = field(default_factory=list)
+    allowed_invitation_domains: list[str] | None = None
     sign_in_activity: str = "available"
     # The reports throttle every signInActivity read also counts against: about 5 requests per 10 s per app and
     # tenant (REFERENCE.md "Listing the directory's guests"; Graph throttling-limits.md, identity and access reports).
-    sign_in_throttle: Throttle = field(default_factory=lambda: Throttle(capacity=5, window_seconds=10))
+    # Off by default: the page's list of reports resources does not name the user's signInActivity.
+    sign_in_throttle: Throttle = field(default_factory=lambda: Throttle(enabled=False, capacity=5, window_seconds=10))
     strict_auth: bool = False
 
     @classmethod
@@ -58,12 +75,15 @@ class Switches:
         result = copy.deepcopy(self)
         for name, value in patch.items():
             key = to_snake(name)
-            if key in ("throttle", "sign_in_throttle"):
+            if key in THROTTLE_SWITCHES:
                 setattr(result, key, _updated_throttle(getattr(result, key), value))
             elif key in _CHECKS:
                 setattr(result, key, _CHECKS[key](name, value))
             else:
                 raise ConfigError(f"unknown switch '{name}'")
+        if result.blocked_invitation_domains and result.allowed_invitation_domains is not None:
+            raise ConfigError("blockedInvitationDomains and allowedInvitationDomains exclude each other (Entra's "
+                              "collaboration restrictions are a deny list or an allow list)")
         return result
 
     def to_json(self) -> dict[str, Any]:
@@ -150,6 +170,18 @@ def _domains(name: str, value: Any) -> list[str]:
     return [item.lower() for item in value]
 
 
+def _domain_list(nullable: bool) -> Callable[[str, Any], list[str] | None]:
+    def check(name: str, value: Any) -> list[str] | None:
+        if value is None and nullable:
+            return None
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if not isinstance(value, list) or not all(isinstance(item, str) and item.strip() for item in value):
+            raise ConfigError(f"{name} must be a list of domain names" + (" or null" if nullable else ""))
+        return [item.strip().lower() for item in value]
+    return check
+
+
 def _boolean(name: str, value: Any) -> bool:
     if not isinstance(value, bool):
         raise ConfigError(f"{name} must be true or false")
@@ -166,6 +198,8 @@ _CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "seed": _int_at_least(-(2**63), nullable=True),
     "latency_ms": _number(0),
     "tenant_domains": _domains,
+    "blocked_invitation_domains": _domain_list(nullable=False),
+    "allowed_invitation_domains": _domain_list(nullable=True),
     "sign_in_activity": _choice(SIGN_IN_MODES),
     "strict_auth": _boolean,
 }

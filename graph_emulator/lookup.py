@@ -27,11 +27,20 @@ def referenced_user(emulator: Emulator, user_id: str) -> UserRecord:
     return user
 
 
+# group-post-members.md documents this 400 for a reference write while an object "hasn't fully replicated" ("retry
+# after a brief delay"); the page names a recently created group, the message any referenced object.
+MISSING_OBJECTS = "The source resource object or one of the objects being referenced don't exist."
+
+
 def lag_reference_error(emulator: Emulator, user_id: str) -> GraphError:
-    """What a reference write naming a not-yet-replicated user gets."""
+    """What a reference write naming a not-yet-replicated user gets, per switch `lagReferenceError`: 400
+    Request_BadRequest with group-post-members' documented message ("missingObjects", the default), 400 "Not a valid
+    reference update." (reported; "badReference"), or 404 ("notFound")."""
     if emulator.switches.lag_reference_error == "notFound":
         return not_found(user_id)
-    return request_bad_request("Not a valid reference update.")
+    if emulator.switches.lag_reference_error == "badReference":
+        return request_bad_request("Not a valid reference update.")
+    return request_bad_request(MISSING_OBJECTS)
 
 
 def existing_group(emulator: Emulator, group_id: str) -> GroupRecord:

@@ -1,4 +1,4 @@
-"""The path every Graph request takes: ids, latency, auth, throttle, faults, the handler, then counting."""
+"""The path every Graph request takes: ids, latency, auth, quotas, faults, the handler, then counting."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from .errors import GraphError, method_not_allowed
-from .faults import RESOURCE_UNIT_LIMIT, resource_cost, throttled
+from .costs import resource_cost
 from .identity import IdentityIssuer
+from .quotas import EMULATED_APPLICATION_ID, charge_request
 from .responses import graph_json, new_guid
 from .state import Emulator
 
@@ -49,6 +50,7 @@ async def serve_graph(request: Request, route: str, handler: Handler) -> Respons
     emulator: Emulator = request.app.state.emulator
     arrived = time.monotonic()
     request.state.token = None
+    request.state.application_id = _default_application_id(request)
     response, kind = await in_graph_shape(request, lambda: _process(request, emulator, route, handler))
     if hasattr(request.state, "resource_units"):
         response.headers["x-ms-resource-unit"] = str(request.state.resource_units)
@@ -116,6 +118,7 @@ def _authenticate(request: Request, strict: bool) -> None:
             raise _unauthenticated("Access token validation failure.")
         return
     request.state.token = {"aud": claims.get("aud"), "jti": claims.get("jti")}
+    request.state.application_id = claims.get("appid") or _default_application_id(request)
     if strict and claims.get("aud") not in GRAPH_AUDIENCES:
         raise _unauthenticated("Access token validation failure. Invalid audience.")
 
@@ -124,15 +127,21 @@ def _unauthenticated(message: str) -> GraphError:
     return GraphError(401, "InvalidAuthenticationToken", message, {"WWW-Authenticate": _WWW_AUTHENTICATE})
 
 
+def _default_application_id(request: Request) -> str:
+    """The caller's application id when its token does not name one: the platform identity's client id (the app
+    under test signs in as it), else a fixed id."""
+    identity: IdentityIssuer | None = getattr(request.app.state, "identity", None)
+    return identity.client_id if identity is not None else EMULATED_APPLICATION_ID
+
+
 def _charge(request: Request, emulator: Emulator, route: str) -> None:
+    """Count the request's resource units, then charge it against every quota (quotas.charge_request)."""
     cost = resource_cost(request.method, route, request.query_params)
     request.state.resource_units = cost
     emulator.calls.resource_units += cost
-    if emulator.switches.throttle.enabled:
-        retry_after = emulator.bucket.charge(cost)
-        if retry_after is not None:
-            raise throttled(retry_after, RESOURCE_UNIT_LIMIT)
-        request.state.limit_percentage = emulator.bucket.limit_percentage()
+    charge = charge_request(emulator.quotas, emulator.switches, request.method, route, request.query_params,
+                            request.state.application_id)
+    request.state.limit_percentage = charge.limit_percentage
 
 
 def _error_response(error: GraphError, request_id: str, client_request_id: str) -> Response:

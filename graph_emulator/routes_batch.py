@@ -4,21 +4,30 @@ The body is `{"requests": [{id, method, url, headers?, body?, dependsOn?}]}`: at
 case-sensitive), urls relative to the version root (`/users/{id}`), a Content-Type header with every body. A
 malformed batch is answered 400 as a whole and runs nothing. A parseable one is answered 200 with
 `{"responses": [{id, status, headers, body}]}`, in the order the items ran (the doc: "in any order"); an item runs
-after the items it `dependsOn`, and when one of those failed it does not run and answers 424 Failed Dependency.
+after the item it `dependsOn`, and when that one failed it does not run and answers 424 Failed Dependency.
 (throttling.md says "the batch itself fails with a status code of 424" when an item is throttled; json-batching.md
 says a parseable batch is 200 whatever its items answer, and that is what the emulator does.)
 
 Each item is dispatched inside the app as a request of its own, so it takes its route's whole pipeline: the outer
-request's bearer token (an item's own Authorization header is ignored), the resource-unit charge and the throttle
-bucket (a throttled item answers 429 with its own Retry-After: "requests in a batch are evaluated individually
-against the applicable throttling limits"), random faults, the handler, and the call log, which counts the item
+request's bearer token (an item's own Authorization header is ignored), the charge against every quota (resource
+units, writes, invitations: a throttled item answers 429 with its own Retry-After and x-ms-throttle-* headers:
+"requests in a batch are evaluated individually against the applicable throttling limits"), random faults, the handler, and the call log, which counts the item
 under its own route. The one step an item skips is the added network latency: items travel inside Graph, not over
 the network, so the latency applies once, to the outer request. The item mark is a key of the ASGI scope
 (`pipeline.BATCH_ITEM`) that only this module sets; a header would let any caller claim to be an item.
 
 The outer request is delayed, authenticated and counted (as `POST /$batch`), but it is charged no resource units and
-draws no fault: the costs Graph lists for identity and access (throttling-limits.md: GET users 2, GET group members
-3, any other request 1) are per operation, the batch envelope is not among them, and its items are charged one by one.
+draws no fault: the costs Graph lists for identity and access (throttling-limits.md; costs.py) are per operation, the
+batch envelope is not among them, and its items are charged one by one.
+
+Only three shapes of `dependsOn` are served (json-batching.md, TIP under "Sequencing requests": "Batch should be either
+fully sequential or fully parallel."; microsoftgraph/microsoft-graph-docs-contrib#2339, confirmed by the docs owner):
+fully parallel (no item has `dependsOn`), fully sequential (each item after the first depends on exactly the one listed
+before it), or every item depending on the first (the one further shape msgraph-sdk-javascript's
+`BatchRequestContent.validateDependencies` accepts; the SDK also lets that shared item stand anywhere in the list, the
+emulator only first: the stricter reading). Anything else, for example two independent chains in one envelope or an
+item whose `dependsOn` names more than one request (the doc's items name at most one), is refused whole: 400
+BadRequest "Batch should be either fully sequential or fully parallel.", nothing run.
 
 A malformed batch answers 400 BadRequest. "Invalid batch payload format." (no `requests` list, an empty one, an item
 without a string id, method or url, an absolute url), "Request Id {id} has to be unique in a batch.", "Write request
@@ -26,7 +35,7 @@ with id '{id}' does not contain a Content-Type header." and "Write request id : 
 header or body." (a POST, PATCH or PUT without a body, e.g. revokeSignInSessions: send `"body": {}`) are Graph's
 words as its answers are quoted (msgraph-sdk-javascript#1451, Softeria/ms-365-mcp-server#677, msgraph-sdk-dotnet#2628).
 The doc gives only the status, so the messages for more than 20 requests and for a `dependsOn` naming no request of
-the batch, or going round in a circle, are the emulator's.
+the batch (or the item itself) are the emulator's.
 """
 
 from __future__ import annotations
@@ -54,6 +63,7 @@ _METHODS = frozenset({"GET", "POST", "PATCH", "PUT", "DELETE"})
 _WRITES = frozenset({"POST", "PATCH", "PUT"})
 _FROM_OUTER = (b"host", b"authorization")
 _INVALID = "Invalid batch payload format."
+NOT_SEQUENTIAL_OR_PARALLEL = "Batch should be either fully sequential or fully parallel."
 _LOWER_CASE_HEADERS = frozenset({"request-id", "client-request-id"})
 
 log = logging.getLogger("graph_emulator")
@@ -61,7 +71,7 @@ log = logging.getLogger("graph_emulator")
 
 @dataclass(frozen=True)
 class BatchItem:
-    """One request of a batch, checked; `depends_on` holds the lower-cased ids it waits for."""
+    """One request of a batch, checked; `depends_on` holds the lower-cased ids it waits for, in the order given."""
 
     id: str
     method: str
@@ -179,22 +189,31 @@ def _body(item_id: str, method: str, entry: dict[str, Any], headers: dict[str, s
 
 
 def execution_order(items: list[BatchItem]) -> list[BatchItem]:
-    """The items in an order that runs each after the items it depends on (the batch's order where free)."""
+    """The items in the order they run, after checking the batch's shape: every `dependsOn` names one request of the
+    batch other than the item itself, and the batch is fully parallel (no item depends on another), fully
+    sequential (each item after the first depends on exactly the one listed before it) or fans out from the first
+    (every other item depends on exactly the first); 400 for anything else. Any of the three runs in the order
+    listed."""
     keys = {item.key for item in items}
     for item in items:
         if any(key not in keys or key == item.key for key in item.depends_on):
             raise bad_request(f"Request Id {item.id} depends on a request that is not in the batch.")
-    ordered: list[BatchItem] = []
-    done: set[str] = set()
-    pending = list(items)
-    while pending:
-        ready = [item for item in pending if done.issuperset(item.depends_on)]
-        if not ready:
-            raise bad_request("The dependsOn of the batch's requests go round in a circle.")
-        ordered += ready
-        done.update(item.key for item in ready)
-        pending = [item for item in pending if item.key not in done]
-    return ordered
+    if not (_parallel(items) or _sequential(items) or _fan_out(items)):
+        raise bad_request(NOT_SEQUENTIAL_OR_PARALLEL)
+    return items
+
+
+def _parallel(items: list[BatchItem]) -> bool:
+    return all(not item.depends_on for item in items)
+
+
+def _sequential(items: list[BatchItem]) -> bool:
+    return not items[0].depends_on and all(
+        item.depends_on == (before.key,) for before, item in zip(items, items[1:]))
+
+
+def _fan_out(items: list[BatchItem]) -> bool:
+    return not items[0].depends_on and all(item.depends_on == (items[0].key,) for item in items[1:])
 
 
 # --- running an item -----------------------------------------------------------------------------

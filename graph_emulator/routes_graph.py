@@ -10,6 +10,7 @@ from . import routes_batch as batch
 from . import routes_directory as directory
 from . import routes_groups as groups
 from . import routes_invitations as invitations
+from . import routes_members as members
 from . import routes_sponsors as sponsors
 from . import routes_users as users
 from .errors import bad_request
@@ -32,17 +33,20 @@ GRAPH_RESOURCES: list[tuple[str, tuple[str, ...], dict[str, Handler]]] = [
     ("/users/{id}/memberOf", ("/users/{user_id}/memberOf",), {"GET": users.member_of}),
     ("/users/{id}/sponsors", ("/users/{user_id}/sponsors",), {"GET": sponsors.list_sponsors}),
     ("/users/{id}/sponsors/$ref", ("/users/{user_id}/sponsors/$ref",), {"POST": sponsors.add_sponsor}),
-    ("/groups/{id}", ("/groups/{group_id}",), {"GET": groups.get_group, "PATCH": groups.bind_members}),
+    ("/groups/{id}", ("/groups/{group_id}",), {"GET": groups.get_group, "PATCH": members.bind_members}),
     ("/groups/{id}/members", ("/groups/{group_id}/members",), {"GET": groups.list_members}),
+    ("/groups/{id}/members/microsoft.graph.user",
+     ("/groups/{group_id}/members/microsoft.graph.user", "/groups/{group_id}/members/graph.user"),
+     {"GET": groups.list_member_users}),
     ("/groups/{id}/transitiveMembers", ("/groups/{group_id}/transitiveMembers",),
      {"GET": groups.list_transitive_members}),
     ("/groups/{id}/transitiveMembers/microsoft.graph.user",
      # `graph.` is the namespace alias Graph accepts for `microsoft.graph.`; msgraph-sdk's request builder sends it.
      ("/groups/{group_id}/transitiveMembers/microsoft.graph.user", "/groups/{group_id}/transitiveMembers/graph.user"),
      {"GET": groups.list_transitive_users}),
-    ("/groups/{id}/members/$ref", ("/groups/{group_id}/members/$ref",), {"POST": groups.add_member}),
+    ("/groups/{id}/members/$ref", ("/groups/{group_id}/members/$ref",), {"POST": members.add_member}),
     ("/groups/{id}/members/{id}/$ref", ("/groups/{group_id}/members/{member_id}/$ref",),
-     {"DELETE": groups.remove_member}),
+     {"DELETE": members.remove_member}),
     ("/directory/deletedItems/{id}", ("/directory/deletedItems/{object_id}",),
      {"GET": directory.get_deleted, "DELETE": directory.purge_deleted}),
     ("/directory/deletedItems/{id}/restore",

@@ -1,29 +1,34 @@
-"""Graph handlers for /groups: read a group, list members, add and remove members by reference."""
+"""Graph handlers that read groups: a group, its direct members, its transitive members, and the OData casts of both
+to users. Member writes are in routes_members.
+
+Sources: api-reference/v1.0/api/group-list-members.md and group-list-transitivemembers.md: the members are
+directoryObjects, each with `@odata.type`; the request header table of both pages: "ConsistencyLevel: eventual. This
+header and `$count` are required when using the `$search`, `$filter`, `$orderby`, or OData cast query parameters";
+group-list-transitivemembers.md: "To filter the results on the OData type, such as `microsoft.graph.user` ..., you
+must use the advanced query parameters. That is, the ConsistencyLevel header set to `eventual` and the `$count=true`
+query string"; concepts/query-parameters.md: the ConsistencyLevel header "is not included by default in subsequent
+page requests. It must be set explicitly in subsequent pages" (so a next page without it is refused too). The page
+does not quote the error; the code is the advanced-query refusal's, Request_UnsupportedQuery, the words the
+emulator's. A plain `/members` or `/transitiveMembers` takes neither (only its `$count` needs the header)."""
 
 from __future__ import annotations
-
-import re
-from urllib.parse import unquote, urlsplit
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from . import signin
-from .errors import GraphError, bad_request, invalid_object_id, not_found, request_bad_request, request_denied
-from .lookup import existing_group, referenced_user
-from .odata import check_options, page, relation_query, select_option
-from .responses import graph_json, is_guid, json_object, no_content, require_guid
+from .errors import unsupported_query
+from .lookup import existing_group
+from .odata import CollectionQuery, check_options, is_eventual, page, relation_query, select_option
+from .responses import graph_json
 from .schema import GROUP_DEFAULT_SELECT, GROUP_PROPERTIES, GROUP_TYPE, USER_DEFAULT_SELECT, USER_PROPERTIES, USER_TYPE
 from .state import Emulator
 from .store import GroupRecord, UserRecord
 from .views import collection_body, collection_context, entity_context, project, typed
 
-MAX_BIND = 20
-ALREADY_MEMBER = ("One or more added object references already exist for the following modified properties: "
-                  "'members'.")
-ON_PREMISES_MASTERED = ("Unable to update the specified properties for on-premises mastered Directory Sync objects or "
-                        "objects currently undergoing migration.")
-_REFERENCE_PATH = re.compile(r"/(?:directoryObjects|users)/([^/]+)/?$", re.IGNORECASE)
+CAST_NEEDS_ADVANCED_QUERY = ("An OData cast on a directory object relationship requires the advanced query "
+                             "parameters: the ConsistencyLevel:eventual header and $count=true. Refer to "
+                             "https://aka.ms/graph-docs/advanced-queries for more information")
 
 
 async def get_group(request: Request, emulator: Emulator) -> Response:
@@ -38,39 +43,68 @@ async def get_group(request: Request, emulator: Emulator) -> Response:
 
 async def list_members(request: Request, emulator: Emulator) -> Response:
     """GET /groups/{id}/members: the direct members (users and nested groups) as typed directoryObjects, paged."""
-    query = relation_query(request, USER_PROPERTIES, "user")
-    if signin.requested(query.select):
-        signin.check_readable(emulator, query.top)
+    query = _member_query(request, emulator)
     group = existing_group(emulator, request.path_params["group_id"])
     members = [emulator.directory.users.get(member_id) or emulator.directory.groups[member_id]
                for member_id in group.members]
-    items, link = page(members, request, query)
-    values = [directory_object(emulator, member, query.select) for member in items]
-    context = collection_context(request, "directoryObjects", query.select)
-    return graph_json(collection_body(context, values, link, len(members) if query.count else None))
+    return _directory_objects(request, emulator, query, [m for m in members if _listed(m)])
+
+
+async def list_member_users(request: Request, emulator: Emulator) -> Response:
+    """GET /groups/{id}/members/microsoft.graph.user: the direct members that are users (OData cast; advanced query
+    only)."""
+    query = _cast_query(request, emulator)
+    group = existing_group(emulator, request.path_params["group_id"])
+    users = [emulator.directory.users[member_id] for member_id in group.members
+             if member_id in emulator.directory.users and not emulator.directory.users[member_id].deleted]
+    return _users(request, emulator, query, users)
 
 
 async def list_transitive_members(request: Request, emulator: Emulator) -> Response:
     """GET /groups/{id}/transitiveMembers: every user and group under the group, nested ones resolved, each once
     (Graph v1.0 group-list-transitivemembers.md), as typed directoryObjects, paged."""
+    query = _member_query(request, emulator)
+    users, groups = emulator.directory.transitive_members(existing_group(emulator, request.path_params["group_id"]))
+    return _directory_objects(request, emulator, query, [*users, *groups])
+
+
+async def list_transitive_users(request: Request, emulator: Emulator) -> Response:
+    """GET /groups/{id}/transitiveMembers/microsoft.graph.user: the users only (OData cast; advanced query only), each
+    once, paged; the collection is `users`, its items carry no `@odata.type` (the doc's cast example)."""
+    query = _cast_query(request, emulator)
+    users, _ = emulator.directory.transitive_members(existing_group(emulator, request.path_params["group_id"]))
+    return _users(request, emulator, query, users)
+
+
+def _member_query(request: Request, emulator: Emulator) -> CollectionQuery:
     query = relation_query(request, USER_PROPERTIES, "user")
     if signin.requested(query.select):
-        signin.check_readable(emulator, query.top)
-    users, groups = emulator.directory.transitive_members(existing_group(emulator, request.path_params["group_id"]))
-    members: list[UserRecord | GroupRecord] = [*users, *groups]
+        signin.check_readable(emulator)
+        query.top = signin.page_size(query.top)
+    return query
+
+
+def _cast_query(request: Request, emulator: Emulator) -> CollectionQuery:
+    """The options of an OData cast, which Graph serves only as an advanced query (on every page)."""
+    query = _member_query(request, emulator)
+    if not (query.count and is_eventual(request)):
+        raise unsupported_query(CAST_NEEDS_ADVANCED_QUERY)
+    return query
+
+
+def _listed(member: UserRecord | GroupRecord) -> bool:
+    return not isinstance(member, UserRecord) or not member.deleted
+
+
+def _directory_objects(request: Request, emulator: Emulator, query: CollectionQuery,
+                       members: list[UserRecord | GroupRecord]) -> Response:
     items, link = page(members, request, query)
     values = [directory_object(emulator, member, query.select) for member in items]
     context = collection_context(request, "directoryObjects", query.select)
     return graph_json(collection_body(context, values, link, len(members) if query.count else None))
 
 
-async def list_transitive_users(request: Request, emulator: Emulator) -> Response:
-    """GET /groups/{id}/transitiveMembers/microsoft.graph.user: the users only (OData cast), each once, paged;
-    the collection is `users`, its items carry no `@odata.type` (the doc's cast example)."""
-    query = relation_query(request, USER_PROPERTIES, "user")
-    if signin.requested(query.select):
-        signin.check_readable(emulator, query.top)
-    users, _ = emulator.directory.transitive_members(existing_group(emulator, request.path_params["group_id"]))
+def _users(request: Request, emulator: Emulator, query: CollectionQuery, users: list[UserRecord]) -> Response:
     items, link = page(users, request, query)
     values = [signin.shown(emulator, project(user.props, query.select, USER_DEFAULT_SELECT)) for user in items]
     context = collection_context(request, "users", query.select)
@@ -83,82 +117,3 @@ def directory_object(emulator: Emulator, member: UserRecord | GroupRecord, selec
         return signin.shown(emulator, typed(member.props, select, USER_DEFAULT_SELECT, USER_TYPE))
     group_select = [name for name in select if name in member.props] if select is not None else None
     return typed(member.props, group_select, GROUP_DEFAULT_SELECT, GROUP_TYPE)
-
-
-async def add_member(request: Request, emulator: Emulator) -> Response:
-    """POST /groups/{id}/members/$ref {"@odata.id": ".../directoryObjects/{id}"} → 204."""
-    member_id = reference_target(await json_object(request))
-    group = existing_group(emulator, request.path_params["group_id"])
-    refuse_member_writes(group.props)
-    user = referenced_user(emulator, member_id)
-    if user.id in group.members:
-        raise request_bad_request(ALREADY_MEMBER)
-    group.members[user.id] = None
-    return no_content()
-
-
-async def bind_members(request: Request, emulator: Emulator) -> Response:
-    """PATCH /groups/{id} {"members@odata.bind": [up to 20 references]} → 204, all or nothing."""
-    body = await json_object(request)
-    references = body.pop("members@odata.bind", None)
-    if body or not isinstance(references, list) or not references:
-        raise request_bad_request("The emulator's PATCH /groups/{id} takes only a non-empty 'members@odata.bind'.")
-    if len(references) > MAX_BIND:
-        raise bad_request(f"At most {MAX_BIND} members can be added in one request.")
-    member_ids = [reference_id(reference) for reference in references]
-    group = existing_group(emulator, request.path_params["group_id"])
-    refuse_member_writes(group.props)
-    users = [referenced_user(emulator, member_id) for member_id in member_ids]
-    if any(user.id in group.members for user in users) or len(set(member_ids)) < len(member_ids):
-        raise request_bad_request(ALREADY_MEMBER)
-    group.members.update({user.id: None for user in users})
-    return no_content()
-
-
-def member_write_refusal(props: dict) -> GraphError | None:
-    """What Graph answers a member write on a group that refuses it whatever you retry (REFERENCE.md, groups):
-    - dynamic membership: 403 Authorization_RequestDenied "Insufficient privileges to complete the operation."
-      (publicly reported, e.g. KelvinTegelaar/CIPP#468 adding a user to a dynamic "All Users" group);
-    - role-assignable: 403 Authorization_RequestDenied unless the app also holds RoleManagement.ReadWrite.Directory
-      (group-post-members permissions; microsoftgraph/microsoft-graph-docs#14730); the emulated app does not;
-    - mastered on-premises: 400 Request_BadRequest "Unable to update the specified properties for on-premises
-      mastered Directory Sync objects ..." (the directory's answer to any cloud write on a synced object)."""
-    if "dynamicmembership" in [kind.lower() for kind in props.get("groupTypes") or []]:
-        return request_denied()
-    if props.get("onPremisesSyncEnabled"):
-        return request_bad_request(ON_PREMISES_MASTERED)
-    if props.get("isAssignableToRole"):
-        return request_denied()
-    return None
-
-
-def refuse_member_writes(props: dict) -> None:
-    refusal = member_write_refusal(props)
-    if refusal is not None:
-        raise refusal
-
-
-def reference_target(body: dict) -> str:
-    """The object id the `@odata.id` of a members/$ref body names."""
-    return reference_id(body.get("@odata.id"))
-
-
-def reference_id(reference: object) -> str:
-    """The object id an `@odata.id` reference names (…/directoryObjects/{id} or …/users/{id})."""
-    if not isinstance(reference, str) or not reference.strip():
-        raise bad_request("The request body must contain an '@odata.id' reference to a directory object.")
-    match = _REFERENCE_PATH.search(urlsplit(reference.strip()).path)
-    if match is None or not is_guid(unquote(match.group(1))):
-        raise invalid_object_id(reference)
-    return unquote(match.group(1)).lower()
-
-
-async def remove_member(request: Request, emulator: Emulator) -> Response:
-    """DELETE /groups/{id}/members/{id}/$ref → 204; not a member → 404 naming the group."""
-    group = existing_group(emulator, request.path_params["group_id"])
-    refuse_member_writes(group.props)
-    member_id = require_guid(request.path_params["member_id"])
-    if member_id not in group.members:
-        raise not_found(group.id)
-    del group.members[member_id]
-    return no_content()

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from .errors import bad_request, not_found, request_bad_request
+from .invitation_policy import check_invitation_domain
 from .lookup import visible_user
 from .responses import context_url, graph_json, graph_timestamp, json_object, new_guid, utc_now
 from .schema import TENANT_ID
@@ -44,8 +45,10 @@ class InvitationRequest:
 
 
 async def create_invitation(request: Request, emulator: Emulator) -> Response:
-    """POST /invitations → 201 with the invitation; the invited user's id is in `invitedUser.id`."""
+    """POST /invitations → 201 with the invitation; the invited user's id is in `invitedUser.id`. 403 when the
+    tenant's collaboration restrictions refuse the email's domain (invitation_policy)."""
     invite = parse_invitation(await json_object(request))
+    check_invitation_domain(emulator.switches, invite.email)
     user = reset_redemption(emulator, invite) if invite.reset else invite_by_email(emulator, invite)
     redeem_url = _redeem_url(user.id)
     invitation_id = new_guid()

@@ -17,16 +17,19 @@ from .errors import bad_request, not_found, request_bad_request, unsupported_que
 from .lookup import visible_user
 from .odata import check_options, is_eventual, parse_select, select_option
 from .responses import graph_json, json_object, no_content
-from .routes_groups import reference_target
+from .routes_members import reference_target
 from .schema import GROUP_DEFAULT_SELECT, GROUP_TYPE, USER_DEFAULT_SELECT, USER_PROPERTIES, USER_TYPE
 from .state import Emulator
 from .store import UserRecord
 from .views import collection_body, collection_context, typed
 
-# concepts/query-parameters.md: on directory objects "$expand typically returns a maximum of 20 items for the
-# expanded relationship and has no @odata.nextLink"; aad-advanced-queries.md: "$expand is not currently supported
-# with advanced queries".
+# concepts/query-parameters.md, "expand parameter": on directory objects "$expand typically returns a maximum of 20
+# items for the expanded relationship and has no @odata.nextLink"; aad-advanced-queries.md: "$expand is not currently
+# supported with advanced queries"; throttling-limits.md: "Using $expand increases cost by 1" (costs.py).
 MAX_EXPANDED = 20
+# A user list with $expand is served in pages of at most 100 users, a larger $top in pages of 100 (REFERENCE.md
+# "Listing the directory's guests"; Graph's pages are silent on the page size with $expand: the stricter reading).
+MAX_EXPANDED_PAGE = 100
 _EXPAND = re.compile(r"^\s*sponsors\s*(?:\(\s*\$select\s*=\s*([^)]*)\))?\s*$", re.IGNORECASE)
 
 
@@ -55,7 +58,8 @@ def sponsor_expansion(request: Request, count: bool = False) -> SponsorExpansion
 
 
 def expanded(emulator: Emulator, item: dict, user: UserRecord, expansion: SponsorExpansion | None) -> dict:
-    """A projected user with its first 20 sponsors under `sponsors` when they were expanded."""
+    """A projected user with its first 20 sponsors under `sponsors` when they were expanded (a plain list: no
+    `sponsors@odata.nextLink`, however many sponsors there are)."""
     if expansion is not None:
         item["sponsors"] = sponsor_objects(emulator, user, expansion.select)[:MAX_EXPANDED]
     return item

@@ -10,7 +10,7 @@ from .errors import bad_request, not_found, object_not_found, request_bad_reques
 from .lookup import visible_user
 from .odata import check_options, page, page_after, relation_query, select_option, user_collection_query
 from .responses import context_url, graph_json, graph_timestamp, json_object, no_content, utc_now
-from .routes_sponsors import expanded, sponsor_expansion
+from .routes_sponsors import MAX_EXPANDED_PAGE, expanded, sponsor_expansion
 from .schema import (
     GROUP_DEFAULT_SELECT,
     GROUP_PROPERTIES,
@@ -27,11 +27,16 @@ from .views import collection_body, collection_context, entity_context, project,
 
 
 async def list_users(request: Request, emulator: Emulator) -> Response:
-    """GET /users: deleted users are never listed; lagging users are (a $filter sees them at once)."""
+    """GET /users: deleted users are never listed; lagging users are (a $filter sees them at once). A larger `$top`
+    is served in smaller pages, never refused: at most 500 users when signInActivity is read (user-list.md), at most
+    100 with `$expand` (routes_sponsors)."""
     query = user_collection_query(request)
     expansion = sponsor_expansion(request, query.count)
     if signin.requested(query.select, query.filter):
-        signin.check_readable(emulator, query.top)
+        signin.check_readable(emulator)
+        query.top = signin.page_size(query.top)
+    if expansion is not None:
+        query.top = min(query.top, MAX_EXPANDED_PAGE)
     users = [user for user in emulator.directory.live_users()
              if query.filter is None or query.filter.matches(user.props)]
     if query.order:

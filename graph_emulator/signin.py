@@ -1,18 +1,21 @@
-"""signInActivity: who may read it, how much per page, and what a tenant without Entra ID P1 answers.
+"""signInActivity: who may read it, how many per page, what a never-signed-in user shows, and the 403s.
 
-Sources: Graph v1.0 user-list.md ("When signInActivity is selected or filtered on, the maximum page size is 500"),
-resources/signinactivity.md (fields, null when never), REFERENCE.md "Listing the directory's guests" (only with
-`$select`; 403 `Authentication_RequestFromNonPremiumTenantOrB2CTenant` without P1; some tools report empty data),
-msgraph-sdk-powershell issue #1898 (a page size above the limit is refused: "Cannot query data for more than 120
-users at a time." when the limit was 120)."""
+Sources: Graph v1.0 api-reference/v1.0/api/user-list.md ("When signInActivity is selected or filtered on, the maximum
+page size is 500 ... Requests with `$top` set higher than 500 return pages with up to 500 users"; "Details for the
+signInActivity property require a Microsoft Entra ID P1 or P2 license and the AuditLog.Read.All permission"),
+resources/signinactivity.md (the fields; Entra keeps sign-ins back to April 2020), REFERENCE.md "Listing the directory's
+guests" (the property is not returned at all for a user who never signed in; 403
+`Authentication_RequestFromNonPremiumTenantOrB2CTenant` without P1; some tools report empty data), and
+microsoftgraph/microsoft-graph-explorer-v4#2731 (without AuditLog.Read.All: 403 `Authentication_MSGraphPermissionMissing`
+"Calling principal does not have required MSGraph permissions AuditLog.Read.All")."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 from .errors import GraphError
-from .faults import throttled
 from .odata_filter import ParsedFilter
+from .quotas import throttled, whole_seconds
 from .responses import new_guid
 from .schema import SIGN_IN_ACTIVITY, SIGN_IN_DATES, SIGN_IN_FIELDS
 from .state import Emulator
@@ -20,6 +23,8 @@ from .state import Emulator
 MAX_SIGN_IN_PAGE = 500
 NO_PREMIUM_CODE = "Authentication_RequestFromNonPremiumTenantOrB2CTenant"
 NO_PREMIUM_MESSAGE = "Neither tenant is B2C or tenant doesn't have premium license"
+NO_PERMISSION_CODE = "Authentication_MSGraphPermissionMissing"
+NO_PERMISSION_MESSAGE = "Calling principal does not have required MSGraph permissions AuditLog.Read.All"
 
 
 def requested(select: list[str] | None, parsed: ParsedFilter | None = None) -> bool:
@@ -28,23 +33,33 @@ def requested(select: list[str] | None, parsed: ParsedFilter | None = None) -> b
         parsed is not None and SIGN_IN_ACTIVITY in parsed.properties)
 
 
-def check_readable(emulator: Emulator, top: int | None = None) -> None:
-    """400 for a page above 500 users, 403 when the tenant has no Entra ID P1 (switch `signInActivity`), 429 when
-    the reports throttle (switch `signInThrottle`, off by default) is spent."""
-    if top is not None and top > MAX_SIGN_IN_PAGE:
-        raise GraphError(400, "UnknownError", f"Cannot query data for more than {MAX_SIGN_IN_PAGE} users at a time.")
+def page_size(top: int) -> int:
+    """The page size a signInActivity read is served with: `$top`, at most 500 (a larger `$top` is not refused)."""
+    return min(top, MAX_SIGN_IN_PAGE)
+
+
+def check_readable(emulator: Emulator) -> None:
+    """403 when the app lacks AuditLog.Read.All (switch `signInActivity: "noPermission"`) or the tenant has no Entra
+    ID P1 (`"unlicensed"`); 429 when the reports throttle (switch `signInThrottle`, off by default) is spent."""
+    if emulator.switches.sign_in_activity == "noPermission":
+        raise GraphError(403, NO_PERMISSION_CODE, NO_PERMISSION_MESSAGE)
     if emulator.switches.sign_in_activity == "unlicensed":
         raise GraphError(403, NO_PREMIUM_CODE, NO_PREMIUM_MESSAGE)
     if emulator.switches.sign_in_throttle.enabled:
-        retry_after = emulator.sign_in_bucket.charge(1)
-        if retry_after is not None:
-            raise throttled(retry_after)
+        wait = emulator.quotas.sign_ins.charge(1)
+        if wait is not None:
+            raise throttled(whole_seconds(wait))
 
 
 def shown(emulator: Emulator, item: dict) -> dict:
-    """A projected user as the tenant answers it: with switch `signInActivity: "empty"` every value is null."""
-    if SIGN_IN_ACTIVITY in item and emulator.switches.sign_in_activity == "empty":
+    """A projected user as the tenant answers it: a user who never signed in has no `signInActivity` key at all;
+    with switch `signInActivity: "empty"` every user shows it with every value null."""
+    if SIGN_IN_ACTIVITY not in item:
+        return item
+    if emulator.switches.sign_in_activity == "empty":
         item[SIGN_IN_ACTIVITY] = dict.fromkeys(SIGN_IN_FIELDS)
+    elif not any((item[SIGN_IN_ACTIVITY] or {}).get(name) for name in SIGN_IN_DATES):
+        del item[SIGN_IN_ACTIVITY]
     return item
 
 

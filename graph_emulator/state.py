@@ -1,4 +1,4 @@
-"""The emulator's whole state: switches, directory, call log, throttle buckets and fault RNG."""
+"""The emulator's whole state: switches, directory, call log, quota buckets and fault RNG."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from typing import Any, Iterable
 
 from .calls import CallLog
 from .config import Switches, to_snake
-from .faults import FaultInjector, TokenBucket
+from .faults import FaultInjector
+from .quotas import Quotas
 from .store import Directory, GroupRecord, blank_group
 
 _GROUP_NAMESPACE = uuid.UUID("6d1c2f7e-4b2a-4e53-9a0e-5f1f3c0b7a11")
@@ -32,22 +33,18 @@ class Emulator:
         self.directory = Directory()
         self.calls = CallLog()
         self.faults = FaultInjector(self.switches.seed)
-        self.bucket = TokenBucket(self.switches.throttle)
-        self.sign_in_bucket = TokenBucket(self.switches.sign_in_throttle)
+        self.quotas = Quotas(self.switches)
         for number, group_id in enumerate(self.start_groups, start=1):
             props = blank_group(group_id)
             props.update(displayName=f"Emulator group {number}", mailNickname=f"emulator-group-{number}")
             self.directory.add_group(GroupRecord(props))
 
     def configure(self, patch: dict[str, Any]) -> Switches:
-        """Apply a partial switch update (ConfigError when invalid); a new seed or throttle restarts those."""
+        """Apply a partial switch update (ConfigError when invalid); a new seed or throttle setting restarts those."""
         updated = self.switches.updated(patch)
         if any(to_snake(name) == "seed" for name in patch):
             self.faults = FaultInjector(updated.seed)
-        if updated.throttle != self.switches.throttle:
-            self.bucket = TokenBucket(updated.throttle)
-        if updated.sign_in_throttle != self.switches.sign_in_throttle:
-            self.sign_in_bucket = TokenBucket(updated.sign_in_throttle)
+        self.quotas.reconfigure(self.switches, updated)
         self.switches = updated
         return updated
 

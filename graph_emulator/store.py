@@ -102,12 +102,13 @@ class Directory:
         return [user for user in self.users.values() if not user.deleted]
 
     def live_user(self, key: str) -> UserRecord | None:
-        """A live user by object id or userPrincipalName (case-insensitive), as GET /users/{key} finds it."""
+        """A live user by object id or userPrincipalName (case-insensitive), as GET /users/{key} finds it (a deleted
+        user whose UPN a live one now holds does not hide it)."""
         user = self.users.get(key.lower())
         if user is None:
             lowered = key.lower()
-            user = next((u for u in self.users.values()
-                         if (u.props.get("userPrincipalName") or "").lower() == lowered), None)
+            user = next((u for u in self.users.values() if not u.deleted
+                         and (u.props.get("userPrincipalName") or "").lower() == lowered), None)
         return user if user is not None and not user.deleted else None
 
     def find_by_email(self, email: str) -> UserRecord | None:

@@ -81,6 +81,13 @@ param entraAuthAllowedPrincipalIds string = ''
 @description('Token issuer URL. Empty: <login endpoint>/<tenant id>/v2.0.')
 param entraAuthOpenIdIssuer string = ''
 
+@description('LIFECYCLE_HTTP_ROLES: comma-separated app roles of the API\'s app registration; with Entra authentication a caller needs one of them (token roles claim) unless its client or object id is in the allow lists above. The first is the role assigned to entraAuthAllowedPrincipalIds.')
+@minLength(1)
+param entraAuthRequiredRoles string = 'Guests.Admin'
+
+@description('With enableEntraAuth: require an app role assignment on the API\'s service principal (appRoleAssignmentRequired, so only assigned principals get a token) and assign the first of entraAuthRequiredRoles to each of entraAuthAllowedPrincipalIds, from this deployment (Microsoft Graph Bicep extension; needs Application Administrator, Cloud Application Administrator or ownership of the app registration). false: an administrator does it (README).')
+param entraAuthManageAccess bool = true
+
 // ---------------------------------------------------------------------------------------------------------------
 // App settings read by lifecycle/config.py (same names and defaults; see the settings table in DESIGN.md)
 // ---------------------------------------------------------------------------------------------------------------
@@ -137,6 +144,11 @@ param expiryGuardPercent string = '20'
 @description('EXPIRY_GUARD_MIN: ... and exceed this many guests.')
 @minValue(0)
 param expiryGuardMin int = 10
+
+@description('EXPIRY_GUARD_WINDOW_HOURS: the guard also counts the guests disabled or deleted this many hours before a sweep (0 = this sweep only).')
+@minValue(0)
+@maxValue(720)
+param expiryGuardWindowHours int = 24
 
 @description('GRAPH_MAX_CONCURRENCY: Graph calls in flight per worker.')
 @minValue(1)
@@ -250,12 +262,17 @@ var lifecycleSettings = {
   EXPIRY_DRY_RUN: expiryDryRun ? 'true' : 'false'
   EXPIRY_GUARD_PERCENT: expiryGuardPercent
   EXPIRY_GUARD_MIN: string(expiryGuardMin)
+  EXPIRY_GUARD_WINDOW_HOURS: string(expiryGuardWindowHours)
   GRAPH_MAX_CONCURRENCY: string(graphMaxConcurrency)
   EXPIRY_NOTICE_DAYS: string(expiryNoticeDays)
   INACTIVITY_DAYS: string(inactivityDays)
   EXPIRY_EXCLUDED_GROUP_IDS: expiryExcludedGroupIds
   LIFECYCLE_EVENTS_QUEUE: eventsQueueName
   LIFECYCLE_HTTP_AUTH: httpAuth
+  // Closed by default with Entra authentication: a caller needs one of these app roles or to be in an allow list.
+  LIFECYCLE_HTTP_ROLES: entraAuthRequiredRoles
+  LIFECYCLE_HTTP_ALLOWED_CLIENTS: entraAuthAllowedClientApplications
+  LIFECYCLE_HTTP_ALLOWED_PRINCIPALS: entraAuthAllowedPrincipalIds
   GRAPH_AUTH: 'managed-identity' // never a development token in Azure, whatever GRAPH_BASE_URL names
 }
 
@@ -305,6 +322,16 @@ module entraAuth 'modules/entra-auth.bicep' = if (enableEntraAuth) {
   }
 }
 
+// Only principals assigned an app role get a token for the API; the allowed principals get the app's role.
+module entraAccess 'modules/entra-api-access.bicep' = if (enableEntraAuth && entraAuthManageAccess) {
+  name: 'entra-api-access'
+  params: {
+    clientId: entraAuthClientId
+    appRole: first(split(replace(entraAuthRequiredRoles, ' ', ''), ','))
+    principalIds: empty(entraAuthAllowedPrincipalIds) ? [] : split(replace(entraAuthAllowedPrincipalIds, ' ', ''), ',')
+  }
+}
+
 module samples 'modules/samples.bicep' = if (deploySamples) {
   name: 'samples'
   params: {
@@ -335,3 +362,4 @@ output MANAGED_IDENTITY_CLIENT_ID string = identity.outputs.clientId
 output MANAGED_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
 output GRAPH_PERMISSIONS_GRANTED bool = grantGraphPermissions
 output ENTRA_AUTH_ENABLED bool = enableEntraAuth
+output ENTRA_AUTH_ASSIGNMENT_REQUIRED bool = enableEntraAuth && entraAuthManageAccess

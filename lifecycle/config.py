@@ -11,7 +11,7 @@ from typing import Literal
 from urllib.parse import urlsplit
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from lifecycle.domain.policy import AccessPolicy, normal_domain
 from lifecycle.errors import ConfigurationError
@@ -34,11 +34,15 @@ SETTING_DEFAULTS: dict[str, str] = {
     "EXPIRY_DRY_RUN": "false",
     "EXPIRY_GUARD_PERCENT": "20",
     "EXPIRY_GUARD_MIN": "10",
+    "EXPIRY_GUARD_WINDOW_HOURS": "24",
     "GRAPH_MAX_CONCURRENCY": "8",
     "EXPIRY_NOTICE_DAYS": "14",
     "LIFECYCLE_EVENTS_QUEUE": "guest-events",
     "LIFECYCLE_QUEUES_ENDPOINT": "",
     "LIFECYCLE_HTTP_AUTH": "function",
+    "LIFECYCLE_HTTP_ROLES": "Guests.Admin",
+    "LIFECYCLE_HTTP_ALLOWED_CLIENTS": "",
+    "LIFECYCLE_HTTP_ALLOWED_PRINCIPALS": "",
     "GRAPH_AUTH": "auto",
     "INACTIVITY_DAYS": "0",
     "EXPIRY_EXCLUDED_GROUP_IDS": "",
@@ -70,6 +74,10 @@ def _url(value: str, *, https_only: bool) -> str:
         raise ValueError("must be an absolute http(s) URL")
     if https_only and parts.scheme != "https":
         raise ValueError("must use https")
+    try:
+        parts.port
+    except ValueError:
+        raise ValueError("has a port that is not a number from 0 to 65535") from None
     return value
 
 
@@ -98,6 +106,13 @@ class Tuning:
     idempotency_lease_seconds: float = 30.0  # an Idempotency-Key in progress and not renewed for this long lapses
     graph_retry_attempts: int = 6  # attempts per Graph call when Graph throttles (429) or is unavailable (503/504)
     graph_retry_budget_seconds: float = 30.0
+    # A token request (Graph's, storage's) to the managed-identity endpoint: connecting, waiting for its answer, and
+    # the whole request with the credential's own retries, past which it fails (IdentityUnavailable, 503).
+    token_connect_seconds: float = 3.0
+    token_read_seconds: float = 10.0
+    token_timeout_seconds: float = 15.0
+    token_retry_after_seconds: float = 10.0  # after a failed token request, the same token fails at once this long
+    health_check_seconds: float = 5.0  # GET /api/health: each check (the Graph token, storage) answers within this
 
 
 class Settings(BaseModel):
@@ -122,11 +137,15 @@ class Settings(BaseModel):
     expiry_dry_run: bool = Field(alias="EXPIRY_DRY_RUN")
     expiry_guard_percent: float = Field(alias="EXPIRY_GUARD_PERCENT", gt=0, le=100)
     expiry_guard_min: int = Field(alias="EXPIRY_GUARD_MIN", ge=0)
+    expiry_guard_window_hours: int = Field(alias="EXPIRY_GUARD_WINDOW_HOURS", ge=0, le=720)
     graph_max_concurrency: int = Field(alias="GRAPH_MAX_CONCURRENCY", ge=1, le=64)
     expiry_notice_days: int = Field(alias="EXPIRY_NOTICE_DAYS", ge=0, le=3650)
     events_queue: str = Field(alias="LIFECYCLE_EVENTS_QUEUE")
     queues_endpoint: str = Field(alias="LIFECYCLE_QUEUES_ENDPOINT")
     http_auth: Literal["function", "entra"] = Field(alias="LIFECYCLE_HTTP_AUTH")
+    http_roles: tuple[str, ...] = Field(alias="LIFECYCLE_HTTP_ROLES")
+    http_allowed_clients: tuple[str, ...] = Field(alias="LIFECYCLE_HTTP_ALLOWED_CLIENTS")
+    http_allowed_principals: tuple[str, ...] = Field(alias="LIFECYCLE_HTTP_ALLOWED_PRINCIPALS")
     graph_auth: Literal["auto", "managed-identity", "development-token"] = Field(alias="GRAPH_AUTH")
     inactivity_days: int = Field(alias="INACTIVITY_DAYS", ge=0, le=3650)
     expiry_excluded_group_ids: tuple[str, ...] = Field(alias="EXPIRY_EXCLUDED_GROUP_IDS")
@@ -151,12 +170,14 @@ class Settings(BaseModel):
     def _graph_auth_name(cls, value: object) -> object:
         return value.lower() if isinstance(value, str) else value
 
-    @model_validator(mode="after")
-    def _development_token_only_on_loopback(self) -> "Settings":
-        if self.graph_auth == "development-token" and not self.graph_is_loopback:
+    @field_validator("graph_auth")
+    @classmethod
+    def _development_token_only_on_loopback(cls, value: str, info: ValidationInfo) -> str:
+        graph_url = info.data.get("graph_base_url")  # absent when GRAPH_BASE_URL itself is invalid
+        if value == "development-token" and graph_url and not is_loopback_host(urlsplit(graph_url).hostname):
             raise ValueError("GRAPH_AUTH=development-token is refused for a GRAPH_BASE_URL that is not loopback; "
                              "use managed-identity (or auto)")
-        return self
+        return value
 
     @field_validator("invite_redirect_url")
     @classmethod
@@ -192,6 +213,16 @@ class Settings(BaseModel):
             except ValueError:
                 raise ValueError(f"'{item}' is not a GUID") from None
         return tuple(str(UUID(item)) for item in items)
+
+    @field_validator("http_allowed_clients", "http_allowed_principals", mode="before")
+    @classmethod
+    def _ids(cls, value: object) -> tuple[str, ...]:
+        return EntraAccess.ids(value) if isinstance(value, str) else tuple(value)  # type: ignore[arg-type]
+
+    @field_validator("http_roles", mode="before")
+    @classmethod
+    def _roles(cls, value: object) -> tuple[str, ...]:
+        return _csv(value) if isinstance(value, str) else tuple(value)  # type: ignore[arg-type]
 
     @field_validator("allowed_email_domains", "blocked_email_domains", mode="before")
     @classmethod
@@ -244,7 +275,7 @@ class Settings(BaseModel):
         try:
             return cls.model_validate(values)
         except ValidationError as exc:
-            raise ConfigurationError(_describe(exc)) from None
+            raise ConfigurationError(_describe(exc), settings=_names(exc)) from None
 
 
 def entra_authentication_enabled(environ: Mapping[str, str] | None = None) -> bool:
@@ -254,9 +285,62 @@ def entra_authentication_enabled(environ: Mapping[str, str] | None = None) -> bo
     return source.get("LIFECYCLE_HTTP_AUTH", "").strip().lower() == "entra"
 
 
+@dataclass(frozen=True)
+class EntraAccess:
+    """Who may call once App Service authentication let a request through (LIFECYCLE_HTTP_AUTH=entra): a caller that
+    holds one of the app roles `roles` (the token's `roles` claim), or whose client application id (`appid`/`azp`)
+    or object id (`oid`) is listed. Nothing configured lets nobody in: Entra mode is closed by default."""
+
+    roles: frozenset[str]
+    clients: frozenset[str]
+    principals: frozenset[str]
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "EntraAccess":
+        """Read at each request, before the services are built (an invalid id raises ConfigurationError)."""
+        source = os.environ if environ is None else environ
+
+        def read(name: str) -> str:
+            return source.get(name, "").strip() or SETTING_DEFAULTS[name]
+
+        def ids(name: str) -> frozenset[str]:
+            try:
+                return frozenset(cls.ids(read(name)))
+            except ValueError:
+                raise ConfigurationError(f"invalid settings: {name}: must be comma-separated GUIDs",
+                                         settings=(name,)) from None
+
+        return cls(frozenset(_csv(read("LIFECYCLE_HTTP_ROLES"))), ids("LIFECYCLE_HTTP_ALLOWED_CLIENTS"),
+                   ids("LIFECYCLE_HTTP_ALLOWED_PRINCIPALS"))
+
+    @staticmethod
+    def ids(value: str) -> tuple[str, ...]:
+        """Comma-separated GUIDs, in lower case; ValueError naming one that is not a GUID."""
+        items = _csv(value)
+        for item in items:
+            try:
+                UUID(item)
+            except ValueError:
+                raise ValueError(f"'{item}' is not a GUID (a client application id or an object id)") from None
+        return tuple(str(UUID(item)) for item in items)
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.roles or self.clients or self.principals)
+
+    def admits(self, roles: set[str], client_ids: set[str], object_id: str) -> bool:
+        return bool(roles & self.roles or {c.lower() for c in client_ids} & self.clients
+                    or object_id.lower() in self.principals)
+
+
 def _describe(exc: ValidationError) -> str:
     problems = []
     for error in exc.errors():
         name = ".".join(str(part) for part in error["loc"]) or "settings"
         problems.append(f"{name}: {error['msg']}")
     return "invalid settings: " + "; ".join(problems)
+
+
+def _names(exc: ValidationError) -> tuple[str, ...]:
+    """The settings at fault, by name, each once."""
+    return tuple(dict.fromkeys(".".join(str(part) for part in error["loc"]) for error in exc.errors() if error["loc"]))

@@ -8,6 +8,7 @@ from typing import Any, Literal, Protocol, Sequence
 
 from lifecycle.domain.planning import SignIn
 from lifecycle.domain.model import EmailClaim, Guest, GuestState, IndexKind
+from lifecycle.domain.policy import lookup_rank, own_addresses, owns_address
 from lifecycle.errors import GraphError
 
 
@@ -27,6 +28,7 @@ class DirectoryUser:
     created_at: datetime | None = None
     sign_in: SignIn | None = None  # only when signInActivity was selected
     sponsors: tuple[str, ...] | None = None  # only when sponsors were expanded (at most 20)
+    proxy_addresses: tuple[str, ...] = ()  # its SMTP proxyAddresses without the `SMTP:` prefix (when selected)
 
     @property
     def is_guest(self) -> bool:
@@ -36,6 +38,20 @@ class DirectoryUser:
     def email(self) -> str:
         """mail, else the first of otherMails."""
         return self.mail or (self.other_mails[0] if self.other_mails else "")
+
+    @property
+    def own_addresses(self) -> tuple[str, ...]:
+        """What the domain lists judge: mail, otherMails and the address its userPrincipalName encodes."""
+        return own_addresses(self.mail, self.other_mails, self.user_principal_name)
+
+    def owns(self, email: str) -> bool:
+        """`email` is its mail, its userPrincipalName or one of its SMTP proxy addresses (not only in otherMails)."""
+        return owns_address(email, mail=self.mail, user_principal_name=self.user_principal_name,
+                            proxy_addresses=self.proxy_addresses)
+
+    def lookup_rank(self, email: str) -> int:
+        """Its place among the users an email lookup finds (`policy.lookup_rank`: a member owning it first)."""
+        return lookup_rank(is_guest=self.is_guest, owns=self.owns(email))
 
 
 @dataclass(frozen=True)
@@ -129,10 +145,19 @@ class Directory(Protocol):
     membership writes."""
 
     async def find_user_by_email(self, email: str) -> DirectoryUser | None:
-        """The user whose mail, otherMails, userPrincipalName or SMTP proxy address is `email` (any case), a guest
-        before a member; None when there is none. Quotes in the email are escaped, never a filter injection."""
+        """The user whose mail, otherMails, userPrincipalName or SMTP proxy address is `email` (any case); None when
+        there is none. When several are, the first by `DirectoryUser.lookup_rank`: a member who owns the address
+        (its mail, userPrincipalName or an SMTP proxy address) before any guest (a guest that lists a member's address
+        in otherMails never wins it), a guest before a member who only lists it in otherMails, then by id. The user
+        carries its userPrincipalName and `proxy_addresses`. Quotes in the email are escaped, never a filter
+        injection."""
     async def get_user(self, user_id: str) -> DirectoryUser | None:
-        """The user (with userType, externalUserState, accountEnabled), or None when the id is unknown."""
+        """The user (with userType, externalUserState, accountEnabled, mail, otherMails, userPrincipalName), or None
+        when the id is unknown."""
+    async def get_users(self, user_ids: Sequence[str]) -> dict[str, DirectoryUser | None]:
+        """Each user as `get_user` reads it, by id (None: not in the directory), read together in as few requests
+        as Graph allows (independent items of a $batch, at most 20 a batch). Read-only; a user still throttled past
+        the retry budget raises GraphUnavailable for the whole call."""
     async def invite(self, request: InvitationRequest) -> Invitation: ...
     async def reset_redemption(self, user_id: str, email: str, redirect_url: str) -> Invitation: ...
     async def add_sponsor(self, user_id: str, sponsor_id: str) -> None:
@@ -154,6 +179,10 @@ class Directory(Protocol):
     async def remove_member(self, group_id: str, user_id: str) -> None:
         """Idempotent: a missing membership is success; a missing group raises GraphNotFound."""
     async def group_exists(self, group_id: str) -> bool: ...
+    async def group_problem(self, group_id: str) -> str:
+        """Why the group cannot take member writes from the app, "" when it can: it does not exist, or Graph refuses
+        its members whatever you retry (dynamic, synchronised from on-premises, role-assignable, mail-enabled
+        security or distribution). Reads only; raises GraphUnavailable when Graph stays unavailable."""
     async def apply_changes(self, changes: UserChanges) -> list[ChangeOutcome]:
         """Make the user's writes (`changes.changes`) in as few Graph requests as it can: independent items of one
         $batch (at most 20 a batch, more in several), a single write as its own call. Returns one outcome per write,
@@ -164,7 +193,8 @@ class Directory(Protocol):
         alone, the writes done are never sent again, and one still throttled past the retry budget ends
         GraphUnavailable. Idempotent: every write is."""
     async def list_guests(self, sign_in_activity: bool, sponsors: bool = False) -> GuestListing:
-        """Every user with userType Guest, in one paged pass (large pages, only the properties the app needs).
+        """Every user with userType Guest, in one paged pass (large pages, only the properties the app needs: with
+        mail, otherMails and userPrincipalName, which the domain lists judge).
         Read-only. With `sponsors` each user carries its sponsors' ids ($expand, at most 20 per user). With
         `sign_in_activity` it also reads signInActivity; a 403 for it (no Entra ID P1, or the
         permission missing) is not an error: the pass is made again without it and the listing says why.
@@ -175,6 +205,15 @@ class Directory(Protocol):
     async def sponsor_ids(self, user_id: str) -> tuple[str, ...]:
         """Ids of the user's sponsors. Read-only. Raises GraphNotFound when the user does not exist."""
     async def close(self) -> None: ...
+
+
+class TokenCheck(Protocol):
+    """Whether the app can have the Graph token it needs: asks its credential (whose cache serves the token after the
+    first), never Graph itself."""
+
+    async def graph_token(self, within: float) -> str:
+        """"ok", or a status saying no token is asked for ("development-token", "not used"). Raises
+        IdentityUnavailable when none can be had within `within` seconds."""
 
 
 # --- Table Storage ---------------------------------------------------------------------------------
@@ -212,7 +251,7 @@ class GuestStore(Protocol):
     tests/contract/test_guest_store_contract.py holds every adapter to this."""
 
     async def get(self, guest_id: str) -> Guest | None:
-        """The record with its ETag, or None."""
+        """The record with its ETag, or None. UnreadableRecord (naming the id) when its stored row cannot be read."""
     async def get_claim(self, email: str) -> EmailClaim | None:
         """The email's claim with its ETag, or None (any characters, those Table keys forbid included)."""
     async def claim_email(self, claim: EmailClaim) -> EmailClaim:
@@ -238,7 +277,8 @@ class GuestStore(Protocol):
         """A page of records in id order; with `state`, only that state. With `expiring_before`, live guests
         (invited, active) whose expiry is strictly before it, in expiry order. With `email`, the one record the
         email's claim is linked to (if it passes the other filters), on one page. `continuation_token` is opaque:
-        one the store did not issue raises InvalidRequest. `unreadable` names stored rows that could not be read."""
+        one the store did not issue raises InvalidRequest. `unreadable` names (id, why) the stored rows in the page's
+        range that could not be read, left out of `guests`; a damaged row never fails the page."""
     async def due(self, kind: IndexKind, until: datetime, limit: int) -> list[str]:
         """Guest ids whose index position of `kind` is at or before `until`, oldest first, at most `limit`."""
     async def stale_claims(self, older_than: datetime, limit: int) -> list[EmailClaim]:

@@ -7,23 +7,27 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypedDict
 
-from azure.core.credentials_async import AsyncTokenCredential
+from typing import TYPE_CHECKING
 
 from lifecycle.config import Settings, Tuning
 from lifecycle.domain.model import utcnow
 from lifecycle.http.idempotency import Idempotency
 from lifecycle.logs import quiet_dependency_loggers
-from lifecycle.ports import AuditLog, Directory, EventPublisher, GuestStore, IdempotencyStore
+from lifecycle.ports import AuditLog, Directory, EventPublisher, GuestStore, IdempotencyStore, TokenCheck
 from lifecycle.services.adoption import AdoptionService
 from lifecycle.services.audit import Audit
 from lifecycle.services.dispatch import EventDispatcher
 from lifecycle.services.sweep import ExpirySweep
+from lifecycle.services.granting import GrantingOperations
 from lifecycle.services.groups import GroupService
 from lifecycle.services.invitations import InvitationService
 from lifecycle.services.operations import GuestOperations
 from lifecycle.services.provisioning import Provisioner
 from lifecycle.services.records import GuestRecords
 from lifecycle.services.views import GuestView
+
+if TYPE_CHECKING:
+    from lifecycle.adapters.identity import BoundedCredential
 
 
 @dataclass
@@ -37,6 +41,7 @@ class Services:
     groups: GroupService
     provisioner: Provisioner
     operations: GuestOperations
+    granting: GrantingOperations
     expiry: ExpirySweep
     dispatcher: EventDispatcher
     idempotency: Idempotency
@@ -58,10 +63,15 @@ class Adapters:
     audit: AuditLog | None = None
     publisher: EventPublisher | None = None
     idempotency_store: IdempotencyStore | None = None
+    token_check: TokenCheck | None = None
     closers: list[Callable[[], Any]] = field(default_factory=list)
 
     def complete(self, settings: Settings, tuning: Tuning) -> "Adapters":
-        credential = self._credential(settings)
+        credential = self._credential(settings, tuning)
+        if self.token_check is None:
+            from lifecycle.adapters.identity import GraphTokenCheck
+
+            self.token_check = GraphTokenCheck(settings, credential if self.directory is None else None)
         if self.store is None or self.audit is None or self.idempotency_store is None:
             from lifecycle.adapters.tables import (
                 TableAuditLog, TableGuestStore, TableIdempotencyStore, LifecycleTables, build_service_client,
@@ -87,14 +97,15 @@ class Adapters:
             self.closers.append(credential.close)
         return self
 
-    def _credential(self, settings: Settings) -> AsyncTokenCredential | None:
-        """The one credential the real adapters share (None when none of them needs Azure)."""
+    def _credential(self, settings: Settings, tuning: Tuning) -> "BoundedCredential | None":
+        """The one credential the real adapters share (None when none of them needs Azure), its token requests
+        bounded by `tuning`."""
         from lifecycle.adapters.credentials import azure_credential
 
         real_storage = None in (self.store, self.audit, self.idempotency_store, self.publisher)
         wanted = (real_storage and settings.storage_uses_identity) or (
             self.directory is None and not settings.graph_uses_development_token)
-        return azure_credential(settings) if wanted else None
+        return azure_credential(settings, tuning) if wanted else None
 
 
 class _Needs(TypedDict):
@@ -110,12 +121,13 @@ class _Needs(TypedDict):
 def build_services(settings: Settings, *, store: GuestStore | None = None, directory: Directory | None = None,
                    audit: AuditLog | None = None, publisher: EventPublisher | None = None,
                    idempotency_store: IdempotencyStore | None = None, tuning: Tuning | None = None,
-                   clock: Callable[[], datetime] = utcnow) -> Services:
+                   clock: Callable[[], datetime] = utcnow, token_check: TokenCheck | None = None) -> Services:
     """Wire the services to real adapters, or to the ports given (fakes in tests)."""
     quiet_dependency_loggers()
     tuning = tuning or Tuning()
-    ports = Adapters(store, directory, audit, publisher, idempotency_store).complete(settings, tuning)
+    ports = Adapters(store, directory, audit, publisher, idempotency_store, token_check).complete(settings, tuning)
     assert ports.store and ports.directory and ports.audit and ports.publisher and ports.idempotency_store
+    assert ports.token_check
     records = GuestRecords(ports.store, clock, tuning.save_attempts)
     audit = Audit(ports.audit, clock)
     needs = _Needs(records=records, directory=ports.directory, audit=audit, settings=settings, clock=clock)
@@ -127,10 +139,14 @@ def build_services(settings: Settings, *, store: GuestStore | None = None, direc
                          invitations=invitations, dispatcher=dispatcher, idempotency_store=ports.idempotency_store)
     return Services(**needs, invitations=invitations, groups=GroupService(**needs, provisioner=provisioner),
                     provisioner=provisioner, operations=operations,
+                    granting=GrantingOperations(records=records, directory=ports.directory, settings=settings,
+                                                operations=operations),
                     expiry=expiry, dispatcher=dispatcher, idempotency=Idempotency(
                         ports.idempotency_store, clock, timedelta(seconds=tuning.idempotency_lease_seconds)),
                     adoption=AdoptionService(**needs, policy=expiry.policy(None, False)),
-                    views=GuestView(records, provisioner), closers=ports.closers)
+                    views=GuestView(records, provisioner, ports.token_check, tuning.health_check_seconds,
+                                    ports.directory, settings.managed_group_ids),
+                    closers=ports.closers)
 
 
 class Container:

@@ -5,14 +5,15 @@ import asyncio
 import json
 import math
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 import httpx
 from azure.core.credentials_async import AsyncTokenCredential
+from azure.core.exceptions import AzureError
 from kiota_abstractions.api_error import APIError
 from kiota_abstractions.base_request_builder import BaseRequestBuilder
 from kiota_abstractions.base_request_configuration import RequestConfiguration
@@ -32,25 +33,37 @@ from msgraph_core import GraphClientFactory
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, stop_after_delay
 
 from lifecycle.adapters.credentials import graph_auth_provider
-from lifecycle.adapters.graph_batching import MAX_ITEMS, Answer, Item, SharedEnvelopes
+from lifecycle.adapters.identity import GRAPH, identity_unavailable, token_failure
+from lifecycle.adapters.graph_batching import MAX_ITEMS, Answer, Item, SharedEnvelopes, batch_shape
 from lifecycle.adapters.graph_throttle import AdaptiveLimiter, SendPacer, ThrottleGate
 from lifecycle.config import Settings
 from lifecycle.domain.planning import SignIn
 from lifecycle.domain.odata import odata_string
-from lifecycle.errors import GraphBadRequest, GraphError, GraphNotFound, GraphRejectedInput, GraphUnavailable
+from lifecycle.errors import (
+    GraphBadRequest, GraphConflict, GraphError, GraphNotFound, GraphPolicyRefusal, GraphRejectedInput, GraphUnavailable,
+    outcome_unknown,
+)
 from lifecycle.ports import Change, ChangeOutcome, DirectoryUser, GuestListing, Invitation, InvitationRequest, UserChanges
+from lifecycle.errors import IdentityUnavailable
 from lifecycle.request_log import note_request_id
 
 T = TypeVar("T")
 USER_FIELDS = ["id", "userType", "displayName", "mail", "otherMails", "userPrincipalName", "externalUserState",
                "accountEnabled"]
-GUEST_PASS_FIELDS = ["id", "userType", "displayName", "mail", "otherMails", "externalUserState", "accountEnabled",
-                     "createdDateTime"]
+GUEST_PASS_FIELDS = ["id", "userType", "displayName", "mail", "otherMails", "userPrincipalName", "externalUserState",
+                     "accountEnabled", "createdDateTime"]
 GUEST_PAGE = 999  # Graph's largest page
+LOOKUP_PAGE = 50  # the users an email lookup reads: every user holding the address in one page, members included
 SIGN_IN_PAGE = 500  # the largest page when signInActivity is selected
+EXPAND_PAGE = 100  # the largest page of a user list with $expand (Graph serves a larger $top as 100)
 _ODATA_ERRORS: dict[str, Any] = {"XXX": ODataError}
 _ALREADY_MEMBER = "already exist"
-_NOT_REPLICATED = "not a valid reference update"
+# directory-deleteditems-restore (REFERENCE.md): a restore over a userPrincipalName another object now holds.
+_UPN_TAKEN = "another object with the same value for property userprincipalname already exists"
+# 400s that mean "not replicated yet" on a reference write right after the user was created (REFERENCE.md, eventual
+# consistency; group-post-members.md: "The source resource object or one of the objects being referenced don't
+# exist." — "retry after a brief delay").
+_NOT_REPLICATED = ("not a valid reference update", "one of the objects being referenced don't exist")
 # A just-invited user answers Directory_ObjectNotFound on an immediate write for a while (REFERENCE.md, eventual
 # consistency; microsoftgraph/microsoft-graph-docs-contrib#2465: "Unable to read the company information from the
 # directory" on a PATCH right after an invitation).
@@ -59,7 +72,8 @@ _NOT_REPLICATED_CODES = frozenset({"Directory_ObjectNotFound"})
 # most of the per-request cost, small enough that the pacer reads Graph's x-ms-throttle-limit-percentage before
 # much more is sent (an envelope's answers all come back at once, when its last item has run).
 SHARED_ENVELOPE_ITEMS = 4
-GROUP_REFUSAL_FIELDS = ["id", "groupTypes", "onPremisesSyncEnabled", "isAssignableToRole"]
+ADVANCED_QUERY = {"ConsistencyLevel": "eventual"}  # with $count=true: what an OData cast on a member list needs
+GROUP_REFUSAL_FIELDS = ["id", "groupTypes", "mailEnabled", "onPremisesSyncEnabled", "isAssignableToRole"]
 _TRANSIENT = frozenset({429, 503, 504})
 _CHANGE_ACTIONS = {"add": "add member", "remove": "remove member", "attributes": "update user"}
 
@@ -76,8 +90,25 @@ class GraphRetryPolicy:
     max_wait: float = 30.0
 
 
-def translate(exc: Exception, action: str) -> GraphError:
-    """Turn an SDK or transport error into the project's Graph errors."""
+def _token_failure(exc: Exception, action: str) -> IdentityUnavailable | None:
+    """IdentityUnavailable when `exc` is, or was raised from, the credential's failure to give a Graph token: an
+    azure-core error reaches this adapter only from the credential (Graph itself is reached through httpx)."""
+    if isinstance(exc, (APIError, httpx.TransportError)):
+        return None
+    if isinstance(exc, AzureError) or token_failure(exc) is not None:
+        return identity_unavailable(action, GRAPH, exc)
+    return None
+
+
+@overload
+def translate(exc: APIError | httpx.TransportError, action: str) -> GraphError: ...
+@overload
+def translate(exc: Exception, action: str) -> GraphError | IdentityUnavailable: ...
+def translate(exc: Exception, action: str) -> GraphError | IdentityUnavailable:
+    """Turn an SDK or transport error into the project's Graph errors; the credential's failure to give Graph's token
+    (Graph never asked) into IdentityUnavailable (503, saying what to check)."""
+    if (no_token := _token_failure(exc, action)) is not None:
+        return no_token
     if isinstance(exc, httpx.TransportError):
         return GraphUnavailable(f"{action}: Graph is unreachable ({type(exc).__name__})")
     assert isinstance(exc, APIError)
@@ -92,7 +123,8 @@ def translate(exc: Exception, action: str) -> GraphError:
     text = f"{action}: Graph answered {status} {code}: {message}"
     if status in (429, 503, 504):
         return GraphUnavailable(text, retry_after=_retry_after(headers), **info)
-    if status == 404 or code in _NOT_REPLICATED_CODES or (status == 400 and _NOT_REPLICATED in message.lower()):
+    lagging = status == 400 and any(phrase in message.lower() for phrase in _NOT_REPLICATED)
+    if status == 404 or code in _NOT_REPLICATED_CODES or lagging:
         return GraphNotFound(text, **info)
     if status == 400:
         return GraphBadRequest(text, **info)
@@ -111,15 +143,22 @@ class GroupFacts:
     """What of a group decides whether it takes member writes at all."""
 
     group_types: tuple[str, ...] = ()
+    mail_enabled: bool = False
     on_premises_sync_enabled: bool = False
     is_assignable_to_role: bool = False
 
 
 def group_refusal(group: GroupFacts) -> str:
     """Why a group refuses member writes whatever you retry, or "" (REFERENCE.md: dynamic membership, mastered
-    on-premises, role-assignable; group-post-members: role-assignable groups need RoleManagement.ReadWrite.Directory)."""
-    if "dynamicmembership" in [kind.lower() for kind in group.group_types]:
+    on-premises, role-assignable, mail-enabled security and distribution groups; group-post-members: "This API
+    supports only security and Microsoft 365 groups", role-assignable groups need RoleManagement.ReadWrite.Directory;
+    groups-overview.md: mail-enabled security and distribution groups are read-only in Graph)."""
+    kinds = [kind.lower() for kind in group.group_types]
+    if "dynamicmembership" in kinds:
         return "the group's membership is dynamic (set by its membership rule)"
+    if group.mail_enabled and "unified" not in kinds:
+        return ("the group is a mail-enabled security group or a distribution list, which Graph cannot change "
+                "(manage its members in Exchange)")
     if group.on_premises_sync_enabled:
         return "the group is synchronised from on-premises Active Directory"
     if group.is_assignable_to_role:
@@ -143,21 +182,30 @@ def _retry_after(headers: dict[str, str]) -> int | None:
     return max(1, math.ceil((moment - datetime.now(timezone.utc)).total_seconds()))
 
 
-def _json_user(item: dict[str, Any]) -> DirectoryUser:
-    """A Graph user object (JSON, as `$select`ed) as the app reads it; no SDK model is built."""
+def _json_user(item: dict[str, Any], sign_in_selected: bool = False) -> DirectoryUser:
+    """A Graph user object (JSON, as `$select`ed) as the app reads it; no SDK model is built. With
+    `sign_in_selected`, a user without `signInActivity` never signed in (Graph leaves the property out for them)."""
     activity = item.get("signInActivity")
+    never = SignIn(never_signed_in=True) if sign_in_selected else None
     return DirectoryUser(
         id=item["id"], user_type=item.get("userType") or "", display_name=item.get("displayName") or "",
         mail=(item.get("mail") or "").lower(), other_mails=tuple(m.lower() for m in item.get("otherMails") or []),
         user_principal_name=item.get("userPrincipalName") or "", external_user_state=item.get("externalUserState"),
         account_enabled=item.get("accountEnabled"), created_at=_graph_date(item.get("createdDateTime")),
-        sign_in=_sign_in(activity) if "signInActivity" in item else None,
-        sponsors=tuple(s["id"] for s in item["sponsors"]) if "sponsors" in item else None)
+        sign_in=_sign_in(activity) if "signInActivity" in item else never,
+        sponsors=tuple(s["id"] for s in item["sponsors"]) if "sponsors" in item else None,
+        proxy_addresses=tuple(p.split(":", 1)[1].lower() for p in item.get("proxyAddresses") or []
+                              if p.lower().startswith("smtp:")))
+
+
+def _page_size(with_sign_in: bool, sponsors: bool) -> int:
+    """The largest page Graph serves a guest listing: 100 with `$expand`, 500 with signInActivity, else 999."""
+    return EXPAND_PAGE if sponsors else SIGN_IN_PAGE if with_sign_in else GUEST_PAGE
 
 
 def _json_group(item: dict[str, Any]) -> GroupFacts:
     """A Graph group object (JSON) as far as member writes go."""
-    return GroupFacts(group_types=tuple(item.get("groupTypes") or ()),
+    return GroupFacts(group_types=tuple(item.get("groupTypes") or ()), mail_enabled=bool(item.get("mailEnabled")),
                       on_premises_sync_enabled=bool(item.get("onPremisesSyncEnabled")),
                       is_assignable_to_role=bool(item.get("isAssignableToRole")))
 
@@ -227,8 +275,11 @@ class GraphDirectory:
     async def _call(self, action: str, operation: Callable[[], Awaitable[T]],
                     requests: int | Callable[[], int] = 1) -> T:
         """Run `operation` (one Graph request, carrying `requests` requests: a number, or a function giving it at each
-        attempt) under the throttle pause, the adaptive limiter, the send pacer and the retry policy."""
+        attempt) under the throttle pause, the adaptive limiter, the send pacer and the retry policy. The error it
+        ends with carries `maybe_applied` when any attempt's answer left its outcome unknown (a 503 retried into a
+        429, say: the write may have been made by the first)."""
         policy = self._retry
+        uncertain = False
         deadline = time.monotonic() + policy.budget_seconds
         retrying = AsyncRetrying(
             retry=retry_if_exception_type(GraphUnavailable), reraise=True,
@@ -246,7 +297,12 @@ class GraphDirectory:
                         self._slots.succeeded()
                         return result
                     except (APIError, httpx.TransportError) as exc:
-                        raise self._throttled(translate(exc, action)) from None
+                        error = self._throttled(translate(exc, action))
+                        uncertain = uncertain or outcome_unknown(error)
+                        error.maybe_applied = uncertain
+                        raise error from None
+                    except AzureError as exc:  # the credential's: no Graph token, Graph never asked (not retried)
+                        raise translate(exc, action) from exc
         raise AssertionError("unreachable")
 
     def _throttled(self, error: GraphError) -> GraphError:
@@ -269,11 +325,11 @@ class GraphDirectory:
         query = UsersRequestBuilder.UsersRequestBuilderGetQueryParameters(
             filter=(f"mail eq {literal} or otherMails/any(m:m eq {literal}) or userPrincipalName eq {literal} "
                     f"or proxyAddresses/any(p:p eq {odata_string('SMTP:' + email)})"),
-            select=USER_FIELDS, top=5)
+            select=[*USER_FIELDS, "proxyAddresses"], top=LOOKUP_PAGE)
         body = await self._send("find user", self._client.users.to_get_request_information(
             RequestConfiguration(query_parameters=query)))
         users = [_json_user(item) for item in _json_page(body)[0]]
-        users.sort(key=lambda user: (not user.is_guest, user.id))
+        users.sort(key=lambda user: (user.lookup_rank(email), user.id))  # a member who owns it wins
         return users[0] if users else None
 
     async def get_user(self, user_id: str) -> DirectoryUser | None:
@@ -286,12 +342,35 @@ class GraphDirectory:
             return None
         return _json_user(body) if body else None
 
+    async def get_users(self, user_ids: Sequence[str]) -> dict[str, DirectoryUser | None]:
+        query = UserItemRequestBuilder.UserItemRequestBuilderGetQueryParameters(select=USER_FIELDS)
+        steps = {str(n): ("get user", self._client.users.by_user_id(user_id).to_get_request_information(
+            RequestConfiguration(query_parameters=query))) for n, user_id in enumerate(user_ids)}
+        ids, bodies = list(steps), dict[str, Any]()
+        parts = await asyncio.gather(*(
+            self._send_independent({i: steps[i] for i in ids[start:start + MAX_ITEMS]}, bodies, "get users")
+            for start in range(0, len(ids), MAX_ITEMS)))
+        users: dict[str, DirectoryUser | None] = {}
+        for step_id, error in (pair for part in parts for pair in part.items()):
+            user_id = user_ids[int(step_id)]
+            if error is None:
+                users[user_id] = _json_user(bodies[step_id]) if bodies.get(step_id) else None
+            elif isinstance(error, GraphNotFound):
+                users[user_id] = None
+            else:
+                raise error
+        return users
+
     async def invite(self, request: InvitationRequest) -> Invitation:
         info = _json_request(Method.POST, self._client.invitations, _invitation_body(request))
         try:
             body = await self._send("invite", info)
         except (GraphNotFound, GraphBadRequest) as exc:
             raise _sponsor_refusal(exc, request.sponsors) from None
+        except GraphError as exc:
+            if exc.graph_status == 403:
+                raise _invitation_refusal(exc, request.email) from None
+            raise
         return _json_invitation(body)
 
     async def add_sponsor(self, user_id: str, sponsor_id: str) -> None:
@@ -330,32 +409,40 @@ class GraphDirectory:
             "revoke": user.revoke_sign_in_sessions.to_post_request_information()})
 
     async def _send_batch(self, action: str, steps: dict[str, RequestInformation]) -> dict[str, dict[str, Any]]:
-        """Send `steps` as $batch items, each depending on the one before, through `_call` (throttle pause, adaptive
-        limiter, send pacer, retry policy: as many requests as steps), in an envelope shared with the other calls
-        in flight that send theirs in the same turn of the event loop (`SharedEnvelopes`); return every step's answer
-        by id. The first step that failed raises what its single call would (`translate()`; a 424 is never the
-        cause, the step before it is), so a 429/503/504 of any step retries the steps: each must be idempotent."""
-        items = [self._batch_item(step_id, info, previous)
-                 for (step_id, info), previous in zip(steps.items(), [None, *steps])]
+        """Send `steps` as one fully sequential $batch (each step depending on the one before it) in an envelope of
+        its own, never shared (a chain beside other requests is a shape Graph refuses: `batch_shape`), through
+        `_call` (throttle pause, adaptive limiter, send pacer, retry policy: as many requests as steps still to do);
+        return every step's answer by id. The first step that failed raises what its single call would
+        (`translate()`; a 424 is never the cause, the step before it is). A 429/503/504 retries the chain from that
+        step: the steps Graph answered 2xx are not sent again (a step whose outcome is unknown is, so each step must
+        be idempotent)."""
+        done: dict[str, dict[str, Any]] = {}
 
         async def send() -> dict[str, dict[str, Any]]:
-            answers = await self._envelopes.submit(items)
-            for step_id in steps:
+            waiting = [step_id for step_id in steps if step_id not in done]
+            answers = await self._send_envelope([self._batch_item(step_id, steps[step_id], previous)
+                                                 for step_id, previous in zip(waiting, [None, *waiting])])
+            for step_id in waiting:
                 answer = answers.get(step_id)
                 if answer is None:
                     raise GraphError(f"{action}: Graph's batch answer has no response for {step_id!r}")
                 note_request_id(_item_headers(answer).get("request-id"))
                 if not 200 <= int(answer.get("status") or 0) < 300:
                     raise _step_failure(answer)
-            return answers
-        return await self._call(action, send, requests=len(steps))
+                done[step_id] = answer
+            return done
+        return await self._call(action, send, requests=lambda: len(steps) - len(done))
 
-    async def _send_independent(self, steps: dict[str, tuple[str, RequestInformation]]) -> dict[str, GraphError | None]:
-        """Send `steps` (id → the action it is, its request; at most 20) as independent $batch items through `_call`
-        (as many requests as steps), in an envelope of their own sent at once (one guest's writes, which its caller
-        waits for: sharing would hold them back a turn while the caller's other work runs), and return each step's error as `translate()` makes it of its answer (None: done). The steps answered
-        429/503/504 are sent again (after the pause `_call` keeps), never the steps that ended; those still
-        throttled past the retry budget end with the GraphUnavailable `_call` gives up with."""
+    async def _send_independent(self, steps: dict[str, tuple[str, RequestInformation]],
+                                bodies: dict[str, Any] | None = None,
+                                action: str = "batch of writes") -> dict[str, GraphError | None]:
+        """Send `steps` (id → the action it is, its request; at most 20) as independent $batch items (a fully
+        parallel batch) through `_call` (as many requests as steps), in an envelope of their own sent at once (one
+        guest's writes, which its caller waits for: sharing would hold them back a turn while the caller's other
+        work runs), and return each step's error as `translate()` makes it of its answer (None: done; its body, if
+        any, into `bodies`). The steps answered 429/503/504 are sent again (after the pause `_call` keeps), never
+        the steps that ended; those still throttled past the retry budget end with the GraphUnavailable `_call`
+        gives up with."""
         items = {step_id: self._batch_item(step_id, info, None) for step_id, (_, info) in steps.items()}
         ended: dict[str, GraphError | None] = {}
 
@@ -364,26 +451,30 @@ class GraphDirectory:
             answers = await self._send_envelope([items[step_id] for step_id in waiting])
             throttled = []
             for step_id in waiting:
-                answer, action = answers.get(step_id), steps[step_id][0]
+                answer, step_action = answers.get(step_id), steps[step_id][0]
                 note_request_id(_item_headers(answer or {}).get("request-id"))
                 status = int((answer or {}).get("status") or 0)
                 if answer is None:
-                    ended[step_id] = GraphError(f"{action}: Graph's batch answer has no response for {step_id!r}")
+                    ended[step_id] = GraphError(f"{step_action}: Graph's batch answer has no response for {step_id!r}")
                 elif status in _TRANSIENT:
                     throttled.append(answer)
                 else:
-                    ended[step_id] = None if 200 <= status < 300 else translate(_step_failure(answer), action)
+                    ended[step_id] = None if 200 <= status < 300 else translate(_step_failure(answer), step_action)
+                    if bodies is not None and ended[step_id] is None:
+                        bodies[step_id] = answer.get("body")
             if throttled:
                 raise _step_failure(max(throttled, key=_throttle_weight))
         try:
-            await self._call("batch of writes", send, requests=lambda: len(items) - len(ended))
+            await self._call(action, send, requests=lambda: len(items) - len(ended))
         except GraphError as exc:
             ended.update({step_id: exc for step_id in items if step_id not in ended})
         return ended
 
     async def _send_envelope(self, items: list[Item]) -> dict[str, Answer]:
-        """One POST /$batch of the items of the calls in flight (each holds its own limiter slot and went through
-        the pacer for its items); every item's answer is shown to the pacer. Raises what the SDK raises."""
+        """One POST /$batch of the items (of one call, or of the calls in flight: each holds its own limiter slot and
+        went through the pacer for its items); every item's answer is shown to the pacer. Raises RefusedBatchShape,
+        sending nothing, for a shape Graph refuses whole (`batch_shape`); else what the SDK raises."""
+        batch_shape(items)
         batch = RequestInformation(Method.POST, "{+baseurl}/$batch", {})
         batch.headers.try_add("Accept", "application/json")
         batch.set_stream_content(json.dumps({"requests": items}).encode(), "application/json")
@@ -432,7 +523,16 @@ class GraphDirectory:
 
     async def restore_user(self, user_id: str) -> None:
         item = self._client.directory.deleted_items.by_directory_object_id(user_id)
-        await self._send("restore user", item.restore.to_post_request_information())
+        try:
+            await self._send("restore user", item.restore.to_post_request_information())
+        except GraphBadRequest as exc:
+            if _UPN_TAKEN in (exc.graph_message or "").lower():
+                raise GraphConflict(
+                    f"restore refused: another object in the directory now holds this guest's userPrincipalName "
+                    f"({exc.graph_message}). Rename or delete that object in Entra ID, then restore again",
+                    graph_status=exc.graph_status, graph_code=exc.graph_code, graph_message=exc.graph_message,
+                    request_id=exc.request_id) from None
+            raise
 
     # --- groups ----------------------------------------------------------------------------------
     async def add_member(self, group_id: str, user_id: str) -> None:
@@ -502,6 +602,13 @@ class GraphDirectory:
             return False
         return True
 
+    async def group_problem(self, group_id: str) -> str:
+        try:
+            group = _json_group(await self._get_group("get group", group_id, GROUP_REFUSAL_FIELDS))
+        except GraphNotFound:
+            return "the group does not exist"
+        return group_refusal(group)
+
     async def apply_changes(self, changes: UserChanges) -> list[ChangeOutcome]:
         writes = changes.changes
         steps = {str(n): (_CHANGE_ACTIONS[change.kind], self._change_request(changes, change))
@@ -565,16 +672,18 @@ class GraphDirectory:
     async def _guest_pages(self, with_sign_in: bool, sponsors: bool) -> tuple[list[DirectoryUser], int]:
         query = UsersRequestBuilder.UsersRequestBuilderGetQueryParameters(
             filter="userType eq 'Guest'", select=GUEST_PASS_FIELDS + (["signInActivity"] if with_sign_in else []),
-            top=SIGN_IN_PAGE if with_sign_in else GUEST_PAGE, expand=["sponsors($select=id)"] if sponsors else None)
+            top=_page_size(with_sign_in, sponsors), expand=["sponsors($select=id)"] if sponsors else None)
         first = self._client.users.to_get_request_information(RequestConfiguration(query_parameters=query))
         items, requests = await self._pages("list guests", first, self._client.users.with_url)
-        return [_json_user(item) for item in items], requests
+        return [_json_user(item, sign_in_selected=with_sign_in) for item in items], requests
 
     async def transitive_member_ids(self, group_id: str) -> set[str]:
+        # The OData cast (/microsoft.graph.user) is an advanced query: group-list-transitivemembers.md says the
+        # ConsistencyLevel: eventual header and $count=true are required with it, on every page.
         members = self._client.groups.by_group_id(group_id).transitive_members.graph_user
-        query = members.GraphUserRequestBuilderGetQueryParameters(select=["id"], top=GUEST_PAGE)
+        query = members.GraphUserRequestBuilderGetQueryParameters(select=["id"], top=GUEST_PAGE, count=True)
         first = members.to_get_request_information(RequestConfiguration(query_parameters=query))
-        items, _ = await self._pages("list transitive members", first, members.with_url)
+        items, _ = await self._pages("list transitive members", first, members.with_url, ADVANCED_QUERY)
         return {item["id"] for item in items}
 
     async def sponsor_ids(self, user_id: str) -> tuple[str, ...]:
@@ -584,12 +693,15 @@ class GraphDirectory:
         items, _ = await self._pages("list sponsors", first, sponsors.with_url)
         return tuple(item["id"] for item in items)
 
-    async def _pages(self, action: str, first: Any, with_url: Callable[[str], Any]) -> tuple[list[dict[str, Any]], int]:
+    async def _pages(self, action: str, first: Any, with_url: Callable[[str], Any],
+                     headers: dict[str, str] | None = None) -> tuple[list[dict[str, Any]], int]:
         """Follow @odata.nextLink from `first`, reading raw JSON pages through the SDK's adapter (auth,
-        middleware and error mapping kept; no model parsing)."""
+        middleware and error mapping kept; no model parsing); `headers` go with every page."""
         items: list[dict[str, Any]] = []
         info, requests = first, 0
         while info is not None:
+            for name, value in (headers or {}).items():
+                info.headers.try_add(name, value)
             page, link = _json_page(await self._send(action, info))
             requests += 1
             items.extend(page)
@@ -607,6 +719,18 @@ def _sponsor_refusal(error: GraphError, sponsors: tuple[str, ...]) -> GraphError
         who = f"the sponsor {named[0]}" if named else "a sponsor"
         return rejected(error, f"{who} does not exist in the directory")
     return error
+
+
+def _invitation_refusal(error: GraphError, email: str) -> GraphPolicyRefusal:
+    """Graph's 403 for an invitation: the tenant's external collaboration settings refuse the address's domain (or
+    the app lacks User.Invite.All); invitation-post.md is silent on the code, so any 403 is this refusal."""
+    domain = email.rpartition("@")[2]
+    return GraphPolicyRefusal(
+        f"Graph refused to invite an address of {domain} ({error.graph_code}: {error.graph_message}). The tenant's "
+        f"external collaboration settings may not allow invitations to this domain (Entra ID > External Identities >"
+        f" External collaboration settings), or the app's identity lacks User.Invite.All",
+        graph_status=error.graph_status, graph_code=error.graph_code, graph_message=error.graph_message,
+        request_id=error.request_id)
 
 
 def _batch_answers(body: dict[str, Any]) -> dict[str, dict[str, Any]]:

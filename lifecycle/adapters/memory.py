@@ -12,8 +12,9 @@ from lifecycle.adapters import table_codec as codec
 from lifecycle.domain.model import EmailClaim, Guest, IndexKind
 from lifecycle.domain.planning import SignIn
 from lifecycle.errors import (
-    ConcurrencyConflict, GraphBadRequest, GraphError, GraphNotFound, GraphRejectedInput, GraphUnavailable,
-    InvalidRequest,
+    ConcurrencyConflict, GraphBadRequest, GraphConflict, GraphError, GraphNotFound, GraphPolicyRefusal,
+    GraphRejectedInput, GraphUnavailable,
+    InvalidRequest, UnreadableRecord,
 )
 from lifecycle.ports import (
     AuditEntry, Change, ChangeOutcome, DirectoryUser, Event, GuestListing, GuestQuery, IdempotencyRecord, Invitation,
@@ -33,18 +34,26 @@ def _etag() -> str:
 
 
 class InMemoryGuestStore:
-    """GuestStore in a dict, with the same ETag and index rules as the Table adapter."""
+    """GuestStore in a dict, with the same ETag and index rules as the Table adapter. `damaged` holds the ids of
+    stored rows that cannot be read (id -> why), as a hand-edited Table row: `get` raises UnreadableRecord for
+    them, and an unfiltered listing names them in `Page.unreadable`."""
 
     def __init__(self) -> None:
         self.guests: dict[str, Guest] = {}
         self.claims: dict[str, EmailClaim] = {}
         self.index: dict[str, set[str]] = {}
         self.outbox: list[Event] = []
+        self.damaged: dict[str, str] = {}
 
     async def ping(self) -> None:
         return None
 
     async def get(self, guest_id: str) -> Guest | None:
+        if guest_id in self.damaged:
+            reason = self.damaged[guest_id]
+            raise UnreadableRecord(f"the stored record of guest '{guest_id}' cannot be read ({reason}); an operator "
+                                   "must repair or remove its row in the guests table",
+                                   details=[{"guestId": guest_id, "reason": reason}])
         return self.guests.get(guest_id)
 
     async def get_claim(self, email: str) -> EmailClaim | None:
@@ -114,9 +123,15 @@ class InMemoryGuestStore:
                             key=lambda g: g.expires_at)  # type: ignore[arg-type, return-value]
         if query.email:
             return Page(guests, None)
+        if query.state or query.expiring_before:  # a damaged row's state and dates are unknown: not listed
+            rows: list[Guest | str] = list(guests)
+        else:
+            rows = sorted([*guests, *self.damaged], key=lambda row: row if isinstance(row, str) else row.id)
         start = _offset(query.continuation_token)
         end = start + query.page_size
-        return Page(guests[start:end], f"{_TOKEN_PREFIX}{end}" if end < len(guests) else None)
+        page = rows[start:end]
+        return Page([g for g in page if isinstance(g, Guest)], f"{_TOKEN_PREFIX}{end}" if end < len(rows) else None,
+                    tuple((row, self.damaged[row]) for row in page if isinstance(row, str)))
 
     async def due(self, kind: IndexKind, until: datetime, limit: int) -> list[str]:
         low, high = codec.index_bounds(kind, until)
@@ -171,6 +186,8 @@ class InMemoryDirectory:
         self.users: dict[str, dict[str, Any]] = {}
         self.deleted: dict[str, dict[str, Any]] = {}
         self.groups: dict[str, set[str]] = {}
+        self.refused_domains: set[str] = set()  # domains the tenant's external collaboration settings refuse
+        self.read_only_groups: dict[str, str] = {}  # group id -> why Graph refuses its members (mail-enabled, ...)
         self.writes: list[tuple[str, str]] = []
         self.premium = True
         self.unreplicated: set[str] = set()
@@ -195,15 +212,16 @@ class InMemoryDirectory:
     def _view(user: dict[str, Any], with_sign_in: bool = False, sponsors: bool = False) -> DirectoryUser:
         return DirectoryUser(id=user["id"], user_type=user["userType"], display_name=user.get("displayName", ""),
                              mail=user["mail"], other_mails=tuple(user.get("otherMails", ())),
-                             external_user_state=user.get("externalUserState"),
+                             user_principal_name=user.get("userPrincipalName") or "",
+                             proxy_addresses=tuple(_smtp(user)), external_user_state=user.get("externalUserState"),
                              account_enabled=user.get("accountEnabled"), created_at=user.get("createdDateTime"),
-                             sign_in=(user.get("signInActivity") or SignIn()) if with_sign_in else None,
+                             sign_in=_sign_in(user) if with_sign_in else None,
                              sponsors=tuple(user.get("sponsors", ()))[:20] if sponsors else None)
 
     async def list_guests(self, sign_in_activity: bool, sponsors: bool = False) -> GuestListing:
         guests = [u for u in self.users.values() if u["userType"] == "Guest"]
         with_sign_in = sign_in_activity and self.premium
-        requests = max(1, math.ceil(len(guests) / (500 if with_sign_in else 999)))
+        requests = max(1, math.ceil(len(guests) / (100 if sponsors else 500 if with_sign_in else 999)))
         self.list_requests += requests
         users = [self._view(u, with_sign_in, sponsors) for u in guests]
         if sign_in_activity and not self.premium:
@@ -231,18 +249,25 @@ class InMemoryDirectory:
         return tuple(self._user(user_id).get("sponsors", ()))
 
     async def find_user_by_email(self, email: str) -> DirectoryUser | None:
-        """As Graph's lookup: mail, otherMails, userPrincipalName or an SMTP proxy address, whatever the case; a
-        guest before a member."""
+        """As Graph's lookup: mail, otherMails, userPrincipalName or an SMTP proxy address, whatever the case; the
+        first by `DirectoryUser.lookup_rank` (a member owning the address, a guest, a member listing it), then id."""
         wanted = email.lower()
-        found = [u for u in self.users.values() if wanted in _addresses(u)]
-        found.sort(key=lambda u: (u["userType"] != "Guest", u["id"]))
-        return self._view(found[0]) if found else None
+        found = [self._view(u) for u in self.users.values() if wanted in _addresses(u)]
+        found.sort(key=lambda user: (user.lookup_rank(email), user.id))
+        return found[0] if found else None
 
     async def get_user(self, user_id: str) -> DirectoryUser | None:
         return self._view(self.users[user_id]) if user_id in self.users else None
 
+    async def get_users(self, user_ids: Sequence[str]) -> dict[str, DirectoryUser | None]:
+        return {user_id: await self.get_user(user_id) for user_id in user_ids}
+
     async def invite(self, request: InvitationRequest) -> Invitation:
         self.writes.append(("invite", request.email))
+        if request.email.rpartition("@")[2].lower() in self.refused_domains:
+            raise GraphPolicyRefusal(f"invitations to {request.email.rpartition('@')[2]} are not allowed",
+                                     graph_status=403, graph_code="Authorization_RequestDenied",
+                                     graph_message="The tenant's external collaboration settings block this domain.")
         existing = await self.find_user_by_email(request.email)
         if existing is not None and not existing.is_guest:
             raise GraphBadRequest("The invited user already exists in the directory as object ID: " + existing.id)
@@ -277,12 +302,16 @@ class InMemoryDirectory:
         self._user(user_id)["revokedAt"] = True
 
     async def block_sign_in(self, user_id: str) -> None:
-        """As the Graph adapter's one $batch: disable, then revoke; a throttled step (see `throttled`) retries both,
-        up to the adapter's attempts; an unknown user raises GraphNotFound at the disable, before any change."""
+        """As the Graph adapter's one sequential $batch: disable, then revoke; a throttled step (see `throttled`) is
+        sent again from that step (a done disable is not), up to the adapter's attempts; an unknown user raises
+        GraphNotFound at the disable, before any change."""
+        disabled = False
         for _ in range(_BATCH_ATTEMPTS):
-            if not self._step("update", user_id):
-                continue
-            self._user(user_id)["accountEnabled"] = False
+            if not disabled:
+                if not self._step("update", user_id):
+                    continue
+                self._user(user_id)["accountEnabled"] = False
+                disabled = True
             if self._step("revoke", user_id):
                 self._user(user_id)["revokedAt"] = True
                 return
@@ -310,6 +339,12 @@ class InMemoryDirectory:
         self.writes.append(("restore", user_id))
         if user_id not in self.deleted:
             raise GraphNotFound(f"deleted user {user_id} not found")
+        name = (self.deleted[user_id].get("userPrincipalName") or "").lower()
+        if name and any((user.get("userPrincipalName") or "").lower() == name for user in self.users.values()):
+            raise GraphConflict(f"restore refused: another object now holds {name}", graph_status=400,
+                                graph_code="Request_BadRequest", graph_message=(
+                                    "Another object with the same value for property userPrincipalName already "
+                                    "exists."))
         self.users[user_id] = self.deleted.pop(user_id)
 
     async def add_member(self, group_id: str, user_id: str) -> None:
@@ -317,6 +352,7 @@ class InMemoryDirectory:
         if group_id not in self.groups:
             raise GraphRejectedInput(f"group {group_id} not found", reason="the group no longer exists",
                                      graph_status=404, graph_code="Request_ResourceNotFound")
+        self._refuse_read_only(group_id)
         if {group_id, user_id} & self.unreplicated:
             raise GraphNotFound(f"an object of {group_id}/{user_id} is not visible yet", graph_status=404)
         self._user(user_id)
@@ -326,10 +362,22 @@ class InMemoryDirectory:
         self.writes.append(("remove", f"{group_id}/{user_id}"))
         if group_id not in self.groups:
             raise GraphNotFound(f"group {group_id} not found")
+        self._refuse_read_only(group_id)
         self.groups[group_id].discard(user_id)
 
     async def group_exists(self, group_id: str) -> bool:
         return group_id in self.groups
+
+    async def group_problem(self, group_id: str) -> str:
+        if group_id not in self.groups:
+            return "the group does not exist"
+        return self.read_only_groups.get(group_id, "")
+
+    def _refuse_read_only(self, group_id: str) -> None:
+        """As Graph answers a member write on a group it will not change (403), read by the adapter as final."""
+        if reason := self.read_only_groups.get(group_id):
+            raise GraphRejectedInput(f"group {group_id} refuses member writes ({reason})", reason=reason,
+                                     graph_status=403, graph_code="Authorization_RequestDenied")
 
     async def apply_changes(self, changes: UserChanges) -> list[ChangeOutcome]:
         """As the Graph adapter: each write ends as its single call would; a throttled write (its kind in
@@ -363,10 +411,14 @@ class InMemoryDirectory:
         return None
 
 
+def _smtp(user: dict[str, Any]) -> list[str]:
+    """The user's SMTP proxy addresses, without their prefix."""
+    return [p.split(":", 1)[1] for p in user.get("proxyAddresses", ()) if p.lower().startswith("smtp:")]
+
+
 def _addresses(user: dict[str, Any]) -> set[str]:
-    proxies = [p.removeprefix("SMTP:").removeprefix("smtp:") for p in user.get("proxyAddresses", ())]
-    return {a.lower() for a in [user["mail"], *user.get("otherMails", ()), user.get("userPrincipalName", ""), *proxies]
-            if a}
+    found = [user["mail"], *user.get("otherMails", ()), user.get("userPrincipalName", ""), *_smtp(user)]
+    return {a.lower() for a in found if a}
 
 
 class InMemoryEventPublisher:
@@ -418,3 +470,9 @@ if TYPE_CHECKING:  # mypy holds each fake to its port's signatures (the real ada
     _directory: Directory = InMemoryDirectory()
     _publisher: EventPublisher = InMemoryEventPublisher()
     _keys: IdempotencyStore = InMemoryIdempotencyStore()
+
+
+def _sign_in(user: dict[str, Any]) -> SignIn:
+    """The user's signInActivity as a listing that selected it reads it: none stored means never signed in."""
+    activity: SignIn | None = user.get("signInActivity")
+    return activity if activity is not None else SignIn(never_signed_in=True)

@@ -1,4 +1,6 @@
-"""Azure Storage Queue adapter for lifecycle events (CloudEvents 1.0 JSON). SDK errors never leave it."""
+"""Azure Storage Queue adapter for lifecycle events (CloudEvents 1.0 JSON). SDK errors never leave it: publishing
+raises StorageUnavailable, or IdentityUnavailable when the app's identity gives no storage token; building raises
+ConfigurationError naming a storage setting that is missing or cannot be used."""
 from __future__ import annotations
 
 import asyncio
@@ -9,6 +11,8 @@ from azure.core.credentials_async import AsyncTokenCredential
 from azure.core.exceptions import AzureError, ResourceExistsError
 from azure.storage.queue.aio import QueueClient
 
+from lifecycle.adapters.identity import STORAGE, identity_unavailable, token_failure
+from lifecycle.adapters.tables import CONNECTION_STRING, ENDPOINT, malformed, no_storage
 from lifecycle.adapters.transport import proxy_settings
 from lifecycle.config import Settings
 from lifecycle.errors import ConfigurationError, StorageUnavailable
@@ -31,7 +35,7 @@ def queue_endpoint(settings: Settings) -> str:
     if settings.queues_endpoint:
         return settings.queues_endpoint
     if not settings.tables_endpoint:
-        raise ConfigurationError("set LIFECYCLE_TABLES_CONNECTION_STRING or LIFECYCLE_TABLES_ENDPOINT")
+        raise no_storage()
     return settings.tables_endpoint.replace(".table.", ".queue.", 1)
 
 
@@ -40,15 +44,23 @@ class QueueEventPublisher:
 
     def __init__(self, settings: Settings, credential: AsyncTokenCredential | None) -> None:
         if settings.tables_connection_string:
-            url = QueueClient.from_connection_string(settings.tables_connection_string, settings.events_queue).url
-            self._client = QueueClient.from_connection_string(settings.tables_connection_string,
-                                                              settings.events_queue, **_RETRY, **proxy_settings(url))
+            try:
+                url = QueueClient.from_connection_string(settings.tables_connection_string, settings.events_queue).url
+                self._client = QueueClient.from_connection_string(
+                    settings.tables_connection_string, settings.events_queue, **_RETRY, **proxy_settings(url))
+            except ValueError:
+                raise malformed(CONNECTION_STRING, "it is not a Storage connection string (AccountName and "
+                                "AccountKey, or UseDevelopmentStorage=true)") from None
         elif credential is None:
-            raise ConfigurationError("LIFECYCLE_TABLES_ENDPOINT needs the managed identity's credential")
+            raise ConfigurationError(f"{ENDPOINT} needs the managed identity's credential", settings=(ENDPOINT,))
         else:
             endpoint = queue_endpoint(settings)
-            self._client = QueueClient(endpoint, settings.events_queue, credential=credential, **_RETRY,
-                                       **proxy_settings(endpoint))
+            setting = "LIFECYCLE_QUEUES_ENDPOINT" if settings.queues_endpoint else ENDPOINT
+            try:
+                self._client = QueueClient(endpoint, settings.events_queue, credential=credential, **_RETRY,
+                                           **proxy_settings(endpoint))
+            except ValueError:
+                raise malformed(setting, "it is not a storage service URL") from None
         self._created = False
         self._creating: asyncio.Lock | None = None
 
@@ -57,6 +69,8 @@ class QueueEventPublisher:
             await self._ensure_queue()
             await self._client.send_message(json.dumps(cloud_event(event), default=str))
         except AzureError as exc:
+            if token_failure(exc) is not None:
+                raise identity_unavailable("event queue", STORAGE, exc) from exc
             raise StorageUnavailable(f"event queue: {type(exc).__name__}", retry_after=10) from exc
 
     async def _ensure_queue(self) -> None:

@@ -16,17 +16,21 @@ from typing import Any
 from azure.core import MatchConditions
 from azure.core.credentials_async import AsyncTokenCredential
 from azure.core.exceptions import (
-    AzureError, HttpResponseError, ResourceExistsError, ResourceModifiedError, ResourceNotFoundError,
+    AzureError, ClientAuthenticationError, HttpResponseError, ResourceExistsError, ResourceModifiedError,
+    ResourceNotFoundError,
 )
 from azure.data.tables import TableTransactionError, UpdateMode
 from azure.data.tables.aio import TableClient, TableServiceClient
 
 from lifecycle.adapters import table_codec as codec
 from lifecycle.adapters.group_commit import GroupCommit
+from lifecycle.adapters.identity import STORAGE, identity_unavailable, token_failure
 from lifecycle.adapters.transport import proxy_settings
 from lifecycle.config import Settings
 from lifecycle.domain.model import TRACKED_STATES, EmailClaim, Guest, IndexKind
-from lifecycle.errors import ConcurrencyConflict, ConfigurationError, InvalidRequest, NotFound, StorageUnavailable
+from lifecycle.errors import (
+    ConcurrencyConflict, ConfigurationError, InvalidRequest, NotFound, StorageUnavailable, UnreadableRecord,
+)
 from lifecycle.ports import AuditEntry, Event, GuestQuery, IdempotencyRecord, Page, storable_details
 
 _RETRY: dict[str, Any] = {"retry_total": 2, "retry_backoff_factor": 0.3, "connection_timeout": 5, "read_timeout": 20}
@@ -50,32 +54,72 @@ def within_limits(entity: dict[str, Any]) -> dict[str, Any]:
     return entity
 
 
+_UNREADABLE = (KeyError, TypeError, ValueError, OverflowError)  # what decoding a damaged row raises
+
+
+def _decoded(entity: dict[str, Any]) -> Guest:
+    """The record a stored row holds; UnreadableRecord naming it when the row cannot be read."""
+    try:
+        return codec.entity_to_guest(entity)
+    except _UNREADABLE as exc:
+        name = str(entity.get("Id") or entity.get("RowKey"))
+        reason = f"{type(exc).__name__}: {exc}"[:500]
+        raise UnreadableRecord(f"the stored record of guest '{name}' cannot be read ({reason}); an operator must "
+                               "repair or remove its row in the guests table", details=[{"guestId": name,
+                                                                                         "reason": reason}]) from None
+
+
 def _error_code(exc: HttpResponseError) -> str | None:
     """The storage error code: on the exception (transactions) or in the `x-ms-error-code` response header."""
     response = getattr(exc, "response", None)
     return getattr(exc, "error_code", None) or (response.headers.get("x-ms-error-code") if response else None)
 
 
+CONNECTION_STRING = "LIFECYCLE_TABLES_CONNECTION_STRING"
+ENDPOINT = "LIFECYCLE_TABLES_ENDPOINT"
+
+
+def no_storage() -> ConfigurationError:
+    return ConfigurationError(f"set {CONNECTION_STRING} or {ENDPOINT}", settings=(CONNECTION_STRING, ENDPOINT))
+
+
+def malformed(setting: str, what: str) -> ConfigurationError:
+    """A storage setting the SDK cannot use, named (its value never shown: a connection string holds a key)."""
+    return ConfigurationError(f"{setting} cannot be used: {what}", settings=(setting,))
+
+
 def build_service_client(settings: Settings, credential: AsyncTokenCredential | None) -> TableServiceClient:
-    """A connection string when one is set (Azurite, development), else the endpoint with the managed identity."""
+    """A connection string when one is set (Azurite, development), else the endpoint with the managed identity.
+    Raises ConfigurationError naming the setting when neither is set or the one set cannot be parsed."""
     if settings.tables_connection_string:
-        url = TableServiceClient.from_connection_string(settings.tables_connection_string).url
-        return TableServiceClient.from_connection_string(settings.tables_connection_string, **_RETRY,
-                                                         **proxy_settings(url))
+        try:
+            url = TableServiceClient.from_connection_string(settings.tables_connection_string).url
+            return TableServiceClient.from_connection_string(settings.tables_connection_string, **_RETRY,
+                                                             **proxy_settings(url))
+        except ValueError:
+            raise malformed(CONNECTION_STRING, "it is not a Table Storage connection string (AccountName and "
+                            "AccountKey, or UseDevelopmentStorage=true)") from None
     if not settings.tables_endpoint:
-        raise ConfigurationError("set LIFECYCLE_TABLES_CONNECTION_STRING or LIFECYCLE_TABLES_ENDPOINT")
+        raise no_storage()
     if credential is None:
-        raise ConfigurationError("LIFECYCLE_TABLES_ENDPOINT needs the managed identity's credential")
-    return TableServiceClient(settings.tables_endpoint, credential=credential, **_RETRY,
-                              **proxy_settings(settings.tables_endpoint))
+        raise ConfigurationError(f"{ENDPOINT} needs the managed identity's credential", settings=(ENDPOINT,))
+    try:
+        return TableServiceClient(settings.tables_endpoint, credential=credential, **_RETRY,
+                                  **proxy_settings(settings.tables_endpoint))
+    except ValueError:
+        raise malformed(ENDPOINT, "it is not a table service URL") from None
 
 
 @asynccontextmanager
 async def storage_errors(action: str) -> AsyncIterator[None]:
     """Translate storage SDK errors into the project's errors: a missing table or row is NotFound (404), never an
-    outage."""
+    outage; no token from the app's identity is IdentityUnavailable (503, storage was never asked)."""
     try:
         yield
+    except ClientAuthenticationError as exc:  # the credential's failure, or storage refusing the token (401/403)
+        if token_failure(exc) is not None:
+            raise identity_unavailable(action, STORAGE, exc) from exc
+        raise StorageUnavailable(f"{action}: storage answered {exc.status_code}", retry_after=5) from exc
     except (ResourceModifiedError, ResourceExistsError) as exc:
         raise ConcurrencyConflict(f"{action}: the record was changed by another request; retry") from exc
     except ResourceNotFoundError as exc:
@@ -189,7 +233,7 @@ class TableGuestStore:
         entity = await self._get_entity(codec.guest_key(guest_id))
         if entity is None:
             return None
-        guest = codec.entity_to_guest(entity)
+        guest = _decoded(entity)
         self._remember(guest.id, guest.etag, codec.stored_index_rows(entity))
         return guest
 
@@ -288,8 +332,8 @@ class TableGuestStore:
     async def query(self, query: GuestQuery) -> Page:
         if query.email:
             claim = await self.get_claim(query.email)
-            guest = await self.get(claim.guest_id) if claim and claim.is_linked else None
-            return Page([guest] if guest and _matches(guest, query) else [], None)
+            found, unreadable = await self._readable([claim.guest_id] if claim and claim.is_linked else [])
+            return Page([g for g in found if _matches(g, query)], None, unreadable)
         if query.expiring_before:
             return await self._query_expiring(query, query.expiring_before)
         return await self._query_records(query)
@@ -304,20 +348,32 @@ class TableGuestStore:
         guests, unreadable = [], []
         for entity in entities:
             try:
-                guest = codec.entity_to_guest(entity)
+                guest = _decoded(entity)
                 self._remember(guest.id, guest.etag, codec.stored_index_rows(entity))
                 guests.append(guest)
-            except (KeyError, TypeError, ValueError, OverflowError) as exc:  # one bad row never hides the others
-                unreadable.append((str(entity.get("Id") or entity.get("RowKey")), f"{type(exc).__name__}: {exc}"))
+            except UnreadableRecord as exc:  # one bad row never hides the others
+                unreadable.append((exc.details[0]["guestId"], exc.details[0]["reason"]))
         return Page(guests, token, tuple(unreadable))
+
+    async def _readable(self, guest_ids: list[str]) -> tuple[list[Guest], tuple[tuple[str, str], ...]]:
+        """The records of these ids that exist, and (id, why) of those whose row cannot be read."""
+        guests, unreadable = [], []
+        for guest_id in guest_ids:
+            try:
+                guest = await self.get(guest_id)
+            except UnreadableRecord as exc:
+                unreadable.append((guest_id, exc.details[0]["reason"]))
+                continue
+            if guest is not None:
+                guests.append(guest)
+        return guests, tuple(unreadable)
 
     async def _query_expiring(self, query: GuestQuery, before: datetime) -> Page:
         low, _ = codec.index_bounds(IndexKind.EXPIRES, before)
         params = {"pk": codec.PARTITION, "lo": low, "hi": f"{low}{codec.stamp(before)}"}  # strictly before
         rows, token = await self._page("PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi", params, query)
-        found = [await self.get(row["GuestId"]) for row in rows]
-        guests = [guest for guest in found if guest and _matches(guest, query)]
-        return Page(guests, token)
+        found, unreadable = await self._readable([row["GuestId"] for row in rows])
+        return Page([guest for guest in found if _matches(guest, query)], token, unreadable)
 
     async def _page(self, text: str, params: dict[str, Any], query: GuestQuery) -> tuple[list[Any], str | None]:
         client = await self._client()

@@ -195,6 +195,28 @@ class Guest:
             return self
         return self._touch(now, state=GuestState.DELETED, deleted_at=now)
 
+    def disabled_outside(self, now: datetime) -> "Guest":
+        """The account was blocked outside the app: recorded as disabled by hand (never deleted by the sweep)."""
+        return self.disable(now, DisabledReason.MANUAL) if self.is_live else self
+
+    def enabled_outside(self, now: datetime) -> "Guest":
+        """The account was unblocked outside the app (an admin in the Entra portal): recorded as enabled."""
+        return self.enable(now) if self.state is GuestState.DISABLED else self
+
+    def restored_outside(self, now: datetime, enabled: bool, redeemed: bool) -> "Guest":
+        """The user is back in the directory although the record says deleted (restored in the portal, or a restore
+        whose answer was lost): the record takes the state Graph shows, its inactivity window starts again."""
+        if not self.is_removed:
+            return self
+        invitation = InvitationState.ACCEPTED if redeemed else self.invitation_state
+        live = GuestState.ACTIVE if invitation is InvitationState.ACCEPTED else GuestState.INVITED
+        if enabled:
+            return self._touch(now, state=live, invitation_state=invitation, deleted_at=None, purged_at=None,
+                               disabled_at=None, disabled_reason=None, activity_baseline=now)
+        return self._touch(now, state=GuestState.DISABLED, invitation_state=invitation, deleted_at=None,
+                           purged_at=None, disabled_at=self.disabled_at or now,
+                           disabled_reason=self.disabled_reason or DisabledReason.MANUAL, activity_baseline=now)
+
     def begin(self, action: str, now: datetime) -> "Guest":
         """Record the intent of a Graph write before making it (write-ahead)."""
         if self.is_busy_with_other_than(action):

@@ -42,15 +42,19 @@ class ExpiryPolicy:
     dry_run: bool = False
     override_guard: bool = False
     inactivity_days: int = 0  # 0 = no inactivity rule
+    guard_window: timedelta = timedelta(hours=24)  # what the guard counts besides this run: enforced this recently
 
 
 @dataclass(frozen=True)
 class SignIn:
-    """A user's signInActivity as Graph returns it (any date may be null)."""
+    """A user's signInActivity as Graph returns it (any date may be null). `never_signed_in`: a listing that
+    selected signInActivity, and succeeded, returned none for the user, which Graph does for a user who never signed
+    in (user-list.md / signinactivity.md): positive evidence, unlike a property present with every date null."""
 
     last_successful: datetime | None = None
     last_interactive: datetime | None = None
     last_non_interactive: datetime | None = None
+    never_signed_in: bool = False
 
     @property
     def last(self) -> datetime | None:
@@ -66,8 +70,9 @@ class SignIn:
 
 
 def sign_ins_known(sign_ins: Mapping[str, SignIn]) -> bool:
-    """False when no user has any sign-in date: a tenant that returns empty activity has not told us anything."""
-    return any(not s.empty for s in sign_ins.values())
+    """False when no user has any sign-in date and none was returned without the property (never signed in): a
+    tenant that returns every user's activity with empty dates has not told us anything."""
+    return any(not s.empty or s.never_signed_in for s in sign_ins.values())
 
 
 @dataclass(frozen=True)
@@ -173,6 +178,22 @@ def _after_disable(guest: Guest, disabled_at: datetime, reason: DisabledReason |
     return [Action(ActionKind.DELETE, guest.id, Reason.GRACE_ENDED, due, disabled_at)] if due <= now else []
 
 
+def recently_enforced(guests: Iterable[Guest], now: datetime, window: timedelta) -> list[Guest]:
+    """The guests disabled by the sweep's rules, or deleted, within `window` before `now`: what the mass-deletion
+    guard counts beside a run's own actions, so that many small runs (alternating with adoptions) cannot do what
+    one run may not. A delete is counted whoever made it (the record does not say): the guard errs on the safe side."""
+    since = now - window
+    return [g for g in guests
+            if (g.state is GuestState.DISABLED and g.disabled_reason in SWEEP_REASONS and g.disabled_at is not None
+                and g.disabled_at >= since)
+            or (g.state is GuestState.DELETED and g.deleted_at is not None and g.deleted_at >= since)]
+
+
+def _hours(window: timedelta) -> str:
+    hours = window.total_seconds() / 3600
+    return f"{hours:g} hours"
+
+
 def plan_expiry(guests: Iterable[Guest], now: datetime, policy: ExpiryPolicy, tracked: int, *,
                 sign_ins: Mapping[str, SignIn] | None = None, excluded: Mapping[str, str] | None = None) -> Plan:
     """Every due action, capped per run, refused as a whole when the mass-deletion guard trips.
@@ -181,6 +202,7 @@ def plan_expiry(guests: Iterable[Guest], now: datetime, policy: ExpiryPolicy, tr
     for anyone), and a guest missing from it gets none either. `excluded` maps guest ids to the excluded group that
     holds them: their disables and deletes are left out of the plan and listed in `Plan.excluded`."""
     excluded = excluded or {}
+    guests = list(guests)
     due, skipped = [], []
     for guest in guests:
         sign_in = None if sign_ins is None else sign_ins.get(guest.id)
@@ -199,9 +221,12 @@ def plan_expiry(guests: Iterable[Guest], now: datetime, policy: ExpiryPolicy, tr
                 continue
         actions.append(action)
     enforcing = {a.guest_id for a in due if a.kind in ENFORCING}
-    limit = tracked * policy.guard_percent / 100
-    if len(enforcing) > policy.guard_min and len(enforcing) > limit and not policy.override_guard:
-        message = (f"{len(enforcing)} guests would be disabled or deleted, more than {policy.guard_percent:g}% of "
-                   f"{tracked} tracked guests; nothing was enforced (override to proceed)")
+    recent = [g for g in recently_enforced(guests, now, policy.guard_window) if g.id not in enforcing]
+    counted, population = len(enforcing) + len(recent), tracked + sum(1 for g in recent if g.is_removed)
+    limit = population * policy.guard_percent / 100
+    if enforcing and counted > policy.guard_min and counted > limit and not policy.override_guard:
+        window = f" (with {len(recent)} enforced in the last {_hours(policy.guard_window)})" if recent else ""
+        message = (f"{counted} guests would be disabled or deleted{window}, more than {policy.guard_percent:g}% of "
+                   f"{population} tracked guests; nothing was enforced (override to proceed)")
         return Plan([], deferred=actions + deferred, guard_tripped=True, guard_message=message, excluded=skipped)
     return Plan(actions, deferred, excluded=skipped)

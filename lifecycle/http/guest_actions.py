@@ -1,4 +1,5 @@
-"""HTTP functions for lifecycle operations: disable, enable, extend, re-invite, delete, restore."""
+"""HTTP functions for lifecycle operations: disable, enable, extend, re-invite, delete, restore. Extend and re-invite
+give access again, so they run through `services.granting` (the domain lists checked on the guest's addresses)."""
 from __future__ import annotations
 
 import azure.functions as func
@@ -14,8 +15,10 @@ from lifecycle.services.operations import Operation
 bp = func.Blueprint()
 
 
-async def _run(req: func.HttpRequest, services: Services, operation: Operation) -> func.HttpResponse:
-    result = await services.operations.run(operation, route_guid(req, "id"), actor_of(req))
+async def _run(req: func.HttpRequest, services: Services, operation: Operation, *,
+               grants: bool = False) -> func.HttpResponse:
+    runner = services.granting if grants else services.operations
+    result = await runner.run(operation, route_guid(req, "id"), actor_of(req))
     return guest_response(req, result.guest, redeem_url=result.graph_result if isinstance(result.graph_result, str)
                           else None)
 
@@ -36,7 +39,7 @@ async def enable_guest(req: func.HttpRequest, services: Services) -> func.HttpRe
 @api
 async def extend_guest(req: func.HttpRequest, services: Services) -> func.HttpResponse:
     request = parse_body(req, ExtendRequest)
-    return await _run(req, services, services.operations.extending(request.expiry(services.clock())))
+    return await _run(req, services, services.operations.extending(request.expiry(services.clock())), grants=True)
 
 
 @bp.route(route="guests/{id}/reinvite", methods=["POST"])
@@ -44,7 +47,7 @@ async def extend_guest(req: func.HttpRequest, services: Services) -> func.HttpRe
 async def reinvite_guest(req: func.HttpRequest, services: Services) -> func.HttpResponse:
     request = parse_body(req, ReinviteRequest, optional=True)
     redirect = request.redirectUrl or services.settings.invite_redirect_url
-    return await _run(req, services, services.operations.reinviting(redirect))
+    return await _run(req, services, services.operations.reinviting(redirect), grants=True)
 
 
 @bp.route(route="guests/{id}", methods=["DELETE"])

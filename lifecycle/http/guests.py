@@ -7,7 +7,7 @@ from lifecycle.http.auth import actor_of
 from lifecycle.http.parsing import parse_body, parse_query, route_guid
 from lifecycle.http.pipeline import Services, api
 from lifecycle.http.responses import guest_response, json_response
-from lifecycle.http.schemas import GuestPage, GuestResource, InviteRequest, ListQuery
+from lifecycle.http.schemas import GuestPage, InviteRequest, ListQuery
 
 bp = func.Blueprint()
 
@@ -37,8 +37,7 @@ async def get_guest(req: func.HttpRequest, services: Services) -> func.HttpRespo
 @api
 async def list_guests(req: func.HttpRequest, services: Services) -> func.HttpResponse:
     page = await services.views.list(parse_query(req, ListQuery).guest_query())
-    return json_response(GuestPage(value=[GuestResource.of(g) for g in page.guests],
-                                   continuationToken=page.continuation_token))
+    return json_response(GuestPage.of(page))
 
 
 @bp.route(route="guests/{id}/groups/{groupId}", methods=["PUT"])

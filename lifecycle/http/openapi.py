@@ -52,15 +52,22 @@ ACCEPTED = ("Accepted: Graph work for this guest (group changes) is still pendin
             "This is the asynchronous polling pattern of Logic Apps and Power Automate.")
 ERRORS = {
     400: "Invalid input: body, query, route id or Idempotency-Key. `error.details` lists the fields.",
-    403: "Refused by a safety rule or policy: not a guest, group not managed, email domain not allowed.",
+    403: ("Refused by a safety rule or policy: not a guest, group not managed, email domain not allowed "
+          "(`DomainNotAllowed`: the allow and block lists judge every address of the guest: its mail, its otherMails "
+          "and its userPrincipalName)."),
     404: "No tracked guest with this id, or Graph does not know the object.",
-    409: "A concurrent change, or a request with the same Idempotency-Key still in progress. Retry later.",
+    409: ("A concurrent change, or a request with the same Idempotency-Key still in progress: retry later. Or the "
+          "guest's stored record cannot be read (`UnreadableRecord`, naming it): an operator must repair it."),
     422: ("The Idempotency-Key was already used with a different request (`IdempotencyKeyReused`), or Graph refused "
           "what the request references for good (`GraphRejectedInput`: an unknown sponsor, a group that no longer "
           "exists or refuses members: dynamic membership, synchronised from on-premises, role-assignable). "
-          "`error.details` carries Graph's own code and message and, when a guest was recorded, its id."),
+          "`error.details` carries Graph's own code and message and, when a guest was recorded, its id. Or the "
+          "change would make the guest's record hold more than it may (`LimitExceeded`: at most 5 sponsors, "
+          "Microsoft Entra's limit, and 500 groups); nothing was written, the message says what to send instead."),
     502: "Microsoft Graph refused the request for a reason that retrying will not fix.",
-    503: "Graph throttled past the retry budget, storage unreachable, or the app misconfigured. Retry later.",
+    503: "Graph throttled past the retry budget, storage unreachable, no access token from the app's identity "
+         "(`IdentityUnavailable`: the message says what to check), or the app misconfigured (`ConfigurationError`, "
+         "naming the setting). Retry later.",
 }
 
 
@@ -87,7 +94,9 @@ AUTH_SCHEMES: dict[str, AuthScheme] = {
         "Send a Microsoft Entra access token for the API's app registration as a bearer token in the "
         "Authorization header.",
         "The request did not come through App Service authentication: the Microsoft Entra token is missing or "
-        "not valid for this API."),
+        "not valid for this API. A valid caller that holds none of the app roles LIFECYCLE_HTTP_ROLES names and is "
+        "in neither LIFECYCLE_HTTP_ALLOWED_CLIENTS nor LIFECYCLE_HTTP_ALLOWED_PRINCIPALS is refused with 403 "
+        "`CallerNotAllowed`."),
 }
 READ_ERRORS = (400, 401, 404, 409, 502, 503)
 CHANGE_ERRORS = (400, 401, 403, 404, 409, 422, 502, 503)
@@ -142,12 +151,13 @@ OPERATIONS: dict[str, ApiOperation] = {
     "list_guests": ApiOperation(
         "ListGuests", "List guests",
         "Lists tracked guests, filtered by email, state or expiry, one page at a time. Pass `continuationToken` "
-        "from a page to get the next one.",
+        "from a page to get the next one. A stored record that cannot be read is left out and named in `skipped`.",
         "Guests", {200: "One page of guests."}, errors=(400, 401, 503), response=GuestPage, query=ListQuery),
     "add_guest_to_group": ApiOperation(
         "AddGuestToGroup", "Add a guest to a group",
         "Adds the guest to a managed group. Idempotent: adding a member again succeeds. Answers 202 while Graph "
-        "has not confirmed the membership yet.",
+        "has not confirmed the membership yet. Refused (403 DomainNotAllowed) when the domain lists refuse an "
+        "address of the guest.",
         "Groups", _guest_ok("The guest, now a member of the group.")),
     "remove_guest_from_group": ApiOperation(
         "RemoveGuestFromGroup", "Remove a guest from a group",
@@ -166,11 +176,12 @@ OPERATIONS: dict[str, ApiOperation] = {
     "extend_guest": ApiOperation(
         "ExtendGuest", "Extend a guest's access",
         "Moves the guest's expiry to `expiresAt`, or to `days` from now. Extending a guest disabled by expiry "
-        "re-enables it.",
+        "re-enables it. Refused (403 DomainNotAllowed) when the domain lists refuse an address of the guest.",
         "Lifecycle", _guest_ok("The guest with its new expiry."), body=ExtendRequest),
     "reinvite_guest": ApiOperation(
         "ReinviteGuest", "Re-invite a guest",
-        "Resets the guest's redemption status and returns a new redemption link in `inviteRedeemUrl`.",
+        "Resets the guest's redemption status and returns a new redemption link in `inviteRedeemUrl`. Refused "
+        "(403 DomainNotAllowed) when the domain lists refuse an address of the guest.",
         "Lifecycle", _guest_ok("The guest, with the new `inviteRedeemUrl`."), body=ReinviteRequest,
         body_required=False),
     "delete_guest": ApiOperation(
@@ -184,11 +195,14 @@ OPERATIONS: dict[str, ApiOperation] = {
         "AdoptGuests", "Adopt the directory's existing guests",
         "Starts tracking the guests that already exist in the directory (all, or the members, direct or nested, of "
         "`groupId`), with an expiry `expiresInDays` from now. Reads Graph, never writes to it; idempotent (tracked "
-        "guests are counted, not adopted again); members are never adopted. Each adopted guest gets the event "
+        "guests are counted, not adopted again); members are never adopted, nor listed in the report. `groupId` "
+        "must be a managed or an excluded group (403 otherwise). A guest is skipped, with the reason, when the "
+        "domain lists refuse one of its addresses, or when its only address is in otherMails and a member owns "
+        "it. Each adopted guest gets the event "
         "`guest.adopted`. Refused (409) when the adopted guests would make more guests due at once than the "
         "mass-deletion guard allows; `dryRun` reports without changing anything.",
         "Directory", {200: "What was adopted (in a dry run: what would be)."},
-        errors=(400, 401, 404, 409, 422, 502, 503),
+        errors=(400, 401, 403, 404, 409, 422, 502, 503),
         response=AdoptReport, body=AdoptRequest, body_required=False),
     "expiry_plan": ApiOperation(
         "GetExpiryPlan", "Show the next sweep's plan",
@@ -198,8 +212,10 @@ OPERATIONS: dict[str, ApiOperation] = {
         "Directory", {200: "The plan."}, errors=(401, 502, 503), response=ExpiryPlan),
     "health": ApiOperation(
         "GetHealth", "Check health",
-        "Reports whether the configuration is valid and storage is reachable, without secrets. Anonymous, for "
-        "probes.",
+        "Reports whether the configuration is valid, whether a Microsoft Graph token can be had (asked of the "
+        "app's credential, served from its cache after the first; never a Graph call) and whether storage answers. "
+        "Shows statuses, never a setting's value or a secret: a setting at fault is named, a failing check says "
+        "what to check. Anonymous, for probes.",
         "Service", {200: "Healthy."}, errors=(503,), response=HealthReport, error_bodies={503: HealthReport},
         visibility="advanced"),
     "openapi_document": ApiOperation(

@@ -11,13 +11,13 @@ from pydantic import (
 )
 
 from lifecycle.domain.commands import InviteGuest
+from lifecycle.domain.limits import MAX_SPONSORS
 from lifecycle.domain.model import Guest, GuestState
 from lifecycle.domain.policy import normal_email
-from lifecycle.ports import GuestQuery
+from lifecycle.ports import GuestQuery, Page
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_GROUPS_PER_REQUEST = 50
-MAX_SPONSORS = 5
 MAX_CC_RECIPIENTS = 1
 MAX_LANGUAGE_TAG = 35  # BCP 47 tags in practice; Graph takes e.g. en-US
 # Dates the store and the sweep's arithmetic can hold: Table Storage's Edm.DateTime ends in 9999, and the sweep adds
@@ -228,6 +228,9 @@ class GuestResource(BaseModel):
     createdAt: str | None
     updatedAt: str | None
     lastError: str | None = None
+    pendingAction: str | None = Field(None, description=(
+        "The operation recorded as under way on the guest (its intent, e.g. `disable:manual`, written before "
+        "Graph is called), null when none is: another operation is refused (409) until it is finished"))
     inviteRedeemUrl: str | None = Field(None, description=(
         "The redemption link, only in the response that created the invitation (or a re-invite). A replay of that "
         "request under the same Idempotency-Key returns the record without it: the link is not stored."))
@@ -242,7 +245,13 @@ class GuestResource(BaseModel):
             invitedAt=_iso(guest.invited_at), disabledAt=_iso(guest.disabled_at),
             disabledReason=guest.disabled_reason.value if guest.disabled_reason else None,
             deletedAt=_iso(guest.deleted_at), purgedAt=_iso(guest.purged_at), createdAt=_iso(guest.created_at),
-            updatedAt=_iso(guest.updated_at), lastError=guest.last_error or None, inviteRedeemUrl=redeem_url)
+            updatedAt=_iso(guest.updated_at), lastError=guest.last_error or None,
+            pendingAction=guest.pending_action or None, inviteRedeemUrl=redeem_url)
+
+
+class SkippedRecord(BaseModel):
+    id: str = Field(description="The guest id (or the row key) of the stored record")
+    reason: str = Field(description="Why it could not be read")
 
 
 class GuestPage(BaseModel):
@@ -250,6 +259,14 @@ class GuestPage(BaseModel):
 
     value: list[GuestResource]
     continuationToken: str | None = None
+    skipped: list[SkippedRecord] = Field(default_factory=list, description=(
+        "Stored records in this page's range that could not be read (a damaged row), left out of `value`; "
+        "GET /api/guests/{id} of one answers 409 UnreadableRecord. An operator repairs or removes the row"))
+
+    @classmethod
+    def of(cls, page: Page) -> "GuestPage":
+        return cls(value=[GuestResource.of(g) for g in page.guests], continuationToken=page.continuation_token,
+                   skipped=[SkippedRecord(id=i, reason=reason[:500]) for i, reason in page.unreadable])
 
 
 class ListQuery(_Strict):
@@ -280,7 +297,12 @@ class ListQuery(_Strict):
 
 
 class HealthReport(BaseModel):
-    """What GET /api/health reports: overall status and each check."""
+    """What GET /api/health reports: overall status (`healthy` / `unhealthy`) and each check, as statuses (never a
+    setting's value): `settings` ("ok", or the settings at fault by name), `graph` {`baseUrl`: "configured", `auth`:
+    managed-identity / development-token, `token`: "ok", "development-token" or what to check}, `storageAuth`
+    {`mode`}, `managedGroups` {`count`, `problems`: [{`position` in MANAGED_GROUP_IDS, `problem`}] for each managed
+    group that does not exist or whose members Graph will not change (mail-enabled, dynamic, ...); checked every
+    few minutes; the group ids go to the log}, `storage` ("ok" or what went wrong)."""
 
     status: str
     checks: dict[str, Any]

@@ -2,7 +2,10 @@
 
 Adoption reads Graph and writes records; it never writes to Graph. Each adopted guest gets a record with the
 event `guest.adopted` (not `guest.invited`: nobody was invited) and an audit entry. Running it again adopts
-only the guests that are not tracked yet."""
+only the guests that are not tracked yet. A guest is skipped (reported, not tracked) when the domain lists refuse
+one of its own addresses, or when the address its record would claim comes from its otherMails and a member owns
+it. Adopting by group takes only a managed or an excluded group, and the report names guests only: the group's
+members who are not guests are neither adopted nor listed."""
 from __future__ import annotations
 
 import asyncio
@@ -14,7 +17,7 @@ from lifecycle.config import Settings
 from lifecycle.domain import events
 from lifecycle.domain.planning import ExpiryPolicy, plan_expiry
 from lifecycle.domain.model import DisabledReason, EmailClaim, Guest, GuestState, InvitationState
-from lifecycle.errors import ConcurrencyConflict, Conflict, GraphNotFound, LifecycleError
+from lifecycle.errors import ConcurrencyConflict, Conflict, Forbidden, GraphNotFound, LifecycleError
 from lifecycle.ports import Directory, DirectoryUser, GuestListing, GuestQuery
 from lifecycle.services.audit import Audit
 from lifecycle.services.records import GuestRecords
@@ -54,6 +57,7 @@ class AdoptionService:
                     group_id: str | None = None) -> Adoption:
         """Adopt every untracked guest (or those in `group_id`). Refused as a whole (Conflict) when the adopted
         records would make more guests due at once than the mass-deletion guard allows."""
+        self._check_group(group_id)
         now = self._clock()
         days = expires_in_days or self._settings.guest_default_ttl_days
         result = Adoption(dry_run=dry_run)
@@ -61,9 +65,9 @@ class AdoptionService:
                                        expiresInDays=days) as notes:
             listing = await self._directory.list_guests(sign_in_activity=self._policy.inactivity_days > 0,
                                                         sponsors=True)
-            users = await self._candidates(listing, group_id, result)
-            result.found = len(users) + len(result.skipped)
-            fresh = await self._untracked(users, result)
+            users = await self._candidates(listing, group_id)
+            result.found = len(users)
+            fresh = await self._not_members_addresses(await self._untracked(users, result), result)
             records = [adopted_record(user, now, days) for user in fresh]
             expanded = {user.id for user in fresh if user.sponsors is not None and len(user.sponsors) < 20}
             self._guard(records, listing, now, result)
@@ -77,30 +81,62 @@ class AdoptionService:
             raise Conflict(result.guard_message, code="AdoptionGuardTripped", details=[result.to_body()])
         return result
 
-    async def _candidates(self, listing: GuestListing, group_id: str | None,
-                          result: Adoption) -> list[DirectoryUser]:
+    def _check_group(self, group_id: str | None) -> None:
+        """Adoption by group reads a group the app is configured for: a managed or an excluded one (403 else)."""
+        settings = self._settings
+        if group_id is None or settings.access_policy.is_managed(group_id) \
+                or group_id.lower() in settings.expiry_excluded_group_ids:
+            return
+        raise Forbidden(f"the group '{group_id}' is neither managed (MANAGED_GROUP_IDS) nor excluded "
+                        "(EXPIRY_EXCLUDED_GROUP_IDS): adopt by one of those groups, or adopt without groupId",
+                        code="GroupNotManaged", details=[{"groupId": group_id}])
+
+    async def _candidates(self, listing: GuestListing, group_id: str | None) -> list[DirectoryUser]:
+        """The directory's guests, or those that are members of the group (its other members are left out)."""
         if group_id is None:
             return listing.users
         try:
             members = await self._directory.transitive_member_ids(group_id)
         except GraphNotFound:
             raise GraphNotFound(f"there is no group '{group_id}' in the directory", code="GroupNotFound") from None
-        guests = [u for u in listing.users if u.id in members]
-        guest_ids = {u.id for u in guests}
-        result.skipped += [{"id": m, "reason": "not a guest"} for m in sorted(members - guest_ids)]
-        return guests
+        return [u for u in listing.users if u.id in members]
 
     async def _untracked(self, users: list[DirectoryUser], result: Adoption) -> list[DirectoryUser]:
         tracked = await self._tracked_ids()
+        policy = self._settings.access_policy
         fresh = []
         for user in users:
             if user.id in tracked:
                 result.already_tracked += 1
             elif not user.email:
                 result.skipped.append({"id": user.id, "reason": "no email (mail and otherMails are empty)"})
+            elif refusal := policy.address_refusal(user.own_addresses):
+                result.skipped.append({"id": user.id, "reason": f"{refusal} (ALLOWED_EMAIL_DOMAINS / "
+                                                                 "BLOCKED_EMAIL_DOMAINS)"})
             else:
                 fresh.append(user)
         return fresh
+
+    async def _not_members_addresses(self, users: list[DirectoryUser], result: Adoption) -> list[DirectoryUser]:
+        """The guests whose record email is not a member's. Only an email taken from otherMails (mail is empty) is
+        looked up: a guest's own mail is its own, so the usual guest costs no read."""
+        slots = asyncio.Semaphore(self._settings.graph_max_concurrency)
+
+        async def owner(user: DirectoryUser) -> DirectoryUser | None:
+            async with slots:
+                return await self._directory.find_user_by_email(user.email)
+
+        borrowed = [user for user in users if not user.mail]
+        owners = dict(zip((u.id for u in borrowed), await asyncio.gather(*(owner(u) for u in borrowed)), strict=True))
+        kept = []
+        for user in users:
+            found = owners.get(user.id)
+            if found is not None and not found.is_guest:
+                result.skipped.append({"id": user.id, "reason": f"its address '{user.email}' (from otherMails) "
+                                                                 "belongs to a member of the directory"})
+            else:
+                kept.append(user)
+        return kept
 
     async def _tracked_ids(self) -> set[str]:
         ids: set[str] = set()

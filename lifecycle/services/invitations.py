@@ -12,15 +12,18 @@ from datetime import datetime, timedelta, timezone
 from lifecycle.config import Settings, Tuning
 from lifecycle.domain import events
 from lifecycle.domain.commands import InviteGuest
-from lifecycle.domain.policy import email_forms
+from lifecycle.domain.limits import check_growth
+from lifecycle.domain.policy import email_forms, external_address
 from lifecycle.domain.model import EmailClaim, Guest, GuestState, InvitationState
 from lifecycle.errors import (
     ConcurrencyConflict,
     Conflict,
     Forbidden,
     GraphBadRequest,
+    GraphPolicyRefusal,
     GraphRejectedInput,
     LifecycleError,
+    LimitExceeded,
     NotFound,
 )
 from lifecycle.ports import Directory, DirectoryUser, Invitation, InvitationRequest
@@ -28,6 +31,8 @@ from lifecycle.services.audit import Audit
 from lifecycle.services.provisioning import Provisioner, Written
 from lifecycle.services.records import GuestRecords
 
+LINK_LOST = ("the invitation's redemption link was lost with its answer (the request that sent it died); "
+             "POST /api/guests/{id}/reinvite issues a new one")
 log = logging.getLogger("lifecycle")
 Lookup = Task[DirectoryUser | None]
 
@@ -72,7 +77,8 @@ class InvitationService:
             return InviteOutcome(await self._adopt_tracked(held, command), created=False)
         try:
             outcome, written = await self._invite_claimed(held, command, early_lookup)
-        except (GraphBadRequest, GraphRejectedInput, Forbidden):  # refused: nothing was created in Graph
+        except (GraphBadRequest, GraphRejectedInput, GraphPolicyRefusal, Forbidden,
+                LimitExceeded):  # refused: nothing was created in Graph
             await self._release(held)
             raise
         except LifecycleError:  # unknown whether Graph created the user: the next request or the sweep finds out
@@ -170,7 +176,8 @@ class InvitationService:
                 return "released"
             command = InviteGuest.from_stored(claim.request, email=claim.email, claimed_at=claim.claimed_at,
                                               default_ttl_days=self._settings.guest_default_ttl_days)
-            guest = await self._record(held, command, user.id, user, None)
+            link_lost = user.external_user_state != InvitationState.ACCEPTED.value
+            guest = await self._record(held, command, user.id, user, None, link_lost=link_lost)
         except LifecycleError:
             await self._abandon(held)
             raise
@@ -185,6 +192,8 @@ class InvitationService:
         if user is not None and not user.is_guest:
             raise Forbidden("this email belongs to a member of the directory, not a guest", code="NotAGuest")
         if user is not None:
+            self._settings.access_policy.check_user_addresses(user.own_addresses)
+            await self._check_room(user.id, command)
             guest, written = await self._record_while_writing(claim, command, user.id, user, None)
             return InviteOutcome(guest, created=False, user=user), written
         invitation = await directory.invite(self._invitation(command))
@@ -245,19 +254,43 @@ class InvitationService:
 
         await self._records.update(guest, drop)
 
+    async def _refuse_a_members_address(self, email: str, guest: DirectoryUser) -> None:
+        """A record that took its email from the guest's otherMails (tracked before members' addresses were
+        checked) is refused when a member owns that address: looked up only then, so the usual case costs no read."""
+        if email in (guest.mail, external_address(guest.user_principal_name)):
+            return
+        owner = await self._find_user(email)
+        if owner is not None and not owner.is_guest:
+            raise Forbidden("this email belongs to a member of the directory, not a guest", code="NotAGuest")
+
+    async def _check_room(self, user_id: str, command: InviteGuest) -> None:
+        """An existing guest already tracked (under another of its addresses) takes what the command adds only
+        within a record's limits: LimitExceeded before any write, never after the group adds were made."""
+        tracked = await self._records.get(user_id)
+        if tracked is not None:
+            check_growth(tracked, self._wanted(tracked, command, self._clock()))
+
     async def _find_user(self, email: str) -> DirectoryUser | None:
-        """The user Graph holds for the email, whether its domain is recorded in ASCII (punycode) or Unicode."""
+        """The user Graph holds for the email, whether its domain is recorded in ASCII (punycode) or Unicode; when
+        the forms find different users, the first by `lookup_rank` (a member who owns the address wins)."""
+        found = []
         for form in email_forms(email):
             user = await self._directory.find_user_by_email(form)
             if user is not None:
-                return user
-        return None
+                found.append((user.lookup_rank(form), user))
+        return min(found, key=lambda ranked: ranked[0])[1] if found else None
 
     async def _record(self, claim: EmailClaim, command: InviteGuest, user_id: str, user: DirectoryUser,
-                      redeem_url: str | None) -> Guest:
+                      redeem_url: str | None, *, link_lost: bool = False) -> Guest:
+        """Create the record (with its `guest.invited` event) from the claim. `link_lost`: the invitation's answer,
+        and with it the redemption link, was lost (its request died): the record and the event say so, and how to
+        issue a new one, instead of leaving the link silently absent."""
         now = self._clock()
         guest = self._new_guest(command, user_id, user, now)
-        redeem = {"inviteRedeemUrl": redeem_url} if redeem_url else {}  # lets a flow send its own invitation mail
+        redeem: dict[str, object] = {"inviteRedeemUrl": redeem_url} if redeem_url else {}  # for a flow's own mail
+        if link_lost:
+            guest = replace(guest, last_error=LINK_LOST.format(id=user_id))
+            redeem = {"inviteRedeemUrl": None, "redeemUrlLost": True, "newLink": f"POST /api/guests/{user_id}/reinvite"}
         invited = [events.guest_event(events.INVITED, guest, now, **redeem)]
         try:
             return await self._records.create(guest, claim, invited)
@@ -293,6 +326,9 @@ class InvitationService:
         user = await self._directory.get_user(guest.id)
         if user is not None and not user.is_guest:  # converted to a member since: refused, nothing recorded
             raise Forbidden("this email belongs to a member of the directory, not a guest", code="NotAGuest")
+        if user is not None:  # an address of the guest refused by the domain lists: nothing recorded either
+            self._settings.access_policy.check_user_addresses(user.own_addresses)
+            await self._refuse_a_members_address(guest.email, user)
         now = self._clock()
         wanted = await self._records.update(guest, lambda g: self._wanted(g, command, now))
         wanted = await self._write_sponsors(wanted, command)

@@ -14,10 +14,14 @@ from typing import Any
 
 from lifecycle.config import Settings, Tuning
 from lifecycle.domain import events
+from lifecycle.domain.drift import drift
 from lifecycle.domain.model import SWEEP_REASONS, DisabledReason, Guest, GuestState
-from lifecycle.errors import Conflict, Forbidden, GraphNotFound, LifecycleError, NotFound
+from lifecycle.errors import (
+    Conflict, Forbidden, GraphNotFound, LifecycleError, NotFound, OutcomeUnknown, outcome_unknown,
+)
 from lifecycle.ports import Directory, DirectoryUser
 from lifecycle.services.audit import Audit
+from lifecycle.services.directory_view import directory_view
 from lifecycle.services.records import GuestRecords
 
 log = logging.getLogger("lifecycle")
@@ -35,6 +39,9 @@ class Operation:
     graph: GraphStep | None
     event: str | None
     in_deleted_items: bool = False
+    # Whether Graph shows the write made, from the user read back (None: not in the directory); None when reading
+    # cannot tell (a re-invite's new link is lost with its answer).
+    observed: Callable[[DirectoryUser | None], bool] | None = None
 
 
 @dataclass(frozen=True)
@@ -65,10 +72,11 @@ class GuestOperations:
     # --- the operations --------------------------------------------------------------------------
     def disabling(self, reason: DisabledReason) -> Operation:
         return Operation("disable", f"disable:{reason.value}", lambda g: g.state is GuestState.DISABLED,
-                         lambda g, now: g.disable(now, reason), self._block, events.DISABLED)
+                         lambda g, now: g.disable(now, reason), self._block, events.DISABLED, observed=_blocked)
 
     def enabling(self) -> Operation:
-        return Operation("enable", "enable", lambda g: g.is_live, lambda g, now: g.enable(now), self._unblock, events.ENABLED)
+        return Operation("enable", "enable", lambda g: g.is_live, lambda g, now: g.enable(now), self._unblock,
+                         events.ENABLED, observed=_unblocked)
 
     def extending(self, expires_at: datetime) -> Operation:
         def transition(guest: Guest, now: datetime) -> Guest:
@@ -82,8 +90,9 @@ class GuestOperations:
             if needs_enable(guest):
                 await self._unblock(guest)
 
-        return Operation("extend", f"extend:{expires_at.isoformat()}", lambda g: g.expires_at == expires_at and not needs_enable(g), transition,
-                         graph, events.EXTENDED)
+        return Operation("extend", f"extend:{expires_at.isoformat()}",
+                         lambda g: g.expires_at == expires_at and not needs_enable(g), transition, graph,
+                         events.EXTENDED, observed=_unblocked)
 
     def reinviting(self, redirect_url: str) -> Operation:
         async def graph(guest: Guest) -> str:
@@ -94,11 +103,13 @@ class GuestOperations:
 
     def deleting(self) -> Operation:
         return Operation("delete", "delete", lambda g: g.is_removed,
-                         lambda g, now: g.delete(now), self._delete_in_graph, events.DELETED)
+                         lambda g, now: g.delete(now), self._delete_in_graph, events.DELETED,
+                         observed=lambda user: user is None)
 
     def restoring(self) -> Operation:
         return Operation("restore", "restore", lambda g: g.is_tracked,
-                         lambda g, now: g.restore(now), self._restore_in_graph, events.RESTORED, in_deleted_items=True)
+                         lambda g, now: g.restore(now), self._restore_in_graph, events.RESTORED, in_deleted_items=True,
+                         observed=lambda user: user is not None)
 
     def purging(self) -> Operation:
         return Operation("purge", "purge", lambda g: g.state is GuestState.PURGED, lambda g, now: g.purge(now), None, None)
@@ -122,30 +133,68 @@ class GuestOperations:
                   record: Guest | None = None) -> OperationResult:
         """Run `operation` on the guest. `record` is the guest as the caller read it (the sweep, which planned from
         it): the intent is then written guarded by its ETag, so a guest changed since is a ConcurrencyConflict, never
-        acted on from stale data. Without it the record is read first."""
+        acted on from stale data. Without it the record is read first. Without `known_user` (the sweep's directory
+        pass), the user is read from Graph first and the record set against it (`as_graph_shows`), so an operation
+        never decides, or answers "unchanged", from a record Graph contradicts."""
         async with self._audit.audited(actor, f"guest.{operation.name}", guest_id) as notes:
             guest = record if record is not None and record.id == guest_id else await self._records.load(guest_id)
             if guest.is_busy_with_other_than(operation.intent):
                 await self._resume_then_refuse(guest, actor, known_user)
+            user = known_user
+            if known_user is None:
+                user = await self._directory.get_user(guest.id)
+                guest = await self.as_graph_shows(guest, user, actor)
             if operation.done(guest) and guest.pending_action != operation.intent:
                 notes["outcome"] = "unchanged"
                 return OperationResult(guest, changed=False)
             operation.transition(guest, self._clock())  # refuse an impossible change before any write
             if known_user is None:
-                await self.verify_guest(guest, operation.in_deleted_items)
+                await self._verify_guest(guest, user, operation.in_deleted_items)
             result = await self._execute(operation, guest)
             notes["state"] = result.guest.state.value
         return result
 
-    async def verify_guest(self, guest: Guest, in_deleted_items: bool = False) -> DirectoryUser:
-        directory = self._directory
-        user = await (directory.get_deleted_user(guest.id) if in_deleted_items else directory.get_user(guest.id))
+    async def as_graph_shows(self, guest: Guest, user: DirectoryUser | None, actor: str) -> Guest:
+        """The record set against what Graph shows of its user (`user`, read just now; None: not in the directory):
+        unchanged when they agree, else changed to say what Graph shows, audited as found outside the app, with its
+        event. A user who is no longer a guest is left to `_verify_guest` (refused, never recorded)."""
+        if user is not None and not user.is_guest:
+            return guest
+        found = drift(guest, directory_view(user), self._clock())
+        if found is None:
+            return guest
+        async with self._audit.audited(actor, "guest.refresh", guest.id, found=found.kind):
+            return await self._records.update(guest, found.transition, found.event)
+
+    async def _verify_guest(self, guest: Guest, user: DirectoryUser | None, in_deleted_items: bool) -> None:
+        """Refuse an operation on a user Graph does not hold where it must be (404), or that is not a guest (403)."""
+        if in_deleted_items:
+            user = await self._directory.get_deleted_user(guest.id)
         if user is None:
             where = "deleted items" if in_deleted_items else "the directory"
             raise NotFound(f"the user '{guest.id}' is not in {where}", code="GuestNotInDirectory")
         if not user.is_guest:
             raise Forbidden("the user is not a guest; only guests are changed", code="NotAGuest")
-        return user
+
+    async def _settle_unknown(self, operation: Operation, intent: Guest, error: LifecycleError) -> None:
+        """The write may have been carried out (Graph answered 5xx, or the connection dropped after sending): the
+        intent stays recorded and Graph is read back. Returns when Graph shows the write made (the caller records
+        the outcome); else raises OutcomeUnknown, the intent kept for a repeat of the request or the sweep's repair,
+        which finish it (every Graph write of an operation is idempotent)."""
+        try:
+            user = await self._directory.get_user(intent.id)
+        except LifecycleError:
+            user, readable = None, False
+        else:
+            readable = True
+        if readable and operation.observed is not None and operation.observed(user):
+            log.info("%s of %s: Graph answered %s, and reading back shows it done", operation.name, intent.id,
+                     getattr(error, "graph_status", None))
+            return
+        raise OutcomeUnknown(
+            f"Graph did not say whether the {operation.name} was carried out ({error.message}); the guest's record "
+            f"keeps it pending: repeat the request (it is idempotent), or the next sweep finishes it",
+            retry_after=getattr(error, "retry_after", None), details=[{"pendingAction": operation.intent}]) from error
 
     async def _resume_then_refuse(self, guest: Guest, actor: str, known_user: DirectoryUser | None) -> None:
         """Finish the operation the record says is pending (its Graph writes may already have been made), then
@@ -200,9 +249,12 @@ class GuestOperations:
         intent = await self._claim(operation, guest)
         try:
             graph_result = await operation.graph(intent) if operation.graph else None
-        except LifecycleError:
-            await self._records.update(intent, lambda g: g.end(operation.intent))
-            raise
+        except LifecycleError as exc:
+            if not outcome_unknown(exc):  # Graph refused, or never got the write: the intent ends here
+                await self._records.update(intent, lambda g: g.end(operation.intent))
+                raise
+            await self._settle_unknown(operation, intent, exc)
+            graph_result = None
         now = self._clock()
         applied = False  # whether this run's write ended the operation (another worker resuming it may have)
 
@@ -214,3 +266,10 @@ class GuestOperations:
         final = await self._records.update(intent, finish, operation.event)
         return OperationResult(final, changed=applied, graph_result=graph_result)
 
+
+def _blocked(user: DirectoryUser | None) -> bool:
+    return user is not None and user.account_enabled is False
+
+
+def _unblocked(user: DirectoryUser | None) -> bool:
+    return user is not None and user.account_enabled is True

@@ -4,8 +4,9 @@ The record always says what is wanted before Graph is called (for a record still
 holding the invite command says it), so whatever fails here is finished later by the expiry sweep's repair pass.
 Every caller (the request that recorded the work, a poll, the sweep) comes through `Provisioner.finish` or, for an
 invite creating its record, `Provisioner.write_while_recording`; both enforce the safety rules right before writing:
-only a user whom Graph says is a guest is written to, and only groups that are managed now are changed. Work that
-breaks a rule is dropped, audited, never written."""
+only a user whom Graph says is a guest is written to, only groups that are managed now are changed, and a guest is
+added to a group only while the domain lists admit every one of its addresses. Work that breaks a rule is dropped,
+audited, never written."""
 from __future__ import annotations
 
 import asyncio
@@ -114,6 +115,10 @@ class Provisioner:
             return await self._note(guest, NOT_VISIBLE), Result()
         if not user.is_guest:
             return await self._drop_all(guest), Result()
+        if guest.pending_groups and (refusal := self._policy.address_refusal(user.own_addresses)):
+            guest = await self._drop_adds(guest, refusal)
+            if not guest.has_pending_graph_work:
+                return guest, Result()
         result = await self._write(guest)
         return await self._record_done(guest, guest, result), result
 
@@ -125,7 +130,8 @@ class Provisioner:
         needs the stored record (the user is not a guest, a group is not managed) nothing is written and None is
         returned, for `finish_for_caller` to drop the work on the stored record."""
         unmanaged = any(not self._policy.is_managed(g) for g in wanting.pending_groups + wanting.removing_groups)
-        if not wanting.has_pending_graph_work or wanting.is_removed or unmanaged or not user.is_guest:
+        refused = bool(wanting.pending_groups) and bool(self._policy.address_refusal(user.own_addresses))
+        if not wanting.has_pending_graph_work or wanting.is_removed or unmanaged or refused or not user.is_guest:
             return None
         return Written(wanting, await self._write(wanting))
 
@@ -200,6 +206,20 @@ class Provisioner:
         async with self._audit.audited(ACTOR, "guest.work.dropped", guest.id, reason="NotAGuest",
                                          groups=list(guest.pending_groups + guest.removing_groups),
                                          attributes=sorted(guest.pending_attributes)) as notes:
+            dropped = await self._records.update(guest, drop)
+            notes["outcome"] = "dropped"
+        return dropped
+
+    async def _drop_adds(self, guest: Guest, refusal: str) -> Guest:
+        """The domain lists refuse an address of the guest: its pending group adds are dropped, never written (its
+        removals and attribute writes go on)."""
+        now, reason = self._clock(), f"{refusal}; pending group adds were dropped"
+
+        def drop(current: Guest) -> Guest:
+            return replace(current, pending_groups=(), last_error=reason, updated_at=now)
+
+        async with self._audit.audited(ACTOR, "group.dropped", guest.id, groups=list(guest.pending_groups),
+                                         reason="DomainNotAllowed") as notes:
             dropped = await self._records.update(guest, drop)
             notes["outcome"] = "dropped"
         return dropped

@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from lifecycle.domain.events import guest_event
+from lifecycle.domain.limits import check_growth
 from lifecycle.domain.model import EmailClaim, Guest
 from lifecycle.errors import ConcurrencyConflict, NotFound
 from lifecycle.ports import Event, GuestStore
@@ -38,11 +39,13 @@ class GuestRecords:
         """Apply an idempotent change, re-reading and re-applying it when another writer won. `event` (a type) is
         written to the outbox with the change, describing the changed record, and reported as committed. A change
         that changes nothing writes nothing. Raises ConcurrencyConflict when the record keeps changing for every
-        attempt, NotFound when it vanished, and whatever `change` raises (InvalidTransition)."""
+        attempt, NotFound when it vanished, whatever `change` raises (InvalidTransition), and LimitExceeded, before
+        any write, for a change that would make the record hold more than it may (`domain.limits`)."""
         for _ in range(self._save_attempts):
             changed = change(guest)
             if changed == guest:
                 return guest
+            check_growth(guest, changed)
             events = [guest_event(event, changed, self._clock())] if event else []
             try:
                 saved = await self.store.save(changed, events)
@@ -55,7 +58,9 @@ class GuestRecords:
 
     async def create(self, guest: Guest, claim: EmailClaim | None, events: Sequence[Event] = ()) -> Guest:
         """Insert a new record linked to its email claim, with its events, and report them as committed.
-        ConcurrencyConflict when the id is tracked already or the caller no longer holds the email."""
+        ConcurrencyConflict when the id is tracked already or the caller no longer holds the email; LimitExceeded
+        (nothing written) for a record over a limit."""
+        check_growth(None, guest)
         created = await self.store.create(guest, claim, events)
         committed(events)
         return created

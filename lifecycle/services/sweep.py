@@ -11,22 +11,25 @@ from typing import Any
 
 from lifecycle.config import Settings, Tuning
 from lifecycle.domain import events
+from lifecycle.domain.drift import Drift, drift
 from lifecycle.domain.planning import (
-    Action, ActionKind, ExpiryPolicy, Plan, SignIn, due_actions, plan_expiry, sign_ins_known,
+    ENFORCING, Action, ActionKind, ExpiryPolicy, Plan, SignIn, due_actions, plan_expiry, sign_ins_known,
 )
-from lifecycle.domain.model import DisabledReason, Guest, GuestState, IndexKind, InvitationState
+from lifecycle.domain.model import Guest, GuestState, IndexKind
 from lifecycle.errors import ConcurrencyConflict, Conflict, LifecycleError
 from lifecycle.logs import get_logger
 from lifecycle.ports import Directory, DirectoryUser, Event, GuestListing, GuestQuery, IdempotencyStore
 from lifecycle.request_log import unit_of_work
 from lifecycle.services.audit import Audit
 from lifecycle.services.dispatch import EventDispatcher
+from lifecycle.services.directory_view import directory_view
 from lifecycle.services.invitations import InvitationService
 from lifecycle.services.operations import GuestOperations, Operation
 from lifecycle.services.provisioning import Provisioner
 from lifecycle.services.records import GuestRecords
 
 ACTOR = "expiry-sweep"
+_NOT_READ = DirectoryUser("", "")  # a guest the re-check before acting did not read (nothing enforcing due)
 GUESTS_PER_GRAPH_SLOT = 2  # guests under way per Graph call in flight
 RECORD_PAGE = 1000
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)  # records per Table query page (the service's maximum)
@@ -85,7 +88,7 @@ class SweepReport:
 @dataclass(frozen=True)
 class Reconciliation:
     guest: Guest
-    kind: str  # gone | redeemed | disabled outside the app
+    kind: str  # what `domain.drift` found: gone, redeemed, disabled / enabled / restored outside the app
     transition: Callable[[Guest], Guest]
     event: str | None
 
@@ -145,6 +148,7 @@ class ExpirySweep:
         return ExpiryPolicy(grace_days=s.expiry_grace_days, redeem_days=s.invite_redeem_days,
                             notice_days=s.expiry_notice_days, max_actions=s.expiry_max_actions_per_run,
                             guard_percent=s.expiry_guard_percent, guard_min=s.expiry_guard_min,
+                            guard_window=timedelta(hours=s.expiry_guard_window_hours),
                             dry_run=s.expiry_dry_run if dry_run is None else dry_run, override_guard=override_guard,
                             inactivity_days=s.inactivity_days)
 
@@ -154,8 +158,8 @@ class ExpirySweep:
         report = SweepReport(started_at=now.isoformat(), dry_run=policy.dry_run)
         try:
             survey = await self.survey(now, policy)
-        except LifecycleError as exc:
-            report.failures.append({"guestId": "-", "action": "directory pass", "reason": exc.message})
+        except Exception as exc:  # noqa: BLE001 - a failed pass (no token, Graph or storage down) ends in a report
+            _report_failure(report, "-", "directory pass", exc)
             return self._finish(report)
         plan = self._plan(survey, now, policy, report)
         if policy.dry_run:
@@ -207,13 +211,12 @@ class ExpirySweep:
         if user is not None and not user.is_guest:
             survey.not_guests.append(guest.id)
             return
-        change = _directory_change(guest, user, now) if guest.is_tracked else None
+        change = _directory_change(guest, user, now)
         if change is None:
             survey.guests.append(guest)
             return
-        kind, transition, event = change
-        survey.changes.append(Reconciliation(guest, kind, transition, event))
-        survey.guests.append(transition(guest))
+        survey.changes.append(Reconciliation(guest, change.kind, change.transition, change.event))
+        survey.guests.append(change.transition(guest))
 
     async def _look_up(self, guests: list[Guest]) -> dict[str, DirectoryUser | None]:
         """Records the guest pass did not return: deleted outside the app, or no longer a guest."""
@@ -340,12 +343,41 @@ class ExpirySweep:
                 batch = guests[start:start + under_way]
                 async with progress:
                     await progress.wait_for(lambda: launched - started <= under_way // 2)
+                batch = await self._still_guests(batch, report)
                 if under_way > 1:
                     await self._begin_ahead(batch, records)
                 for actions in batch:
                     group.create_task(act(actions))
                 launched += len(batch)
         report.done = {kind: count for kind, count in done.items() if count}
+
+    async def _still_guests(self, batch: list[list[Action]], report: SweepReport) -> list[list[Action]]:
+        """The guests of `batch` that Graph still shows as guests, read again just before acting (the pass that
+        planned them may be minutes old: a guest converted to a member since is skipped and reported, never
+        disabled or deleted). One read for the batch (`Directory.get_users`: independent items of a $batch). A user
+        gone from the directory meanwhile is left to the next pass, unless all that is due is its delete."""
+        enforcing = [actions for actions in batch if any(a.kind in ENFORCING for a in actions)]
+        if not enforcing:
+            return batch
+        ids = [actions[0].guest_id for actions in enforcing]
+        try:
+            users = await self._directory.get_users(ids)
+        except LifecycleError as exc:
+            for guest_id in ids:
+                _report_failure(report, guest_id, "re-check before acting", exc)
+            return [actions for actions in batch if actions not in enforcing]
+        kept = []
+        for actions in batch:
+            user = users.get(actions[0].guest_id, _NOT_READ)
+            if user is _NOT_READ or (user is not None and user.is_guest):
+                kept.append(actions)
+            elif user is None and all(a.kind is not ActionKind.DISABLE for a in actions):
+                kept.append(actions)
+            else:
+                reason = "no longer in the directory" if user is None else "no longer a guest in the directory"
+                report.skipped.append({"guestId": actions[0].guest_id,
+                                       "reason": f"{reason} (checked just before acting); nothing done"})
+        return kept
 
     async def _begin_ahead(self, batch: list[list[Action]], records: dict[str, Guest]) -> None:
         """Write the intents of a batch of guests in one transaction: the write-ahead record each operation would
@@ -486,21 +518,19 @@ def _report_failure(report: SweepReport, guest_id: str, action: str, exc: Except
     report.failures.append({"guestId": guest_id, "action": action, "reason": reason[:500]})
 
 
-def _directory_change(guest: Guest, user: DirectoryUser | None,
-                      now: datetime) -> tuple[str, Callable[[Guest], Guest], str | None] | None:
-    """How the directory says the record changed: (what, the idempotent change, its event) or None."""
-    if user is None:
-        return "gone", lambda g: g.gone_from_directory(now), None
-    if user.external_user_state == InvitationState.ACCEPTED.value and guest.invitation_state is not \
-            InvitationState.ACCEPTED:
-        return "redeemed", lambda g: g.redeemed(now), events.REDEEMED
-    if user.account_enabled is False and guest.is_live and not guest.pending_action:
-        return "disabled outside the app", _disabled_outside(now), events.DISABLED
-    return None
+def _directory_change(guest: Guest, user: DirectoryUser | None, now: datetime) -> Drift | None:
+    """How the directory says the record changed (`domain.drift`), or None. A record changed after the pass began
+    (an HTTP operation meanwhile) is newer than the pass: it is left as it is, now and when the write is retried."""
+    if guest.updated_at > now:
+        return None
+    found = drift(guest, directory_view(user), now)
+    if found is None:
+        return None
+    change = found.transition
 
-
-def _disabled_outside(now: datetime) -> Callable[[Guest], Guest]:
-    return lambda g: g.disable(now, DisabledReason.MANUAL) if g.is_live else g
+    def unless_newer(current: Guest) -> Guest:
+        return current if current.updated_at > now else change(current)
+    return replace(found, transition=unless_newer)
 
 
 def _sign_ins(listing: GuestListing, policy: ExpiryPolicy) -> tuple[dict[str, SignIn] | None, str]:

@@ -1,20 +1,34 @@
 """The read side of the API: one guest (a poll also finishes its pending Graph work), a page of guests, and whether
-storage answers. Every read the HTTP functions make goes through here."""
+a Graph token can be had and storage answers. Every read the HTTP functions make goes through here."""
 from __future__ import annotations
+
+import asyncio
+import time
 
 from lifecycle.domain.model import Guest
 from lifecycle.errors import LifecycleError
-from lifecycle.ports import GuestQuery, Page
+from lifecycle.ports import Directory, GuestQuery, Page, TokenCheck
 from lifecycle.services.provisioning import Provisioner
 from lifecycle.services.records import GuestRecords
 
 STORAGE_OK = "ok"
 
 
+GroupProblem = tuple[int, str, str]  # (position in MANAGED_GROUP_IDS, group id, what is wrong)
+GROUPS_CHECKED_FOR = 300.0  # seconds a managed-group check is reused: a probe every minute reads Graph rarely
+
+
 class GuestView:
-    def __init__(self, records: GuestRecords, provisioner: Provisioner) -> None:
+    def __init__(self, records: GuestRecords, provisioner: Provisioner, tokens: TokenCheck,
+                 check_seconds: float, directory: Directory | None = None,
+                 managed_groups: tuple[str, ...] = ()) -> None:
         self._records = records
         self._provisioner = provisioner
+        self._tokens = tokens
+        self._check_seconds = check_seconds  # how long each health check may take
+        self._directory = directory
+        self._managed_groups = managed_groups
+        self._groups_checked: tuple[float, tuple[GroupProblem, ...]] | None = None
 
     async def get(self, guest_id: str) -> Guest:
         """The tracked guest; NotFound (GuestNotFound) when there is none. Only reads."""
@@ -33,9 +47,47 @@ class GuestView:
         return await self._records.store.query(query)
 
     async def storage_status(self) -> str:
-        """"ok" when storage answers, else what went wrong (no secrets)."""
+        """"ok" when storage answers within the health check's time, else what went wrong (no secrets)."""
         try:
-            await self._records.store.ping()
+            async with asyncio.timeout(self._check_seconds):
+                await self._records.store.ping()
+        except TimeoutError:
+            return f"storage did not answer within {self._check_seconds:g} s"
         except LifecycleError as exc:
             return exc.message
         return STORAGE_OK
+
+    async def token_status(self) -> tuple[bool, str]:
+        """Whether a Graph token can be had (asked of the credential, whose cache serves it after the first: never a
+        Graph call), and the status: "ok", "development-token" or "not used" (none is asked for), else what went
+        wrong and what to check (no secrets)."""
+        try:
+            return True, await self._tokens.graph_token(self._check_seconds)
+        except LifecycleError as exc:
+            return False, exc.message
+
+    async def managed_group_problems(self) -> tuple[GroupProblem, ...]:
+        """(position in MANAGED_GROUP_IDS, group id, problem) for each managed group that does not exist or whose
+        members Graph refuses to change (mail-enabled, dynamic, ...), checked at most every few minutes. A check
+        Graph could not answer is a problem of its own ("could not be checked: ...")."""
+        now = time.monotonic()
+        if self._directory is None or not self._managed_groups:
+            return ()
+        if self._groups_checked is not None and now - self._groups_checked[0] < GROUPS_CHECKED_FOR:
+            return self._groups_checked[1]
+        directory = self._directory
+
+        async def check(group_id: str) -> str:
+            try:
+                async with asyncio.timeout(self._check_seconds):
+                    return await directory.group_problem(group_id)
+            except TimeoutError:
+                return f"could not be checked: Graph did not answer within {self._check_seconds:g} s"
+            except LifecycleError as exc:
+                return f"could not be checked: {exc.message}"
+
+        found = await asyncio.gather(*(check(group_id) for group_id in self._managed_groups))
+        problems = tuple((n, group_id, problem) for n, (group_id, problem) in
+                         enumerate(zip(self._managed_groups, found), start=1) if problem)
+        self._groups_checked = (now, problems)
+        return problems

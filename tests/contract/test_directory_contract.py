@@ -14,6 +14,7 @@ from lifecycle.adapters.graph import GraphDirectory
 from lifecycle.adapters.memory import InMemoryDirectory
 from lifecycle.config import Settings
 from lifecycle.domain.planning import SignIn
+from lifecycle.domain.policy import external_address
 from lifecycle.errors import GraphBadRequest, GraphNotFound, GraphRejectedInput
 from lifecycle.ports import ChangeOutcome, Directory, UserChanges
 from tests.support import app_environment
@@ -34,6 +35,8 @@ class World(Protocol):
     def enabled(self, user_id: str) -> bool: ...
     def revocations(self, user_id: str) -> int:
         """Sign-in revocations of the user that took effect (throttled attempts not counted)."""
+    def disables(self, user_id: str) -> int:
+        """Account disables of the user that reached the directory and succeeded."""
     def throttle_the_next_revoke(self) -> None:
         """The next revocation is answered 429 (Retry-After 1) once, without doing anything."""
     def throttled(self) -> int:
@@ -52,8 +55,11 @@ class FakeWorld:
     def user(self, email: str, *, user_type: str = "Guest", state: str | None = "PendingAcceptance",
              other_mails: tuple[str, ...] = (), sponsors: tuple[str, ...] = (), enabled: bool = True) -> str:
         user_id = self.directory.add_user(email, user_type, state if user_type == "Guest" else None)
+        local, _, domain = email.lower().rpartition("@")  # the names Graph gives, as the emulator's seed does
+        name = f"{local}_{domain}#EXT#@tenant.example" if user_type == "Guest" else email.lower()
         self.directory.users[user_id].update(displayName=f"Name of {email}", otherMails=list(other_mails),
-                                             sponsors=list(sponsors), accountEnabled=enabled)
+                                             sponsors=list(sponsors), accountEnabled=enabled,
+                                             userPrincipalName=name, proxyAddresses=[f"SMTP:{email.lower()}"])
         return user_id
 
     def guests(self, count: int) -> list[str]:
@@ -76,6 +82,9 @@ class FakeWorld:
 
     def revocations(self, user_id: str) -> int:
         return self.directory.writes.count(("revoke", user_id))
+
+    def disables(self, user_id: str) -> int:
+        return self.directory.writes.count(("update", user_id))
 
     def throttle_the_next_revoke(self) -> None:
         self.directory.throttled.append("revoke")
@@ -127,6 +136,10 @@ class EmulatedWorld:
     def revocations(self, user_id: str) -> int:
         return sum(1 for entry in self.control.calls()["log"] if entry["status"] == 200
                    and entry["path"].endswith(f"/users/{user_id}/revokeSignInSessions"))
+
+    def disables(self, user_id: str) -> int:
+        return sum(1 for entry in self.control.calls()["log"] if entry["status"] == 204
+                   and entry["method"] == "PATCH" and entry["path"].endswith(f"/users/{user_id}"))
 
     def throttle_the_next_revoke(self) -> None:
         # Seed 30 at a fault rate of 0.5 draws: no fault, fault, no fault, no fault. A block is a disable then a
@@ -213,6 +226,35 @@ async def test_a_member_is_found_and_is_not_a_guest(world, directory):
     assert found.id == member_id and not found.is_guest and found.user_type == "Member"
 
 
+async def test_a_member_who_owns_an_address_wins_it_over_a_guest_that_lists_it_in_other_mails(world, directory):
+    member = world.user("ann@contoso.example", user_type="Member")
+    world.user("ann@partner.example", other_mails=("ann@partner.example", "ann@contoso.example"))
+    found = await directory.find_user_by_email("ann@contoso.example")
+    assert found is not None and found.id == member and not found.is_guest
+
+
+async def test_a_guest_wins_an_address_a_member_only_lists_in_other_mails(world, directory):
+    guest = world.user("bea@partner.example")
+    world.user("staff@contoso.example", user_type="Member", other_mails=("bea@partner.example",))
+    found = await directory.find_user_by_email("bea@partner.example")
+    assert found is not None and found.id == guest and found.is_guest
+
+
+async def test_a_found_user_carries_the_addresses_that_decide_who_owns_one(world, directory):
+    member = world.user("cy@contoso.example", user_type="Member")
+    found = await directory.find_user_by_email("cy@contoso.example")
+    assert found.id == member and found.owns("cy@contoso.example") and found.user_principal_name
+    assert [a.lower() for a in found.proxy_addresses] == ["cy@contoso.example"]  # SMTP:, without the prefix
+
+
+async def test_get_user_and_the_guest_listing_carry_the_address_a_guests_upn_encodes(world, directory):
+    guest = world.user("dee@partner.example")
+    user = await directory.get_user(guest)
+    assert external_address(user.user_principal_name) == "dee@partner.example"
+    (listed,) = (await directory.list_guests(sign_in_activity=False)).users
+    assert "dee@partner.example" in listed.own_addresses and external_address(listed.user_principal_name)
+
+
 async def test_get_user_reads_what_the_app_selects(world, directory):
     user_id = world.user("g@partner.example", state="Accepted", enabled=False)
     user = await directory.get_user(user_id)
@@ -253,6 +295,13 @@ async def test_a_throttled_revoke_is_retried_and_the_block_completes(world, dire
     await directory.block_sign_in(guest)
     assert world.throttled() == 1
     assert not world.enabled(guest) and world.revocations(guest) == 1
+
+
+async def test_a_throttled_revoke_is_sent_again_alone_and_the_done_disable_is_not(world, directory):
+    guest = world.user("g@partner.example")
+    world.throttle_the_next_revoke()
+    await directory.block_sign_in(guest)
+    assert world.disables(guest) == 1 and world.revocations(guest) == 1
 
 
 # --- the directory pass ----------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from lifecycle.domain.model import DisabledReason, EmailClaim, Guest, GuestState, IndexKind, InvitationState
-from lifecycle.errors import ConcurrencyConflict, InvalidRequest
+from lifecycle.errors import ConcurrencyConflict, InvalidRequest, UnreadableRecord
 from lifecycle.ports import Event, GuestQuery, GuestStore
 
 T0 = datetime(2026, 12, 1, 9, 30, 15, 123456, tzinfo=timezone.utc)
@@ -422,6 +422,34 @@ async def test_a_continuation_token_the_store_did_not_issue_is_invalid_input(sto
     await tracked(store, guest(1))
     with pytest.raises(InvalidRequest):
         await store.query(GuestQuery(continuation_token=token))
+
+
+async def damage(store: GuestStore, tables, n: int) -> None:
+    """Leave guest n's stored row unreadable, as a hand edit of the guests table would (a state that is none)."""
+    if tables is None:
+        del store.guests[guest_id(n)]  # type: ignore[attr-defined]
+        store.damaged[guest_id(n)] = "ValueError: 'bogus' is not a valid GuestState"  # type: ignore[attr-defined]
+        return
+    client = await tables.table("guests")
+    entity = await client.get_entity("guests", f"g_{guest_id(n)}")
+    entity["State"] = "bogus"
+    await client.upsert_entity(entity)
+
+
+async def test_a_damaged_row_is_named_on_read_and_skipped_by_a_listing_that_still_holds_the_others(store, tables):
+    await tracked(store, guest(1), guest(2), guest(3))
+    await damage(store, tables, 2)
+    with pytest.raises(UnreadableRecord) as unreadable:
+        await store.get(guest_id(2))
+    assert guest_id(2) in unreadable.value.message and unreadable.value.status == 409
+    assert unreadable.value.details[0]["guestId"] == guest_id(2) and "bogus" in unreadable.value.details[0]["reason"]
+    page = await store.query(GuestQuery())
+    assert [g.id for g in page.guests] == [guest_id(1), guest_id(3)]
+    assert [i for i, _ in page.unreadable] == [guest_id(2)] and "bogus" in page.unreadable[0][1]
+    first = await store.query(GuestQuery(page_size=2))
+    rest = await store.query(GuestQuery(page_size=2, continuation_token=first.continuation_token))
+    assert ([g.id for g in first.guests], [i for i, _ in first.unreadable]) == ([guest_id(1)], [guest_id(2)])
+    assert [g.id for g in rest.guests] == [guest_id(3)] and rest.unreadable == ()
 
 
 async def test_ping_answers_on_an_empty_store(store):

@@ -1,8 +1,11 @@
-"""POST /invitations: new guests, existing guests and members, tenant domains, resetRedemption."""
+"""POST /invitations: new guests, existing guests and members, tenant domains, resetRedemption, and domains the
+tenant's external collaboration settings refuse."""
 
 from __future__ import annotations
 
 import re
+
+import httpx
 
 GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
@@ -176,3 +179,40 @@ def test_status_is_pending_for_a_new_guest_and_after_a_reset(invite, control):
     assert first["status"] == "PendingAcceptance"
     assert reset.status_code == 201 and reset.json()["status"] == "PendingAcceptance"
     assert control.user(user_id)["externalUserState"] == "PendingAcceptance"
+
+
+def test_no_domain_is_refused_by_default(invite, control):
+    assert control.config()["blockedInvitationDomains"] == [] and control.config()["allowedInvitationDomains"] is None
+    assert invite("anyone@gmail.com").status_code == 201
+
+
+def test_a_domain_the_collaboration_settings_block_is_403_and_creates_nothing(invite, control):
+    """External collaboration settings, deny list. Graph's pages are silent on the answer (REFERENCE.md;
+    invitation-post.md lists no such error) and no public report quotes it: the emulator answers the stricter
+    plausible refusal, 403 Authorization_RequestDenied, final, for re-invitations and resetRedemption too."""
+    existing = invite("old@partner.example").json()["invitedUser"]["id"]
+    control.configure(blockedInvitationDomains=["Partner.example", "rival.example"])
+
+    refused = invite("new@PARTNER.example")
+    again = invite("old@partner.example")
+    reset = invite("old@partner.example", resetRedemption=True, invitedUser={"id": existing})
+    other = invite("ok@fabrikam.com")
+
+    for response in (refused, again, reset):
+        assert response.status_code == 403
+        code, message = error_of(response)
+        assert code == "Authorization_RequestDenied" and "'partner.example'" in message
+    assert control.users(mail="new@partner.example") == []
+    assert other.status_code == 201
+
+
+def test_an_allow_list_refuses_every_other_domain(invite, control, emu):
+    """External collaboration settings, allow list ("Allow invitations only to the specified domains"); Entra holds
+    a deny list or an allow list, never both: the control API refuses both at once."""
+    control.configure(allowedInvitationDomains=["fabrikam.com"])
+    both = httpx.patch(f"{emu.url}/_emulator/config", json={"blockedInvitationDomains": ["x.example"]})
+
+    assert invite("ok@fabrikam.com").status_code == 201
+    assert invite("no@sub.fabrikam.com").status_code == 403  # a subdomain is a domain of its own
+    assert error_of(invite("no@gmail.com"))[0] == "Authorization_RequestDenied"
+    assert both.status_code == 400

@@ -1,5 +1,7 @@
-"""signInActivity: only with $select, at most 500 per page, never combined in $filter, and the switch for tenants
-without Entra ID P1 (REFERENCE.md "Listing the directory's guests"; Graph v1.0 user-list.md, signinactivity.md)."""
+"""signInActivity: only with $select, absent for a user who never signed in, pages of at most 500 (a larger $top is
+served, not refused), never combined in $filter, and the switches for tenants without Entra ID P1 and apps without
+AuditLog.Read.All (REFERENCE.md "Listing the directory's guests"; Graph v1.0 api/user-list.md, resources/signinactivity.md;
+microsoftgraph/microsoft-graph-explorer-v4#2731)."""
 
 from __future__ import annotations
 
@@ -42,7 +44,23 @@ def test_sign_in_activity_comes_only_when_selected(graph, tenant):
     assert set(active["signInActivity"]) == FIELDS
     assert {name: active["signInActivity"][name] for name in ACTIVE} == ACTIVE
     assert len(active["signInActivity"]["lastSuccessfulSignInRequestId"]) == 36
-    assert never["signInActivity"] == dict.fromkeys(FIELDS)
+    assert never == {"id": tenant["never"]}  # never signed in: no signInActivity key at all, not nulls
+
+
+def test_a_user_who_never_signed_in_has_no_sign_in_activity_anywhere(graph, control, tenant):
+    """REFERENCE.md: the property is not returned at all for a user who never signed in (or last before April 2020,
+    where resources/signinactivity.md says Entra's record begins); a user with only a non-interactive sign-in did
+    sign in."""
+    non_interactive = control.seed_user(mail="robot@fabrikam.com", userType="Guest",
+                                        signInActivity={"lastNonInteractiveSignInDateTime": "2026-11-01T00:00:00Z"})
+    group = control.seed_group(members=[tenant["never"], non_interactive["id"]])
+
+    single = graph.get(f"/users/{tenant['never']}", params={"$select": "id,signInActivity"}).json()
+    members = graph.get(f"/groups/{group['id']}/members", params={"$select": "id,signInActivity"}).json()["value"]
+
+    assert "signInActivity" not in single and single["id"] == tenant["never"]
+    assert "signInActivity" not in members[0]
+    assert members[1]["signInActivity"]["lastNonInteractiveSignInDateTime"] == "2026-11-01T00:00:00Z"
 
 
 def test_a_single_user_with_sign_in_activity(graph, tenant):
@@ -52,16 +70,23 @@ def test_a_single_user_with_sign_in_activity(graph, tenant):
     assert "id" not in user
 
 
-def test_page_size_with_sign_in_activity_is_at_most_500(graph, control):
-    control.seed_users(count=700, userType="Guest")
+def test_a_top_above_500_with_sign_in_activity_is_served_in_pages_of_500(graph, control):
+    """user-list.md: "When you specify $select=signInActivity or $filter=signInActivity when listing users, the
+    maximum page size for $top is 500. Requests with $top set higher than 500 return pages with up to 500 users."
+    (Not refused: the emulator used to answer 400.)"""
+    guests = control.seed_users(count=1100, userType="Guest")
 
-    at_limit = graph.get("/users", params={"$filter": GUESTS, "$select": "id,signInActivity", "$top": "500"})
-    above = graph.get("/users", params={"$filter": GUESTS, "$select": "id,signInActivity", "$top": "501"})
+    pages = [graph.get("/users", params={"$filter": GUESTS, "$select": "id,signInActivity", "$top": "999"}).json()]
+    while "@odata.nextLink" in pages[-1]:
+        pages.append(graph.get(pages[-1]["@odata.nextLink"]).json())
+    filtered = graph.get("/users", params={"$filter": "signInActivity/lastSignInDateTime eq null",
+                                           "$select": "id", "$top": "999"}).json()
     without = graph.get("/users", params={"$filter": GUESTS, "$select": "id", "$top": "999"})
 
-    assert len(at_limit.json()["value"]) == 500 and "@odata.nextLink" in at_limit.json()
-    assert error_of(above) == (400, "UnknownError", "Cannot query data for more than 500 users at a time.")
-    assert len(without.json()["value"]) == 700
+    assert [len(page["value"]) for page in pages] == [500, 500, 100]
+    assert [item["id"] for page in pages for item in page["value"]] == guests
+    assert len(filtered["value"]) == 500 and "@odata.nextLink" in filtered  # filtering on it caps the page too
+    assert len(without.json()["value"]) == 999
 
 
 def test_sign_in_activity_filters_alone_and_never_with_another_property(graph, tenant):
@@ -101,6 +126,22 @@ def test_a_tenant_without_premium_answers_403_to_any_sign_in_activity_read(graph
     assert without.status_code == 200 and len(without.json()["value"]) == 2
 
 
+def test_an_app_without_audit_log_permission_answers_403_to_any_sign_in_activity_read(graph, control, tenant):
+    """user-list.md: signInActivity needs "the AuditLog.Read.All permission"; without it Graph answers 403
+    Authentication_MSGraphPermissionMissing (microsoftgraph/microsoft-graph-explorer-v4#2731)."""
+    control.configure(signInActivity="noPermission")
+
+    listed = graph.get("/users", params={"$filter": GUESTS, "$select": "id,signInActivity"})
+    single = graph.get(f"/users/{tenant['active']}", params={"$select": "signInActivity"})
+    filtered = graph.get("/users", params={"$filter": "signInActivity/lastSignInDateTime le 2026-01-01T00:00:00Z"})
+    without = graph.get("/users", params={"$filter": GUESTS, "$select": "id"})
+
+    for response in (listed, single, filtered):
+        assert error_of(response) == (403, "Authentication_MSGraphPermissionMissing",
+                                      "Calling principal does not have required MSGraph permissions AuditLog.Read.All")
+    assert without.status_code == 200
+
+
 def test_a_tenant_reporting_empty_data_returns_every_value_null(graph, control, tenant):
     control.configure(signInActivity="empty")
 
@@ -130,7 +171,7 @@ def test_the_reports_throttle_counts_only_sign_in_activity_reads(graph, control,
 
     assert config["signInThrottle"] == {"enabled": True, "capacity": 2, "windowSeconds": 10}
     assert [response.status_code for response in sign_ins] == [200, 200, 429]
-    assert int(sign_ins[2].headers["Retry-After"]) >= 1
+    assert int(sign_ins[2].headers["Retry-After"]) >= 1  # the reports limit answers whole seconds
     assert [response.status_code for response in others] == [200, 200, 200]
     assert control.calls()["throttled"] == 1
 
@@ -153,14 +194,16 @@ async def test_the_sdk_reads_sign_in_activity_and_maps_the_licence_refusal(emu, 
 
     activity = {user.id: user.sign_in_activity for user in page.value}
     assert activity[tenant["active"]].last_successful_sign_in_date_time.isoformat() == "2026-11-20T08:00:00+00:00"
-    assert activity[tenant["never"]].last_successful_sign_in_date_time is None
+    assert activity[tenant["never"]] is None  # no signInActivity at all for a user who never signed in
     assert refused.value.response_status_code == 403
     assert refused.value.error.code == "Authentication_RequestFromNonPremiumTenantOrB2CTenant"
 
 
 def test_the_command_line_sets_the_sign_in_switches():
     switches = switches_from(parse_args(["--sign-in-activity", "unlicensed", "--sign-in-throttle"]))
+    no_permission = switches_from(parse_args(["--sign-in-activity", "noPermission"]))
     defaults = switches_from(parse_args([]))
 
     assert (switches["signInActivity"], switches["signInThrottle"]) == ("unlicensed", {"enabled": True})
+    assert no_permission["signInActivity"] == "noPermission"
     assert (defaults["signInActivity"], defaults["signInThrottle"]) == ("available", {"enabled": False})

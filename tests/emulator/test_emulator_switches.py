@@ -31,18 +31,36 @@ def test_replication_lag_hides_a_new_guest_for_n_references(graph, control, invi
     assert control.user(user_id)["department"] is None
 
 
-def test_lagging_reference_update_is_not_a_valid_reference(graph, control, invite, group):
-    control.configure(replicationLag=1)
+def test_a_reference_write_right_after_the_invitation_answers_the_documented_400(graph, control, invite, group):
+    """group-post-members.md, Response: 400 Bad Request while an object "hasn't fully replicated (error message: 'The
+    source resource object or one of the objects being referenced don't exist.' — retry after a brief delay)"; the
+    same for PATCH members@odata.bind. The emulator's default `lagReferenceError`."""
+    control.configure(replicationLag=2)
     user_id = invite("ann@fabrikam.com").json()["invitedUser"]["id"]
-    body = {"@odata.id": f"https://graph.microsoft.com/v1.0/directoryObjects/{user_id}"}
+    reference = f"https://graph.microsoft.com/v1.0/directoryObjects/{user_id}"
 
-    lagging = graph.post(f"/groups/{group['id']}/members/$ref", json=body)
-    visible = graph.post(f"/groups/{group['id']}/members/$ref", json=body)
+    lagging = graph.post(f"/groups/{group['id']}/members/$ref", json={"@odata.id": reference})
+    bound = graph.patch(f"/groups/{group['id']}", json={"members@odata.bind": [reference]})
+    visible = graph.post(f"/groups/{group['id']}/members/$ref", json={"@odata.id": reference})
 
-    assert lagging.status_code == 400
-    assert error_of(lagging) == ("Request_BadRequest", "Not a valid reference update.")
+    for response in (lagging, bound):
+        assert response.status_code == 400
+        assert error_of(response) == ("Request_BadRequest",
+                                      "The source resource object or one of the objects being referenced don't exist.")
     assert visible.status_code == 204
     assert control.group_members(group["id"]) == [user_id]
+    assert control.config()["lagReferenceError"] == "missingObjects"
+
+
+def test_lag_reference_error_can_be_the_reported_bad_reference(graph, control, invite, group):
+    control.configure(replicationLag=1, lagReferenceError="badReference")
+    user_id = invite("ann@fabrikam.com").json()["invitedUser"]["id"]
+
+    response = graph.post(f"/groups/{group['id']}/members/$ref",
+                          json={"@odata.id": f"https://graph.microsoft.com/v1.0/directoryObjects/{user_id}"})
+
+    assert response.status_code == 400
+    assert error_of(response) == ("Request_BadRequest", "Not a valid reference update.")
 
 
 def test_lag_reference_error_can_be_not_found(graph, control, invite, group):
@@ -100,10 +118,10 @@ def test_throttle_answers_429_once_capacity_is_spent_and_recovers(graph, control
     assert [r.status_code for r in answers[:2]] == [200, 200]
     throttled = answers[2]
     assert throttled.status_code == 429
-    assert error_of(throttled)[0] == "TooManyRequests"
-    retry_after = int(throttled.headers["Retry-After"])
-    assert retry_after >= 1
-    assert throttled.headers["x-ms-throttle-scope"]
+    assert error_of(throttled) == ("TooManyRequests", "Please retry again later.")  # throttling.md sample response
+    retry_after = float(throttled.headers["Retry-After"])  # fractional, e.g. "0.500" (throttling.md: "2.128")
+    assert 0 < retry_after <= 1
+    assert throttled.headers["x-ms-throttle-scope"].startswith("Tenant_Application/ReadWrite/")
     time.sleep(retry_after)
     assert graph.get("/users").status_code == 200
     calls = control.calls()
@@ -141,6 +159,6 @@ def test_config_patch_validates_and_merges(emu, control):
     merged = control.configure(throttle={"capacity": 50})
 
     assert bad_rate.status_code == 400 and unknown.status_code == 400
-    assert merged["throttle"] == {"enabled": False, "capacity": 50, "windowSeconds": 10}
+    assert merged["throttle"] == {"enabled": True, "capacity": 50, "windowSeconds": 10}  # on by default
     assert merged["faultStatuses"] == [429, 503, 504]
     assert merged["tenantDomains"] == ["contoso.onmicrosoft.com", "contoso.com"]

@@ -252,3 +252,23 @@ def test_sponsors_are_added_by_reference_and_listed(graph, control):
     assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "Request_ResourceNotFound"
     assert [(item["id"], item["@odata.type"]) for item in listed["value"]] == [(sponsor["id"], "#microsoft.graph.user")]
     assert control.user(guest["id"])["sponsors"] == [sponsor["id"]]
+
+
+def test_restore_when_another_user_now_holds_the_upn_is_400_and_restores_nothing(graph, control, group):
+    """directory-deleteditems-restore.md is silent on this conflict; Graph answers 400 Request_BadRequest "Another
+    object with the same value for property userPrincipalName already exists." (REFERENCE.md). The control API creates
+    the situation: a user seeded with the deleted guest's userPrincipalName."""
+    user = guest(control, "ann@fabrikam.com", memberOf=[group["id"]])
+    assert graph.delete(f"/users/{user['id']}").status_code == 204
+    taker = control.seed_user(mail="ann.other@contoso.com", userPrincipalName=user["userPrincipalName"].upper())
+
+    refused = graph.post(f"/directory/deletedItems/{user['id']}/restore")
+    still_deleted = graph.get(f"/directory/deletedItems/{user['id']}")
+    control.remove_user(taker["id"])
+    restored = graph.post(f"/directory/deletedItems/{user['id']}/restore")
+
+    assert refused.status_code == 400
+    assert error_of(refused) == ("Request_BadRequest",
+                                 "Another object with the same value for property userPrincipalName already exists.")
+    assert still_deleted.status_code == 200
+    assert restored.status_code == 200 and control.group_members(group["id"]) == [user["id"]]

@@ -7,6 +7,8 @@ import pytest
 
 from lifecycle.domain.model import GuestState
 from tests.http_calls import call
+from tests.rewire import with_settings
+from tests.support import GROUP_A
 
 MISSING_GROUP = "6f1c1ef7-2b1e-4a3c-9d51-0000000000c9"
 
@@ -42,10 +44,54 @@ async def test_adopt_refuses_bad_input_with_400(fakes, body):
     assert status == 400 and answer["error"]["code"] == "InvalidRequest" and fakes.store.guests == {}
 
 
-async def test_adopt_of_an_unknown_group_is_404(fakes):
+async def test_adopt_of_a_managed_group_the_directory_lacks_is_404(fakes):
     existing_guests(fakes, 1)
-    status, answer, _ = await call("adopt_guests", "POST", "adopt", {"groupId": MISSING_GROUP})
+    del fakes.directory.groups[GROUP_A]
+    status, answer, _ = await call("adopt_guests", "POST", "adopt", {"groupId": GROUP_A})
     assert status == 404 and answer["error"]["code"] == "GroupNotFound" and fakes.store.guests == {}
+
+
+async def test_adopt_by_a_group_neither_managed_nor_excluded_is_403_before_graph_is_read(fakes):
+    existing_guests(fakes, 1)
+    fakes.directory.add_group(MISSING_GROUP)
+    status, answer, _ = await call("adopt_guests", "POST", "adopt", {"groupId": MISSING_GROUP})
+    assert status == 403 and answer["error"]["code"] == "GroupNotManaged"
+    assert "MANAGED_GROUP_IDS" in answer["error"]["message"] and fakes.store.guests == {}
+    assert fakes.directory.list_requests == 0
+
+
+async def test_adopt_by_an_excluded_group_takes_its_guests_and_never_names_its_members(fakes):
+    guest, other = existing_guests(fakes, 2)
+    member = fakes.directory.add_user("boss@contoso.example", user_type="Member")
+    fakes.directory.add_group(MISSING_GROUP)
+    fakes.directory.groups[MISSING_GROUP] |= {guest, member}
+    with_settings(fakes, EXPIRY_EXCLUDED_GROUP_IDS=MISSING_GROUP)
+    status, report, _ = await call("adopt_guests", "POST", "adopt", {"groupId": MISSING_GROUP})
+    assert status == 200 and report["adopted"] == 1 and report["found"] == 1 and report["skipped"] == []
+    assert member not in str(report) and set(fakes.store.guests) == {guest}
+
+
+async def test_adoption_skips_a_guest_whose_own_address_the_domain_lists_refuse(fakes):
+    plain, listed, named = existing_guests(fakes, 3)
+    fakes.directory.users[listed]["otherMails"] = ["old@blocked.example"]
+    fakes.directory.users[named]["userPrincipalName"] = "ann_blocked.example#EXT#@tenant.onmicrosoft.com"
+    with_settings(fakes, BLOCKED_EMAIL_DOMAINS="blocked.example")
+    status, report, _ = await call("adopt_guests", "POST", "adopt", None)
+    assert status == 200 and report["adopted"] == 1 and set(fakes.store.guests) == {plain}
+    reasons = {skip["id"]: skip["reason"] for skip in report["skipped"]}
+    assert set(reasons) == {listed, named}
+    assert "old@blocked.example" in reasons[listed] and "ann@blocked.example" in reasons[named]
+    assert "blocked" in reasons[named]
+
+
+async def test_adoption_never_claims_a_members_address_a_guest_lists_in_other_mails(fakes):
+    (guest,) = existing_guests(fakes, 1)
+    fakes.directory.users[guest]["mail"] = ""
+    fakes.directory.users[guest]["otherMails"] = ["staff@contoso.example"]  # the member's own address
+    status, report, _ = await call("adopt_guests", "POST", "adopt", None)
+    assert status == 200 and report["adopted"] == 0 and fakes.store.guests == {} and fakes.store.claims == {}
+    assert report["skipped"] == [{"id": guest, "reason": "its address 'staff@contoso.example' (from otherMails) "
+                                                          "belongs to a member of the directory"}]
 
 
 async def test_plan_shape_and_it_writes_nothing(fakes):

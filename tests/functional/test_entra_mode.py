@@ -1,19 +1,44 @@
-"""LIFECYCLE_HTTP_AUTH=entra: App Service authentication instead of function keys."""
+"""LIFECYCLE_HTTP_AUTH=entra: App Service authentication instead of function keys, closed by default: a caller
+needs one of the app roles LIFECYCLE_HTTP_ROLES names, or to be listed in LIFECYCLE_HTTP_ALLOWED_CLIENTS /
+LIFECYCLE_HTTP_ALLOWED_PRINCIPALS."""
 from __future__ import annotations
 
 import base64
 import json
 
+import pytest
+
 from tests.http_calls import call
 
-PRINCIPAL = base64.b64encode(json.dumps({"claims": [{"typ": "appid", "val": "logic-app"}]}).encode()).decode()
+CLIENT = "0f2c7f5e-6a3b-4c8d-9e1f-2a3b4c5d6e7f"
+OBJECT = "7d1e2f3a-4b5c-4d6e-8f9a-0b1c2d3e4f5a"
+
+
+def principal(*claims: tuple[str, str], role_typ: str | None = None) -> str:
+    body: dict = {"auth_typ": "aad", "claims": [{"typ": typ, "val": val} for typ, val in claims]}
+    if role_typ:
+        body["role_typ"] = role_typ
+    return base64.b64encode(json.dumps(body).encode()).decode()
+
+
+NO_ROLE = principal(("appid", CLIENT), ("oid", OBJECT))
+ADMIN = principal(("appid", "logic-app"), ("roles", "Guests.Read"), ("roles", "Guests.Admin"))
+
+
+@pytest.fixture
+def entra(monkeypatch):
+    monkeypatch.setenv("LIFECYCLE_HTTP_AUTH", "entra")
+    monkeypatch.setenv("WEBSITE_AUTH_ENABLED", "true")
+    for name in ("LIFECYCLE_HTTP_ROLES", "LIFECYCLE_HTTP_ALLOWED_CLIENTS", "LIFECYCLE_HTTP_ALLOWED_PRINCIPALS"):
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
 
 
 async def test_requests_without_platform_authentication_are_refused(fakes, monkeypatch):
     monkeypatch.setenv("LIFECYCLE_HTTP_AUTH", "entra")
     monkeypatch.delenv("WEBSITE_AUTH_ENABLED", raising=False)
     status, body, _ = await call("invite_guest", "POST", "guests", {"email": "x@fabrikam.com"},
-                                 headers={"x-ms-client-principal": PRINCIPAL})
+                                 headers={"x-ms-client-principal": ADMIN})
     assert status == 401 and body["error"]["code"] == "Unauthorized"
     assert fakes.directory.writes == [] and fakes.store.claims == {}
     monkeypatch.setenv("WEBSITE_AUTH_ENABLED", "true")
@@ -21,12 +46,59 @@ async def test_requests_without_platform_authentication_are_refused(fakes, monke
     assert status == 401
 
 
-async def test_authenticated_callers_are_served_and_audited(fakes, monkeypatch):
-    monkeypatch.setenv("LIFECYCLE_HTTP_AUTH", "entra")
-    monkeypatch.setenv("WEBSITE_AUTH_ENABLED", "true")
+async def test_a_caller_with_a_required_app_role_is_served_and_audited(fakes, entra):
     status, body, _ = await call("invite_guest", "POST", "guests", {"email": "y@fabrikam.com"},
-                                 headers={"x-ms-client-principal": PRINCIPAL})
+                                 headers={"x-ms-client-principal": ADMIN})
     assert status == 201 and fakes.audit.entries[-1].actor == "principal:logic-app"
+
+
+async def test_by_default_a_principal_of_the_tenant_without_the_app_role_is_refused_with_what_to_configure(
+        fakes, entra):
+    """Any principal of the tenant can get a token for the API unless assignment is required: a valid token is
+    not enough, the caller needs the role (Guests.Admin by default) or to be listed."""
+    for headers in ({"x-ms-client-principal": NO_ROLE},
+                    {"x-ms-client-principal": principal(("appid", CLIENT), ("roles", "Guests.Read"))}):
+        status, body, _ = await call("invite_guest", "POST", "guests", {"email": "z@fabrikam.com"}, headers=headers)
+        assert status == 403 and body["error"]["code"] == "CallerNotAllowed"
+        message = body["error"]["message"]
+        assert "LIFECYCLE_HTTP_ROLES" in message and "Guests.Admin" in message
+        assert "LIFECYCLE_HTTP_ALLOWED_CLIENTS" in message and "LIFECYCLE_HTTP_ALLOWED_PRINCIPALS" in message
+    status, _, _ = await call("list_guests", "GET", "guests", headers={"x-ms-client-principal": NO_ROLE})
+    assert status == 403
+    assert fakes.directory.writes == [] and fakes.store.claims == {} and fakes.keys.records == {}
+
+
+async def test_a_role_named_by_the_platforms_role_type_counts(fakes, entra):
+    role_typ = "http://schemas.microsoft.com/ws/2008/06/identity/claims/role"
+    headers = {"x-ms-client-principal": principal(("appid", CLIENT), (role_typ, "Guests.Admin"), role_typ=role_typ)}
+    status, _, _ = await call("list_guests", "GET", "guests", headers=headers)
+    assert status == 200
+
+
+async def test_a_listed_client_application_or_principal_is_served_without_a_role(fakes, entra):
+    entra.setenv("LIFECYCLE_HTTP_ALLOWED_CLIENTS", CLIENT.upper())
+    status, _, _ = await call("list_guests", "GET", "guests", headers={"x-ms-client-principal": NO_ROLE})
+    assert status == 200
+    entra.delenv("LIFECYCLE_HTTP_ALLOWED_CLIENTS")
+    entra.setenv("LIFECYCLE_HTTP_ALLOWED_PRINCIPALS", OBJECT)
+    headers = {"x-ms-client-principal": principal(("appid", "someone-else")), "x-ms-client-principal-id": OBJECT}
+    status, _, _ = await call("list_guests", "GET", "guests", headers=headers)
+    assert status == 200
+    status, _, _ = await call("list_guests", "GET", "guests",
+                              headers={"x-ms-client-principal": principal(("azp", CLIENT))})
+    assert status == 403
+
+
+async def test_a_role_the_settings_do_not_name_is_not_enough(fakes, entra):
+    entra.setenv("LIFECYCLE_HTTP_ROLES", "Guests.Manage")
+    status, body, _ = await call("list_guests", "GET", "guests", headers={"x-ms-client-principal": ADMIN})
+    assert status == 403 and "Guests.Manage" in body["error"]["message"]
+
+
+async def test_function_key_mode_is_unchanged(fakes, monkeypatch):
+    monkeypatch.delenv("LIFECYCLE_HTTP_AUTH", raising=False)
+    status, _, _ = await call("list_guests", "GET", "guests")
+    assert status == 200
 
 
 async def test_health_stays_open(fakes, monkeypatch):

@@ -1,6 +1,7 @@
 """The expiry sweep on in-memory fakes, with a controllable clock."""
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -235,9 +236,24 @@ async def test_without_a_licence_nothing_is_decided_on_inactivity(world):
     report = await svc.expiry.run()
     assert report.done == {} and store.guests[guest_id].is_live
     assert "unknown" in report.inactivity and "NonPremium" in report.inactivity
-    directory.premium = True  # licensed, but every value empty: still unknown, never "never signed in"
+    directory.premium = True  # licensed, but every value returned empty: still unknown, never "never signed in"
+    directory.users[guest_id]["signInActivity"] = SignIn()
     report = await svc.expiry.run()
     assert report.done == {} and "no sign-in date for any guest" in report.inactivity
+
+
+async def test_a_guest_graph_returns_without_sign_in_activity_never_signed_in_and_is_disabled(world):
+    # user-list.md / signinactivity.md: signInActivity is left out for a user who never signed in; a pass that
+    # selected it and succeeded counts such a guest's window from its invitation.
+    clock, store, directory, services = world
+    svc = services(INACTIVITY_DAYS="30", INVITE_REDEEM_DAYS="0")
+    guest_id = await invite(svc, "never@fabrikam.com", 900)
+    directory.users[guest_id].pop("signInActivity", None)
+    clock.now = START + timedelta(days=29)
+    assert (await svc.expiry.run()).done == {}
+    clock.now = START + timedelta(days=31)
+    report = await svc.expiry.run()
+    assert report.done == {"disable": 1} and store.guests[guest_id].disabled_reason == "inactivity"
 
 
 async def test_nested_exclusion_is_skipped_with_its_group(world):
@@ -333,3 +349,23 @@ async def test_a_guest_changed_after_the_survey_fails_its_batch_and_is_skipped_n
     assert (await store.get(ids[1])).state is GuestState.INVITED and not (await store.get(ids[1])).pending_action
     assert directory.users[ids[1]]["accountEnabled"] is not False
     assert [(await store.get(i)).state for i in (ids[0], ids[2])] == [GuestState.DISABLED] * 2
+
+
+async def test_many_small_sweeps_in_a_day_cannot_disable_what_one_sweep_may_not(world):
+    # 15 guests, 3 due every two hours: each sweep alone is under the guard's minimum (10), but within 24 hours the
+    # fourth would make 12 of 15 (over 20%): the guard counts what was enforced in its window and trips.
+    clock, store, directory, services = world
+    svc = services()
+    for n in range(15):
+        guest = await store.get(await invite(svc, f"w{n}@fabrikam.com", 300))
+        await store.save(replace(guest, expires_at=START + timedelta(hours=1 + 2 * (n // 3))))
+    done = []
+    for run in range(4):
+        clock.now = START + timedelta(hours=2 + 2 * run)
+        report = await svc.expiry.run()
+        done.append(report.done.get("disable", 0))
+    assert done == [3, 3, 3, 0] and report.guard_tripped
+    assert "9 enforced in the last 24 hours" in report.guard_message
+    assert sum(1 for g in store.guests.values() if g.state is GuestState.DISABLED) == 9
+    clock.now = START + timedelta(hours=31)  # the window (24 hours) has moved past the three sweeps' disables
+    assert (await svc.expiry.run()).done.get("disable") == 6

@@ -305,6 +305,40 @@ def test_entra_auth_is_optional_and_requires_a_token(main: dict[str, Any]) -> No
     assert "allowedPrincipalIds" in json.dumps(variables["principalRequirement"])
 
 
+def test_entra_auth_is_closed_by_default_an_app_role_assignment_is_required(main: dict[str, Any]) -> None:
+    """Any principal of the tenant can get a token for an app registration unless assignment is required: with
+    Entra authentication on, the deployment requires it and assigns the app's role to the allowed principals."""
+    _, module = _module(main, "modules/entra-api-access.bicep")
+    assert condition(module)["operator"] == {
+        "type": "and", "operands": {"operand_1": "enableEntraAuth", "operand_2": "entraAuthManageAccess"}}
+    assert main["parameters"]["entraAuthManageAccess"]["default"] is True
+    params = body(module)["params"]
+    assert params["clientId"] == "entraAuthClientId"
+    assert function_call(params["appRole"])[0] == "first" and "entraAuthRequiredRoles" in json.dumps(params["appRole"])
+    assert "entraAuthAllowedPrincipalIds" in json.dumps(params["principalIds"])
+    doc = parse(module_file("entra-api-access.bicep"))
+    assert "microsoftGraphV1" in doc["extensions"]
+    (sp_symbol,) = resources_of_type(doc, "Microsoft.Graph/servicePrincipals")
+    sp = resource(doc, sp_symbol)
+    assert sp["existing"] is False and body(sp) == {"appId": "clientId", "appRoleAssignmentRequired": True}
+    (grants,) = resources_of_type(doc, "Microsoft.Graph/appRoleAssignedTo").values()
+    assert loop(grants)["detail"] == {"item_name": "principalId", "array_name": "principalIds"}
+    assert body(grants)["principalId"] == "principalId" and dotted(body(grants)["resourceId"]) == f"{sp_symbol}.id"
+    path = module_file("entra-api-access.bicep")
+    assert re.search(rf"filter\({sp_symbol}\.appRoles, \w+ => \w+\.value == appRole\)", text(path))
+
+
+def test_the_app_is_told_who_may_call_with_the_same_lists_the_platform_enforces(main: dict[str, Any]) -> None:
+    deployed = main["variables"]["lifecycleSettings"]["value"]
+    assert deployed["LIFECYCLE_HTTP_ROLES"] == "entraAuthRequiredRoles"
+    assert deployed["LIFECYCLE_HTTP_ALLOWED_CLIENTS"] == "entraAuthAllowedClientApplications"
+    assert deployed["LIFECYCLE_HTTP_ALLOWED_PRINCIPALS"] == "entraAuthAllowedPrincipalIds"
+    _, auth = _module(main, "modules/entra-auth.bicep")
+    passed = json.dumps(body(auth)["params"])
+    assert "entraAuthAllowedClientApplications" in passed and "entraAuthAllowedPrincipalIds" in passed
+    assert main["parameters"]["entraAuthRequiredRoles"]["default"] == SETTING_DEFAULTS["LIFECYCLE_HTTP_ROLES"] != ""
+
+
 # --- samples ------------------------------------------------------------------------------------------------------
 def test_samples_are_off_by_default(main: dict[str, Any]) -> None:
     _, module = _module(main, "modules/samples.bicep")

@@ -42,7 +42,12 @@ def test_serve_and_sweep_run_on_the_managed_identity(identity_graph, oauth_azuri
     assert health.status_code == 200, health.text
     checks = health.json()["checks"]
     assert checks["graph"]["auth"] == "managed-identity" and checks["storageAuth"]["mode"] == "managed-identity"
-    assert checks["storage"] == "ok"
+    assert checks["storage"] == "ok" and checks["graph"]["token"] == "ok"  # asked of the credential, not Graph
+    assert checks["graph"]["baseUrl"] == "configured" and identity_graph.graph_url not in health.text
+    assert checks["managedGroups"] == {"count": 2, "problems": []}
+    # the managed groups are read once (GET /groups/{id}, reused for minutes); the token never costs a Graph call
+    assert sorted(entry["route"] for entry in identity_graph.control.calls()["log"]) == ["/groups/{id}"] * 2
+    assert api.get("/health").status_code == 200 and len(identity_graph.control.calls()["log"]) == 2
 
     invited = api.post("/guests", json={"email": "platform@fabrikam.com", "groups": [GROUP_A, GROUP_B]})
     assert invited.status_code == 201, invited.text
@@ -156,7 +161,8 @@ async def main():
                                    for n, g in enumerate(guests)))
     read = [await store.get(g.id) for g in saved]
     print(json.dumps({"transactions": store.transactions, "landed": sum(r == s for r, s in zip(read, saved)),
-                      "states": sorted({r.state.value for r in read}), "credential": type(credential).__name__}))
+                      "states": sorted({r.state.value for r in read}),
+                      "credential": f"{type(credential).__name__}({type(credential.inner).__name__})"}))
     await tables.close()
     await credential.close()
 
@@ -171,7 +177,7 @@ def test_concurrent_record_writes_share_transactions_on_the_managed_identity(pro
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
-    assert result["credential"] == "ManagedIdentityCredential"
+    assert result["credential"] == "BoundedCredential(ManagedIdentityCredential)"  # its token requests bounded
     assert result["landed"] == 12 and result["states"] == ["disabled"]
     each = result["transactions"][0]  # the first save went alone: record, index rows moved, outbox row
     assert sum(result["transactions"]) == 12 * each and len(result["transactions"]) < 12  # the others shared

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from lifecycle.config import SETTING_DEFAULTS, Settings
+from lifecycle.config import SETTING_DEFAULTS, Settings, Tuning
 from lifecycle.errors import ConfigurationError
 
 
@@ -84,3 +84,25 @@ def test_the_token_scope_is_the_national_clouds_own(url: str, scope: str) -> Non
 def test_a_graph_url_that_names_no_graph_host_is_refused() -> None:
     with pytest.raises(ConfigurationError, match="GRAPH_BASE_URL"):
         Settings.from_env({"GRAPH_BASE_URL": "https://graph.example.com/v1.0"})
+
+
+@pytest.mark.parametrize("name", ["LIFECYCLE_TABLES_ENDPOINT", "LIFECYCLE_QUEUES_ENDPOINT", "GRAPH_BASE_URL"])
+def test_a_url_with_a_port_that_is_no_number_is_refused_naming_the_setting(name: str) -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        Settings.from_env({name: "https://account.table.core.windows.net:port7"})
+    assert raised.value.settings == (name,) and "port7" not in raised.value.message
+
+
+def test_an_invalid_setting_is_named_apart_from_its_message() -> None:
+    """The anonymous health report shows the names only: a message may quote the value."""
+    with pytest.raises(ConfigurationError) as raised:
+        Settings.from_env({"MANAGED_GROUP_IDS": "not-a-guid", "GRAPH_AUTH": "development-token"})
+    assert raised.value.settings == ("MANAGED_GROUP_IDS", "GRAPH_AUTH")
+    assert "not-a-guid" in raised.value.message  # the authenticated routes' message says which value
+
+
+def test_token_requests_are_bounded_by_tuning_not_by_a_setting() -> None:
+    tuning = Tuning()
+    assert tuning.token_connect_seconds < tuning.token_read_seconds < tuning.token_timeout_seconds <= 20
+    assert tuning.health_check_seconds < tuning.token_timeout_seconds
+    assert not any("TOKEN" in name for name in SETTING_DEFAULTS)

@@ -80,6 +80,10 @@ def test_page_items_and_next_link():
     ({"id": "g", "groupTypes": None, "onPremisesSyncEnabled": True}, "on-premises"),
     ({"id": "g", "isAssignableToRole": True}, "role-assignable"),
     ({"id": "g", "onPremisesSyncEnabled": None, "isAssignableToRole": False}, ""),
+    # groups-overview.md, "Managed via Microsoft Graph": mail-enabled security and distribution groups are read-only
+    ({"id": "g", "groupTypes": [], "mailEnabled": True, "securityEnabled": True}, "mail-enabled"),
+    ({"id": "g", "groupTypes": [], "mailEnabled": True, "securityEnabled": False}, "distribution"),
+    ({"id": "g", "groupTypes": ["Unified"], "mailEnabled": True, "securityEnabled": False}, ""),
 ])
 def test_group_refusal_read_from_json(group, refused):
     reason = group_refusal(_json_group(group))
