@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from .errors import GraphError, bad_request, unsupported_query
+
 from .schema import (
     BOOLEAN,
     SIGN_IN_ACTIVITY,
@@ -28,6 +29,10 @@ from .schema import (
     USER_PROPERTIES,
     canonical,
 )
+
+# filter-query-parameter.md, operators table: "When using the in operator, the request is by default limited to 15
+# expressions in the filter clause" (advanced queries lift it, up to a URL of 2,048 characters).
+MAX_IN_VALUES = 15
 
 Predicate = Callable[[dict, Any], bool]
 Getter = Callable[[dict, Any], Any]
@@ -310,6 +315,8 @@ class _Parser:
         self.expect_punct(")")
         for value in values:
             self.check_type(kind, value)
+        if len(values) > MAX_IN_VALUES:  # filter-query-parameter.md: "limited to 15 expressions" by default
+            self.use_advanced(f"in with more than {MAX_IN_VALUES} values")
         return lambda p, v: any(_equal(getter(p, v), value) for value in values)
 
     def lambda_clause(self) -> Predicate:

@@ -156,8 +156,8 @@ class Directory(Protocol):
         when the id is unknown."""
     async def get_users(self, user_ids: Sequence[str]) -> dict[str, DirectoryUser | None]:
         """Each user as `get_user` reads it, by id (None: not in the directory), read together in as few requests
-        as Graph allows (independent items of a $batch, at most 20 a batch). Read-only; a user still throttled past
-        the retry budget raises GraphUnavailable for the whole call."""
+        as Graph allows (users lists filtered on `id in (...)`, 15 ids a request). Read-only; a list still
+        throttled past the retry budget raises GraphUnavailable for the whole call."""
     async def invite(self, request: InvitationRequest) -> Invitation: ...
     async def reset_redemption(self, user_id: str, email: str, redirect_url: str) -> Invitation: ...
     async def add_sponsor(self, user_id: str, sponsor_id: str) -> None:

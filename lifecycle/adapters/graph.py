@@ -34,7 +34,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt,
 
 from lifecycle.adapters.credentials import graph_auth_provider
 from lifecycle.adapters.identity import GRAPH, identity_unavailable, token_failure
-from lifecycle.adapters.graph_batching import MAX_ITEMS, Answer, Item, SharedEnvelopes, batch_shape
+from lifecycle.adapters.graph_batching import MAX_ITEMS, Answer, Item, batch_shape
 from lifecycle.adapters.graph_throttle import AdaptiveLimiter, SendPacer, ThrottleGate
 from lifecycle.config import Settings
 from lifecycle.domain.planning import SignIn
@@ -53,6 +53,7 @@ USER_FIELDS = ["id", "userType", "displayName", "mail", "otherMails", "userPrinc
 GUEST_PASS_FIELDS = ["id", "userType", "displayName", "mail", "otherMails", "userPrincipalName", "externalUserState",
                      "accountEnabled", "createdDateTime"]
 GUEST_PAGE = 999  # Graph's largest page
+IN_VALUES = 15  # values one `in` filter takes without advanced query parameters (filter-query-parameter.md)
 LOOKUP_PAGE = 50  # the users an email lookup reads: every user holding the address in one page, members included
 SIGN_IN_PAGE = 500  # the largest page when signInActivity is selected
 EXPAND_PAGE = 100  # the largest page of a user list with $expand (Graph serves a larger $top as 100)
@@ -68,10 +69,6 @@ _NOT_REPLICATED = ("not a valid reference update", "one of the objects being ref
 # consistency; microsoftgraph/microsoft-graph-docs-contrib#2465: "Unable to read the company information from the
 # directory" on a PATCH right after an invitation).
 _NOT_REPLICATED_CODES = frozenset({"Directory_ObjectNotFound"})
-# Calls in flight share $batch envelopes of at most this many items (two guests' disable + revoke): enough to save
-# most of the per-request cost, small enough that the pacer reads Graph's x-ms-throttle-limit-percentage before
-# much more is sent (an envelope's answers all come back at once, when its last item has run).
-SHARED_ENVELOPE_ITEMS = 4
 ADVANCED_QUERY = {"ConsistencyLevel": "eventual"}  # with $count=true: what an OData cast on a member list needs
 GROUP_REFUSAL_FIELDS = ["id", "groupTypes", "mailEnabled", "onPremisesSyncEnabled", "isAssignableToRole"]
 _TRANSIENT = frozenset({429, 503, 504})
@@ -232,9 +229,14 @@ def _sign_in(activity: dict[str, Any] | None) -> SignIn:
 
 
 def _graph_date(value: str | None) -> datetime | None:
+    """A Graph date, or None for none: null, "", and the minimum date `0001-01-01T00:00:00Z` that user-list.md's
+    signInActivity example shows for a sign-in that never happened (read as a date it would make the guest
+    inactive for two thousand years)."""
     if not value:
         return None
     moment = datetime.fromisoformat(value)
+    if moment.year <= 1:
+        return None
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
@@ -262,7 +264,6 @@ class GraphDirectory:
         self._slots = AdaptiveLimiter(settings.graph_max_concurrency)
         self._retry = retry or GraphRetryPolicy()
         self._gate = ThrottleGate()
-        self._envelopes = SharedEnvelopes(self._send_envelope, max_items=SHARED_ENVELOPE_ITEMS)
 
     async def close(self) -> None:
         await self._http.aclose()
@@ -343,23 +344,22 @@ class GraphDirectory:
         return _json_user(body) if body else None
 
     async def get_users(self, user_ids: Sequence[str]) -> dict[str, DirectoryUser | None]:
-        query = UserItemRequestBuilder.UserItemRequestBuilderGetQueryParameters(select=USER_FIELDS)
-        steps = {str(n): ("get user", self._client.users.by_user_id(user_id).to_get_request_information(
-            RequestConfiguration(query_parameters=query))) for n, user_id in enumerate(user_ids)}
-        ids, bodies = list(steps), dict[str, Any]()
-        parts = await asyncio.gather(*(
-            self._send_independent({i: steps[i] for i in ids[start:start + MAX_ITEMS]}, bodies, "get users")
-            for start in range(0, len(ids), MAX_ITEMS)))
-        users: dict[str, DirectoryUser | None] = {}
-        for step_id, error in (pair for part in parts for pair in part.items()):
-            user_id = user_ids[int(step_id)]
-            if error is None:
-                users[user_id] = _json_user(bodies[step_id]) if bodies.get(step_id) else None
-            elif isinstance(error, GraphNotFound):
-                users[user_id] = None
-            else:
-                raise error
+        # One list request per 15 ids (`id in (...)`: filter-query-parameter.md limits `in` to 15 expressions by
+        # default), 1 resource unit each (a users list with $select and a $top under 20), where a GET per user
+        # would cost one unit a user; the lists go out together.
+        chunks = [list(user_ids[start:start + IN_VALUES]) for start in range(0, len(user_ids), IN_VALUES)]
+        found = await asyncio.gather(*(self._users_by_id(chunk) for chunk in chunks))
+        users: dict[str, DirectoryUser | None] = dict.fromkeys(user_ids)
+        users.update((user.id, user) for part in found for user in part if user.id in users)
         return users
+
+    async def _users_by_id(self, user_ids: list[str]) -> list[DirectoryUser]:
+        query = UsersRequestBuilder.UsersRequestBuilderGetQueryParameters(
+            filter=f"id in ({', '.join(odata_string(user_id) for user_id in user_ids)})", select=USER_FIELDS,
+            top=IN_VALUES)
+        first = self._client.users.to_get_request_information(RequestConfiguration(query_parameters=query))
+        items, _ = await self._pages("get users", first, self._client.users.with_url)
+        return [_json_user(item) for item in items]
 
     async def invite(self, request: InvitationRequest) -> Invitation:
         info = _json_request(Method.POST, self._client.invitations, _invitation_body(request))

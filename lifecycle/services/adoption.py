@@ -15,11 +15,13 @@ from datetime import datetime, timedelta
 
 from lifecycle.config import Settings
 from lifecycle.domain import events
+from lifecycle.domain.drift import drift
 from lifecycle.domain.planning import ExpiryPolicy, plan_expiry
 from lifecycle.domain.model import DisabledReason, EmailClaim, Guest, GuestState, InvitationState
 from lifecycle.errors import ConcurrencyConflict, Conflict, Forbidden, GraphNotFound, LifecycleError
 from lifecycle.ports import Directory, DirectoryUser, GuestListing, GuestQuery
 from lifecycle.services.audit import Audit
+from lifecycle.services.directory_view import directory_view
 from lifecycle.services.records import GuestRecords
 
 ACTOR_ACTION = "guest.adopt"
@@ -67,7 +69,8 @@ class AdoptionService:
                                                         sponsors=True)
             users = await self._candidates(listing, group_id)
             result.found = len(users)
-            fresh = await self._not_members_addresses(await self._untracked(users, result), result)
+            fresh = await self._not_members_addresses(
+                await self._untracked(users, result, None if dry_run else actor), result)
             records = [adopted_record(user, now, days) for user in fresh]
             expanded = {user.id for user in fresh if user.sponsors is not None and len(user.sponsors) < 20}
             self._guard(records, listing, now, result)
@@ -101,13 +104,19 @@ class AdoptionService:
             raise GraphNotFound(f"there is no group '{group_id}' in the directory", code="GroupNotFound") from None
         return [u for u in listing.users if u.id in members]
 
-    async def _untracked(self, users: list[DirectoryUser], result: Adoption) -> list[DirectoryUser]:
-        tracked = await self._tracked_ids()
+    async def _untracked(self, users: list[DirectoryUser], result: Adoption,
+                         actor: str | None = None) -> list[DirectoryUser]:
+        """The users no record tracks (checked against the domain lists); a record that says deleted while its user
+        is in the directory (restored outside the app) is brought back to what Graph shows (`actor`: not a dry run)
+        and counted as tracked, never adopted a second time."""
+        tracked = await self._tracked_records()
         policy = self._settings.access_policy
         fresh = []
         for user in users:
             if user.id in tracked:
                 result.already_tracked += 1
+                if actor is not None and tracked[user.id].is_removed:
+                    await self._restored_outside(tracked[user.id], user, actor)
             elif not user.email:
                 result.skipped.append({"id": user.id, "reason": "no email (mail and otherMails are empty)"})
             elif refusal := policy.address_refusal(user.own_addresses):
@@ -138,15 +147,23 @@ class AdoptionService:
                 kept.append(user)
         return kept
 
-    async def _tracked_ids(self) -> set[str]:
-        ids: set[str] = set()
+    async def _tracked_records(self) -> dict[str, Guest]:
+        records: dict[str, Guest] = {}
         token: str | None = None
         while True:
             page = await self._records.store.query(GuestQuery(page_size=1000, continuation_token=token))
-            ids.update(g.id for g in page.guests if g.state is not GuestState.PURGED)
+            records.update((g.id, g) for g in page.guests if g.state is not GuestState.PURGED)
             token = page.continuation_token
             if not token:
-                return ids
+                return records
+
+    async def _restored_outside(self, guest: Guest, user: DirectoryUser, actor: str) -> None:
+        """Record what Graph shows of a user the record says is deleted (`domain.drift`), audited as found."""
+        found = drift(guest, directory_view(user), self._clock())
+        if found is None:
+            return
+        async with self._audit.audited(actor, "guest.refresh", guest.id, found=found.kind):
+            await self._records.update(guest, found.transition, found.event)
 
     def _guard(self, records: list[Guest], listing: GuestListing, now: datetime, result: Adoption) -> None:
         """What the adopted records alone would make due at once (with inactivity on: guests who have not signed

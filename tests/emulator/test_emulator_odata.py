@@ -59,3 +59,17 @@ def test_unsupported_property_and_operator():
     assert unsupported.value.code == "Request_UnsupportedQuery"
     assert function.value.code == "Request_UnsupportedQuery"
     assert unknown.value.code == "BadRequest"
+
+
+def test_in_takes_at_most_15_values_without_the_advanced_query_parameters(graph, control):
+    # filter-query-parameter.md (operators table): with the in operator a request is by default limited to 15
+    # expressions in the filter clause
+    ids = control.seed_users(count=16, userType="Guest", mail="in{n}@partner.example")
+    quoted = ",".join(f"'{user_id}'" for user_id in ids)
+    fifteen = graph.get("/users", params={"$filter": f"id in ({quoted.rsplit(',', 1)[0]})", "$select": "id"})
+    assert fifteen.status_code == 200 and len(fifteen.json()["value"]) == 15
+    sixteen = graph.get("/users", params={"$filter": f"id in ({quoted})", "$select": "id"})
+    assert sixteen.status_code == 400 and sixteen.json()["error"]["code"] == "Request_UnsupportedQuery"
+    advanced = graph.get("/users", params={"$filter": f"id in ({quoted})", "$select": "id", "$count": "true"},
+                         headers={"ConsistencyLevel": "eventual"})
+    assert advanced.status_code == 200 and len(advanced.json()["value"]) == 16

@@ -167,3 +167,16 @@ async def test_an_invitation_whose_answer_was_lost_is_recorded_with_its_link_fla
     assert "redemption link was lost" in record.last_error and f"/api/guests/{user['id']}/reinvite" in record.last_error
     invited = [m for m in emulator_events(live) if m["type"] == "guest.invited" and m["data"]["guestId"] == user["id"]]
     assert invited and invited[-1]["data"]["redeemUrlLost"] is True and invited[-1]["data"]["inviteRedeemUrl"] is None
+
+
+async def test_adoption_brings_back_a_guest_restored_outside_the_app_and_adopts_it_once(live, emulator):
+    guest_id = await invite("adoptback@fabrikam.com")
+    assert (await operate("delete_guest", "DELETE", guest_id))[0] == 200
+    restore_in_graph(emulator, guest_id)
+    dry = (await live.adoption.adopt(actor="test", dry_run=True)).to_body()
+    assert dry["alreadyTracked"] == 1 and dry["adopted"] == 0
+    assert (await live.records.store.get(guest_id)).state is GuestState.DELETED  # a dry run writes nothing
+    report = (await live.adoption.adopt(actor="test")).to_body()
+    assert report["alreadyTracked"] == 1 and report["adopted"] == 0
+    assert (await live.records.store.get(guest_id)).state is GuestState.INVITED
+    assert "restored outside the app" in await audit_kinds(live, guest_id)

@@ -48,3 +48,13 @@ def test_a_listing_that_selected_sign_in_activity_reads_its_absence_as_never_sig
     selected = _json_user({"id": USER, "userType": "Guest"}, sign_in_selected=True)
     assert selected.sign_in is not None and selected.sign_in.never_signed_in and selected.sign_in.last is None
     assert _json_user({"id": USER, "userType": "Guest"}).sign_in is None  # not asked: unknown
+
+
+@pytest.mark.parametrize("never", [None, "", "0001-01-01T00:00:00Z"])
+def test_a_sign_in_date_graph_writes_as_empty_or_its_minimum_date_is_none(never) -> None:
+    # user-list.md's signInActivity example shows a sign-in that never happened as "" or 0001-01-01T00:00:00Z
+    user = _json_user({"id": USER, "userType": "Guest", "signInActivity": {
+        "lastSuccessfulSignInDateTime": never, "lastSignInDateTime": "2026-11-30T08:00:00Z",
+        "lastNonInteractiveSignInDateTime": never}}, sign_in_selected=True)
+    assert user.sign_in is not None and user.sign_in.last_successful is None
+    assert user.sign_in.last is not None and user.sign_in.last.year == 2026  # the interactive date counts
