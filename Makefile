@@ -6,6 +6,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PY_STAMP   := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
+# The browser tests (tests/browser) drive Debian's Chromium through Playwright, never a browser Playwright downloads.
+CHROMIUM   := /usr/bin/chromium
 PIP_TOOLS  := pip-tools==7.6.2
 
 VENV_PYTHON := $(shell $(BIN)/python -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
@@ -33,17 +35,32 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+# The local stack's ports: `make run API_PORT=7072` (docs/development.md, "The local stack").
+API_PORT           ?= 7071
+EMULATOR_PORT      ?= 8081
+AZURITE_BLOB_PORT  ?= 10000
+AZURITE_QUEUE_PORT ?= 10001
+AZURITE_TABLE_PORT ?= 10002
+
 run: install
-	bash scripts/run_local.sh
+	API_PORT=$(API_PORT) EMULATOR_PORT=$(EMULATOR_PORT) AZURITE_BLOB_PORT=$(AZURITE_BLOB_PORT) \
+	AZURITE_QUEUE_PORT=$(AZURITE_QUEUE_PORT) AZURITE_TABLE_PORT=$(AZURITE_TABLE_PORT) bash scripts/run_local.sh
 
 test: install test-lint test-infra test-python
 
-# ruff over every Python file, mypy over the deployed package (settings in pyproject.toml).
+# ruff over every Python file, mypy over the deployed package, the import contracts between the layers (all three
+# set in pyproject.toml). The generated files (API descriptions, docs/settings.md) are checked by pytest.
 test-lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
-test-python: install
+# Installed with apt (as root, as CI runs) only when it is missing; if it cannot be, `make test` fails here.
+$(CHROMIUM):
+	apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
+	test -x $(CHROMIUM)
+
+test-python: install $(CHROMIUM)
 	$(BIN)/python -m pytest
 
 test-infra:
@@ -66,4 +83,4 @@ lock:
 		--output-file requirements.txt requirements.in; status=$$?; rm -rf .venv-lock; exit $$status
 
 clean:
-	rm -rf $(VENV) .venv-iac .venv-package .venv-lock node_modules .azurite .pytest_cache
+	rm -rf $(VENV) .venv-iac .venv-package .venv-lock node_modules .azurite .pytest_cache test-artifacts

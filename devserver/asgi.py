@@ -2,7 +2,9 @@
 
 Routes, methods and auth levels come from `app.get_functions()`; FUNCTION/ADMIN routes need the key in the
 `x-functions-key` header or the `code` query parameter, as with the Functions host. A body is read in chunks and
-refused with 413 once it passes `max_body_bytes`; unknown routes and methods answer the API's JSON error shape."""
+refused with 413 once it passes `max_body_bytes`; unknown routes and methods answer the API's JSON error shape.
+With LIFECYCLE_HTTP_AUTH=entra it plays App Service authentication as well (devserver/easy_auth.py): sign-in at
+/.auth/login/aad, the session's principal headers on each request, 401 for the paths the platform guards."""
 from __future__ import annotations
 
 import hmac
@@ -19,6 +21,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from devserver.easy_auth import EasyAuth
+from lifecycle.config import entra_authentication_enabled
 from lifecycle.registry import HttpFunction, http_functions
 from lifecycle.http.schemas import MAX_BODY_BYTES
 
@@ -34,10 +38,16 @@ class BodyTooLarge(Exception):
     """The request body passed the server's limit."""
 
 
-def build_asgi_app(app: func.FunctionApp, function_key: str, *, max_body_bytes: int = MAX_BODY_BYTES) -> Starlette:
-    """An ASGI app serving the HTTP functions of `app` under /api, guarded by `function_key`."""
-    routes = [Route(ROUTE_PREFIX + "/" + _CONSTRAINT.sub(r"{\1}", f.route), _endpoint(f, function_key, max_body_bytes),
-                    methods=list(f.methods), name=f.name) for f in http_functions(app)]
+def build_asgi_app(app: func.FunctionApp, function_key: str, *, max_body_bytes: int = MAX_BODY_BYTES,
+                   easy_auth: EasyAuth | None = None) -> Starlette:
+    """An ASGI app serving the HTTP functions of `app` under /api, guarded by `function_key`, and with
+    LIFECYCLE_HTTP_AUTH=entra by App Service authentication as `easy_auth` (default: as the environment says)."""
+    if easy_auth is None and entra_authentication_enabled():
+        easy_auth = EasyAuth.from_env()
+    routes = [Route(ROUTE_PREFIX + "/" + _CONSTRAINT.sub(r"{\1}", f.route),
+                    _endpoint(f, function_key, max_body_bytes, easy_auth), methods=list(f.methods), name=f.name)
+              for f in http_functions(app)]
+    routes += easy_auth.routes() if easy_auth else []
     return Starlette(routes=routes, lifespan=_lifespan, exception_handlers={HTTPException: _http_error})
 
 
@@ -68,16 +78,20 @@ def _authorized(request: Request, level: str, key: str) -> bool:
     return hmac.compare_digest(given.encode(), key.encode())
 
 
-def _endpoint(function: HttpFunction, key: str, max_body_bytes: int) -> Callable[[Request], Awaitable[Response]]:
+def _endpoint(function: HttpFunction, key: str, max_body_bytes: int,
+              easy_auth: EasyAuth | None) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         if not _authorized(request, function.auth_level, key):
             return error(401, "Unauthorized", "a valid function key is required")
+        principal = easy_auth.principal_headers(request) if easy_auth else None
+        if easy_auth and principal is None and easy_auth.guards(request.url.path):
+            return Response(status_code=401, headers={"WWW-Authenticate": 'Bearer realm="guest-lifecycle"'})
         try:
             body = await read_body(request, max_body_bytes)
         except BodyTooLarge:
             return error(413, "BodyTooLarge", f"the body is larger than {max_body_bytes} bytes",
                          {"Connection": "close"})
-        result = await function.handler(_to_function_request(request, body))
+        result = await function.handler(_to_function_request(request, body, principal or {}))
         return _to_response(result)
 
     return endpoint
@@ -97,8 +111,10 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _to_function_request(request: Request, body: bytes) -> func.HttpRequest:
+def _to_function_request(request: Request, body: bytes, principal: dict[str, str]) -> func.HttpRequest:
+    """The request as the host hands it to a function: the client's principal headers dropped, the platform's set."""
     headers = {k: v for k, v in request.headers.items() if k.lower() not in _PLATFORM_HEADERS}
+    headers.update(principal)
     return func.HttpRequest(method=request.method, url=str(request.url), headers=headers,
                             params=dict(request.query_params), route_params=dict(request.path_params), body=body)
 

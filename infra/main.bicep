@@ -1,7 +1,7 @@
 // Guest Lifecycle: everything the function app needs in one resource group.
 //   azd up                                   (azure.yaml; parameters from main.parameters.json)
 //   az deployment group create -g <rg> -f infra/main.bicep -p environmentName=<name>
-// See the Deployment section of the README.
+// See docs/deploy.md.
 
 targetScope = 'resourceGroup'
 
@@ -35,6 +35,9 @@ param storageAccountName string = ''
 ])
 param storageSkuName string = 'Standard_GRS'
 
+@description('Put a CanNotDelete lock on the storage account, so that neither it nor this resource group (azd down) can be deleted by accident. Needs a deployer with Microsoft.Authorization/locks/write (Owner or User Access Administrator); false: no lock is created (an existing one stays until `az lock delete`). See docs/operate.md, "Deleting a deployment".')
+param lockStorage bool = true
+
 @description('Upper bound of instances the app scales out to (values under 40 are accepted only in some regions).')
 @minValue(1)
 @maxValue(1000)
@@ -53,7 +56,7 @@ param instanceMemoryMB int = 2048
 @maxValue(730)
 param logRetentionInDays int = 30
 
-@description('Grant the Microsoft Graph application permissions (User.Invite.All, User.ReadWrite.All, GroupMember.ReadWrite.All) to the app\'s identity from this deployment. Needs a deployer with Privileged Role Administrator or Global Administrator; false: an administrator grants them afterwards (README, Deployment).')
+@description('Grant the Microsoft Graph application permissions (User.Invite.All, User.ReadWrite.All, GroupMember.ReadWrite.All) to the app\'s identity from this deployment. Needs a deployer with Privileged Role Administrator or Global Administrator; false: an administrator grants them afterwards (docs/deploy.md).')
 param grantGraphPermissions bool = true
 
 @description('Deploy the optional samples (infra/modules/samples.bicep).')
@@ -66,8 +69,17 @@ param deploySamples bool = false
 @description('Require a Microsoft Entra token on every call except /api/health (App Service authentication).')
 param enableEntraAuth bool = false
 
-@description('Client id of the app registration that represents the API (token audience). Required when enableEntraAuth is true.')
+@description('Client id of an app registration made elsewhere that represents the API (token audience); it must define the app roles Guests.Read, Guests.Manage and Guests.Admin (docs/roles.md). Empty: with entraAuthManageAccess this deployment declares the registration with those roles (entraAuthAppUniqueName); required when entraAuthManageAccess is false.')
 param entraAuthClientId string = ''
+
+@description('uniqueName of the API\'s app registration that this deployment declares (when entraAuthClientId is empty). Empty: guest-lifecycle-api-<unique suffix>. To bring a registration made elsewhere under the deployment, give it this uniqueName once (docs/roles.md).')
+param entraAuthAppUniqueName string = ''
+
+@description('Comma-separated object ids of service principals (e.g. a Logic App\'s managed identity) assigned the app role Guests.Manage: what flows need (invite, groups, disable, enable, extend, re-invite).')
+param entraAuthManagePrincipalIds string = ''
+
+@description('Let every user of the tenant sign in to the API (no app role assignment required), so that sponsors, who hold no app role, reach the sponsor page /api/portal; the app serves them only the guests they sponsor. false: only users and applications assigned an app role get a token.')
+param entraAuthSponsorSignIn bool = false
 
 @description('Comma-separated audiences accepted in tokens. Empty: api://<client id> and <client id>.')
 param entraAuthAllowedAudiences string = ''
@@ -81,15 +93,15 @@ param entraAuthAllowedPrincipalIds string = ''
 @description('Token issuer URL. Empty: <login endpoint>/<tenant id>/v2.0.')
 param entraAuthOpenIdIssuer string = ''
 
-@description('LIFECYCLE_HTTP_ROLES: comma-separated app roles of the API\'s app registration; with Entra authentication a caller needs one of them (token roles claim) unless its client or object id is in the allow lists above. The first is the role assigned to entraAuthAllowedPrincipalIds.')
+@description('LIFECYCLE_HTTP_ROLES: comma-separated app roles (Guests.Read, Guests.Manage, Guests.Admin) that a caller listed in entraAuthAllowedClientApplications or entraAuthAllowedPrincipalIds holds in the app, besides its token\'s roles. The first is also the role assigned to entraAuthAllowedPrincipalIds.')
 @minLength(1)
 param entraAuthRequiredRoles string = 'Guests.Admin'
 
-@description('With enableEntraAuth: require an app role assignment on the API\'s service principal (appRoleAssignmentRequired, so only assigned principals get a token) and assign the first of entraAuthRequiredRoles to each of entraAuthAllowedPrincipalIds, from this deployment (Microsoft Graph Bicep extension; needs Application Administrator, Cloud Application Administrator or ownership of the app registration). false: an administrator does it (README).')
+@description('With enableEntraAuth: require an app role assignment on the API\'s service principal (appRoleAssignmentRequired, so only assigned principals get a token) and assign the first of entraAuthRequiredRoles to each of entraAuthAllowedPrincipalIds, from this deployment (Microsoft Graph Bicep extension; needs Application Administrator, Cloud Application Administrator or ownership of the app registration). false: an administrator does it (docs/deploy.md).')
 param entraAuthManageAccess bool = true
 
 // ---------------------------------------------------------------------------------------------------------------
-// App settings read by lifecycle/config.py (same names and defaults; see the settings table in DESIGN.md)
+// App settings read by lifecycle/config.py (same names and defaults; docs/settings.md says what each means)
 // ---------------------------------------------------------------------------------------------------------------
 
 @description('GRAPH_BASE_URL: Microsoft Graph root, no trailing slash.')
@@ -135,8 +147,24 @@ param inviteRedeemDays int = 30
 @maxValue(100000)
 param expiryMaxActionsPerRun int = 500
 
-@description('EXPIRY_DRY_RUN: plan and report each sweep, change nothing.')
+@description('EXPIRY_DRY_RUN: the emergency stop. true: each sweep plans and reports, changes nothing, and no plan can be approved; `azd env set EXPIRY_DRY_RUN true` then `azd provision` keeps it (docs/operate.md).')
 param expiryDryRun bool = false
+
+@description('EXPIRY_RUN_RETENTION_DAYS: days the sweep\'s runs (report and per-guest lines) are kept.')
+@minValue(1)
+@maxValue(3650)
+param expiryRunRetentionDays int = 400
+
+@description('EXPIRY_PLAN_MAX_AGE_HOURS: hours a plan (GET /api/expiry/plan) can be approved after it was made.')
+@minValue(1)
+@maxValue(720)
+param expiryPlanMaxAgeHours int = 24
+
+@description('LIFECYCLE_FALLBACK_NOTIFY: who is told when a guest has no sponsor (an address or a group\'s object id), carried in the events as fallbackNotify. Empty: none.')
+param fallbackNotify string = ''
+
+@description('Address the alert rules mail (a sweep failed, the guard tripped, no sweep in 26 hours, 5xx answers). Empty: the rules are deployed with an action group without a receiver.')
+param alertEmailAddress string = ''
 
 @description('EXPIRY_GUARD_PERCENT: refuse a sweep whose disables and deletes exceed this percentage of tracked guests (a number, e.g. 20 or 12.5).')
 param expiryGuardPercent string = '20'
@@ -164,6 +192,11 @@ param expiryNoticeDays int = 14
 @minValue(0)
 @maxValue(3650)
 param inactivityDays int = 0
+
+@description('ATTESTATION_DAYS: a sponsor must attest each guest at least this often (0 = off, else 30-365); a sponsor\'s keep moves the guest\'s expiry to at least this many days from now.')
+@minValue(0)
+@maxValue(365)
+param attestationDays int = 0
 
 @description('EXPIRY_EXCLUDED_GROUP_IDS: comma-separated groups whose members (direct or nested) the sweep never disables or deletes. Empty: none.')
 param expiryExcludedGroupIds string = ''
@@ -216,6 +249,7 @@ module storage 'modules/storage.bicep' = {
     deploymentContainerName: names.deploymentContainer
     tablePrefix: tablePrefix
     eventsQueueName: eventsQueueName
+    lockAccount: lockStorage
   }
 }
 
@@ -227,6 +261,18 @@ module monitoring 'modules/monitoring.bicep' = {
     location: location
     tags: tags
     retentionInDays: logRetentionInDays
+  }
+}
+
+module alerts 'modules/alerts.bicep' = {
+  name: 'alerts'
+  params: {
+    workspaceId: monitoring.outputs.logAnalyticsId
+    location: location
+    tags: tags
+    namePrefix: 'guest-lifecycle-${resourceToken}'
+    functionAppName: names.functionApp
+    alertEmailAddress: alertEmailAddress
   }
 }
 
@@ -267,6 +313,10 @@ var lifecycleSettings = {
   EXPIRY_NOTICE_DAYS: string(expiryNoticeDays)
   INACTIVITY_DAYS: string(inactivityDays)
   EXPIRY_EXCLUDED_GROUP_IDS: expiryExcludedGroupIds
+  EXPIRY_RUN_RETENTION_DAYS: string(expiryRunRetentionDays)
+  EXPIRY_PLAN_MAX_AGE_HOURS: string(expiryPlanMaxAgeHours)
+  LIFECYCLE_FALLBACK_NOTIFY: fallbackNotify
+  ATTESTATION_DAYS: string(attestationDays)
   LIFECYCLE_EVENTS_QUEUE: eventsQueueName
   LIFECYCLE_HTTP_AUTH: httpAuth
   // Closed by default with Entra authentication: a caller needs one of these app roles or to be in an allow list.
@@ -310,25 +360,34 @@ module graphPermissions 'modules/graph-permissions.bicep' = if (grantGraphPermis
   }
 }
 
+var entraManagePrincipals = empty(entraAuthManagePrincipalIds) ? [] : split(replace(entraAuthManagePrincipalIds, ' ', ''), ',')
+
 module entraAuth 'modules/entra-auth.bicep' = if (enableEntraAuth) {
   name: 'entra-auth'
   params: {
     functionAppName: functionApp.outputs.name
-    clientId: entraAuthClientId
+    // The registration this deployment declares, unless one made elsewhere is named.
+    clientId: empty(entraAuthClientId) ? entraAccess.outputs.clientId : entraAuthClientId
     allowedAudiences: empty(entraAuthAllowedAudiences) ? [] : split(replace(entraAuthAllowedAudiences, ' ', ''), ',')
     allowedClientApplications: empty(entraAuthAllowedClientApplications) ? [] : split(replace(entraAuthAllowedClientApplications, ' ', ''), ',')
-    allowedPrincipalIds: empty(entraAuthAllowedPrincipalIds) ? [] : split(replace(entraAuthAllowedPrincipalIds, ' ', ''), ',')
+    // A list here refuses everyone else at the platform, sponsors included; the flows granted Guests.Manage stay in.
+    allowedPrincipalIds: empty(entraAuthAllowedPrincipalIds) ? [] : union(split(replace(entraAuthAllowedPrincipalIds, ' ', ''), ','), entraManagePrincipals)
     openIdIssuer: entraAuthOpenIdIssuer
   }
 }
 
-// Only principals assigned an app role get a token for the API; the allowed principals get the app's role.
+// The API's app registration with its app roles, and who holds which: the allowed principals the first of
+// entraAuthRequiredRoles, the flows Guests.Manage. Without entraAuthSponsorSignIn only they get a token.
 module entraAccess 'modules/entra-api-access.bicep' = if (enableEntraAuth && entraAuthManageAccess) {
   name: 'entra-api-access'
   params: {
     clientId: entraAuthClientId
+    appUniqueName: empty(entraAuthAppUniqueName) ? 'guest-lifecycle-api-${resourceToken}' : entraAuthAppUniqueName
+    signInRedirectUri: 'https://${functionApp.outputs.defaultHostName}/.auth/login/aad/callback'
     appRole: first(split(replace(entraAuthRequiredRoles, ' ', ''), ','))
     principalIds: empty(entraAuthAllowedPrincipalIds) ? [] : split(replace(entraAuthAllowedPrincipalIds, ' ', ''), ',')
+    managePrincipalIds: entraManagePrincipals
+    sponsorSignIn: entraAuthSponsorSignIn
   }
 }
 
@@ -355,6 +414,7 @@ output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name
 output SERVICE_API_NAME string = functionApp.outputs.name
 output SERVICE_API_URI string = 'https://${functionApp.outputs.defaultHostName}'
 output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
+output STORAGE_LOCK_NAME string = storage.outputs.lockName
 output LIFECYCLE_TABLES_ENDPOINT string = storage.outputs.tableEndpoint
 output LIFECYCLE_QUEUES_ENDPOINT string = storage.outputs.queueEndpoint
 output MANAGED_IDENTITY_NAME string = identity.outputs.name
@@ -362,4 +422,6 @@ output MANAGED_IDENTITY_CLIENT_ID string = identity.outputs.clientId
 output MANAGED_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
 output GRAPH_PERMISSIONS_GRANTED bool = grantGraphPermissions
 output ENTRA_AUTH_ENABLED bool = enableEntraAuth
-output ENTRA_AUTH_ASSIGNMENT_REQUIRED bool = enableEntraAuth && entraAuthManageAccess
+output ENTRA_AUTH_ASSIGNMENT_REQUIRED bool = enableEntraAuth && entraAuthManageAccess && !entraAuthSponsorSignIn
+output ENTRA_AUTH_CLIENT_ID string = enableEntraAuth ? (empty(entraAuthClientId) && entraAuthManageAccess ? entraAccess.outputs.clientId : entraAuthClientId) : ''
+output SPONSOR_PAGE_URI string = 'https://${functionApp.outputs.defaultHostName}/api/portal'

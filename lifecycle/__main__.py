@@ -1,4 +1,4 @@
-"""Command line: `python -m lifecycle serve` and `python -m lifecycle expire`."""
+"""The command line: `python -m lifecycle --help` lists the commands (lifecycle/cli.py)."""
 from lifecycle.cli import main
 
 main()

@@ -6,6 +6,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from functools import cached_property
 from typing import Literal
 from urllib.parse import urlsplit
@@ -46,8 +47,79 @@ SETTING_DEFAULTS: dict[str, str] = {
     "GRAPH_AUTH": "auto",
     "INACTIVITY_DAYS": "0",
     "EXPIRY_EXCLUDED_GROUP_IDS": "",
+    "ATTESTATION_DAYS": "0",
+    "EXPIRY_RUN_RETENTION_DAYS": "400",
+    "EXPIRY_PLAN_MAX_AGE_HOURS": "24",
+    "LIFECYCLE_FALLBACK_NOTIFY": "",
 }
-"""Every setting the app reads, with its default ('' = none). Infra declares each one."""
+"""Every setting the app reads, with its default ('' = none). Infra declares each one; SETTING_DESCRIPTIONS says what
+each means."""
+
+SETTING_DESCRIPTIONS: dict[str, str] = {
+    "GRAPH_BASE_URL": "Microsoft Graph root, no trailing slash: the global cloud or a national cloud's Graph host "
+                      "(a loopback URL is a local emulator, and GRAPH_AUTH=auto then uses a fixed development token)",
+    "AZURE_CLIENT_ID": "Client id of the user-assigned managed identity the app runs as (empty: the system-assigned "
+                       "identity, or DefaultAzureCredential outside Azure)",
+    "LIFECYCLE_TABLES_CONNECTION_STRING": "Table Storage connection string (`UseDevelopmentStorage=true` = Azurite); "
+                                          "the events queue uses the same account. Never deployed: Azure uses "
+                                          "LIFECYCLE_TABLES_ENDPOINT with the managed identity",
+    "LIFECYCLE_TABLES_ENDPOINT": "Table endpoint used with the managed identity when there is no connection string "
+                                 "(the queue endpoint is derived from it)",
+    "LIFECYCLE_TABLE_PREFIX": "Prefix of every table name: `<prefix>guests`, `<prefix>audit`, `<prefix>idempotency` "
+                              "(1-40 letters or digits, starting with a letter)",
+    "MANAGED_GROUP_IDS": "Comma-separated ids of the groups the app may add guests to and remove them from; any other "
+                         "group is refused (403)",
+    "ALLOWED_EMAIL_DOMAINS": "Comma-separated email domains a guest may have (subdomains match); empty: every domain "
+                             "not blocked. Judged on every address the guest has in Graph",
+    "BLOCKED_EMAIL_DOMAINS": "Comma-separated email domains that are refused (subdomains match), before Graph is called",
+    "INVITE_REDIRECT_URL": "Where a guest lands after redeeming an invitation (https), unless the request names one",
+    "GUEST_DEFAULT_TTL_DAYS": "Days until expiry for a guest invited or adopted without an expiry",
+    "EXPIRY_SCHEDULE": "NCRONTAB schedule (UTC, six fields) of the expiry timer; one instance runs it across a "
+                       "scaled-out app",
+    "EXPIRY_GRACE_DAYS": "Days between the sweep disabling a guest (expiry or inactivity) and deleting it (0: both in "
+                         "one run)",
+    "INVITE_REDEEM_DAYS": "Days after which an invitation never redeemed is deleted (0: never)",
+    "EXPIRY_MAX_ACTIONS_PER_RUN": "Cap on the guest actions of one sweep; the rest wait for the next run",
+    "EXPIRY_DRY_RUN": "`true`: every sweep plans and reports, and changes nothing",
+    "EXPIRY_GUARD_PERCENT": "Mass-deletion guard: a sweep whose disables and deletes exceed this percentage of the "
+                            "tracked guests (and EXPIRY_GUARD_MIN) enforces nothing",
+    "EXPIRY_GUARD_MIN": "... and exceed this many guests, so that small tenants are not blocked",
+    "EXPIRY_GUARD_WINDOW_HOURS": "The guard also counts the guests the sweep disabled or deleted in this many hours "
+                                 "before the run, so that many small runs cannot do what one may not (0: the run alone)",
+    "GRAPH_MAX_CONCURRENCY": "Graph calls in flight per worker (halved while Graph throttles)",
+    "EXPIRY_NOTICE_DAYS": "Days before expiry when the `guest.expiring` event is sent, once (0: never)",
+    "LIFECYCLE_EVENTS_QUEUE": "Storage Queue, in the tables' account, that receives the lifecycle events (CloudEvents)",
+    "LIFECYCLE_QUEUES_ENDPOINT": "Queue endpoint used with the managed identity (empty: derived from "
+                                 "LIFECYCLE_TABLES_ENDPOINT)",
+    "LIFECYCLE_HTTP_AUTH": "`function`: every route but health and the API description needs the function key; "
+                           "`entra`: App Service authentication (Microsoft Entra ID) guards the API instead, the "
+                           "app refuses (401) any request that did not come through it, and each route requires an "
+                           "app role (Guests.Read, Guests.Manage, Guests.Admin; a signed-in user without one is a "
+                           "sponsor: docs/roles.md)",
+    "LIFECYCLE_HTTP_ROLES": "Entra mode: comma-separated app roles (Guests.Read, Guests.Manage, Guests.Admin) that a "
+                            "caller listed in LIFECYCLE_HTTP_ALLOWED_CLIENTS or LIFECYCLE_HTTP_ALLOWED_PRINCIPALS "
+                            "holds, besides its token's `roles`",
+    "LIFECYCLE_HTTP_ALLOWED_CLIENTS": "Entra mode: comma-separated client application ids (`appid` / `azp`) that hold "
+                                      "the roles LIFECYCLE_HTTP_ROLES names",
+    "LIFECYCLE_HTTP_ALLOWED_PRINCIPALS": "Entra mode: comma-separated object ids (`oid`) that hold the roles "
+                                         "LIFECYCLE_HTTP_ROLES names",
+    "GRAPH_AUTH": "How the Graph client gets tokens: `auto` (a fixed development token for a loopback GRAPH_BASE_URL, "
+                  "else the managed identity), `managed-identity`, or `development-token` (refused for a Graph that "
+                  "is not loopback)",
+    "INACTIVITY_DAYS": "Disable guests without a successful sign-in for this many days, then delete them after "
+                       "EXPIRY_GRACE_DAYS (0: off; needs AuditLog.Read.All, User.Read.All and Entra ID P1)",
+    "EXPIRY_EXCLUDED_GROUP_IDS": "Comma-separated groups whose members (direct or nested) the sweep never disables or "
+                                 "deletes; they are reported as skipped",
+    "ATTESTATION_DAYS": "A sponsor must attest each guest at least this often (0: off, else 30-365); a sponsor's "
+                        "keep (POST /api/guests/{id}/attest) moves the guest's expiry to at least this many days "
+                        "from now, never earlier",
+    "EXPIRY_RUN_RETENTION_DAYS": "Days a past sweep's record (GET /api/expiry/runs) is kept",
+    "EXPIRY_PLAN_MAX_AGE_HOURS": "Hours during which a reviewed expiry plan may still be approved",
+    "LIFECYCLE_FALLBACK_NOTIFY": "Who is told when a guest has no sponsor: an email address or a group's object id, "
+                                 "carried in the events",
+}
+"""What each setting of SETTING_DEFAULTS means, one sentence or two: docs/settings.md is generated from it
+(`python -m lifecycle.settings_doc --write`; a test fails when a setting has no meaning or the page drifts)."""
 
 _LOOPBACK_NAMES = {"localhost"}
 GRAPH_CLOUD_HOSTS = {
@@ -61,6 +133,24 @@ global cloud)."""
 GLOBAL_GRAPH_SCOPE = GRAPH_CLOUD_HOSTS["graph.microsoft.com"]
 _TABLE_PREFIX = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,39}$")
 _QUEUE_NAME = re.compile(r"^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$")
+MIN_ATTESTATION_DAYS, MAX_ATTESTATION_DAYS = 30, 365  # ATTESTATION_DAYS: 0 (off), else within these
+
+
+class AppRole(StrEnum):
+    """The app roles of the API's app registration (Entra mode): each HTTP route requires one
+    (lifecycle/http/roles.py). Admin holds Manage, Manage holds Read."""
+
+    READ = "Guests.Read"
+    MANAGE = "Guests.Manage"
+    ADMIN = "Guests.Admin"
+
+    @property
+    def implied(self) -> frozenset["AppRole"]:
+        """This role and every role it holds."""
+        order = (AppRole.READ, AppRole.MANAGE, AppRole.ADMIN)
+        return frozenset(order[:order.index(self) + 1])
+
+
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?:[a-z]{2,63}|xn--[a-z0-9-]{1,59})$")
 
 
@@ -149,6 +239,10 @@ class Settings(BaseModel):
     graph_auth: Literal["auto", "managed-identity", "development-token"] = Field(alias="GRAPH_AUTH")
     inactivity_days: int = Field(alias="INACTIVITY_DAYS", ge=0, le=3650)
     expiry_excluded_group_ids: tuple[str, ...] = Field(alias="EXPIRY_EXCLUDED_GROUP_IDS")
+    attestation_days: int = Field(alias="ATTESTATION_DAYS", ge=0, le=MAX_ATTESTATION_DAYS)
+    expiry_run_retention_days: int = Field(alias="EXPIRY_RUN_RETENTION_DAYS", ge=1, le=3650)
+    expiry_plan_max_age_hours: int = Field(alias="EXPIRY_PLAN_MAX_AGE_HOURS", ge=1, le=720)
+    fallback_notify: str = Field(alias="LIFECYCLE_FALLBACK_NOTIFY", max_length=254)
 
     @field_validator("graph_base_url")
     @classmethod
@@ -196,6 +290,20 @@ class Settings(BaseModel):
             raise ValueError("must be 1-40 letters or digits, starting with a letter")
         return value
 
+    @field_validator("fallback_notify")
+    @classmethod
+    def _fallback(cls, value: str) -> str:
+        """An email address (a person's or a mail-enabled group's) or a group's object id."""
+        if not value:
+            return value
+        try:
+            return str(UUID(value))
+        except ValueError:
+            pass
+        if not re.fullmatch(r"[^@\s,;]+@[^@\s,;]+\.[^@\s,;]+", value):
+            raise ValueError("must be an email address or a group's object id (a GUID)")
+        return value.lower()
+
     @field_validator("events_queue")
     @classmethod
     def _queue(cls, value: str) -> str:
@@ -222,7 +330,14 @@ class Settings(BaseModel):
     @field_validator("http_roles", mode="before")
     @classmethod
     def _roles(cls, value: object) -> tuple[str, ...]:
-        return _csv(value) if isinstance(value, str) else tuple(value)  # type: ignore[arg-type]
+        return EntraAccess.role_names(value) if isinstance(value, str) else tuple(value)  # type: ignore[arg-type]
+
+    @field_validator("attestation_days")
+    @classmethod
+    def _attestation(cls, value: int) -> int:
+        if 0 < value < MIN_ATTESTATION_DAYS:
+            raise ValueError(f"must be 0 (off) or from {MIN_ATTESTATION_DAYS} to {MAX_ATTESTATION_DAYS}")
+        return value
 
     @field_validator("allowed_email_domains", "blocked_email_domains", mode="before")
     @classmethod
@@ -287,11 +402,12 @@ def entra_authentication_enabled(environ: Mapping[str, str] | None = None) -> bo
 
 @dataclass(frozen=True)
 class EntraAccess:
-    """Who may call once App Service authentication let a request through (LIFECYCLE_HTTP_AUTH=entra): a caller that
-    holds one of the app roles `roles` (the token's `roles` claim), or whose client application id (`appid`/`azp`)
-    or object id (`oid`) is listed. Nothing configured lets nobody in: Entra mode is closed by default."""
+    """The allow lists of Entra mode (LIFECYCLE_HTTP_AUTH=entra): a caller whose client application id
+    (`appid`/`azp`, LIFECYCLE_HTTP_ALLOWED_CLIENTS) or object id (`oid`, LIFECYCLE_HTTP_ALLOWED_PRINCIPALS) is listed
+    holds the app roles `roles` (LIFECYCLE_HTTP_ROLES, default Guests.Admin) besides those its token carries. Every
+    other caller holds only its token's roles (lifecycle/http/roles.py decides what each route requires)."""
 
-    roles: frozenset[str]
+    roles: frozenset[AppRole]
     clients: frozenset[str]
     principals: frozenset[str]
 
@@ -310,8 +426,23 @@ class EntraAccess:
                 raise ConfigurationError(f"invalid settings: {name}: must be comma-separated GUIDs",
                                          settings=(name,)) from None
 
-        return cls(frozenset(_csv(read("LIFECYCLE_HTTP_ROLES"))), ids("LIFECYCLE_HTTP_ALLOWED_CLIENTS"),
-                   ids("LIFECYCLE_HTTP_ALLOWED_PRINCIPALS"))
+        try:
+            roles = frozenset(AppRole(name) for name in cls.role_names(read("LIFECYCLE_HTTP_ROLES")))
+        except ValueError as exc:
+            raise ConfigurationError(f"invalid settings: LIFECYCLE_HTTP_ROLES: {exc}",
+                                     settings=("LIFECYCLE_HTTP_ROLES",)) from None
+        return cls(roles, ids("LIFECYCLE_HTTP_ALLOWED_CLIENTS"), ids("LIFECYCLE_HTTP_ALLOWED_PRINCIPALS"))
+
+    @staticmethod
+    def role_names(value: str) -> tuple[str, ...]:
+        """Comma-separated app roles of the API (AppRole values, exactly as the app registration spells them);
+        ValueError naming one that is not."""
+        items = _csv(value)
+        known = {role.value for role in AppRole}
+        for item in items:
+            if item not in known:
+                raise ValueError(f"'{item}' is not an app role of the API ({', '.join(sorted(known))})")
+        return items
 
     @staticmethod
     def ids(value: str) -> tuple[str, ...]:
@@ -324,13 +455,13 @@ class EntraAccess:
                 raise ValueError(f"'{item}' is not a GUID (a client application id or an object id)") from None
         return tuple(str(UUID(item)) for item in items)
 
-    @property
-    def configured(self) -> bool:
-        return bool(self.roles or self.clients or self.principals)
+    def listed(self, client_ids: set[str], object_id: str) -> bool:
+        """Whether the caller is in an allow list (ids in any case)."""
+        return bool({c.lower() for c in client_ids} & self.clients or object_id.lower() in self.principals)
 
-    def admits(self, roles: set[str], client_ids: set[str], object_id: str) -> bool:
-        return bool(roles & self.roles or {c.lower() for c in client_ids} & self.clients
-                    or object_id.lower() in self.principals)
+    def granted(self, client_ids: set[str], object_id: str) -> frozenset[AppRole]:
+        """The app roles the allow lists give this caller (none when it is not listed)."""
+        return self.roles if self.listed(client_ids, object_id) else frozenset()
 
 
 def _describe(exc: ValidationError) -> str:

@@ -60,6 +60,13 @@ class Conflict(LifecycleError):
     code = "Conflict"
 
 
+class Gone(LifecycleError):
+    """What was asked for existed but can no longer be used (a plan past its approval age)."""
+
+    status = 410
+    code = "Gone"
+
+
 class IdempotencyKeyReused(LifecycleError):
     status = 422
     code = "IdempotencyKeyReused"

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol, Sequence
 
+from lifecycle.domain.events import Event  # the domain's type, re-exported for the ports that carry events
 from lifecycle.domain.planning import SignIn
 from lifecycle.domain.model import EmailClaim, Guest, GuestState, IndexKind
 from lifecycle.domain.policy import lookup_rank, own_addresses, owns_address
@@ -225,17 +226,6 @@ class Page:
 
 
 @dataclass(frozen=True)
-class Event:
-    """A lifecycle event written to the outbox with the state change that caused it."""
-
-    type: str
-    guest_id: str
-    data: dict[str, Any]
-    id: str = ""
-    time: datetime | None = None
-
-
-@dataclass(frozen=True)
 class GuestQuery:
     state: GuestState | None = None
     email: str | None = None
@@ -364,3 +354,81 @@ class AuditLog(Protocol):
         """Append the entry, its details kept as `storable_details` says."""
     async def entries_for(self, target: str) -> list[AuditEntry]:
         """The target's entries, oldest first (by `at`)."""
+    async def history(self, target: str, page_size: int, continuation_token: str | None = None) -> "AuditPage":
+        """A page of the target's entries, newest first (by `at`; entries of the same instant in any order), at
+        most `page_size`; `continuation_token` of the previous page for the next (None: the first). A token the log
+        did not issue raises InvalidRequest. tests/contract/test_audit_log_contract.py holds both adapters to it."""
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    entries: list[AuditEntry]
+    continuation_token: str | None = None
+
+
+# --- runs of the sweep and plans waiting for approval ----------------------------------------------
+@dataclass(frozen=True)
+class RunRecord:
+    """One sweep (timer, command line, dry run, approved plan): its report and, per guest, what was planned and what
+    happened (`lines`, JSON objects)."""
+
+    run_id: str
+    trigger: str  # timer | cli | approved-plan
+    started_at: datetime
+    finished_at: datetime
+    dry_run: bool
+    outcome: str  # succeeded | failed | guard-tripped | dry-run
+    actor: str
+    report: dict[str, Any]
+    lines: tuple[dict[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class RunPage:
+    runs: list[RunRecord]  # without their lines
+    continuation_token: str | None = None
+
+
+@dataclass(frozen=True)
+class StoredPlan:
+    """A plan as GET /api/expiry/plan made it: its actions (JSON objects, each with the ETag of the record it was
+    made from) and whether, when and by whom it was approved."""
+
+    plan_id: str
+    created_at: datetime
+    created_by: str
+    summary: dict[str, Any]
+    actions: tuple[dict[str, Any], ...] = ()
+    approved_by: str = ""
+    approved_at: datetime | None = None
+    reason: str = ""
+    run_id: str = ""
+    etag: str | None = None
+
+    @property
+    def approved(self) -> bool:
+        return self.approved_at is not None
+
+
+class RunStore(Protocol):
+    """Past sweeps and stored plans. Held to this by tests/contract/test_run_store_contract.py. Every method may
+    raise StorageUnavailable."""
+
+    async def save_run(self, run: RunRecord) -> None:
+        """Store the run with all its lines, however many (in as many rows as Table Storage's limits need); saving
+        the same run id again replaces it."""
+    async def runs(self, page_size: int, continuation_token: str | None = None) -> RunPage:
+        """A page of runs, newest first (by `started_at`), without their lines. InvalidRequest for a token the store
+        did not issue."""
+    async def get_run(self, run_id: str) -> RunRecord | None:
+        """The run with its lines in the order saved, or None."""
+    async def save_plan(self, plan: StoredPlan) -> StoredPlan:
+        """Insert the plan with all its actions; returned with its ETag (ConcurrencyConflict if the id exists)."""
+    async def get_plan(self, plan_id: str) -> StoredPlan | None:
+        """The plan with its actions and ETag, or None."""
+    async def mark_approved(self, plan: StoredPlan) -> StoredPlan:
+        """Write the plan's approval (approved_by, approved_at, reason, run_id) guarded by its ETag: exactly one of
+        two approvals succeeds, the other raises ConcurrencyConflict."""
+    async def purge(self, runs_before: datetime, plans_before: datetime, limit: int) -> int:
+        """Delete up to `limit` runs started strictly before `runs_before` and plans made strictly before
+        `plans_before`, each with its lines; return how many runs and plans were deleted."""

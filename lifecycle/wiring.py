@@ -13,8 +13,9 @@ from lifecycle.config import Settings, Tuning
 from lifecycle.domain.model import utcnow
 from lifecycle.http.idempotency import Idempotency
 from lifecycle.logs import quiet_dependency_loggers
-from lifecycle.ports import AuditLog, Directory, EventPublisher, GuestStore, IdempotencyStore, TokenCheck
+from lifecycle.ports import AuditLog, Directory, EventPublisher, GuestStore, IdempotencyStore, RunStore, TokenCheck
 from lifecycle.services.adoption import AdoptionService
+from lifecycle.services.approval import PlanApprovals
 from lifecycle.services.audit import Audit
 from lifecycle.services.dispatch import EventDispatcher
 from lifecycle.services.sweep import ExpirySweep
@@ -24,6 +25,8 @@ from lifecycle.services.invitations import InvitationService
 from lifecycle.services.operations import GuestOperations
 from lifecycle.services.provisioning import Provisioner
 from lifecycle.services.records import GuestRecords
+from lifecycle.services.sponsorship import Sponsorship
+from lifecycle.services.run_record import RunRecorder
 from lifecycle.services.views import GuestView
 
 if TYPE_CHECKING:
@@ -47,6 +50,8 @@ class Services:
     idempotency: Idempotency
     adoption: AdoptionService
     views: GuestView
+    sponsorship: Sponsorship
+    approvals: PlanApprovals
     closers: list[Callable[[], Any]] = field(default_factory=list)
 
     async def close(self) -> None:
@@ -64,6 +69,7 @@ class Adapters:
     publisher: EventPublisher | None = None
     idempotency_store: IdempotencyStore | None = None
     token_check: TokenCheck | None = None
+    runs: RunStore | None = None
     closers: list[Callable[[], Any]] = field(default_factory=list)
 
     def complete(self, settings: Settings, tuning: Tuning) -> "Adapters":
@@ -72,9 +78,11 @@ class Adapters:
             from lifecycle.adapters.identity import GraphTokenCheck
 
             self.token_check = GraphTokenCheck(settings, credential if self.directory is None else None)
-        if self.store is None or self.audit is None or self.idempotency_store is None:
+        if self.store is None or self.audit is None or self.idempotency_store is None or self.runs is None:
+            from lifecycle.adapters.table_audit import TableAuditLog
+            from lifecycle.adapters.table_runs import TableRunStore
             from lifecycle.adapters.tables import (
-                TableAuditLog, TableGuestStore, TableIdempotencyStore, LifecycleTables, build_service_client,
+                TableGuestStore, TableIdempotencyStore, LifecycleTables, build_service_client,
             )
 
             tables = LifecycleTables(build_service_client(settings, credential), settings)
@@ -82,6 +90,7 @@ class Adapters:
             self.store = self.store or TableGuestStore(tables)
             self.audit = self.audit or TableAuditLog(tables)
             self.idempotency_store = self.idempotency_store or TableIdempotencyStore(tables)
+            self.runs = self.runs or TableRunStore(tables)
         if self.publisher is None:
             from lifecycle.adapters.queue import QueueEventPublisher
 
@@ -102,7 +111,7 @@ class Adapters:
         bounded by `tuning`."""
         from lifecycle.adapters.credentials import azure_credential
 
-        real_storage = None in (self.store, self.audit, self.idempotency_store, self.publisher)
+        real_storage = None in (self.store, self.audit, self.idempotency_store, self.publisher, self.runs)
         wanted = (real_storage and settings.storage_uses_identity) or (
             self.directory is None and not settings.graph_uses_development_token)
         return azure_credential(settings, tuning) if wanted else None
@@ -121,31 +130,39 @@ class _Needs(TypedDict):
 def build_services(settings: Settings, *, store: GuestStore | None = None, directory: Directory | None = None,
                    audit: AuditLog | None = None, publisher: EventPublisher | None = None,
                    idempotency_store: IdempotencyStore | None = None, tuning: Tuning | None = None,
-                   clock: Callable[[], datetime] = utcnow, token_check: TokenCheck | None = None) -> Services:
+                   clock: Callable[[], datetime] = utcnow, token_check: TokenCheck | None = None,
+                   runs: RunStore | None = None) -> Services:
     """Wire the services to real adapters, or to the ports given (fakes in tests)."""
     quiet_dependency_loggers()
     tuning = tuning or Tuning()
-    ports = Adapters(store, directory, audit, publisher, idempotency_store, token_check).complete(settings, tuning)
+    ports = Adapters(store, directory, audit, publisher, idempotency_store, token_check, runs).complete(settings,
+                                                                                                         tuning)
     assert ports.store and ports.directory and ports.audit and ports.publisher and ports.idempotency_store
-    assert ports.token_check
-    records = GuestRecords(ports.store, clock, tuning.save_attempts)
+    assert ports.token_check and ports.runs
+    records = GuestRecords(ports.store, clock, tuning.save_attempts, fallback_notify=settings.fallback_notify,
+                           grace_days=settings.expiry_grace_days)
     audit = Audit(ports.audit, clock)
     needs = _Needs(records=records, directory=ports.directory, audit=audit, settings=settings, clock=clock)
     provisioner = Provisioner(**needs, tuning=tuning)
     invitations = InvitationService(**needs, tuning=tuning, provisioner=provisioner)
     operations = GuestOperations(**needs, tuning=tuning)
     dispatcher = EventDispatcher(ports.store, ports.publisher)
+    recorder = RunRecorder(ports.runs, settings, clock)
     expiry = ExpirySweep(**needs, tuning=tuning, operations=operations, provisioner=provisioner,
-                         invitations=invitations, dispatcher=dispatcher, idempotency_store=ports.idempotency_store)
+                         invitations=invitations, dispatcher=dispatcher, idempotency_store=ports.idempotency_store,
+                         runs=recorder)
+    granting = GrantingOperations(records=records, directory=ports.directory, settings=settings,
+                                  operations=operations)
     return Services(**needs, invitations=invitations, groups=GroupService(**needs, provisioner=provisioner),
-                    provisioner=provisioner, operations=operations,
-                    granting=GrantingOperations(records=records, directory=ports.directory, settings=settings,
-                                                operations=operations),
+                    provisioner=provisioner, operations=operations, granting=granting,
                     expiry=expiry, dispatcher=dispatcher, idempotency=Idempotency(
                         ports.idempotency_store, clock, timedelta(seconds=tuning.idempotency_lease_seconds)),
                     adoption=AdoptionService(**needs, policy=expiry.policy(None, False)),
                     views=GuestView(records, provisioner, ports.token_check, tuning.health_check_seconds,
-                                    ports.directory, settings.managed_group_ids),
+                                    ports.directory, settings.managed_group_ids, audit, ports.runs),
+                    sponsorship=Sponsorship(**needs, operations=operations, granting=granting),
+                    approvals=PlanApprovals(records=records, audit=audit, operations=operations, expiry=expiry,
+                                            store=ports.runs, recorder=recorder, settings=settings, clock=clock),
                     closers=ports.closers)
 
 

@@ -17,6 +17,7 @@ from graph_emulator import EmulatorControl  # noqa: E402
 from lifecycle.adapters.memory import (  # noqa: E402
     InMemoryAuditLog, InMemoryDirectory, InMemoryEventPublisher, InMemoryGuestStore, InMemoryIdempotencyStore,
 )
+from lifecycle.adapters.memory_runs import InMemoryRunStore  # noqa: E402
 from lifecycle.config import Settings  # noqa: E402
 from lifecycle.config import Tuning  # noqa: E402
 from lifecycle.wiring import Services, build_services, container  # noqa: E402
@@ -36,6 +37,7 @@ class Fakes:
     keys: InMemoryIdempotencyStore
     clock: MovableClock
     services: Services
+    runs: InMemoryRunStore
 
 
 @pytest.fixture
@@ -46,12 +48,12 @@ def fakes() -> Iterator[Fakes]:
     publisher, keys = InMemoryEventPublisher(), InMemoryIdempotencyStore()
     directory.add_group(GROUP_A)
     directory.add_group(GROUP_B)
-    clock = MovableClock()
+    clock, runs = MovableClock(), InMemoryRunStore()
     services = build_services(settings, store=store, directory=directory, audit=audit, publisher=publisher, idempotency_store=keys,
                               tuning=Tuning(lag_retry_seconds=0.3, lag_first_delay=0.05, claim_wait_seconds=0.5),
-                              clock=clock)
+                              clock=clock, runs=runs)
     container.use(lambda: services)
-    yield Fakes(settings, store, directory, audit, publisher, keys, clock, services)
+    yield Fakes(settings, store, directory, audit, publisher, keys, clock, services, runs)
     container.reset()
 
 

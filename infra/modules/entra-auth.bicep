@@ -1,7 +1,9 @@
 // Optional App Service authentication (Easy Auth v2) with Microsoft Entra ID in front of the functions.
 // Callers present a bearer token for the API's app registration; the platform rejects tokens from clients or
 // principals that are not listed, and passes the caller to the app in x-ms-client-principal* headers, which the
-// app writes into its audit entries. /api/health stays reachable without a token for probes.
+// app writes into its audit entries. /api/health stays reachable without a token for probes, and so does the sponsor
+// page (/api/portal with its script and style sheet: static files that hold no data), whose script sends a browser
+// without a session to /.auth/login/aad; every API route it calls needs the session.
 
 @description('Name of the existing function app.')
 param functionAppName string
@@ -54,6 +56,9 @@ resource auth 'Microsoft.Web/sites/config@2024-04-01' = {
       unauthenticatedClientAction: 'Return401'
       excludedPaths: [
         '/api/health'
+        '/api/portal'
+        '/api/portal.js'
+        '/api/portal.css'
       ]
     }
     httpSettings: {

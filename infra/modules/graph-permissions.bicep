@@ -1,6 +1,6 @@
 // Microsoft Graph application permissions (app role assignments) for the function app's managed identity.
 // Deployed only when grantGraphPermissions is true: the deployer needs an Entra role that may grant Microsoft Graph
-// app roles (Privileged Role Administrator or Global Administrator). the README (Deployment) gives the same grant as
+// app roles (Privileged Role Administrator or Global Administrator). docs/deploy.md gives the same grant as
 // Azure CLI commands for an administrator to run instead.
 
 extension microsoftGraphV1

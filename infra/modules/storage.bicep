@@ -26,16 +26,23 @@ param deploymentContainerName string
 ])
 param skuName string = 'Standard_GRS'
 
-@description('Prefix of the app\'s table names (LIFECYCLE_TABLE_PREFIX): tables <prefix>guests, <prefix>audit, <prefix>idempotency.')
+@description('Prefix of the app\'s table names (LIFECYCLE_TABLE_PREFIX): tables <prefix>guests, <prefix>audit, <prefix>idempotency, <prefix>runs.')
 param tablePrefix string
 
 @description('Name of the Storage Queue that receives lifecycle events (LIFECYCLE_EVENTS_QUEUE).')
 param eventsQueueName string
 
+@description('Put a CanNotDelete lock on the account: while it stands, neither the account (its tables hold every guest\'s record and the audit trail) nor the resource group holding it can be deleted. Lifting it on purpose: docs/operate.md, "Deleting a deployment".')
+param lockAccount bool = true
+
+@description('Name of the lock (lockAccount).')
+param lockName string = 'guest-lifecycle-keep-data'
+
 var tableSuffixes = [
   'guests'
   'audit'
   'idempotency'
+  'runs'
 ]
 
 resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {
@@ -60,6 +67,18 @@ resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {
       bypass: 'AzureServices'
       defaultAction: 'Allow'
     }
+  }
+}
+
+// A management lock: it stops deleting the account or the resource group (azd down too) through Azure Resource Manager;
+// reading and writing the data goes on. Creating or removing it needs Microsoft.Authorization/locks/* (Owner or User
+// Access Administrator). Removing the lock from this template does not lift it: `az lock delete` does.
+resource deleteLock 'Microsoft.Authorization/locks@2020-05-01' = if (lockAccount) {
+  name: lockName
+  scope: account
+  properties: {
+    level: 'CanNotDelete'
+    notes: 'Guest Lifecycle: the tables hold every guest\'s record and the audit trail. Export them and lift this lock before deleting on purpose (docs/operate.md).'
   }
 }
 
@@ -129,3 +148,6 @@ output tableNames array = [for (suffix, i) in tableSuffixes: tables[i].name]
 
 @description('Name of the lifecycle events queue.')
 output eventsQueueName string = eventsQueue.name
+
+@description('Name of the CanNotDelete lock on the account, or empty when lockAccount is false.')
+output lockName string = lockAccount ? lockName : ''

@@ -1,7 +1,8 @@
-// Sample Logic App (Consumption) workflows for the Guest Lifecycle API (README, Logic Apps and Power Automate):
+// Sample Logic App (Consumption) workflows for the Guest Lifecycle API (docs/flows.md):
 //   invite-guest     HTTP request in, POST /api/guests with the function key and an Idempotency-Key, reply with the guest,
 //                    then mail a new guest its inviteRedeemUrl with the organisation's own text (Office 365 Outlook)
-//   notify-sponsors  lifecycle events from the Storage Queue; mails each sponsor of a guest.expiring guest
+//   notify-sponsors  the one reader of the events queue: forwards guest.expiring of sponsored guests to the approvals
+//                    queue, mails sponsors of a disabled guest, and LIFECYCLE_FALLBACK_NOTIFY for a guest without one
 //   approve-extension  on guest.expiring, sends each sponsor an approval mail (Office 365 "send approval email") and
 //                    calls POST /api/guests/{id}/extend when one approves (one Idempotency-Key per event)
 // The Office 365 connections are created unauthenticated: authorize them once in the portal (API connection > Edit API
@@ -26,10 +27,16 @@ param functionKey string
 @description('Name of the storage account that holds the lifecycle events queue.')
 param storageAccountName string
 
-@description('Name of the Storage Queue that receives lifecycle events (LIFECYCLE_EVENTS_QUEUE).')
+@description('Name of the Storage Queue that receives lifecycle events (LIFECYCLE_EVENTS_QUEUE). notify-sponsors is its one reader.')
 param queueName string
 
+@description('Queue the approve-extension workflow reads: notify-sponsors forwards to it the guest.expiring events of guests with sponsors, so that no two workflows compete for one queue (a queue hands each message to one reader).')
+@minLength(3)
+@maxLength(63)
+param approvalsQueueName string = 'guest-events-approvals'
+
 var queueMessageProcessorRoleId = '8a0f0c08-91a1-4084-bc3d-661d67233fed'
+var queueMessageSenderRoleId = 'c6a89b2d-59bc-44d0-9896-0f6e12d7b80a'
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
@@ -43,6 +50,11 @@ resource queueService 'Microsoft.Storage/storageAccounts/queueServices@2023-05-0
 resource eventsQueue 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' existing = {
   parent: queueService
   name: queueName
+}
+
+resource approvalsQueue 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' = {
+  parent: queueService
+  name: approvalsQueueName
 }
 
 resource queuesConnection 'Microsoft.Web/connections@2016-06-01' = {
@@ -153,6 +165,9 @@ resource notifyWorkflow 'Microsoft.Logic/workflows@2019-05-01' = {
       queueName: {
         value: queueName
       }
+      approvalsQueueName: {
+        value: approvalsQueue.name
+      }
     }
   }
 }
@@ -196,7 +211,7 @@ resource approveWorkflow 'Microsoft.Logic/workflows@2019-05-01' = {
         value: storageAccountName
       }
       queueName: {
-        value: queueName
+        value: approvalsQueue.name
       }
       apiBaseUrl: {
         value: 'https://${functionAppHostName}/api'
@@ -219,11 +234,21 @@ resource queueReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   }
 }
 
-// The approval workflow reads the same queue: a queue hands each message to one reader, so deploy it instead of
-// notify-sponsors, or let one forward events to the other (README, The samples).
+// notify-sponsors forwards the guest.expiring events of guests with sponsors to the approvals queue, the one queue
+// the approval workflow reads: each event reaches the workflow meant for it, none competes with the other.
+resource approvalsSender 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(approvalsQueue.id, notifyWorkflow.id, queueMessageSenderRoleId)
+  scope: approvalsQueue
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', queueMessageSenderRoleId)
+    principalId: notifyWorkflow.identity.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
 resource approveQueueReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(eventsQueue.id, approveWorkflow.id, queueMessageProcessorRoleId)
-  scope: eventsQueue
+  name: guid(approvalsQueue.id, approveWorkflow.id, queueMessageProcessorRoleId)
+  scope: approvalsQueue
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', queueMessageProcessorRoleId)
     principalId: approveWorkflow.identity.principalId

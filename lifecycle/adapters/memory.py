@@ -17,7 +17,7 @@ from lifecycle.errors import (
     InvalidRequest, UnreadableRecord,
 )
 from lifecycle.ports import (
-    AuditEntry, Change, ChangeOutcome, DirectoryUser, Event, GuestListing, GuestQuery, IdempotencyRecord, Invitation,
+    AuditEntry, AuditPage, Change, ChangeOutcome, DirectoryUser, Event, GuestListing, GuestQuery, IdempotencyRecord, Invitation,
     InvitationRequest, Page, UserChanges, storable_details,
 )
 
@@ -175,6 +175,12 @@ class InMemoryAuditLog:
     async def entries_for(self, target: str) -> list[AuditEntry]:
         return sorted((e for e in self.entries if e.target == target), key=lambda e: e.at)
 
+    async def history(self, target: str, page_size: int, continuation_token: str | None = None) -> AuditPage:
+        newest_first = sorted((e for e in self.entries if e.target == target), key=lambda e: e.at, reverse=True)
+        start = _offset(continuation_token)
+        end = start + page_size
+        return AuditPage(newest_first[start:end], f"{_TOKEN_PREFIX}{end}" if end < len(newest_first) else None)
+
 
 class InMemoryDirectory:
     """A tiny Directory: users, groups (whose members may be groups) and memberships, with the port's error
@@ -272,6 +278,8 @@ class InMemoryDirectory:
         if existing is not None and not existing.is_guest:
             raise GraphBadRequest("The invited user already exists in the directory as object ID: " + existing.id)
         user_id = existing.id if existing else self.add_user(request.email)
+        if existing is None and request.sponsors:  # invitedUserSponsors: the new guest's sponsors
+            self.users[user_id]["sponsors"] = list(request.sponsors)
         redeemed = self.users[user_id]["externalUserState"] == "Accepted"
         return Invitation(user_id, f"https://login.example/redeem/{user_id}",
                           "Completed" if redeemed else "PendingAcceptance")

@@ -6,6 +6,9 @@ one transaction:
   e_<email>                           the email claim / index (write-ahead state `inviting` before Graph is called)
   x_<kind>_<yyyymmddThhmmssffffff>Z_<guestId>  time-ordered index rows the sweep range-scans
   o_<yyyymmddThhmmssffffff>Z_<eventId>  outbox events waiting to be dispatched
+
+Guest records and email claims carry the format they were written in (`RecordFormat`, RECORD_FORMAT; a row without
+it is format 1): a row of a newer format than this version knows is refused (RecordFormatTooNew), never misread.
 """
 from __future__ import annotations
 
@@ -14,9 +17,11 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote, unquote
 
+from lifecycle import __version__
 from lifecycle.domain.model import (
     DisabledReason, EmailClaim, Guest, GuestState, IndexKind, InvitationState,
 )
+from lifecycle.errors import UnreadableRecord
 from lifecycle.ports import Event
 
 PARTITION = "guests"
@@ -29,6 +34,37 @@ _UNSAFE = "/\\#?%"
 MAX_STRING_CHARS = 32 * 1024  # Table Storage: a string property holds up to 64 KiB of UTF-16
 MAX_ENTITY_BYTES = 1024 * 1024  # Table Storage: an entity holds up to 1 MiB
 OPERATION_HEADER_BYTES = 1024  # an operation's MIME part: boundary, request line, headers (its URL apart)
+
+RECORD_FORMAT = 1
+"""The format of the guest records and email claims this version writes, stored in each row as FORMAT_COLUMN (a row
+without it is format 1, the first). A version that changes what a row holds raises it, reads every older format (a
+record is rewritten in the new format when it next changes) and says so in CHANGELOG.md; an older version refuses a
+row of a newer format (RecordFormatTooNew, 409) instead of misreading it: roll back the code with the data
+(docs/operate.md, "Upgrading and rolling back")."""
+FORMAT_COLUMN = "RecordFormat"
+
+
+class RecordFormatTooNew(UnreadableRecord):
+    """A stored row written by a newer version of the app, in a format this version does not know."""
+
+    code = "RecordFormatTooNew"
+
+
+def check_format(entity: dict[str, Any], what: str, name: str) -> None:
+    """Refuse a row of a newer format than RECORD_FORMAT (RecordFormatTooNew naming it); ValueError for a format
+    that is not a number."""
+    stored = entity.get(FORMAT_COLUMN)
+    try:
+        number = 1 if stored is None else int(stored)
+    except (TypeError, ValueError):
+        raise ValueError(f"{FORMAT_COLUMN} {stored!r} is not a number") from None
+    if number > RECORD_FORMAT:
+        reason = f"record format {number} is newer than {RECORD_FORMAT}, the newest this version reads"
+        raise RecordFormatTooNew(
+            f"the stored {what} '{name}' is in record format {number}, written by a newer version of Guest Lifecycle; "
+            f"this version ({__version__}) reads formats up to {RECORD_FORMAT}: deploy the newer version again, or "
+            "roll back the data with the code (docs/operate.md, Upgrading and rolling back)",
+            details=[{"guestId": name, "reason": reason}])
 
 
 def stamp(moment: datetime) -> str:
@@ -97,7 +133,8 @@ def _column(name: str) -> str:
 
 def guest_to_entity(guest: Guest) -> dict[str, Any]:
     entity: dict[str, Any] = {
-        "PartitionKey": PARTITION, "RowKey": guest_key(guest.id), "Id": guest.id, "Email": guest.email,
+        "PartitionKey": PARTITION, "RowKey": guest_key(guest.id), FORMAT_COLUMN: RECORD_FORMAT, "Id": guest.id,
+        "Email": guest.email,
         "DisplayName": guest.display_name, "State": guest.state.value,
         "InvitationState": guest.invitation_state.value,
         "DisabledReason": guest.disabled_reason.value if guest.disabled_reason else "",
@@ -113,6 +150,7 @@ def guest_to_entity(guest: Guest) -> dict[str, Any]:
 
 
 def entity_to_guest(entity: dict[str, Any]) -> Guest:
+    check_format(entity, "record of guest", str(entity.get("Id") or entity.get("RowKey")))
     values: dict[str, Any] = {name: _dt(entity.get(_column(name))) for name in _DATES}
     values.update({name: tuple(json.loads(entity.get(_column(name)) or "[]")) for name in _LISTS})
     values.update({name: dict(json.loads(entity.get(_column(name)) or "{}")) for name in _DICTS})
@@ -141,13 +179,14 @@ def index_entity(row_key: str) -> dict[str, Any]:
 
 def claim_to_entity(claim: EmailClaim) -> dict[str, Any]:
     return {
-        "PartitionKey": PARTITION, "RowKey": claim_key(claim.email), "Email": claim.email,
+        "PartitionKey": PARTITION, "RowKey": claim_key(claim.email), FORMAT_COLUMN: RECORD_FORMAT, "Email": claim.email,
         "GuestId": claim.guest_id, "State": "linked" if claim.is_linked else GuestState.INVITING.value,
         "ClaimedAt": _utc(claim.claimed_at), "Owner": claim.owner, "Request": json.dumps(claim.request),
     }
 
 
 def entity_to_claim(entity: dict[str, Any]) -> EmailClaim:
+    check_format(entity, "email claim", str(entity.get("Email") or entity.get("RowKey")))
     return EmailClaim(
         email=entity["Email"], guest_id=entity.get("GuestId", ""), claimed_at=_required_dt(entity["ClaimedAt"]),
         owner=entity.get("Owner", ""), request=json.loads(entity.get("Request") or "{}"), etag=entity_etag(entity),

@@ -6,7 +6,6 @@ import base64
 import hashlib
 import binascii
 import json
-import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -31,7 +30,7 @@ from lifecycle.domain.model import TRACKED_STATES, EmailClaim, Guest, IndexKind
 from lifecycle.errors import (
     ConcurrencyConflict, ConfigurationError, InvalidRequest, NotFound, StorageUnavailable, UnreadableRecord,
 )
-from lifecycle.ports import AuditEntry, Event, GuestQuery, IdempotencyRecord, Page, storable_details
+from lifecycle.ports import Event, GuestQuery, IdempotencyRecord, Page
 
 _RETRY: dict[str, Any] = {"retry_total": 2, "retry_backoff_factor": 0.3, "connection_timeout": 5, "read_timeout": 20}
 _CONFLICT_CODES = {"UpdateConditionNotSatisfied", "EntityAlreadyExists", "ConditionNotMet"}
@@ -58,7 +57,8 @@ _UNREADABLE = (KeyError, TypeError, ValueError, OverflowError)  # what decoding 
 
 
 def _decoded(entity: dict[str, Any]) -> Guest:
-    """The record a stored row holds; UnreadableRecord naming it when the row cannot be read."""
+    """The record a stored row holds; UnreadableRecord naming it when the row cannot be read (RecordFormatTooNew when
+    a newer version wrote it)."""
     try:
         return codec.entity_to_guest(entity)
     except _UNREADABLE as exc:
@@ -490,35 +490,6 @@ def _decode_token(token: str | None) -> Any:
     if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
         raise InvalidRequest("continuationToken is not valid")
     return value
-
-
-class TableAuditLog:
-    """AuditLog on Table Storage: partition per target, rows in time order."""
-
-    def __init__(self, tables: LifecycleTables) -> None:
-        self._tables = tables
-
-    async def record(self, entry: AuditEntry) -> None:
-        client = await self._tables.table("audit")
-        entity = {
-            "PartitionKey": codec.encode_key(entry.target), "RowKey": f"{codec.stamp(entry.at)}_{uuid.uuid4().hex}",
-            "Actor": entry.actor, "Action": entry.action, "Target": entry.target, "Outcome": entry.outcome,
-            "At": entry.at, "GraphRequestIds": json.dumps(list(entry.graph_request_ids)),
-            "Details": json.dumps(storable_details(entry.details)),
-        }
-        async with storage_errors("audit"):
-            await client.create_entity(entity)
-
-    async def entries_for(self, target: str) -> list[AuditEntry]:
-        client = await self._tables.table("audit")
-        entries = []
-        async with storage_errors("audit"):
-            async for row in client.query_entities("PartitionKey eq @pk", parameters={"pk": codec.encode_key(target)}):
-                entries.append(AuditEntry(
-                    actor=row["Actor"], action=row["Action"], target=row["Target"], outcome=row["Outcome"],
-                    at=row["At"], graph_request_ids=tuple(json.loads(row.get("GraphRequestIds") or "[]")),
-                    details=json.loads(row.get("Details") or "{}")))
-        return entries
 
 
 class TableIdempotencyStore:

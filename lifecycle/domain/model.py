@@ -29,10 +29,11 @@ class DisabledReason(StrEnum):
     EXPIRY = "expiry"
     INACTIVITY = "inactivity"
     MANUAL = "manual"
+    SPONSOR = "sponsor"  # a sponsor chose remove (POST /api/guests/{id}/attest)
 
 
-SWEEP_REASONS = (DisabledReason.EXPIRY, DisabledReason.INACTIVITY)
-"""Disabled by the sweep: deleted after the grace period, re-enabled by extend."""
+SWEEP_REASONS = (DisabledReason.EXPIRY, DisabledReason.INACTIVITY, DisabledReason.SPONSOR)
+"""Disabled by the sweep, or removed by a sponsor: deleted after the grace period, re-enabled by extend."""
 
 
 class IndexKind(StrEnum):

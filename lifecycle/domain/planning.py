@@ -68,6 +68,19 @@ class SignIn:
     def empty(self) -> bool:
         return self.last is None
 
+    @property
+    def basis(self) -> tuple[str, datetime] | None:
+        """The signInActivity field `last` comes from, with its value; None when Graph has no date."""
+        if self.last_successful is not None:
+            return "lastSuccessfulSignInDateTime", self.last_successful
+        dates = [(d, name) for name, d in (("lastSignInDateTime", self.last_interactive),
+                                           ("lastNonInteractiveSignInDateTime", self.last_non_interactive))
+                 if d is not None]
+        if not dates:
+            return None
+        value, name = max(dates)
+        return name, value
+
 
 def sign_ins_known(sign_ins: Mapping[str, SignIn]) -> bool:
     """False when no user has any sign-in date and none was returned without the property (never signed in): a
@@ -105,10 +118,11 @@ class Plan:
     guard_tripped: bool = False
     guard_message: str = ""
     excluded: list[Exclusion] = field(default_factory=list)
+    held: list[Action] = field(default_factory=list)  # what the guard holds back: enforced only once approved
 
     @property
     def enforcing(self) -> int:
-        return sum(1 for a in self.actions + self.deferred if a.kind in ENFORCING)
+        return sum(1 for a in self.actions + self.deferred + self.held if a.kind in ENFORCING)
 
 
 def due_actions(guest: Guest, now: datetime, policy: ExpiryPolicy, sign_in: SignIn | None = None) -> list[Action]:
@@ -147,11 +161,20 @@ def inactivity_start(guest: Guest, sign_in: SignIn) -> datetime:
     """Where the guest's inactivity window starts: the last successful sign-in (never signed in: the invitation, or
     for an adopted guest the directory's createdDateTime), moved forward to a stored baseline (re-enabled, extended
     or restored)."""
-    never = guest.invited_at or guest.created_at
+    return inactivity_basis(guest, sign_in)[1]
+
+
+def inactivity_basis(guest: Guest, sign_in: SignIn) -> tuple[str, datetime]:
+    """`inactivity_start` with the name of the date it rests on: a signInActivity field, `invitedAt`, the
+    directory's `createdDateTime` (an adopted guest that never signed in) or `activityBaseline` (re-enabled, extended
+    or restored since)."""
+    never = ("invitedAt", guest.invited_at or guest.created_at)
     if guest.adopted_at is not None and guest.directory_created_at is not None:
-        never = guest.directory_created_at
-    start = sign_in.last or never
-    return max(start, guest.activity_baseline) if guest.activity_baseline else start
+        never = ("createdDateTime", guest.directory_created_at)
+    start = sign_in.basis or never
+    if guest.activity_baseline and guest.activity_baseline > start[1]:
+        return "activityBaseline", guest.activity_baseline
+    return start
 
 
 def _inactive(guest: Guest, now: datetime, policy: ExpiryPolicy, sign_in: SignIn | None) -> Action | None:
@@ -226,7 +249,13 @@ def plan_expiry(guests: Iterable[Guest], now: datetime, policy: ExpiryPolicy, tr
     limit = population * policy.guard_percent / 100
     if enforcing and counted > policy.guard_min and counted > limit and not policy.override_guard:
         window = f" (with {len(recent)} enforced in the last {_hours(policy.guard_window)})" if recent else ""
-        message = (f"{counted} guests would be disabled or deleted{window}, more than {policy.guard_percent:g}% of "
-                   f"{population} tracked guests; nothing was enforced (override to proceed)")
-        return Plan([], deferred=actions + deferred, guard_tripped=True, guard_message=message, excluded=skipped)
+        message = (f"mass-deletion guard: {counted} guests would be disabled or deleted{window}, more than "
+                   f"{policy.guard_percent:g}% of {population} tracked guests (EXPIRY_GUARD_PERCENT) and more than "
+                   f"{policy.guard_min} (EXPIRY_GUARD_MIN); the guard holds every disable, delete and purge (notices "
+                   "still go out): review the plan (GET /api/expiry/plan) and approve it "
+                   "(POST /api/expiry/plan/{planId}/approve)")
+        notices = [a for a in actions if a.kind is ActionKind.NOTIFY]
+        held = [a for a in actions if a.kind is not ActionKind.NOTIFY]
+        return Plan(notices, deferred=deferred, guard_tripped=True, guard_message=message, excluded=skipped,
+                    held=held)
     return Plan(actions, deferred, excluded=skipped)

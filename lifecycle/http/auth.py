@@ -1,18 +1,17 @@
-"""Who may call and who called: with LIFECYCLE_HTTP_AUTH=entra a request must have come through App Service
-authentication (401 else), and its caller must hold one of the app roles LIFECYCLE_HTTP_ROLES names or be listed in
-LIFECYCLE_HTTP_ALLOWED_CLIENTS / LIFECYCLE_HTTP_ALLOWED_PRINCIPALS (403 else): any principal of the tenant that can
-get a token is not enough. The actor written to the audit is the Entra principal it vouched for, else the function
-key."""
+"""Who called: with LIFECYCLE_HTTP_AUTH=entra a request must have come through App Service authentication (401
+else); which app role each route requires, and what the caller holds, is lifecycle/http/roles.py (403). The actor
+written to the audit is the Entra principal App Service authentication vouched for, else the function key."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 
 import azure.functions as func
 
-from lifecycle.config import EntraAccess, entra_authentication_enabled
-from lifecycle.errors import Forbidden, Unauthorized
+from lifecycle.config import entra_authentication_enabled
+from lifecycle.errors import Unauthorized
 from lifecycle.http.errors import loggable
 
 FUNCTION_KEY_ACTOR = "function-key"
@@ -29,53 +28,51 @@ OBJECT_ID_CLAIMS = ("http://schemas.microsoft.com/identity/claims/objectidentifi
 
 
 def require_authenticated_caller(req: func.HttpRequest) -> None:
-    """In Entra mode, refuse (401) a request that App Service authentication did not let through, and (403) a caller
-    that holds none of the required app roles and is in no allow-list."""
+    """In Entra mode, refuse (401) a request that App Service authentication did not let through (the app roles a
+    route requires are checked after this: lifecycle/http/roles.py)."""
     if not entra_authentication_enabled():
         return
     if not (platform_authentication_on() and req.headers.get(PRINCIPAL_HEADER)):
         raise Unauthorized("this API requires Microsoft Entra authentication (App Service authentication)")
-    access = EntraAccess.from_env()
-    claims = _principal_claims(req)
-    roles = {value for typ, value in claims if typ in ROLE_CLAIMS}
-    clients = {value for typ, value in claims if typ in CLIENT_CLAIMS}
-    object_id = req.headers.get(f"{PRINCIPAL_HEADER}-id") or next(
-        (value for typ, value in claims if typ in OBJECT_ID_CLAIMS), "")
-    if not access.admits(roles, clients, object_id):
-        raise Forbidden(_refusal(access), code="CallerNotAllowed")
-
-
-def _refusal(access: EntraAccess) -> str:
-    """What to configure so that the caller is let in."""
-    if not access.configured:
-        return ("Microsoft Entra authentication is on but no caller is allowed: set LIFECYCLE_HTTP_ROLES (app roles "
-                "of the API's app registration, assigned to the callers) or LIFECYCLE_HTTP_ALLOWED_CLIENTS / "
-                "LIFECYCLE_HTTP_ALLOWED_PRINCIPALS")
-    roles = ", ".join(sorted(access.roles)) or "none"
-    return (f"the caller holds none of the app roles LIFECYCLE_HTTP_ROLES names ({roles}) and is not listed in "
-            "LIFECYCLE_HTTP_ALLOWED_CLIENTS (client application id) or LIFECYCLE_HTTP_ALLOWED_PRINCIPALS (object id): "
-            "assign it one of those app roles on the API's enterprise application, or list it")
 
 
 def actor_of(req: func.HttpRequest) -> str:
     """Who called: the Entra principal that App Service authentication vouched for, else the function key.
     The principal headers are trusted only when the platform's authentication is on (it sets and sanitises them)."""
     if not platform_authentication_on():
-        return FUNCTION_KEY_ACTOR
+        return key_actor(req)
     name = req.headers.get(f"{PRINCIPAL_HEADER}-name") or _principal_claim(req, "name", "appid", "azp")
     principal = req.headers.get(f"{PRINCIPAL_HEADER}-id") or _principal_claim(
         req, "http://schemas.microsoft.com/identity/claims/objectidentifier", "oid")
     if name or principal:
         return loggable(f"principal:{name or ''}{'/' + principal if principal else ''}", 256)
-    return FUNCTION_KEY_ACTOR
+    return key_actor(req)
+
+
+KEY_HEADER = "x-functions-key"
+KEY_PARAMETER = "code"
+
+
+def key_actor(req: func.HttpRequest) -> str:
+    """Which key called: `function-key:<fingerprint>`, the first 12 hex digits of the key's SHA-256, never the key.
+    The Functions host knows the key's name (host key, or a named function key) but does not pass it to a Python
+    worker, so the audit names the key by its fingerprint: `python -m lifecycle key-fingerprint` (or
+    `printf %s "$KEY" | sha256sum | cut -c1-12`) tells which of the app's keys it is. No key seen (a local run
+    without one): `function-key`."""
+    key = req.headers.get(KEY_HEADER) or req.params.get(KEY_PARAMETER) or ""
+    return f"{FUNCTION_KEY_ACTOR}:{key_fingerprint(key)}" if key else FUNCTION_KEY_ACTOR
+
+
+def key_fingerprint(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()[:12]
 
 
 def _principal_claim(req: func.HttpRequest, *types: str) -> str:
-    values = dict(_principal_claims(req))
+    values = dict(principal_claims(req))
     return next((values[t] for t in types if values.get(t)), "")
 
 
-def _principal_claims(req: func.HttpRequest) -> list[tuple[str, str]]:
+def principal_claims(req: func.HttpRequest) -> list[tuple[str, str]]:
     """The (type, value) claims of `x-ms-client-principal` (base64 JSON with `claims`; a role is one claim each,
     of type `roles` or the principal's `role_typ`); none when the header is absent or unreadable."""
     encoded = req.headers.get(PRINCIPAL_HEADER)

@@ -39,7 +39,9 @@ async def enable_guest(req: func.HttpRequest, services: Services) -> func.HttpRe
 @api
 async def extend_guest(req: func.HttpRequest, services: Services) -> func.HttpResponse:
     request = parse_body(req, ExtendRequest)
-    return await _run(req, services, services.operations.extending(request.expiry(services.clock())), grants=True)
+    result = await services.granting.extend(route_guid(req, "id"), actor_of(req), services.clock(),
+                                            expires_at=request.expiresAt, days=request.days)
+    return guest_response(req, result.guest)
 
 
 @bp.route(route="guests/{id}/reinvite", methods=["POST"])

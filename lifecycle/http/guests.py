@@ -7,6 +7,7 @@ from lifecycle.http.auth import actor_of
 from lifecycle.http.parsing import parse_body, parse_query, route_guid
 from lifecycle.http.pipeline import Services, api
 from lifecycle.http.responses import guest_response, json_response
+from lifecycle.http.roles import READ, caller_of
 from lifecycle.http.schemas import GuestPage, InviteRequest, ListQuery
 
 bp = func.Blueprint()
@@ -17,15 +18,18 @@ bp = func.Blueprint()
 async def invite_guest(req: func.HttpRequest, services: Services) -> func.HttpResponse:
     command = parse_body(req, InviteRequest).command(services.clock(), services.settings.guest_default_ttl_days)
     outcome = await services.invitations.invite(command, actor_of(req))
-    return guest_response(req, outcome.guest, 201 if outcome.created else 200, outcome.redeem_url)
+    return guest_response(req, outcome.guest, 201 if outcome.created else 200, outcome.redeem_url, outcome.ignored)
 
 
 @bp.route(route="guests/{id}", methods=["GET"])
 @api
 async def get_guest(req: func.HttpRequest, services: Services) -> func.HttpResponse:
     """The guest; while Graph work is pending, each GET poll also retries it (the record already holds the intent).
-    HEAD only reads: it never makes a Graph write."""
+    HEAD only reads: it never makes a Graph write. A sponsor without Guests.Read reads only the guests it sponsors."""
     guest_id = route_guid(req, "id")
+    sponsor = caller_of(req).sponsor_id(READ)
+    if sponsor is not None:
+        await services.sponsorship.require_sponsor(guest_id, sponsor)
     if req.method.upper() == "GET":
         guest = await services.views.poll(guest_id, actor_of(req))
     else:

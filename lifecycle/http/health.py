@@ -1,4 +1,5 @@
-"""GET /api/health: configuration, whether a Graph token can be had and whether storage answers, for probes.
+"""GET /api/health: the app's version, configuration, whether a Graph token can be had and whether storage answers,
+for probes.
 Anonymous, so it shows statuses, never a setting's value or a secret: a setting at fault is named, a check that
 fails says what to check. Raises nothing: every finding is in the report (503 when unhealthy)."""
 from __future__ import annotations
@@ -8,6 +9,7 @@ import logging
 
 import azure.functions as func
 
+from lifecycle import __version__
 from lifecycle.errors import ConfigurationError
 from lifecycle.http.errors import loggable
 from lifecycle.http.pipeline import Call, Provider, Services, map_errors, pipeline
@@ -29,7 +31,8 @@ def report_misconfiguration(inner: Call) -> Call:
             return await inner(req, services)
         except ConfigurationError as exc:
             log.warning("health: %s", loggable(exc.message))
-            return json_response({"status": "unhealthy", "checks": {"settings": settings_finding(exc)}}, 503)
+            return json_response({"status": "unhealthy", "version": __version__,
+                                  "checks": {"settings": settings_finding(exc)}}, 503)
 
     return call
 
@@ -66,5 +69,6 @@ async def health(req: func.HttpRequest, services: Services) -> func.HttpResponse
     for position, group_id, problem in group_problems:  # the ids go to the log only (an anonymous probe's answer
         log.warning("health: MANAGED_GROUP_IDS #%d (%s): %s", position, group_id, loggable(problem))  # never shows one)
     if not token_ok or storage != STORAGE_OK:
-        return json_response({"status": "unhealthy", "checks": checks}, 503, {"Retry-After": RETRY_AFTER})
-    return json_response({"status": "healthy", "checks": checks})
+        return json_response({"status": "unhealthy", "version": __version__, "checks": checks}, 503,
+                             {"Retry-After": RETRY_AFTER})
+    return json_response({"status": "healthy", "version": __version__, "checks": checks})

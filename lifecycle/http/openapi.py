@@ -21,13 +21,18 @@ from typing import Any, Literal, get_args
 import azure.functions as func
 from pydantic import BaseModel
 
+from lifecycle import __version__
 from lifecycle.http.idempotency import HEADER as IDEMPOTENCY_HEADER
 from lifecycle.http.idempotency import MUTATING, REPLAY_HEADER
 from lifecycle.http.pipeline import authenticates
+from lifecycle.http.roles import rule_for
 from lifecycle.registry import HttpFunction, http_functions
 from lifecycle.http.schemas import (
-    AdoptReport, AdoptRequest, ErrorResponse, ExpiryPlan, ExtendRequest, GuestPage, GuestResource, HealthReport,
+    AdoptReport, AdoptRequest, AttestRequest, ErrorResponse, ExpiryPlan, MyGuestsPage, MyGuestsQuery, ExtendRequest, GuestPage, GuestResource, HealthReport,
     InviteRequest, ListQuery, ReinviteRequest,
+)
+from lifecycle.http.schemas import (
+    ApprovalReport, ApproveRequest, HistoryPage, PageQuery, RunDetail, RunsPage,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,7 +48,7 @@ ENTRA_SCHEME = "entra"
 KEY_HEADER = "x-functions-key"
 COMPONENTS = "#/components/schemas/"
 DEFINITIONS = "#/definitions/"
-API_VERSION = "1.0.0"
+API_VERSION = __version__  # the app's one version (lifecycle/__init__.py)
 MODULE = "lifecycle.http.openapi"
 RETRY_AFTER_SECONDS = "Seconds to wait before the next call."
 
@@ -54,10 +59,16 @@ ERRORS = {
     400: "Invalid input: body, query, route id or Idempotency-Key. `error.details` lists the fields.",
     403: ("Refused by a safety rule or policy: not a guest, group not managed, email domain not allowed "
           "(`DomainNotAllowed`: the allow and block lists judge every address of the guest: its mail, its otherMails "
-          "and its userPrincipalName)."),
+          "and its userPrincipalName). With Microsoft Entra authentication also: the caller lacks the app role the "
+          "operation requires (`CallerNotAllowed`, naming it), or a sponsor asked about a guest it does not sponsor "
+          "(`NotGuestSponsor`)."),
     404: "No tracked guest with this id, or Graph does not know the object.",
     409: ("A concurrent change, or a request with the same Idempotency-Key still in progress: retry later. Or the "
-          "guest's stored record cannot be read (`UnreadableRecord`, naming it): an operator must repair it."),
+          "guest's stored record cannot be read (`UnreadableRecord`, naming it): an operator must repair it. "
+          "Approving a plan: it was approved already (`PlanAlreadyApproved`: nothing ran again), or EXPIRY_DRY_RUN, "
+          "the emergency stop, is on (`EmergencyStop`)."),
+    410: ("The plan is older than EXPIRY_PLAN_MAX_AGE_HOURS (`PlanExpired`): make a new plan (GET /api/expiry/plan), "
+          "review it and approve that one."),
     422: ("The Idempotency-Key was already used with a different request (`IdempotencyKeyReused`), or Graph refused "
           "what the request references for good (`GraphRejectedInput`: an unknown sponsor, a group that no longer "
           "exists or refuses members: dynamic membership, synchronised from on-premises, role-assignable). "
@@ -93,17 +104,20 @@ AUTH_SCHEMES: dict[str, AuthScheme] = {
                                       "App Service authentication."},
         "Send a Microsoft Entra access token for the API's app registration as a bearer token in the "
         "Authorization header.",
-        "The request did not come through App Service authentication: the Microsoft Entra token is missing or "
-        "not valid for this API. A valid caller that holds none of the app roles LIFECYCLE_HTTP_ROLES names and is "
-        "in neither LIFECYCLE_HTTP_ALLOWED_CLIENTS nor LIFECYCLE_HTTP_ALLOWED_PRINCIPALS is refused with 403 "
-        "`CallerNotAllowed`."),
+        "The request did not come through App Service authentication: the Microsoft Entra token (or the browser's "
+        "session) is missing or not valid for this API. A valid caller without the app role the operation "
+        "requires is refused with 403 `CallerNotAllowed`, naming the role."),
 }
-READ_ERRORS = (400, 401, 404, 409, 502, 503)
+READ_ERRORS = (400, 401, 403, 404, 409, 502, 503)
 CHANGE_ERRORS = (400, 401, 403, 404, 409, 422, 502, 503)
 PATH_PARAMETERS = {
     "id": ("Guest ID", "Entra object id of the guest (a GUID)."),
     "groupId": ("Group ID", "Object id of a managed group (a GUID)."),
+    "runId": ("Run ID", "Id of a sweep run, as GET /api/expiry/runs lists it (e.g. 20261201T030000123456Z-1a2b3c4d)."),
+    "planId": ("Plan ID", "The planId GET /api/expiry/plan returned."),
 }
+RUN_ID_PATTERN = r"^\d{8}T\d{12}Z-[0-9a-f]{8}$"
+NOT_GUIDS = {"runId", "planId"}  # path parameters that are run or plan ids, not GUIDs
 ACRONYMS = {"id": "ID", "ids": "IDs", "url": "URL", "cc": "CC"}
 ROUTE_PARAMETER = re.compile(r"\{(\w+)(?::[^}]*)?\}")
 
@@ -152,7 +166,7 @@ OPERATIONS: dict[str, ApiOperation] = {
         "ListGuests", "List guests",
         "Lists tracked guests, filtered by email, state or expiry, one page at a time. Pass `continuationToken` "
         "from a page to get the next one. A stored record that cannot be read is left out and named in `skipped`.",
-        "Guests", {200: "One page of guests."}, errors=(400, 401, 503), response=GuestPage, query=ListQuery),
+        "Guests", {200: "One page of guests."}, errors=(400, 401, 403, 503), response=GuestPage, query=ListQuery),
     "add_guest_to_group": ApiOperation(
         "AddGuestToGroup", "Add a guest to a group",
         "Adds the guest to a managed group. Idempotent: adding a member again succeeds. Answers 202 while Graph "
@@ -175,8 +189,9 @@ OPERATIONS: dict[str, ApiOperation] = {
         "Lifecycle", _guest_ok("The enabled guest.")),
     "extend_guest": ApiOperation(
         "ExtendGuest", "Extend a guest's access",
-        "Moves the guest's expiry to `expiresAt`, or to `days` from now. Extending a guest disabled by expiry "
-        "re-enables it. Refused (403 DomainNotAllowed) when the domain lists refuse an address of the guest.",
+        "Moves the guest's expiry to `expiresAt`, or by `days`. `days` never shortens access: it counts from the "
+        "later of now and the current expiry (a guest expiring in 10 days extended by 30 keeps 40). `expiresAt` "
+        "sets the date given. Extending a guest disabled by expiry re-enables it. Refused (403 DomainNotAllowed) when the domain lists refuse an address of the guest.",
         "Lifecycle", _guest_ok("The guest with its new expiry."), body=ExtendRequest),
     "reinvite_guest": ApiOperation(
         "ReinviteGuest", "Re-invite a guest",
@@ -206,10 +221,59 @@ OPERATIONS: dict[str, ApiOperation] = {
         response=AdoptReport, body=AdoptRequest, body_required=False),
     "expiry_plan": ApiOperation(
         "GetExpiryPlan", "Show the next sweep's plan",
-        "Every action the next expiry sweep would take, with its reason and the date it is based on, what the "
-        "per-run cap defers and whether the mass-deletion guard would trip. Computed from the same directory pass "
-        "and planning function as the sweep; changes nothing.",
-        "Directory", {200: "The plan."}, errors=(401, 502, 503), response=ExpiryPlan),
+        "Every action the next expiry sweep would take, with its reason, the date it is based on and its evidence, "
+        "what the per-run cap defers and whether the mass-deletion guard would trip: when it does, every action it "
+        "holds back is still listed, marked `heldByGuard`. Computed from the same directory pass and planning "
+        "function as the sweep; changes no guest. The plan is kept under `planId` (each action with the version of "
+        "the record it was made from) for POST /api/expiry/plan/{planId}/approve.",
+        "Directory", {200: "The plan."}, errors=(400, 401, 403, 502, 503), response=ExpiryPlan),
+    "approve_plan": ApiOperation(
+        "ApproveExpiryPlan", "Approve a reviewed plan",
+        "Runs exactly the actions of the plan, once, the mass-deletion guard's hold lifted (admin only: the app role "
+        "Guests.Admin, or any key in key mode; `reason` is required and audited with every action). Each action starts "
+        "from the record the plan was made from: a guest whose record changed since is skipped and reported, never "
+        "acted on from stale data; a guest Graph no longer shows as a guest is refused. A plan older than "
+        "EXPIRY_PLAN_MAX_AGE_HOURS is refused (410), a second approval runs nothing (409), and none runs while "
+        "EXPIRY_DRY_RUN, the emergency stop, is on (409). The run is stored (GET /api/expiry/runs/{runId}).",
+        "Directory", {200: "What each action of the plan came to."}, errors=(400, 401, 403, 404, 409, 410, 422, 503),
+        response=ApprovalReport, body=ApproveRequest),
+    "list_runs": ApiOperation(
+        "ListExpiryRuns", "List past sweeps",
+        "The expiry sweep's runs (timer, command line, dry run, approved plans), newest first, each with its "
+        "outcome and report; kept EXPIRY_RUN_RETENTION_DAYS days. Pass `continuationToken` for older ones.",
+        "Directory", {200: "A page of runs."}, errors=(400, 401, 403, 503), response=RunsPage, query=PageQuery),
+    "get_run": ApiOperation(
+        "GetExpiryRun", "Get one sweep",
+        "One run with, per guest, what was planned and what happened (done, already done, skipped, failed, held by "
+        "the mass-deletion guard, deferred by the per-run cap, excluded).",
+        "Directory", {200: "The run."}, errors=(400, 401, 403, 404, 503), response=RunDetail),
+    "guest_history": ApiOperation(
+        "GetGuestHistory", "Get a guest's history",
+        "Every audit entry of the guest, newest first: who (the Entra principal, the key's fingerprint, or the "
+        "sweep), what, how it ended, when, Graph's request ids, and the details (for the "
+        "sweep's actions the evidence: rule, dates, policy numbers, run id). Pass `continuationToken` for older "
+        "ones.",
+        "Guests", {200: "A page of the guest's history."}, errors=(400, 401, 403, 404, 503), response=HistoryPage,
+        query=PageQuery),
+    "my_guests": ApiOperation(
+        "ListMyGuests", "List the signed-in caller's guests",
+        "The guests whose record names the caller among their sponsors (as invitations and the directory pass "
+        "record them), or every tracked guest for a caller holding Guests.Read; `caller` says who the app sees "
+        "and which of the two the page holds (without Microsoft Entra authentication: every guest). A sponsor's "
+        "pages are read from the records in storage pages: a page may hold fewer guests than `pageSize`, even "
+        "none, while `continuationToken` is set; follow it to the end.",
+        "Sponsors", {200: "One page of the caller's guests."}, errors=(400, 401, 403, 503), response=MyGuestsPage,
+        query=MyGuestsQuery),
+    "attest_guest": ApiOperation(
+        "AttestGuest", "Decide for a sponsored guest",
+        "A sponsor's decision on one of its guests (callers holding Guests.Manage decide for any guest), audited "
+        "with the caller. `keep`: the guest keeps its access; with ATTESTATION_DAYS its expiry moves to at least "
+        "that many days from now, never earlier (the domain lists judge its addresses first). Only an invited or "
+        "active guest can be kept (409 `NotKeepable` otherwise). `remove`: the guest is disabled now (reason "
+        "`sponsor`, event `guest.disabled`) and deleted by the sweep after the grace period; an administrator's "
+        "extend re-enables it. A sponsor is checked in the record and, before the write, in Microsoft Graph "
+        "(403 `NotGuestSponsor`).",
+        "Sponsors", {200: "The guest after the decision."}, body=AttestRequest),
     "health": ApiOperation(
         "GetHealth", "Check health",
         "Reports whether the configuration is valid, whether a Microsoft Graph token can be had (asked of the "
@@ -335,15 +399,22 @@ def build_openapi(app: func.FunctionApp, auth: AuthMode | None = None) -> dict[s
     return describe(functions, auth or auth_mode_of(app))
 
 
+NOT_API = frozenset({"portal_page", "portal_script", "portal_style"})
+"""HTTP functions that are not API operations (the sponsor page and its files: HTML, script, style sheet): never
+described."""
+
+
 def describe(functions: Iterable[HttpFunction], auth: AuthMode = "function") -> dict[str, Any]:
-    """The OpenAPI 3.0.3 document of these HTTP functions; fails on a function with no ApiOperation, or an
-    ApiOperation with no function."""
+    """The OpenAPI 3.0.3 document of these HTTP functions (but NOT_API); fails on a function with no ApiOperation,
+    or an ApiOperation with no function."""
     if auth not in get_args(AuthMode):
         raise ValueError(f"auth mode {auth!r} is not documented")
     scheme = AUTH_SCHEMES[auth]
     schemas, documented = Schemas(), set()
     paths: dict[str, dict[str, Any]] = {}
     for function in functions:
+        if function.name in NOT_API:
+            continue
         if function.name not in OPERATIONS:
             raise KeyError(f"HTTP function {function.name!r} has no entry in lifecycle.http.openapi.OPERATIONS")
         documented.add(function.name)
@@ -369,8 +440,11 @@ def _tags() -> list[dict[str, str]]:
 def _operation(function: HttpFunction, operation: ApiOperation, schemas: Schemas,
                scheme: AuthScheme) -> dict[str, Any]:
     mutating = any(method in MUTATING for method in function.methods)
+    description = operation.description
+    if authenticates(function.handler):
+        description += f" Who may call, with Microsoft Entra authentication: {rule_for(function.name).describe()}."
     result: dict[str, Any] = {"operationId": operation.operation_id, "summary": operation.summary,
-                              "description": operation.description, "tags": [operation.tag]}
+                              "description": description, "tags": [operation.tag]}
     if operation.visibility:
         result["x-ms-visibility"] = operation.visibility
     result["parameters"] = _parameters(function.route, operation, mutating)
@@ -397,8 +471,10 @@ def _parameters(route: str, operation: ApiOperation, mutating: bool) -> list[dic
 
 def _path_parameter(name: str) -> dict[str, Any]:
     summary, description = PATH_PARAMETERS[name]
+    schema = {"type": "string", "pattern": RUN_ID_PATTERN} if name in NOT_GUIDS else {"type": "string",
+                                                                                       "format": "uuid"}
     return {"name": name, "in": "path", "required": True, "description": description, "x-ms-summary": summary,
-            "schema": {"type": "string", "format": "uuid"}}
+            "schema": schema}
 
 
 def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:

@@ -4,8 +4,8 @@
     @api
     async def invite_guest(req: func.HttpRequest, services: Services) -> func.HttpResponse: ...
 
-`api` is `pipeline(map_errors, authenticate, idempotent, send_events)`, outermost first: a request is authenticated,
-then its Idempotency-Key claimed, then it runs in a unit of work that sends each write's events as soon as they are
+`api` is `pipeline(map_errors, authenticate, idempotent, send_events)`, outermost first: a request is authenticated
+(and its caller must hold the app role its route requires: lifecycle/http/roles.py), then its Idempotency-Key claimed, then it runs in a unit of work that sends each write's events as soon as they are
 committed (and waits for those sends before it ends), and whatever any step raises is mapped to the JSON error
 shape on the way out. The public routes (health, the API
 description) run `map_errors` without `authenticate` and `idempotent`; the API description needs no services and
@@ -21,7 +21,8 @@ from collections.abc import Awaitable, Callable
 import azure.functions as func
 
 from lifecycle.errors import LifecycleError
-from lifecycle.http.auth import require_authenticated_caller
+from lifecycle.http.access_log import logged
+from lifecycle.http.roles import authorize, rule_for
 from lifecycle.http.errors import answer_defect, answer_error
 from lifecycle.http.idempotency import MUTATING
 from lifecycle.request_log import sending_unit_of_work
@@ -71,10 +72,10 @@ def _endpoint(handler: Callable[..., object], steps: tuple[Step, ...], innermost
               services: Provider) -> Endpoint:
     call = innermost
     for step in reversed(steps):
-        call = step(call)
+        call = (authenticating(handler.__name__) if step is authenticate else step)(call)
 
     async def endpoint(req: func.HttpRequest) -> func.HttpResponse:
-        return await call(req, services)
+        return await logged(req, lambda: call(req, services))  # each request logged once (http/access_log.py)
 
     for name in ("__module__", "__name__", "__qualname__", "__doc__"):  # not the signature: the host binds `req`
         setattr(endpoint, name, getattr(handler, name))
@@ -102,13 +103,25 @@ def map_errors(inner: Call) -> Call:
 
 
 def authenticate(inner: Call) -> Call:
-    """With LIFECYCLE_HTTP_AUTH=entra, only a request that came through App Service authentication goes on (401)."""
+    """With LIFECYCLE_HTTP_AUTH=entra, only a request that came through App Service authentication goes on (401),
+    from a caller the route's rule lets in (403: roles.ROUTE_RULES). A pipeline binds this step to its handler's
+    route (`authenticating`); used alone it applies the rule of a route that is not listed (Guests.Admin)."""
+    return authenticating("")(inner)
 
-    async def call(req: func.HttpRequest, services: Provider) -> func.HttpResponse:
-        require_authenticated_caller(req)
-        return await inner(req, services)
 
-    return call
+def authenticating(route: str) -> Step:
+    """The `authenticate` step of the route whose function is named `route`."""
+    rule = rule_for(route)
+
+    def step(inner: Call) -> Call:
+        async def call(req: func.HttpRequest, services: Provider) -> func.HttpResponse:
+            authorize(req, rule)
+            return await inner(req, services)
+
+        return call
+
+    step.__name__ = "authenticate"
+    return step
 
 
 def idempotent(inner: Call) -> Call:

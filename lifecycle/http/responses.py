@@ -23,14 +23,20 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
                              headers=headers or {})
 
 
-def guest_response(req: func.HttpRequest, guest: Guest, status: int = 200,
-                   redeem_url: str | None = None) -> func.HttpResponse:
-    """200/201 with the guest, or 202 + Location + Retry-After while Graph work is still pending."""
+def guest_response(req: func.HttpRequest, guest: Guest, status: int = 200, redeem_url: str | None = None,
+                   ignored: tuple[str, ...] = ()) -> func.HttpResponse:
+    """200/201 with the guest, or 202 + Location + Retry-After while Graph work is still pending; `ignored`: the
+    request's fields a guest already tracked did not take (`ignoredFields`, only then)."""
     headers = {}
     if guest.has_pending_group_changes:
         status = 202
         headers = {"Location": f"{base_url(req)}/api/guests/{guest.id}", "Retry-After": PENDING_RETRY_AFTER}
-    return json_response(GuestResource.of(guest, redeem_url), status, headers)
+    body = GuestResource.of(guest, redeem_url).model_dump(mode="json")
+    if ignored:
+        body["ignoredFields"] = list(ignored)
+    else:
+        body.pop("ignoredFields")
+    return json_response(body, status, headers)
 
 
 def base_url(req: func.HttpRequest) -> str:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import (
@@ -172,7 +172,8 @@ class ExtendRequest(_Strict):
     """Move a guest's expiry: an absolute time or a number of days from now."""
 
     expiresAt: FutureTime | None = Field(None, description="New expiry (ISO 8601 with offset)")
-    days: Annotated[int, Field(ge=1, le=3650)] | None = Field(None, description="Days from now")
+    days: Annotated[int, Field(ge=1, le=3650)] | None = Field(None, description=(
+        "Days to add: counted from the later of now and the current expiry, so it never shortens access"))
 
     @model_validator(mode="after")
     def _exactly_one(self) -> "ExtendRequest":
@@ -234,6 +235,10 @@ class GuestResource(BaseModel):
     inviteRedeemUrl: str | None = Field(None, description=(
         "The redemption link, only in the response that created the invitation (or a re-invite). A replay of that "
         "request under the same Idempotency-Key returns the record without it: the link is not stored."))
+    ignoredFields: list[str] | None = Field(None, description=(
+        "Only when an invite named a guest already tracked: the request's fields it did not apply (a second invite "
+        "adds groups, sponsors and attributes and moves the expiry later, never earlier; it sends no invitation "
+        "and renames nobody)"))
 
     @classmethod
     def of(cls, guest: Guest, redeem_url: str | None = None) -> "GuestResource":
@@ -246,7 +251,7 @@ class GuestResource(BaseModel):
             disabledReason=guest.disabled_reason.value if guest.disabled_reason else None,
             deletedAt=_iso(guest.deleted_at), purgedAt=_iso(guest.purged_at), createdAt=_iso(guest.created_at),
             updatedAt=_iso(guest.updated_at), lastError=guest.last_error or None,
-            pendingAction=guest.pending_action or None, inviteRedeemUrl=redeem_url)
+            pendingAction=guest.pending_action or None, inviteRedeemUrl=redeem_url, ignoredFields=None)
 
 
 class SkippedRecord(BaseModel):
@@ -297,7 +302,7 @@ class ListQuery(_Strict):
 
 
 class HealthReport(BaseModel):
-    """What GET /api/health reports: overall status (`healthy` / `unhealthy`) and each check, as statuses (never a
+    """What GET /api/health reports: overall status (`healthy` / `unhealthy`), the app's `version`, and each check, as statuses (never a
     setting's value): `settings` ("ok", or the settings at fault by name), `graph` {`baseUrl`: "configured", `auth`:
     managed-identity / development-token, `token`: "ok", "development-token" or what to check}, `storageAuth`
     {`mode`}, `managedGroups` {`count`, `problems`: [{`position` in MANAGED_GROUP_IDS, `problem`}] for each managed
@@ -305,6 +310,8 @@ class HealthReport(BaseModel):
     few minutes; the group ids go to the log}, `storage` ("ok" or what went wrong)."""
 
     status: str
+    version: str = Field(description="The app's version (lifecycle/__init__.py; the OpenAPI document's "
+                                     "info.version), so a probe shows which release answers")
     checks: dict[str, Any]
 
 
@@ -341,6 +348,12 @@ class PlanAction(BaseModel):
     action: str = Field(description="notify, disable, delete or purge")
     reason: str = Field(description="expired, inactive, unredeemed, grace-ended, retention-ended or expiring")
     since: str = Field(description="The date the decision is based on (ISO 8601)")
+    heldByGuard: bool = Field(False, description=(
+        "The mass-deletion guard holds this action back: the sweep does not take it; approving the plan does"))
+    evidence: dict[str, Any] = Field(default_factory=dict, description=(
+        "Why: `rule` (expired, inactive, unredeemed, grace-ended, retention-ended, notice), the `dates` it rests on "
+        "(expiresAt; signInField and signInValue; invitedAt or createdDateTime; disabledAt; deletedAt), the "
+        "`policy` numbers in force (INACTIVITY_DAYS, EXPIRY_GRACE_DAYS, INVITE_REDEEM_DAYS, ...)"))
 
 
 class PlanGuard(BaseModel):
@@ -356,9 +369,14 @@ class PlanExclusion(BaseModel):
 
 
 class ExpiryPlan(BaseModel):
-    """What the next sweep would do and why; computing it changes nothing."""
+    """What the next sweep would do and why; computing it changes no guest. The plan is kept, so that an admin can
+    approve it (POST /api/expiry/plan/{planId}/approve) until `approvableUntil`."""
 
-    actions: list[PlanAction]
+    planId: str = Field("", description="Pass it to POST /api/expiry/plan/{planId}/approve")
+    createdAt: str = Field("", description="When the plan was made (ISO 8601)")
+    approvableUntil: str = Field("", description="After this (EXPIRY_PLAN_MAX_AGE_HOURS) it can no longer be approved")
+    actions: list[PlanAction] = Field(description=(
+        "Every action the sweep would take, those the mass-deletion guard holds back included (`heldByGuard`)"))
     deferred: int = Field(description="Actions over EXPIRY_MAX_ACTIONS_PER_RUN, left for later runs")
     guard: PlanGuard
     excluded: list[PlanExclusion] = Field(description="Actions not taken: the guest is in an excluded group")
@@ -366,3 +384,148 @@ class ExpiryPlan(BaseModel):
 
 
 AdoptReport.model_rebuild()
+
+
+# --- sponsors ------------------------------------------------------------------------------------
+class AttestRequest(_Strict):
+    """A sponsor's decision on a guest."""
+
+    decision: Literal["keep", "remove"] = Field(description=(
+        "keep: the guest keeps its access (with ATTESTATION_DAYS its expiry moves to at least that many days from "
+        "now, never earlier); remove: the guest is disabled now and deleted after the grace period"))
+
+
+class MyGuestsQuery(_Strict):
+    """Paging of GET /api/me/guests."""
+
+    pageSize: Annotated[int, Field(ge=1, le=1000)] = Field(100, description="Guests per page")
+    continuationToken: Annotated[str, StringConstraints(max_length=4096)] | None = Field(
+        None, description="continuationToken of the previous page")
+
+    model_config = ConfigDict(extra="forbid", strict=False)
+
+
+class CallerInfo(BaseModel):
+    """Who called, as the app sees it."""
+
+    id: str | None = Field(description="The caller's object id (null without Microsoft Entra authentication)")
+    name: str = Field(description="The caller as the audit names it")
+    roles: list[str] = Field(description="The app roles the caller holds, with those each implies")
+    user: bool = Field(description="A signed-in user (a sponsor of the guests whose record names them)")
+    scope: Literal["all", "sponsored"] = Field(description=(
+        "all: every tracked guest (the caller holds Guests.Read); sponsored: the guests it sponsors"))
+
+
+class MyGuestsPage(GuestPage):
+    """The signed-in caller's guests: the ones it sponsors, or every tracked guest for a caller holding
+    Guests.Read. A sponsor's page may hold fewer guests than pageSize, even none, while `continuationToken` is set:
+    follow it to the end."""
+
+    caller: CallerInfo
+
+
+# --- history, runs and approvals -----------------------------------------------------------------------------------
+class PageQuery(_Strict):
+    """Paging of the history and the runs."""
+
+    pageSize: Annotated[int, Field(ge=1, le=200)] = Field(50, description="Items per page")
+    continuationToken: Annotated[str, StringConstraints(max_length=4096)] | None = Field(
+        None, description="continuationToken of the previous page")
+
+    model_config = ConfigDict(extra="forbid", strict=False)
+
+
+class HistoryEntry(BaseModel):
+    """One audit entry: who (`actor`: `principal:<name>/<object id>` with Entra authentication, else
+    `function-key:<fingerprint>`, `expiry-sweep`, `cli`), what, how it ended, when, Graph's request ids, and the
+    details (for the sweep's actions `evidence`: the rule, the dates, the policy numbers, the run)."""
+
+    actor: str
+    action: str
+    outcome: str
+    at: str
+    graphRequestIds: list[str]
+    details: dict[str, Any]
+
+    @classmethod
+    def of(cls, entry: Any) -> "HistoryEntry":
+        return cls(actor=entry.actor, action=entry.action, outcome=entry.outcome, at=_iso(entry.at) or "",
+                   graphRequestIds=list(entry.graph_request_ids), details=dict(entry.details))
+
+
+class HistoryPage(BaseModel):
+    """A page of a guest's audit entries, newest first; pass `continuationToken` back for older ones."""
+
+    value: list[HistoryEntry]
+    continuationToken: str | None = None
+
+
+class RunSummary(BaseModel):
+    """One sweep: `trigger` timer, cli or approved-plan; `outcome` succeeded, failed, guard-tripped or dry-run; its
+    report (the lists it holds are the run's lines: GET /api/expiry/runs/{runId})."""
+
+    runId: str
+    trigger: str
+    startedAt: str
+    finishedAt: str
+    dryRun: bool
+    outcome: str
+    actor: str
+    report: dict[str, Any]
+
+    @classmethod
+    def of(cls, run: Any) -> "RunSummary":
+        return cls(runId=run.run_id, trigger=run.trigger, startedAt=_iso(run.started_at) or "",
+                   finishedAt=_iso(run.finished_at) or "", dryRun=run.dry_run, outcome=run.outcome, actor=run.actor,
+                   report=dict(run.report))
+
+
+class RunLine(BaseModel):
+    """A guest in a run: what was planned (`action`, `reason`, `since`) and what happened (`outcome`: done, already
+    done, skipped, failed, not done, planned (dry run), held by the mass-deletion guard, deferred, excluded)."""
+
+    guestId: str
+    email: str = ""
+    action: str
+    reason: str = ""
+    since: str = ""
+    outcome: str
+    detail: str = ""
+    heldByGuard: bool | None = None
+
+
+class RunDetail(RunSummary):
+    lines: list[RunLine]
+
+    @classmethod
+    def of(cls, run: Any) -> "RunDetail":
+        return cls(**RunSummary.of(run).model_dump(), lines=[RunLine.model_validate(line) for line in run.lines])
+
+
+class RunsPage(BaseModel):
+    """A page of runs, newest first."""
+
+    value: list[RunSummary]
+    continuationToken: str | None = None
+
+
+class ApproveRequest(_Strict):
+    """Approve a reviewed plan: its actions are taken once, the mass-deletion guard's hold lifted."""
+
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=1000)] = Field(
+        description="Why the plan is approved (written to the audit with every action)")
+
+
+class ApprovalReport(BaseModel):
+    """What running an approved plan did: per action its `outcome` (done, already done, skipped: the guest changed
+    since the plan was made, failed)."""
+
+    planId: str
+    runId: str
+    approvedBy: str
+    reason: str
+    done: dict[str, int]
+    outcomes: dict[str, int]
+    guard: dict[str, Any]
+    stored: bool = Field(description="Whether the run was stored (GET /api/expiry/runs/{runId})")
+    lines: list[RunLine]

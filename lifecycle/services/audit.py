@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from lifecycle.errors import LifecycleError
-from lifecycle.ports import AuditEntry, AuditLog
+from lifecycle.ports import AuditEntry, AuditLog, AuditPage
 from lifecycle.request_log import collect_request_ids
 
 log = logging.getLogger("lifecycle")
@@ -46,6 +46,10 @@ class Audit:
     async def entries_for(self, target: str) -> list[AuditEntry]:
         """The target's entries, oldest first; raises StorageUnavailable when the audit log cannot be read."""
         return await self._entries.entries_for(target)
+
+    async def history(self, target: str, page_size: int, continuation_token: str | None = None) -> AuditPage:
+        """A page of the target's entries, newest first; raises StorageUnavailable, InvalidRequest (a token)."""
+        return await self._entries.history(target, page_size, continuation_token)
 
     async def _write(self, actor: str, action: str, target: str, outcome: str, request_ids: list[str],
                      details: dict[str, Any]) -> None:

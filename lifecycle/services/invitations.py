@@ -43,6 +43,7 @@ class InviteOutcome:
     created: bool
     redeem_url: str | None = None
     user: DirectoryUser | None = None  # the user as Graph returned it during this request
+    ignored: tuple[str, ...] = ()  # fields of the request a guest already tracked did not take (wire names)
 
     @property
     def pending(self) -> bool:
@@ -74,7 +75,8 @@ class InvitationService:
     async def _invite(self, command: InviteGuest) -> InviteOutcome:
         held, early_lookup = await self._claim_and_look_up(command)
         if isinstance(held, Guest):
-            return InviteOutcome(await self._adopt_tracked(held, command), created=False)
+            ignored = ignored_fields(held, command)
+            return InviteOutcome(await self._adopt_tracked(held, command), created=False, ignored=ignored)
         try:
             outcome, written = await self._invite_claimed(held, command, early_lookup)
         except (GraphBadRequest, GraphRejectedInput, GraphPolicyRefusal, Forbidden,
@@ -318,8 +320,9 @@ class InvitationService:
             guest = replace(guest, sponsors=guest.sponsors + new_sponsors, updated_at=now)
         if command.attributes:
             guest = replace(guest, pending_attributes={**guest.pending_attributes, **command.attribute_values})
-        if command.expiry_chosen and guest.is_live:
-            guest = replace(guest, expires_at=command.expires_at, notice_sent_at=None)
+        if command.expiry_chosen and guest.is_live and (guest.expires_at is None
+                                                        or command.expires_at > guest.expires_at):
+            guest = replace(guest, expires_at=command.expires_at, notice_sent_at=None)  # later only: never shortens
         return guest
 
     async def _adopt_tracked(self, guest: Guest, command: InviteGuest) -> Guest:
@@ -340,6 +343,19 @@ class InvitationService:
             display_name=command.display_name, send_message=command.send_invitation_message, message=command.message,
             message_language=command.message_language, cc_recipients=command.cc_recipients,
             sponsors=command.sponsors)
+
+
+def ignored_fields(tracked: Guest, command: InviteGuest) -> tuple[str, ...]:
+    """What a second invite of a guest already tracked does not take: it adds groups, sponsors and attributes and
+    moves the expiry later, never earlier; it sends no invitation and renames nobody."""
+    ignored = [name for name, given in (
+        ("displayName", command.display_name), ("redirectUrl", command.redirect_url),
+        ("sendInvitationMessage", command.send_invitation_message), ("message", command.message),
+        ("messageLanguage", command.message_language), ("ccRecipients", command.cc_recipients)) if given]
+    if command.expiry_chosen and (not tracked.is_live or (
+            tracked.expires_at is not None and command.expires_at <= tracked.expires_at)):
+        ignored.append("expiresAt/expiresInDays")
+    return tuple(ignored)
 
 
 async def _discard(task: Lookup) -> None:

@@ -42,6 +42,8 @@ class Operation:
     # Whether Graph shows the write made, from the user read back (None: not in the directory); None when reading
     # cannot tell (a re-invite's new link is lost with its answer).
     observed: Callable[[DirectoryUser | None], bool] | None = None
+    # What the event carries besides the record, from the Graph write's result (a re-invite's new link).
+    event_data: Callable[[Any], dict[str, Any]] | None = None
 
 
 @dataclass(frozen=True)
@@ -99,7 +101,8 @@ class GuestOperations:
             invitation = await self._directory.reset_redemption(guest.id, guest.email, redirect_url)
             return invitation.redeem_url
 
-        return Operation("reinvite", "reinvite", lambda g: False, lambda g, now: g.reinvited(now), graph, None)
+        return Operation("reinvite", "reinvite", lambda g: False, lambda g, now: g.reinvited(now), graph,
+                         events.REINVITED, event_data=_redeem_link)
 
     def deleting(self) -> Operation:
         return Operation("delete", "delete", lambda g: g.is_removed,
@@ -112,7 +115,8 @@ class GuestOperations:
                          observed=lambda user: user is not None)
 
     def purging(self) -> Operation:
-        return Operation("purge", "purge", lambda g: g.state is GuestState.PURGED, lambda g, now: g.purge(now), None, None)
+        return Operation("purge", "purge", lambda g: g.state is GuestState.PURGED, lambda g, now: g.purge(now), None,
+                         events.PURGED)
 
     async def _delete_in_graph(self, guest: Guest) -> None:
         try:
@@ -130,13 +134,15 @@ class GuestOperations:
 
     # --- running one -----------------------------------------------------------------------------
     async def run(self, operation: Operation, guest_id: str, actor: str, *, known_user: DirectoryUser | None = None,
-                  record: Guest | None = None) -> OperationResult:
+                  record: Guest | None = None, evidence: dict[str, Any] | None = None) -> OperationResult:
         """Run `operation` on the guest. `record` is the guest as the caller read it (the sweep, which planned from
         it): the intent is then written guarded by its ETag, so a guest changed since is a ConcurrencyConflict, never
         acted on from stale data. Without it the record is read first. Without `known_user` (the sweep's directory
         pass), the user is read from Graph first and the record set against it (`as_graph_shows`), so an operation
-        never decides, or answers "unchanged", from a record Graph contradicts."""
-        async with self._audit.audited(actor, f"guest.{operation.name}", guest_id) as notes:
+        never decides, or answers "unchanged", from a record Graph contradicts. `evidence` (the sweep's, an
+        approved plan's) is written into the audit entry: why the operation was run."""
+        details = {"evidence": evidence} if evidence else {}
+        async with self._audit.audited(actor, f"guest.{operation.name}", guest_id, **details) as notes:
             guest = record if record is not None and record.id == guest_id else await self._records.load(guest_id)
             if guest.is_busy_with_other_than(operation.intent):
                 await self._resume_then_refuse(guest, actor, known_user)
@@ -263,8 +269,16 @@ class GuestOperations:
             applied = current.pending_action == operation.intent
             return operation.transition(current.end(operation.intent), now) if applied else current
 
-        final = await self._records.update(intent, finish, operation.event)
+        data = operation.event_data(graph_result) if operation.event_data else None
+        final = await self._records.update(intent, finish, operation.event, data)
         return OperationResult(final, changed=applied, graph_result=graph_result)
+
+
+def _redeem_link(url: Any) -> dict[str, Any]:
+    """guest.reinvited's new link (for a flow's own mail); lost when Graph's answer was (its outcome unknown)."""
+    if isinstance(url, str) and url:
+        return {"inviteRedeemUrl": url}
+    return {"inviteRedeemUrl": None, "redeemUrlLost": True}
 
 
 def _blocked(user: DirectoryUser | None) -> bool:

@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from lifecycle.domain.events import guest_event
+from typing import Any
+
+from lifecycle.domain import events as kinds
+from lifecycle.domain.events import group_events, guest_event, with_fallback
 from lifecycle.domain.limits import check_growth
 from lifecycle.domain.model import EmailClaim, Guest
 from lifecycle.errors import ConcurrencyConflict, NotFound
@@ -19,10 +22,22 @@ class GuestRecords:
     """Guest records on a `GuestStore`. `store` is the port itself, used directly for what needs no more than the
     port gives: queries, index scans, the email claims, the outbox. Every method may raise StorageUnavailable."""
 
-    def __init__(self, store: GuestStore, clock: Callable[[], datetime], save_attempts: int = 5) -> None:
+    def __init__(self, store: GuestStore, clock: Callable[[], datetime], save_attempts: int = 5, *,
+                 fallback_notify: str = "", grace_days: int = 30) -> None:
         self.store = store
         self._clock = clock
         self._save_attempts = save_attempts
+        self._fallback = fallback_notify  # LIFECYCLE_FALLBACK_NOTIFY, in the events of guests without a sponsor
+        self._grace_days = grace_days  # EXPIRY_GRACE_DAYS: when the delete follows a disable
+
+    def _events(self, before: Guest, changed: Guest, event: str | None, extra: dict[str, Any]) -> list[Event]:
+        """The events of a change: `event` (guest.disabled with its reason and the date the delete follows), the
+        group events of the groups it added or removed, each with the fallback of a guest without a sponsor."""
+        now = self._clock()
+        if event == kinds.DISABLED:
+            extra = {**kinds.disabled_data(changed, self._grace_days), **extra}
+        found = ([guest_event(event, changed, now, **extra)] if event else []) + group_events(before, changed, now)
+        return [with_fallback(e, self._fallback) for e in found]
 
     async def get(self, guest_id: str) -> Guest | None:
         """The record with its ETag, or None."""
@@ -35,18 +50,20 @@ class GuestRecords:
             raise NotFound(f"no tracked guest with id '{guest_id}'", code="GuestNotFound")
         return guest
 
-    async def update(self, guest: Guest, change: Change, event: str | None = None) -> Guest:
+    async def update(self, guest: Guest, change: Change, event: str | None = None,
+                     data: dict[str, Any] | None = None) -> Guest:
         """Apply an idempotent change, re-reading and re-applying it when another writer won. `event` (a type) is
         written to the outbox with the change, describing the changed record, and reported as committed. A change
         that changes nothing writes nothing. Raises ConcurrencyConflict when the record keeps changing for every
         attempt, NotFound when it vanished, whatever `change` raises (InvalidTransition), and LimitExceeded, before
-        any write, for a change that would make the record hold more than it may (`domain.limits`)."""
+        any write, for a change that would make the record hold more than it may (`domain.limits`). `data` is added
+        to the event's; a change of the record's groups also writes guest.group-added / guest.group-removed."""
         for _ in range(self._save_attempts):
             changed = change(guest)
             if changed == guest:
                 return guest
             check_growth(guest, changed)
-            events = [guest_event(event, changed, self._clock())] if event else []
+            events = self._events(guest, changed, event, data or {})
             try:
                 saved = await self.store.save(changed, events)
             except ConcurrencyConflict:
@@ -61,6 +78,7 @@ class GuestRecords:
         ConcurrencyConflict when the id is tracked already or the caller no longer holds the email; LimitExceeded
         (nothing written) for a record over a limit."""
         check_growth(None, guest)
+        events = [with_fallback(e, self._fallback) for e in events]
         created = await self.store.create(guest, claim, events)
         committed(events)
         return created

@@ -10,7 +10,6 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from lifecycle.config import Settings, Tuning
-from lifecycle.domain import events
 from lifecycle.domain.drift import Drift, drift
 from lifecycle.domain.planning import (
     ENFORCING, Action, ActionKind, ExpiryPolicy, Plan, SignIn, due_actions, plan_expiry, sign_ins_known,
@@ -18,8 +17,13 @@ from lifecycle.domain.planning import (
 from lifecycle.domain.model import Guest, GuestState, IndexKind
 from lifecycle.errors import ConcurrencyConflict, Conflict, LifecycleError
 from lifecycle.logs import get_logger
-from lifecycle.ports import Directory, DirectoryUser, Event, GuestListing, GuestQuery, IdempotencyStore
+from lifecycle.domain.runs import new_id
+from lifecycle.ports import (
+    AuditEntry, Directory, DirectoryUser, Event, GuestListing, GuestQuery, IdempotencyStore, RunRecord,
+)
 from lifecycle.request_log import unit_of_work
+from lifecycle.services import evidence
+from lifecycle.services.acting import operation_for, send_notice
 from lifecycle.services.audit import Audit
 from lifecycle.services.dispatch import EventDispatcher
 from lifecycle.services.directory_view import directory_view
@@ -27,6 +31,9 @@ from lifecycle.services.invitations import InvitationService
 from lifecycle.services.operations import GuestOperations, Operation
 from lifecycle.services.provisioning import Provisioner
 from lifecycle.services.records import GuestRecords
+from lifecycle.services.run_record import (
+    RunJournal, RunRecorder, lines_of, log_report, run_outcome, stored_report,
+)
 
 ACTOR = "expiry-sweep"
 _NOT_READ = DirectoryUser("", "")  # a guest the re-check before acting did not read (nothing enforcing due)
@@ -34,16 +41,20 @@ GUESTS_PER_GRAPH_SLOT = 2  # guests under way per Graph call in flight
 RECORD_PAGE = 1000
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)  # records per Table query page (the service's maximum)
 log = get_logger("lifecycle.expiry")
+EvidenceOf = Callable[[Action], dict[str, Any]]
 
 
 @dataclass
 class SweepReport:
     started_at: str
     dry_run: bool
+    run_id: str = ""
+    trigger: str = ""
     tracked: int | None = None
     planned: dict[str, int] = field(default_factory=dict)
     done: dict[str, int] = field(default_factory=dict)
     deferred: int = 0
+    held: int = 0  # actions the mass-deletion guard held back (listed by GET /api/expiry/plan, for approval)
     guard_tripped: bool = False
     guard_message: str = ""
     refreshed: dict[str, int] = field(default_factory=dict)
@@ -64,9 +75,10 @@ class SweepReport:
         return json.dumps(asdict(self), indent=2)
 
     def to_text(self) -> str:
-        lines = [f"expiry sweep {'(dry run) ' if self.dry_run else ''}at {self.started_at}"]
+        lines = [f"expiry sweep {'(dry run) ' if self.dry_run else ''}at {self.started_at} (run {self.run_id})"]
         if self.guard_tripped:
             lines.append(f"GUARD: {self.guard_message}")
+            lines.append(f"held by the guard: {self.held}")
         lines.append("planned: " + _counts(self.planned))
         lines.append("done:    " + _counts(self.done))
         lines.append(f"deferred to the next run (cap): {self.deferred}")
@@ -130,7 +142,7 @@ class ExpirySweep:
     def __init__(self, *, records: GuestRecords, directory: Directory, audit: Audit, settings: Settings,
                  tuning: Tuning, clock: Callable[[], datetime], operations: GuestOperations, provisioner: Provisioner,
                  invitations: InvitationService, dispatcher: EventDispatcher,
-                 idempotency_store: IdempotencyStore) -> None:
+                 idempotency_store: IdempotencyStore, runs: RunRecorder | None = None) -> None:
         self._records = records
         self._directory = directory
         self._audit = audit
@@ -142,6 +154,7 @@ class ExpirySweep:
         self._operations = operations
         self._provisioner = provisioner
         self._invitations = invitations
+        self._runs = runs
 
     def policy(self, dry_run: bool | None, override_guard: bool) -> ExpiryPolicy:
         s = self._settings
@@ -152,34 +165,67 @@ class ExpirySweep:
                             dry_run=s.expiry_dry_run if dry_run is None else dry_run, override_guard=override_guard,
                             inactivity_days=s.inactivity_days)
 
-    async def run(self, *, dry_run: bool | None = None, override_guard: bool = False) -> SweepReport:
+    async def run(self, *, dry_run: bool | None = None, override_guard: bool = False,
+                  trigger: str = "cli") -> SweepReport:
+        """One sweep, stored as a run (`trigger`: timer, cli) with its report and per-guest lines."""
         now = self._clock()
         policy = self.policy(dry_run, override_guard)
-        report = SweepReport(started_at=now.isoformat(), dry_run=policy.dry_run)
+        journal = RunJournal(new_id(now), trigger, ACTOR, now)
+        report = SweepReport(started_at=now.isoformat(), dry_run=policy.dry_run, run_id=journal.run_id,
+                             trigger=trigger)
+        plan: Plan | None = None
+        survey: Survey | None = None
         try:
-            survey = await self.survey(now, policy)
-        except Exception as exc:  # noqa: BLE001 - a failed pass (no token, Graph or storage down) ends in a report
-            _report_failure(report, "-", "directory pass", exc)
+            try:
+                survey = await self.survey(now, policy)
+            except Exception as exc:  # noqa: BLE001 - a failed pass (no token, Graph or storage down) ends in a report
+                _report_failure(report, "-", "directory pass", exc)
+                return self._finish(report)
+            plan = self._plan(survey, now, policy, report)
+            if policy.dry_run:
+                report.plan = describe_plan(plan, survey)
+                return self._finish(report)
+            await self._enforce(plan, survey, now, policy, report, journal)
             return self._finish(report)
-        plan = self._plan(survey, now, policy, report)
-        if policy.dry_run:
-            report.plan = describe_plan(plan, survey)
-            return self._finish(report)
+        finally:
+            await self._record(report, plan, survey, journal)
+
+    async def _enforce(self, plan: Plan, survey: Survey, now: datetime, policy: ExpiryPolicy, report: SweepReport,
+                       journal: RunJournal) -> None:
+        """Write what the directory pass found, take the plan's actions (only notices when the guard tripped),
+        record the exclusions, repair, keep house."""
+        evidence_of = evidence_for(survey, policy, journal.run_id)
         published: list[Event] = []
         with unit_of_work() as written:
             try:
                 records = await self._reconcile(survey, report)
+                await self._act(plan, records, now, report, published, evidence_of, journal)
                 if not plan.guard_tripped:
-                    await self._act(plan, records, now, report, published)
+                    await self._audit_exclusions(plan, survey, policy, journal.run_id, now)
                     await self._repair(now, survey.pending_operations, report)
             finally:
                 await self._housekeeping(written, published, now, report)
-        return self._finish(report)
 
     def _finish(self, report: SweepReport) -> SweepReport:
         report.finished_at = self._clock().isoformat()
-        (log.error if report.guard_tripped or report.failures else log.info)("expiry sweep", **asdict(report))
         return report
+
+    async def _record(self, report: SweepReport, plan: Plan | None, survey: Survey | None,
+                      journal: RunJournal) -> None:
+        """Store the run (its report and lines) and log its report once, under run_record.REPORT_EVENT."""
+        finished = datetime.fromisoformat(report.finished_at) if report.finished_at else self._clock()
+        body = asdict(report)
+        emails = {g.id: g.email for g in survey.guests} if survey else {}
+        run = RunRecord(run_id=journal.run_id, trigger=journal.trigger, started_at=journal.started_at,
+                        finished_at=finished, dry_run=report.dry_run,
+                        outcome=run_outcome(report.dry_run, report.guard_tripped, report.failures),
+                        actor=journal.actor, report=stored_report(body),
+                        lines=tuple(lines_of(plan, emails, journal, body, report.dry_run)))
+        problem = await self._runs.record(run) if self._runs is not None else ""
+        if problem:
+            report.failures.append({"guestId": "-", "action": "record run", "reason": problem[:500]})
+        (log.error if report.guard_tripped or report.failures else log.info)("expiry sweep", **asdict(report))
+        log_report(run if not problem else replace(run, outcome="failed"))
 
     async def plan(self, *, override_guard: bool = False) -> tuple[Plan, Survey]:
         """What the next sweep would do, from the same directory pass and planning function; writes nothing."""
@@ -274,6 +320,7 @@ class ExpirySweep:
                             "reason": e.reason.value} for e in plan.excluded]
         report.planned = dict(Counter(a.kind.value for a in plan.actions))
         report.deferred = len(plan.deferred)
+        report.held = len(plan.held)
         report.guard_tripped, report.guard_message = plan.guard_tripped, plan.guard_message
         return plan
 
@@ -305,7 +352,7 @@ class ExpirySweep:
 
     # --- act -------------------------------------------------------------------------------------
     async def _act(self, plan: Plan, records: dict[str, Guest], now: datetime, report: SweepReport,
-                   published: list[Event]) -> None:
+                   published: list[Event], evidence_of: EvidenceOf, journal: RunJournal) -> None:
         """Each guest's actions in order, guests in parallel: more guests under way than Graph calls in flight (the
         Graph adapter bounds those), so one guest's storage work overlaps another's Graph calls. The intents of the
         next guests are written ahead, a batch in one transaction, half a batch before they are reached. A guest's
@@ -331,9 +378,10 @@ class ExpirySweep:
         async def act_in_order(actions: list[Action]) -> None:
             record = records.get(actions[0].guest_id)
             for action in actions:
-                outcome = await self._act_one(action, record, now, report)
+                outcome = await self._act_one(action, record, now, report, evidence_of(action))
                 if outcome is None:
                     return
+                journal.acted(action, bool(outcome))
                 done[action.kind.value] += outcome
                 record = None  # changed by the action: read again for the next one
 
@@ -405,13 +453,17 @@ class ExpirySweep:
             return
         records.update((guest.id, guest) for guest in saved)
 
-    async def _act_one(self, action: Action, record: Guest | None, now: datetime, report: SweepReport) -> int | None:
-        """1 when this run made the change, 0 when it was already made, None when it could not be made."""
+    async def _act_one(self, action: Action, record: Guest | None, now: datetime, report: SweepReport,
+                       why: dict[str, Any]) -> int | None:
+        """1 when this run made the change, 0 when it was already made, None when it could not be made. `why` (the
+        evidence) goes into the action's audit entry."""
         try:
             if action.kind is ActionKind.NOTIFY:
-                return await self._notify(record or await self._records.load(action.guest_id), now)
+                guest = record or await self._records.load(action.guest_id)
+                return await send_notice(self._records, self._audit, ACTOR, guest, now, why)
             result = await self._operations.run(self._operation(action), action.guest_id, ACTOR,
-                                                known_user=DirectoryUser(action.guest_id, "Guest"), record=record)
+                                                known_user=DirectoryUser(action.guest_id, "Guest"), record=record,
+                                                evidence=why)
             return int(result.changed)
         except (ConcurrencyConflict, Conflict) as exc:
             report.skipped.append({"guestId": action.guest_id, "reason": f"{action.kind.value}: {exc.message}"})
@@ -420,17 +472,19 @@ class ExpirySweep:
         return None
 
     def _operation(self, action: Action) -> Operation:
-        operations = self._operations
-        return {ActionKind.DISABLE: lambda: operations.disabling(action.disabled_reason),
-                ActionKind.DELETE: operations.deleting, ActionKind.PURGE: operations.purging}[action.kind]()
+        return operation_for(self._operations, action)
 
-    async def _notify(self, guest: Guest, now: datetime) -> int:
-        if guest.notice_sent_at is not None:
-            return 0
-        await self._records.update(
-            guest, lambda g: replace(g, notice_sent_at=now, updated_at=now) if g.notice_sent_at is None else g,
-            events.EXPIRING)
-        return 1
+    async def _audit_exclusions(self, plan: Plan, survey: Survey, policy: ExpiryPolicy, run_id: str,
+                                now: datetime) -> None:
+        """One entry per guest whose due disable or delete an excluded group held back (rule `excluded`)."""
+        guests = {g.id: g for g in survey.guests}
+        sign_ins = survey.sign_ins or {}
+        entries = [AuditEntry(actor=ACTOR, action="guest.excluded", target=e.guest_id, outcome="skipped", at=now,
+                              details={"evidence": evidence.for_exclusion(e, guests.get(e.guest_id),
+                                                                          sign_ins.get(e.guest_id), policy, run_id)})
+                   for e in plan.excluded]
+        for start in range(0, len(entries), 50):
+            await asyncio.gather(*(self._audit.record(entry) for entry in entries[start:start + 50]))
 
     # --- housekeeping ----------------------------------------------------------------------------
     async def _housekeeping(self, written: list[Event], published: list[Event], now: datetime,
@@ -439,8 +493,9 @@ class ExpirySweep:
         requests left there, drop expired idempotency keys: independent steps, run together."""
         steps = await asyncio.gather(
             self._dispatcher.remove(published), self._dispatcher.send(written), self._dispatcher.drain(self._clock()),
-            self._keys.purge_expired(now, self._settings.expiry_max_actions_per_run), return_exceptions=True)
-        _, sent_now, drained, expired_keys = steps
+            self._keys.purge_expired(now, self._settings.expiry_max_actions_per_run), self._purge_runs(now),
+            return_exceptions=True)
+        _, sent_now, drained, expired_keys, old_runs = steps
         errors = [step for step in steps if isinstance(step, BaseException)]
         for error in errors:
             if not isinstance(error, LifecycleError):
@@ -448,8 +503,13 @@ class ExpirySweep:
             report.failures.append({"guestId": "-", "action": "housekeeping", "reason": error.message})
         sent = len(published) + sum(n for n in (sent_now, drained) if isinstance(n, int))
         expired = expired_keys if isinstance(expired_keys, int) else 0
+        removed = old_runs if isinstance(old_runs, int) else 0
         report.repaired = {**report.repaired, **({"events sent": sent} if sent else {}),
-                           **({"idempotency keys expired": expired} if expired else {})}
+                           **({"idempotency keys expired": expired} if expired else {}),
+                           **({"old runs and plans removed": removed} if removed else {})}
+
+    async def _purge_runs(self, now: datetime) -> int:
+        return await self._runs.purge(now) if self._runs is not None else 0
 
     # --- repair ----------------------------------------------------------------------------------
     async def _repair(self, now: datetime, pending_operations: list[str], report: SweepReport) -> None:
@@ -552,12 +612,29 @@ def plan_from(survey: Survey, now: datetime, policy: ExpiryPolicy) -> Plan:
                        excluded=survey.excluded)
 
 
-def describe_plan(plan: Plan, survey: Survey) -> dict[str, Any]:
-    """The plan as GET /api/expiry/plan and `expire --dry-run --json` give it."""
+def evidence_for(survey: Survey, policy: ExpiryPolicy, run_id: str) -> EvidenceOf:
+    """The evidence of each action of a plan made from `survey`: the record it was made from, its sign-ins."""
+    guests = {g.id: g for g in survey.guests}
+    sign_ins = survey.sign_ins or {}
+
+    def of(action: Action) -> dict[str, Any]:
+        return evidence.for_action(action, guests.get(action.guest_id), sign_ins.get(action.guest_id), policy,
+                                   run_id)
+    return of
+
+
+def describe_plan(plan: Plan, survey: Survey, evidence_of: EvidenceOf | None = None) -> dict[str, Any]:
+    """The plan as GET /api/expiry/plan and `expire --dry-run --json` give it: every action it would take, those the
+    mass-deletion guard holds back marked `heldByGuard` (with `evidence_of`, each with its evidence)."""
     emails = {g.id: g.email for g in survey.guests}
+
+    def described(action: Action, held: bool) -> dict[str, Any]:
+        found = {"guestId": action.guest_id, "email": emails.get(action.guest_id, ""), "action": action.kind.value,
+                 "reason": action.reason.value, "since": action.since.isoformat(), "heldByGuard": held}
+        return {**found, "evidence": evidence_of(action)} if evidence_of else found
+
     return {
-        "actions": [{"guestId": a.guest_id, "email": emails.get(a.guest_id, ""), "action": a.kind.value,
-                     "reason": a.reason.value, "since": a.since.isoformat()} for a in plan.actions],
+        "actions": [described(a, False) for a in plan.actions] + [described(a, True) for a in plan.held],
         "deferred": len(plan.deferred),
         "guard": {"tripped": plan.guard_tripped, "message": plan.guard_message},
         "excluded": [{"guestId": e.guest_id, "group": e.group_id, "action": e.kind.value, "reason": e.reason.value}

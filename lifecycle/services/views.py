@@ -7,7 +7,9 @@ import time
 
 from lifecycle.domain.model import Guest
 from lifecycle.errors import LifecycleError
-from lifecycle.ports import Directory, GuestQuery, Page, TokenCheck
+from lifecycle.errors import NotFound
+from lifecycle.ports import AuditPage, Directory, GuestQuery, Page, RunPage, RunRecord, RunStore, TokenCheck
+from lifecycle.services.audit import Audit
 from lifecycle.services.provisioning import Provisioner
 from lifecycle.services.records import GuestRecords
 
@@ -21,7 +23,8 @@ GROUPS_CHECKED_FOR = 300.0  # seconds a managed-group check is reused: a probe e
 class GuestView:
     def __init__(self, records: GuestRecords, provisioner: Provisioner, tokens: TokenCheck,
                  check_seconds: float, directory: Directory | None = None,
-                 managed_groups: tuple[str, ...] = ()) -> None:
+                 managed_groups: tuple[str, ...] = (), audit: Audit | None = None,
+                 runs: RunStore | None = None) -> None:
         self._records = records
         self._provisioner = provisioner
         self._tokens = tokens
@@ -29,6 +32,8 @@ class GuestView:
         self._directory = directory
         self._managed_groups = managed_groups
         self._groups_checked: tuple[float, tuple[GroupProblem, ...]] | None = None
+        self._audit = audit
+        self._runs = runs
 
     async def get(self, guest_id: str) -> Guest:
         """The tracked guest; NotFound (GuestNotFound) when there is none. Only reads."""
@@ -45,6 +50,29 @@ class GuestView:
     async def list(self, query: GuestQuery) -> Page:
         """One page of tracked guests matching `query` (GuestStore.query)."""
         return await self._records.store.query(query)
+
+    async def history(self, guest_id: str, page_size: int, continuation_token: str | None = None) -> AuditPage:
+        """A page of the guest's audit entries, newest first; NotFound (GuestNotFound) when the guest has neither a
+        record nor an entry."""
+        assert self._audit is not None
+        page = await self._audit.history(guest_id, page_size, continuation_token)
+        if not page.entries and continuation_token is None and await self._records.get(guest_id) is None:
+            raise NotFound(f"no tracked guest with id '{guest_id}'", code="GuestNotFound")
+        return page
+
+    async def runs(self, page_size: int, continuation_token: str | None = None) -> RunPage:
+        """A page of the sweep's past runs, newest first, without their lines."""
+        assert self._runs is not None
+        return await self._runs.runs(page_size, continuation_token)
+
+    async def run(self, run_id: str) -> RunRecord:
+        """One run with its per-guest lines; NotFound (RunNotFound) when there is none."""
+        assert self._runs is not None
+        found = await self._runs.get_run(run_id)
+        if found is None:
+            raise NotFound(f"no run with id '{run_id}' (runs are kept EXPIRY_RUN_RETENTION_DAYS days)",
+                           code="RunNotFound")
+        return found
 
     async def storage_status(self) -> str:
         """"ok" when storage answers within the health check's time, else what went wrong (no secrets)."""

@@ -11,11 +11,14 @@ import pytest
 from lifecycle.adapters.memory import (
     InMemoryAuditLog, InMemoryGuestStore, InMemoryIdempotencyStore,
 )
+from lifecycle.adapters.memory_runs import InMemoryRunStore
+from lifecycle.adapters.table_audit import TableAuditLog
+from lifecycle.adapters.table_runs import TableRunStore
 from lifecycle.adapters.tables import (
-    TableAuditLog, TableGuestStore, TableIdempotencyStore, LifecycleTables, build_service_client,
+    TableGuestStore, TableIdempotencyStore, LifecycleTables, build_service_client,
 )
 from lifecycle.config import Settings
-from lifecycle.ports import AuditLog, GuestStore, IdempotencyStore
+from lifecycle.ports import AuditLog, GuestStore, IdempotencyStore, RunStore
 from tests.support import app_environment
 
 UNREACHABLE_GRAPH = "http://127.0.0.1:9"
@@ -60,3 +63,7 @@ def keys(tables: LifecycleTables | None) -> IdempotencyStore:
 def audit(tables: LifecycleTables | None) -> AuditLog:
     return InMemoryAuditLog() if tables is None else TableAuditLog(tables)
 
+
+@pytest.fixture
+def runs(tables: LifecycleTables | None) -> RunStore:
+    return InMemoryRunStore() if tables is None else TableRunStore(tables)

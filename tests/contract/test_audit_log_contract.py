@@ -39,3 +39,33 @@ async def test_details_too_long_to_keep_come_back_truncated_and_still_json(audit
     [read] = await audit.entries_for("guest-1")
     assert set(read.details) == {"truncated"} and len(read.details["truncated"]) == AUDIT_DETAILS_MAX_CHARS
     assert read.details["truncated"].startswith(json.dumps({"error": "xxx"})[:-2])
+
+
+async def test_history_pages_newest_first_and_gives_every_entry_once(audit):
+    written = [entry(at=T0 + timedelta(minutes=n), step=n) for n in range(7)]
+    for item in reversed(written):  # written in any order: read by time
+        await audit.record(item)
+    await audit.record(entry(target="someone-else"))
+    pages, token = [], None
+    while True:
+        page = await audit.history("guest-1", 3, token)
+        pages.append([e.details["step"] for e in page.entries])
+        token = page.continuation_token
+        if token is None:
+            break
+    assert pages == [[6, 5, 4], [3, 2, 1], [0]]
+
+
+async def test_history_of_a_target_without_entries_is_one_empty_page(audit):
+    page = await audit.history("nobody", 10)
+    assert page.entries == [] and page.continuation_token is None
+
+
+async def test_a_history_token_the_log_did_not_issue_is_refused(audit):
+    import pytest
+
+    from lifecycle.errors import InvalidRequest
+
+    await audit.record(entry())
+    with pytest.raises(InvalidRequest):
+        await audit.history("guest-1", 1, "not-a-token")

@@ -104,7 +104,9 @@ async def test_plan_shape_and_it_writes_nothing(fakes):
     assert fakes.directory.writes == writes
     assert sorted(a["guestId"] for a in plan["actions"]) == sorted(ids)
     action = plan["actions"][0]
-    assert set(action) == {"guestId", "email", "action", "reason", "since"}
+    assert set(action) == {"guestId", "email", "action", "reason", "since", "heldByGuard", "evidence"}
+    assert action["heldByGuard"] is False and action["evidence"]["rule"] == "expired"
+    assert plan["planId"] and plan["planId"] in fakes.runs.plans
     assert action["action"] == "disable" and action["reason"] == "expired" and action["email"].endswith("@partner.example")
     assert plan["deferred"] == 0 and plan["guard"] == {"tripped": False, "message": ""}
     assert plan["inactivity"].startswith("off") and plan["excluded"] == []

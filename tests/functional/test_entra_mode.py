@@ -1,6 +1,6 @@
 """LIFECYCLE_HTTP_AUTH=entra: App Service authentication instead of function keys, closed by default: a caller
-needs one of the app roles LIFECYCLE_HTTP_ROLES names, or to be listed in LIFECYCLE_HTTP_ALLOWED_CLIENTS /
-LIFECYCLE_HTTP_ALLOWED_PRINCIPALS."""
+needs the app role each route requires (its token's roles; a caller listed in LIFECYCLE_HTTP_ALLOWED_CLIENTS /
+LIFECYCLE_HTTP_ALLOWED_PRINCIPALS also holds the roles LIFECYCLE_HTTP_ROLES names)."""
 from __future__ import annotations
 
 import base64
@@ -89,10 +89,23 @@ async def test_a_listed_client_application_or_principal_is_served_without_a_role
     assert status == 403
 
 
-async def test_a_role_the_settings_do_not_name_is_not_enough(fakes, entra):
-    entra.setenv("LIFECYCLE_HTTP_ROLES", "Guests.Manage")
-    status, body, _ = await call("list_guests", "GET", "guests", headers={"x-ms-client-principal": ADMIN})
+async def test_a_listed_caller_holds_exactly_the_roles_lifecycle_http_roles_names(fakes, entra):
+    entra.setenv("LIFECYCLE_HTTP_ALLOWED_CLIENTS", CLIENT)
+    entra.setenv("LIFECYCLE_HTTP_ROLES", "Guests.Read")
+    status, _, _ = await call("list_guests", "GET", "guests", headers={"x-ms-client-principal": NO_ROLE})
+    assert status == 200
+    status, body, _ = await call("invite_guest", "POST", "guests", {"email": "w@fabrikam.com"},
+                                 headers={"x-ms-client-principal": NO_ROLE})
     assert status == 403 and "Guests.Manage" in body["error"]["message"]
+    assert body["error"]["details"][0]["requiredRole"] == "Guests.Manage"
+    assert body["error"]["details"][0]["callerRoles"] == ["Guests.Read"]
+
+
+async def test_the_tokens_roles_count_whatever_lifecycle_http_roles_names(fakes, entra):
+    entra.setenv("LIFECYCLE_HTTP_ROLES", "Guests.Read")
+    status, _, _ = await call("invite_guest", "POST", "guests", {"email": "v@fabrikam.com"},
+                              headers={"x-ms-client-principal": ADMIN})
+    assert status == 201
 
 
 async def test_function_key_mode_is_unchanged(fakes, monkeypatch):

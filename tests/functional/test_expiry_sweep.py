@@ -9,6 +9,7 @@ import pytest
 from lifecycle.adapters.memory import (
     InMemoryAuditLog, InMemoryDirectory, InMemoryEventPublisher, InMemoryGuestStore, InMemoryIdempotencyStore,
 )
+from lifecycle.adapters.memory_runs import InMemoryRunStore
 from lifecycle.config import Settings
 from lifecycle.domain.planning import SignIn
 from lifecycle.domain.model import GuestState
@@ -31,15 +32,16 @@ class Clock:
 def world():
     clock = Clock()
     store, directory, audit = InMemoryGuestStore(), InMemoryDirectory(), InMemoryAuditLog()
-    publisher = InMemoryEventPublisher()
+    publisher, runs = InMemoryEventPublisher(), InMemoryRunStore()
 
     def services(**env: str):
         settings = Settings.from_env({"GRAPH_BASE_URL": "http://127.0.0.1:9", **env})
         return build_services(settings, store=store, directory=directory, audit=audit, clock=clock,
-                              publisher=publisher, idempotency_store=InMemoryIdempotencyStore(),
+                              publisher=publisher, idempotency_store=InMemoryIdempotencyStore(), runs=runs,
                               tuning=Tuning(lag_retry_seconds=0.1, lag_first_delay=0.05, action_stale_seconds=60))
 
     services.publisher = publisher
+    services.runs = runs
     return clock, store, directory, services
 
 
@@ -158,7 +160,7 @@ async def test_repair_finishes_pending_groups(world):
     assert outcome.guest.pending_groups == (group,)  # Graph does not show the group yet
     directory.unreplicated.clear()
     report = await svc.expiry.run()
-    assert report.repaired == {"groups finished": 1}
+    assert report.repaired == {"groups finished": 1, "events sent": 1}  # guest.group-added
     assert store.guests[outcome.guest.id].groups == (group,) and directory.groups[group] == {outcome.guest.id}
 
 
@@ -316,7 +318,8 @@ async def test_the_intents_of_due_guests_are_written_ahead_in_one_transaction_ea
     clock, store = Clock(), CountingStore()
     settings = Settings.from_env({"GRAPH_BASE_URL": "http://127.0.0.1:9", "GRAPH_MAX_CONCURRENCY": "2"})
     svc = build_services(settings, store=store, directory=InMemoryDirectory(), audit=InMemoryAuditLog(), clock=clock,
-                         publisher=InMemoryEventPublisher(), idempotency_store=InMemoryIdempotencyStore())
+                         publisher=InMemoryEventPublisher(), idempotency_store=InMemoryIdempotencyStore(),
+                         runs=InMemoryRunStore())
     ids = [await invite(svc, f"w{n}@fabrikam.com", 1) for n in range(6)]
     clock.now += timedelta(days=2)
     store.saves = 0
@@ -333,7 +336,8 @@ async def test_a_guest_changed_after_the_survey_fails_its_batch_and_is_skipped_n
     settings = Settings.from_env({"GRAPH_BASE_URL": "http://127.0.0.1:9", "GRAPH_MAX_CONCURRENCY": "2"})
     directory = InMemoryDirectory()
     svc = build_services(settings, store=store, directory=directory, audit=InMemoryAuditLog(), clock=clock,
-                         publisher=InMemoryEventPublisher(), idempotency_store=InMemoryIdempotencyStore())
+                         publisher=InMemoryEventPublisher(), idempotency_store=InMemoryIdempotencyStore(),
+                         runs=InMemoryRunStore())
     ids = [await invite(svc, f"x{n}@fabrikam.com", 1) for n in range(3)]
     clock.now += timedelta(days=2)
 

@@ -15,6 +15,7 @@ from lifecycle.adapters.identity import BoundedCredential, GraphTokenCheck
 from lifecycle.adapters.memory import (
     InMemoryAuditLog, InMemoryDirectory, InMemoryEventPublisher, InMemoryGuestStore, InMemoryIdempotencyStore,
 )
+from lifecycle.adapters.memory_runs import InMemoryRunStore
 from lifecycle.config import Settings, Tuning
 from lifecycle.errors import ConfigurationError, IdentityUnavailable
 from lifecycle.timer.expiry_timer import run_sweep
@@ -32,6 +33,7 @@ def services_with(credential: FakeCredential, *, check_seconds: float = 2.0, dir
     return build_services(settings, store=InMemoryGuestStore(), directory=directory or InMemoryDirectory(),
                           audit=InMemoryAuditLog(), publisher=InMemoryEventPublisher(),
                           idempotency_store=InMemoryIdempotencyStore(), tuning=Tuning(health_check_seconds=check_seconds),
+                          runs=InMemoryRunStore(),
                           token_check=GraphTokenCheck(settings, BoundedCredential(credential, 10)))
 
 

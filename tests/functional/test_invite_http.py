@@ -14,7 +14,9 @@ async def test_new_guest_is_invited_with_groups(fakes):
     assert sorted(body["groups"]) == sorted([GROUP_A, GROUP_B]) and body["pendingGroups"] == []
     assert body["inviteRedeemUrl"].startswith("https://")
     assert fakes.directory.groups[GROUP_A] == {body["id"]}
-    assert [e.type for e in fakes.publisher.published] == ["guest.invited"] and fakes.store.outbox == []
+    assert [e.type for e in fakes.publisher.published] == ["guest.invited", "guest.group-added"]
+    assert sorted(fakes.publisher.published[1].data["groupIds"]) == sorted([GROUP_A, GROUP_B])
+    assert fakes.store.outbox == []
     assert fakes.audit.entries[-1].action == "guest.invite" and fakes.audit.entries[-1].outcome == "succeeded"
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from lifecycle.config import SETTING_DEFAULTS
+from lifecycle.config import SETTING_DEFAULTS, AppRole
 from tests.infra.bicep_model import (
     INFRA,
     MAIN,
@@ -17,6 +17,7 @@ from tests.infra.bicep_model import (
     bicep_files,
     body,
     condition,
+    decorators,
     dotted,
     function_call,
     loop,
@@ -28,6 +29,7 @@ from tests.infra.bicep_model import (
     text,
 )
 
+EXCLUDED_PORTAL_PATHS = ["/api/portal", "/api/portal.js", "/api/portal.css"]
 MICROSOFT_GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
 GRAPH_APP_ROLES = ["User.Invite.All", "User.ReadWrite.All", "GroupMember.ReadWrite.All"]
 SIGN_IN_ACTIVITY_APP_ROLES = ["AuditLog.Read.All", "User.Read.All"]  # only when INACTIVITY_DAYS > 0
@@ -93,7 +95,7 @@ def test_blob_containers_are_private(storage: dict[str, Any]) -> None:
 def test_storage_creates_the_app_tables_and_queue(storage: dict[str, Any]) -> None:
     (tables,) = resources_of_type(storage, "Microsoft.Storage/storageAccounts/tableServices/tables").values()
     assert loop(tables)["detail"]["array_name"] == "tableSuffixes"
-    assert storage["variables"]["tableSuffixes"]["value"] == ["guests", "audit", "idempotency"]
+    assert storage["variables"]["tableSuffixes"]["value"] == ["guests", "audit", "idempotency", "runs"]
     assert re.search(r"name: '\$\{tablePrefix\}\$\{suffix\}'", text(module_file("storage.bicep")))
     (queue,) = resources_of_type(storage, "Microsoft.Storage/storageAccounts/queueServices/queues").values()
     assert body(queue)["name"] == "eventsQueueName"
@@ -292,7 +294,7 @@ def test_entra_auth_is_optional_and_requires_a_token(main: dict[str, Any]) -> No
     assert props["platform"]["enabled"] is True
     assert props["globalValidation"]["requireAuthentication"] is True
     assert props["globalValidation"]["unauthenticatedClientAction"] == "Return401"
-    assert props["globalValidation"]["excludedPaths"] == ["/api/health"]
+    assert props["globalValidation"]["excludedPaths"] == ["/api/health", *EXCLUDED_PORTAL_PATHS]
     aad = props["identityProviders"]["azureActiveDirectory"]
     assert aad["enabled"] is True
     assert aad["registration"]["clientId"] == "clientId"
@@ -307,25 +309,68 @@ def test_entra_auth_is_optional_and_requires_a_token(main: dict[str, Any]) -> No
 
 def test_entra_auth_is_closed_by_default_an_app_role_assignment_is_required(main: dict[str, Any]) -> None:
     """Any principal of the tenant can get a token for an app registration unless assignment is required: with
-    Entra authentication on, the deployment requires it and assigns the app's role to the allowed principals."""
+    Entra authentication on, the deployment requires it (unless sponsors are to sign in) and assigns the roles."""
     _, module = _module(main, "modules/entra-api-access.bicep")
     assert condition(module)["operator"] == {
         "type": "and", "operands": {"operand_1": "enableEntraAuth", "operand_2": "entraAuthManageAccess"}}
     assert main["parameters"]["entraAuthManageAccess"]["default"] is True
+    assert main["parameters"]["entraAuthSponsorSignIn"]["default"] is False
     params = body(module)["params"]
-    assert params["clientId"] == "entraAuthClientId"
+    assert params["clientId"] == "entraAuthClientId" and params["sponsorSignIn"] == "entraAuthSponsorSignIn"
     assert function_call(params["appRole"])[0] == "first" and "entraAuthRequiredRoles" in json.dumps(params["appRole"])
     assert "entraAuthAllowedPrincipalIds" in json.dumps(params["principalIds"])
+    assert params["managePrincipalIds"] == "entraManagePrincipals"
+    assert "entraAuthManagePrincipalIds" in json.dumps(main["variables"]["entraManagePrincipals"])
+    assert "/.auth/login/aad/callback" in json.dumps(params["signInRedirectUri"])
     doc = parse(module_file("entra-api-access.bicep"))
     assert "microsoftGraphV1" in doc["extensions"]
     (sp_symbol,) = resources_of_type(doc, "Microsoft.Graph/servicePrincipals")
     sp = resource(doc, sp_symbol)
-    assert sp["existing"] is False and body(sp) == {"appId": "clientId", "appRoleAssignmentRequired": True}
-    (grants,) = resources_of_type(doc, "Microsoft.Graph/appRoleAssignedTo").values()
-    assert loop(grants)["detail"] == {"item_name": "principalId", "array_name": "principalIds"}
-    assert body(grants)["principalId"] == "principalId" and dotted(body(grants)["resourceId"]) == f"{sp_symbol}.id"
+    assert sp["existing"] is False and body(sp)["appId"] == "apiClientId"
+    assert body(sp)["appRoleAssignmentRequired"] == {"operator": {"type": "not",
+                                                                  "operands": {"bool_value": "sponsorSignIn"}}}
+    grants = resources_of_type(doc, "Microsoft.Graph/appRoleAssignedTo")
+    assert {symbol: loop(grant)["detail"] for symbol, grant in grants.items()} == {
+        "callers": {"item_name": "principalId", "array_name": "principalIds"},
+        "flows": {"item_name": "principalId", "array_name": "managePrincipalIds"}}
+    for grant in grants.values():
+        assert body(grant)["principalId"] == "principalId" and dotted(body(grant)["resourceId"]) == f"{sp_symbol}.id"
     path = module_file("entra-api-access.bicep")
     assert re.search(rf"filter\({sp_symbol}\.appRoles, \w+ => \w+\.value == appRole\)", text(path))
+    assert re.search(rf"filter\({sp_symbol}\.appRoles, \w+ => \w+\.value == 'Guests.Manage'\)", text(path))
+
+
+def test_the_apis_app_registration_defines_the_three_app_roles_with_ids_that_never_change(main):
+    """DESIGN.md, "Who may call": Guests.Read, Guests.Manage, Guests.Admin, for users and applications alike; the
+    registration is declared (by uniqueName) unless entraAuthClientId names one made elsewhere."""
+    doc = parse(module_file("entra-api-access.bicep"))
+    ((symbol, application),) = resources_of_type(doc, "Microsoft.Graph/applications").items()
+    assert function_call(condition(application)) == ("empty", {"item_to_test": "clientId"})
+    config = body(application)
+    assert config["uniqueName"] == "appUniqueName" and config["appRoles"] == "appRoles"
+    assert config["api"] == {"requestedAccessTokenVersion": 2}
+    assert config["web"]["redirectUris"] == ["signInRedirectUri"]
+    assert config["web"]["implicitGrantSettings"] == {"enableIdTokenIssuance": True}
+    roles = doc["variables"]["appRoles"]["value"]
+    assert [role["value"] for role in roles] == [role.value for role in AppRole]
+    assert all(role["allowedMemberTypes"] == ["User", "Application"] and role["isEnabled"] is True for role in roles)
+    assert [role["id"] for role in roles] == [
+        "3dce614f-8eb6-552e-b4fa-5891cb13e4a9", "fd2ef18c-1521-5001-a082-af6bf82649c2",
+        "c5ecffd4-87be-534b-b4c0-cb64bf8349a7"]
+    assert decorators(doc["parameters"]["appRole"])["allowed"] == [role.value for role in AppRole]
+    _, auth = _module(main, "modules/entra-auth.bicep")
+    client = json.dumps(body(auth)["params"]["clientId"])
+    assert "entraAuthClientId" in client and "entraAccess" in client and "clientId" in client
+
+
+def test_the_platform_lets_through_without_a_session_exactly_what_the_app_and_the_devserver_say():
+    from devserver.easy_auth import EXCLUDED_PATHS
+    from lifecycle.http.portal import PAGES
+
+    props = body(next(iter(resources_of_type(parse(module_file("entra-auth.bicep")),
+                                             "Microsoft.Web/sites/config").values())))["properties"]
+    assert props["globalValidation"]["excludedPaths"] == ["/api/health", *(f"/api/{page}" for page in PAGES)]
+    assert list(EXCLUDED_PATHS) == props["globalValidation"]["excludedPaths"]
 
 
 def test_the_app_is_told_who_may_call_with_the_same_lists_the_platform_enforces(main: dict[str, Any]) -> None:

@@ -46,3 +46,31 @@ def test_it_is_deployed_with_the_samples():
     assert "loadJsonContent('approve-extension.workflow.json')" in source
     assert "approveWorkflow.identity.principalId" in source
     assert "logicApps.outputs.approveWorkflowName" in text(INFRA / "modules" / "samples.bicep")
+
+
+def test_the_samples_never_compete_for_one_queue():
+    """A queue hands each message to one reader: notify-sponsors alone reads the events queue and forwards the
+    guest.expiring events of sponsored guests to the approvals queue, which the approval workflow alone reads."""
+    source = text(INFRA / "samples" / "logicapps.bicep")
+    approve = source[source.index("resource approveWorkflow"):source.index("resource queueReader")]
+    assert "value: approvalsQueue.name" in approve and "value: queueName" not in approve
+    reader = source[source.index("resource approveQueueReader"):]
+    assert "scope: approvalsQueue" in reader.split("resource ")[1]
+    sender = source[source.index("resource approvalsSender"):source.index("resource approveQueueReader")]
+    assert "scope: approvalsQueue" in sender and "queueMessageSenderRoleId" in sender
+    notify = json.loads((INFRA / "samples" / "notify-sponsors.workflow.json").read_text(encoding="utf-8"))
+    forward = notify["actions"]["Forward_expiring_to_approvals"]
+    put = forward["actions"]["Put_on_the_approvals_queue"]["inputs"]
+    assert put["method"] == "post" and "parameters('approvalsQueueName')" in put["path"]
+    assert put["body"] == "@triggerBody()?['MessageText']"
+    assert forward["expression"]["and"][0]["equals"][1] == "guest.expiring"
+
+
+def test_a_guest_without_a_sponsor_is_mailed_to_the_fallback():
+    notify = json.loads((INFRA / "samples" / "notify-sponsors.workflow.json").read_text(encoding="utf-8"))
+    fallback = notify["actions"]["Mail_the_fallback"]
+    mail = fallback["actions"]["Mail_the_fallback_address"]["inputs"]["body"]
+    assert mail["To"] == "@{body('Parse_event')?['data']?['fallbackNotify']}"
+    assert {"equals": ["@length(coalesce(body('Parse_event')?['data']?['sponsors'], json('[]')))", 0]} in \
+        fallback["expression"]["and"]
+    assert notify["actions"]["Delete_message"]["runAfter"] == {"Mail_the_fallback": ["Succeeded"]}

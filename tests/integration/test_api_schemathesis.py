@@ -15,7 +15,7 @@ import httpx
 import pytest
 import schemathesis
 import uvicorn
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
@@ -34,6 +34,7 @@ pytestmark = pytest.mark.azurite
 
 KEY = "schemathesis-key"
 EXAMPLES_PER_OPERATION = 40
+FRAMING_HEADERS = frozenset({"content-length", "transfer-encoding", "host", "connection"})
 CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance, content_type_conformance,
           response_headers_conformance]
 TUNING = Tuning(claim_wait_seconds=2.0, claim_poll_seconds=0.05, lag_retry_seconds=1.0, lag_first_delay=0.05,
@@ -108,6 +109,10 @@ def run_operation(operation: Any, guest_id: str, base_url: str) -> None:
     @settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, database=None, derandomize=True,
               phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
     def send(case: Any) -> None:
+        # A generated framing header (content-length, transfer-encoding, host, connection) makes a request the HTTP
+        # server refuses before the app sees it (uvicorn here, the Functions host in Azure): it tests the server,
+        # not the API, so such cases are not sent.
+        assume(not FRAMING_HEADERS.intersection(name.lower() for name in (case.headers or {})))
         case.call_and_validate(base_url=f"{base_url}/api", headers={"x-functions-key": KEY}, checks=CHECKS,
                                timeout=30)
 

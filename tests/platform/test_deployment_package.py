@@ -60,6 +60,9 @@ def request(method, route, body=None, route_params=None, params=None):
 async def call(functions, name, method, route, body=None, **kwargs):
     response = await functions.pop(name).get_user_function()(request(method, route, body, **kwargs))
     payload = response.get_body()
+    if response.mimetype != "application/json":  # the sponsor page's files
+        return {"function": name, "status": response.status_code, "mimetype": response.mimetype,
+                "size": len(payload), "csp": response.headers.get("Content-Security-Policy")}
     return {"function": name, "status": response.status_code, "mimetype": response.mimetype,
             "body": json.loads(payload) if payload else None}
 
@@ -107,6 +110,8 @@ async def main():
 asyncio.run(main())
 '''
 
+PAGES = {"portal_page": (200, "text/html"), "portal_script": (200, "text/javascript"),
+         "portal_style": (200, "text/css")}
 EXPECTED_STATUS = {
     "health": 200, "openapi_document": 200, "invite_guest": 201, "list_guests": 200, "get_guest": 200,
     "add_guest_to_group": 200, "remove_guest_from_group": 200, "disable_guest": 200, "enable_guest": 200,
@@ -219,7 +224,14 @@ def test_every_function_answers_in_the_deployment_package_without_a_server_error
     assert statuses == EXPECTED_STATUS, [r for r in results if r["status"] != EXPECTED_STATUS.get(r["function"])]
     assert called["expire_guests"]["returned"] == "None"
     assert all(result["status"] < 500 for result in results if result["status"] is not None), results
-    assert all(result["mimetype"] == "application/json" for result in results if "mimetype" in result)
+    assert all(result["mimetype"] == "application/json" for result in results
+               if "mimetype" in result and result["function"] not in PAGES)
+
+
+def test_the_sponsor_page_is_served_from_the_package(run_in_package):
+    pages = {result["function"]: result for result in run_in_package["results"] if result["function"] in PAGES}
+    assert {name: (page["status"], page["mimetype"]) for name, page in pages.items()} == PAGES
+    assert all(page["size"] > 500 and "default-src 'none'" in page["csp"] for page in pages.values())
 
 
 def test_the_openapi_document_is_served_from_the_package(run_in_package):
@@ -230,6 +242,29 @@ def test_the_openapi_document_is_served_from_the_package(run_in_package):
 
 def test_the_package_imports_no_development_module(run_in_package):
     assert not set(run_in_package["modules"]) & set(DEVELOPMENT_ONLY)
+
+
+def test_the_command_line_runs_in_the_package_and_leaves_the_development_commands_out(package_venv, package, azurite,
+                                                                                     tmp_path):
+    """`python -m lifecycle` on requirements.txt alone: the deployed commands run, a development command (loaded by
+    name, never imported by the package) says in one line that it needs a clone."""
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(package),
+           **app_environment(azurite.connection_string, "http://127.0.0.1:9/v1.0")}
+
+    def lifecycle(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(package_venv / "bin" / "python"), "-E", "-s", "-m", "lifecycle", *args],
+                              cwd=package, env=env, capture_output=True, text=True, timeout=120)
+
+    listed = lifecycle("--help")
+    assert listed.returncode == 0 and "export" in listed.stdout and "Development commands" in listed.stdout
+    served = lifecycle("serve", "--emulate-graph")
+    assert served.returncode == 1 and "Traceback" not in served.stderr, served.stderr
+    assert served.stderr.strip().startswith("Error: serve is a development command")
+    assert len(served.stderr.strip().splitlines()) == 1
+    exported = lifecycle("export", "--output", str(tmp_path / "export.jsonl"))
+    assert exported.returncode == 0, exported.stderr
+    lines = (tmp_path / "export.jsonl").read_text(encoding="utf-8").splitlines()
+    assert json.loads(lines[0])["export"] == "guest-lifecycle" and json.loads(lines[-1]) == {"end": True}
 
 
 def test_the_package_environment_is_the_lock_exactly(package_venv):

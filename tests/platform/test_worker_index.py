@@ -89,10 +89,19 @@ HTTP_FUNCTIONS = {  # name: (route, methods)
     "restore_guest": ("guests/{id}/restore", ["POST"]),
     "adopt_guests": ("adopt", ["POST"]),
     "expiry_plan": ("expiry/plan", ["GET"]),
+    "approve_plan": ("expiry/plan/{planId}/approve", ["POST"]),
+    "list_runs": ("expiry/runs", ["GET"]),
+    "get_run": ("expiry/runs/{runId}", ["GET"]),
+    "guest_history": ("guests/{id}/history", ["GET"]),
+    "my_guests": ("me/guests", ["GET"]),
+    "attest_guest": ("guests/{id}/attest", ["POST"]),
+    "portal_page": ("portal", ["GET"]),
+    "portal_script": ("portal.js", ["GET"]),
+    "portal_style": ("portal.css", ["GET"]),
     "health": ("health", ["GET"]),
     "openapi_document": ("openapi.json", ["GET"]),
 }
-ANONYMOUS_ALWAYS = {"health", "openapi_document"}
+ANONYMOUS_ALWAYS = {"health", "openapi_document", "portal_page", "portal_script", "portal_style"}
 TIMER = "expire_guests"
 
 

@@ -34,8 +34,10 @@ def operations(document: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]
 
 
 def registered() -> dict[tuple[str, str], HttpFunction]:
+    """The API's functions (the sponsor page's files are not API operations: openapi.NOT_API)."""
     return {("/" + function.route, method.lower()): function
-            for function in http_functions(function_app.app) for method in function.methods}
+            for function in http_functions(function_app.app) for method in function.methods
+            if function.name not in openapi.NOT_API}
 
 
 def walk(node: Any) -> Any:

@@ -20,8 +20,8 @@ from lifecycle.wiring import container
 from tests.http_calls import function, request
 from tests.support import ROOT
 
-ROUTE_MODULES = ("guests", "guest_actions", "directory", "health", "docs")
-PUBLIC_FUNCTIONS = {"health", "openapi_document"}
+ROUTE_MODULES = ("guests", "guest_actions", "directory", "health", "docs", "sponsors", "portal")
+PUBLIC_FUNCTIONS = {"health", "openapi_document", "portal_page", "portal_script", "portal_style"}
 
 
 def body(response: func.HttpResponse) -> Any:

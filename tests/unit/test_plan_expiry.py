@@ -108,11 +108,34 @@ def test_cap_defers_the_latest_actions_but_not_notices():
     assert any(a.kind is ActionKind.NOTIFY for a in plan.actions)
 
 
-def test_guard_trips_above_share_and_minimum():
+def test_guard_trips_above_share_and_minimum_and_holds_every_enforcing_action():
     expired = [guest(n, expires_at=NOW - DAY) for n in range(1, 12)]  # 11 due
     plan = plan_expiry(expired, NOW, POLICY, tracked=50)  # 11 > 10 and 11 > 20% of 50
-    assert plan.guard_tripped and plan.actions == [] and len(plan.deferred) == 11
+    assert plan.guard_tripped and plan.actions == [] and plan.deferred == []
+    assert sorted(a.guest_id for a in plan.held) == sorted(g.id for g in expired)
     assert "11 guests" in plan.guard_message
+
+
+def test_the_guard_names_itself_not_the_cap_and_says_how_to_approve():
+    expired = [guest(n, expires_at=NOW - DAY) for n in range(1, 12)]
+    message = plan_expiry(expired, NOW, POLICY, tracked=50).guard_message
+    assert message.startswith("mass-deletion guard:") and "EXPIRY_GUARD_PERCENT" in message
+    assert "approve" in message and "EXPIRY_MAX_ACTIONS_PER_RUN" not in message
+
+
+def test_notices_are_never_held_back_by_the_guard():
+    expired = [guest(n, expires_at=NOW - DAY) for n in range(1, 12)]
+    soon = guest(30, expires_at=NOW + DAY)  # within EXPIRY_NOTICE_DAYS: a notice is due
+    plan = plan_expiry(expired + [soon], NOW, POLICY, tracked=50)
+    assert plan.guard_tripped
+    assert [(a.kind, a.guest_id) for a in plan.actions] == [(ActionKind.NOTIFY, soon.id)]
+    assert all(a.kind is ActionKind.DISABLE for a in plan.held) and len(plan.held) == 11
+
+
+def test_the_cap_still_splits_what_the_guard_holds():
+    expired = [guest(n, expires_at=NOW - n * DAY) for n in range(1, 15)]  # 14 due
+    plan = plan_expiry(expired, NOW, replace(POLICY, max_actions=12), tracked=50)
+    assert plan.guard_tripped and len(plan.held) == 12 and len(plan.deferred) == 2
 
 
 def test_guard_does_not_trip_at_the_boundaries():
