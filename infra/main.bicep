@@ -198,6 +198,11 @@ param inactivityDays int = 0
 @maxValue(365)
 param attestationDays int = 0
 
+@description('MIN_SPONSORS: sponsors each guest must have (0 = off, else 1-5); a guest with fewer is announced once (guest.unsponsored) and disabled EXPIRY_GRACE_DAYS later.')
+@minValue(0)
+@maxValue(5)
+param minSponsors int = 0
+
 @description('EXPIRY_EXCLUDED_GROUP_IDS: comma-separated groups whose members (direct or nested) the sweep never disables or deletes. Empty: none.')
 param expiryExcludedGroupIds string = ''
 
@@ -317,6 +322,7 @@ var lifecycleSettings = {
   EXPIRY_PLAN_MAX_AGE_HOURS: string(expiryPlanMaxAgeHours)
   LIFECYCLE_FALLBACK_NOTIFY: fallbackNotify
   ATTESTATION_DAYS: string(attestationDays)
+  MIN_SPONSORS: string(minSponsors)
   LIFECYCLE_EVENTS_QUEUE: eventsQueueName
   LIFECYCLE_HTTP_AUTH: httpAuth
   // Closed by default with Entra authentication: a caller needs one of these app roles or to be in an allow list.

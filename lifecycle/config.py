@@ -48,6 +48,7 @@ SETTING_DEFAULTS: dict[str, str] = {
     "INACTIVITY_DAYS": "0",
     "EXPIRY_EXCLUDED_GROUP_IDS": "",
     "ATTESTATION_DAYS": "0",
+    "MIN_SPONSORS": "0",
     "EXPIRY_RUN_RETENTION_DAYS": "400",
     "EXPIRY_PLAN_MAX_AGE_HOURS": "24",
     "LIFECYCLE_FALLBACK_NOTIFY": "",
@@ -113,6 +114,8 @@ SETTING_DESCRIPTIONS: dict[str, str] = {
     "ATTESTATION_DAYS": "A sponsor must attest each guest at least this often (0: off, else 30-365); a sponsor's "
                         "keep (POST /api/guests/{id}/attest) moves the guest's expiry to at least this many days "
                         "from now, never earlier",
+    "MIN_SPONSORS": "Sponsors each guest's record must hold (0: off, else 1-5); a guest with fewer is announced once "
+                    "(guest.unsponsored, to LIFECYCLE_FALLBACK_NOTIFY) and disabled EXPIRY_GRACE_DAYS later",
     "EXPIRY_RUN_RETENTION_DAYS": "Days a past sweep's record (GET /api/expiry/runs) is kept",
     "EXPIRY_PLAN_MAX_AGE_HOURS": "Hours during which a reviewed expiry plan may still be approved",
     "LIFECYCLE_FALLBACK_NOTIFY": "Who is told when a guest has no sponsor: an email address or a group's object id, "
@@ -240,6 +243,7 @@ class Settings(BaseModel):
     inactivity_days: int = Field(alias="INACTIVITY_DAYS", ge=0, le=3650)
     expiry_excluded_group_ids: tuple[str, ...] = Field(alias="EXPIRY_EXCLUDED_GROUP_IDS")
     attestation_days: int = Field(alias="ATTESTATION_DAYS", ge=0, le=MAX_ATTESTATION_DAYS)
+    min_sponsors: int = Field(alias="MIN_SPONSORS", ge=0, le=5)
     expiry_run_retention_days: int = Field(alias="EXPIRY_RUN_RETENTION_DAYS", ge=1, le=3650)
     expiry_plan_max_age_hours: int = Field(alias="EXPIRY_PLAN_MAX_AGE_HOURS", ge=1, le=720)
     fallback_notify: str = Field(alias="LIFECYCLE_FALLBACK_NOTIFY", max_length=254)

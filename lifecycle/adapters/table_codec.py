@@ -122,7 +122,8 @@ def _utc(value: datetime) -> datetime:
 
 
 _DATES = ("expires_at", "invited_at", "disabled_at", "deleted_at", "purged_at", "notice_sent_at", "created_at",
-          "updated_at", "pending_since", "activity_baseline", "adopted_at", "directory_created_at")
+          "updated_at", "pending_since", "activity_baseline", "adopted_at", "directory_created_at",
+          "attested_at", "attestation_notice_at", "unsponsored_at")
 _LISTS = ("groups", "pending_groups", "removing_groups", "sponsors")
 _DICTS = ("pending_attributes", "attributes")
 

@@ -35,8 +35,11 @@ REINVITED = "guest.reinvited"  # with the new inviteRedeemUrl
 GROUP_ADDED = "guest.group-added"  # with groupIds: the managed groups the guest was added to in Graph
 GROUP_REMOVED = "guest.group-removed"  # with groupIds: the managed groups it was removed from
 PURGED = "guest.purged"  # deleted longer than Entra keeps it: gone for good, the record kept for audit
+ATTESTATION_DUE = "guest.attestation-due"  # ATTESTATION_DAYS: a sponsor's attestation is due (with dueAt, portal)
+UNSPONSORED = "guest.unsponsored"  # fewer sponsors than MIN_SPONSORS (to LIFECYCLE_FALLBACK_NOTIFY, with disableAfter)
 EVENT_TYPES = (INVITED, ADOPTED, REDEEMED, EXPIRING, DISABLED, ENABLED, EXTENDED, DELETED, RESTORED, REINVITED,
-               GROUP_ADDED, GROUP_REMOVED, PURGED)
+               GROUP_ADDED, GROUP_REMOVED, PURGED, ATTESTATION_DUE, UNSPONSORED)
+PORTAL_PATH = "/api/portal"  # the sponsor page, linked from guest.attestation-due
 
 
 MAX_TEXT = 2048

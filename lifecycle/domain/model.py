@@ -30,9 +30,12 @@ class DisabledReason(StrEnum):
     INACTIVITY = "inactivity"
     MANUAL = "manual"
     SPONSOR = "sponsor"  # a sponsor chose remove (POST /api/guests/{id}/attest)
+    UNATTESTED = "unattested"  # no sponsor's attestation within ATTESTATION_DAYS
+    UNSPONSORED = "unsponsored"  # fewer than MIN_SPONSORS sponsors for EXPIRY_GRACE_DAYS after the announcement
 
 
-SWEEP_REASONS = (DisabledReason.EXPIRY, DisabledReason.INACTIVITY, DisabledReason.SPONSOR)
+SWEEP_REASONS = (DisabledReason.EXPIRY, DisabledReason.INACTIVITY, DisabledReason.SPONSOR,
+                 DisabledReason.UNATTESTED, DisabledReason.UNSPONSORED)
 """Disabled by the sweep, or removed by a sponsor: deleted after the grace period, re-enabled by extend."""
 
 
@@ -82,6 +85,9 @@ class Guest:
     deleted_at: datetime | None = None
     purged_at: datetime | None = None
     notice_sent_at: datetime | None = None
+    attested_at: datetime | None = None  # a sponsor's last keep: the attestation period runs from here
+    attestation_notice_at: datetime | None = None  # guest.attestation-due sent (once per period)
+    unsponsored_at: datetime | None = None  # guest.unsponsored sent: fewer sponsors than MIN_SPONSORS since
     activity_baseline: datetime | None = None  # re-enabled, extended or restored: the inactivity window starts here
     adopted_at: datetime | None = None  # tracked by adoption of an existing guest, not invited by the app
     directory_created_at: datetime | None = None  # the user's createdDateTime (an adopted guest's inactivity start)
@@ -168,6 +174,14 @@ class Guest:
         if expires_at <= now:
             raise InvalidTransition("the new expiry must be in the future")
         return self._touch(now, expires_at=expires_at, notice_sent_at=None, activity_baseline=now)
+
+    def attested(self, now: datetime) -> "Guest":
+        """A sponsor kept the guest: a new attestation period starts now."""
+        return self._touch(now, attested_at=now)
+
+    def attestation_start(self) -> datetime:
+        """Where the current attestation period starts: the last attestation, else the adoption or invitation."""
+        return self.attested_at or self.adopted_at or self.invited_at or self.created_at
 
     def reinvited(self, now: datetime) -> "Guest":
         self._require(GuestState.INVITED, GuestState.ACTIVE, action="re-invite")

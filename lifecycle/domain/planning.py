@@ -24,11 +24,14 @@ class Reason(StrEnum):
     UNREDEEMED = "unredeemed"  # invitation not redeemed in INVITE_REDEEM_DAYS
     GRACE_ENDED = "grace-ended"  # disabled by the sweep for EXPIRY_GRACE_DAYS
     RETENTION_ENDED = "retention-ended"  # soft-deleted longer than Entra keeps it
+    UNATTESTED = "unattested"  # no sponsor's attestation for ATTESTATION_DAYS (a notice: it is due soon)
+    UNSPONSORED = "unsponsored"  # fewer than MIN_SPONSORS sponsors (a notice: announced; disabled after the grace)
 
 
 ENFORCING = (ActionKind.DISABLE, ActionKind.DELETE)
 CAPPED = (ActionKind.DISABLE, ActionKind.DELETE, ActionKind.PURGE)
-DISABLED_FOR = {Reason.EXPIRED: DisabledReason.EXPIRY, Reason.INACTIVE: DisabledReason.INACTIVITY}
+DISABLED_FOR = {Reason.EXPIRED: DisabledReason.EXPIRY, Reason.INACTIVE: DisabledReason.INACTIVITY,
+                Reason.UNATTESTED: DisabledReason.UNATTESTED, Reason.UNSPONSORED: DisabledReason.UNSPONSORED}
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,8 @@ class ExpiryPolicy:
     override_guard: bool = False
     inactivity_days: int = 0  # 0 = no inactivity rule
     guard_window: timedelta = timedelta(hours=24)  # what the guard counts besides this run: enforced this recently
+    attestation_days: int = 0  # 0 = no attestation rule
+    min_sponsors: int = 0  # 0 = no sponsor presence rule
 
 
 @dataclass(frozen=True)
@@ -138,10 +143,57 @@ def due_actions(guest: Guest, now: datetime, policy: ExpiryPolicy, sign_in: Sign
     unredeemed = _unredeemed(guest, now, policy)
     if unredeemed:
         return unredeemed
-    disable = _expired(guest, now) or _inactive(guest, now, policy, sign_in)
+    disable = (_expired(guest, now) or _inactive(guest, now, policy, sign_in) or _unattested(guest, now, policy)
+               or _unsponsored(guest, now, policy))
     if disable is not None:
         return [disable] + _after_disable(guest, now, disable.disabled_reason, now, policy)
-    return _notice(guest, now, policy)
+    return _notice(guest, now, policy) + _attestation_notice(guest, now, policy) + _announcement(guest, now, policy)
+
+
+def attestation_due(guest: Guest, policy: ExpiryPolicy) -> datetime | None:
+    """When the guest's next attestation is due (ATTESTATION_DAYS after the period's start); None when off."""
+    if policy.attestation_days <= 0:
+        return None
+    return guest.attestation_start() + timedelta(days=policy.attestation_days)
+
+
+def _unattested(guest: Guest, now: datetime, policy: ExpiryPolicy) -> Action | None:
+    due = attestation_due(guest, policy)
+    if due is None or due > now:
+        return None
+    return Action(ActionKind.DISABLE, guest.id, Reason.UNATTESTED, due, guest.attestation_start())
+
+
+def _attestation_notice(guest: Guest, now: datetime, policy: ExpiryPolicy) -> list[Action]:
+    """guest.attestation-due, EXPIRY_NOTICE_DAYS before the attestation is due, once per period (a notice sent
+    after the period began; a keep at the very instant of a notice starts a new period)."""
+    due = attestation_due(guest, policy)
+    if due is None or policy.notice_days <= 0:
+        return []
+    sent = guest.attestation_notice_at
+    if sent is not None and sent > guest.attestation_start():
+        return []
+    notice_at = due - timedelta(days=policy.notice_days)
+    return [Action(ActionKind.NOTIFY, guest.id, Reason.UNATTESTED, notice_at, due)] if notice_at <= now else []
+
+
+def unsponsored(guest: Guest, policy: ExpiryPolicy) -> bool:
+    """The record holds fewer sponsors than MIN_SPONSORS (0: the rule is off)."""
+    return policy.min_sponsors > 0 and len(set(s.lower() for s in guest.sponsors)) < policy.min_sponsors
+
+
+def _unsponsored(guest: Guest, now: datetime, policy: ExpiryPolicy) -> Action | None:
+    if not unsponsored(guest, policy) or guest.unsponsored_at is None:
+        return None
+    due = guest.unsponsored_at + timedelta(days=policy.grace_days)
+    return Action(ActionKind.DISABLE, guest.id, Reason.UNSPONSORED, due, guest.unsponsored_at) if due <= now else None
+
+
+def _announcement(guest: Guest, now: datetime, policy: ExpiryPolicy) -> list[Action]:
+    """guest.unsponsored, once: the guest has fewer sponsors than MIN_SPONSORS."""
+    if not unsponsored(guest, policy) or guest.unsponsored_at is not None:
+        return []
+    return [Action(ActionKind.NOTIFY, guest.id, Reason.UNSPONSORED, now, now)]
 
 
 def _unredeemed(guest: Guest, now: datetime, policy: ExpiryPolicy) -> list[Action]:

@@ -132,7 +132,8 @@ class PlanApprovals:
             if current is None or current.etag != planned.get("etag"):
                 return "skipped", CHANGED
             if action.kind is ActionKind.NOTIFY:
-                sent = await send_notice(self._records, self._audit, actor, current, now, why)
+                sent = await send_notice(self._records, self._audit, actor, current, now, why, action,
+                                         self._settings.expiry_grace_days)
                 return ("done" if sent else "already done"), ""
             result = await self._operations.run(operation_for(self._operations, action), action.guest_id, actor,
                                                 record=current, evidence=why)

@@ -30,6 +30,11 @@ class GuestRecords:
         self._fallback = fallback_notify  # LIFECYCLE_FALLBACK_NOTIFY, in the events of guests without a sponsor
         self._grace_days = grace_days  # EXPIRY_GRACE_DAYS: when the delete follows a disable
 
+    @property
+    def fallback_notify(self) -> str:
+        """LIFECYCLE_FALLBACK_NOTIFY: who is told about a guest without (enough) sponsors."""
+        return self._fallback
+
     def _events(self, before: Guest, changed: Guest, event: str | None, extra: dict[str, Any]) -> list[Event]:
         """The events of a change: `event` (guest.disabled with its reason and the date the delete follows), the
         group events of the groups it added or removed, each with the fallback of a guest without a sponsor."""

@@ -98,7 +98,7 @@ class Sponsorship:
 
         keep: an invited or active guest keeps its access; with ATTESTATION_DAYS > 0 its expiry moves to at least
         that many days from now (never earlier: a later expiry stays), through `extend` (the domain lists judge the
-        guest's addresses first). A disabled or removed guest cannot be kept (409): an administrator extends or
+        guest's addresses first); `attestedAt` is set: the sweep's attestation period starts again. A disabled or removed guest cannot be kept (409): an administrator extends or
         restores it.
         remove: the guest is disabled now (reason `sponsor`; the sweep deletes it after the grace period, and an
         administrator's extend re-enables it)."""
@@ -119,14 +119,19 @@ class Sponsorship:
                     f"({GuestState.DISABLED.value}) or restore ({GuestState.DELETED.value}) it",
                     code="NotKeepable")
             days = self._settings.attestation_days
-            until = self._clock() + timedelta(days=days)
+            now = self._clock()
+            until = now + timedelta(days=days)
             if not days or (guest.expires_at is not None and guest.expires_at >= until):
                 notes["outcome"] = "unchanged"
                 notes["expiresAt"] = guest.expires_at.isoformat() if guest.expires_at else None
-                return Attestation(guest, decision, False)
+                kept = await self._records.update(guest, lambda g: g.attested(now))
+                notes["attestedAt"] = now.isoformat()
+                return Attestation(kept, decision, False)
             result = await self._granting.run(self._operations.extending(until), guest_id, actor)
             notes["expiresAt"] = until.isoformat()
-            return Attestation(result.guest, decision, result.changed)
+            kept = await self._records.update(result.guest, lambda g: g.attested(now))
+            notes["attestedAt"] = now.isoformat()
+            return Attestation(kept, decision, result.changed)
 
     async def _confirmed(self, guest_id: str, sponsor_id: str) -> Guest:
         """The guest, when both its record and Graph list `sponsor_id` among its sponsors."""

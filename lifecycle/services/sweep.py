@@ -163,7 +163,8 @@ class ExpirySweep:
                             guard_percent=s.expiry_guard_percent, guard_min=s.expiry_guard_min,
                             guard_window=timedelta(hours=s.expiry_guard_window_hours),
                             dry_run=s.expiry_dry_run if dry_run is None else dry_run, override_guard=override_guard,
-                            inactivity_days=s.inactivity_days)
+                            inactivity_days=s.inactivity_days, attestation_days=s.attestation_days,
+                            min_sponsors=s.min_sponsors)
 
     async def run(self, *, dry_run: bool | None = None, override_guard: bool = False,
                   trigger: str = "cli") -> SweepReport:
@@ -240,7 +241,7 @@ class ExpirySweep:
         record differs from the directory. Nothing is written."""
         directory = self._directory
         listing, excluded, (records, unreadable) = await asyncio.gather(
-            directory.list_guests(sign_in_activity=policy.inactivity_days > 0),
+            directory.list_guests(sign_in_activity=policy.inactivity_days > 0, sponsors=policy.min_sponsors > 0),
             self._excluded(), self._read_records())
         by_id = {user.id: user for user in listing.users}
         survey = Survey(listing=listing, excluded=excluded, unreadable=unreadable,
@@ -258,6 +259,8 @@ class ExpirySweep:
             survey.not_guests.append(guest.id)
             return
         change = _directory_change(guest, user, now)
+        if change is None:
+            change = _sponsors_change(guest, user, now, self._settings.min_sponsors)
         if change is None:
             survey.guests.append(guest)
             return
@@ -460,7 +463,8 @@ class ExpirySweep:
         try:
             if action.kind is ActionKind.NOTIFY:
                 guest = record or await self._records.load(action.guest_id)
-                return await send_notice(self._records, self._audit, ACTOR, guest, now, why)
+                return await send_notice(self._records, self._audit, ACTOR, guest, now, why, action,
+                                         self._settings.expiry_grace_days)
             result = await self._operations.run(self._operation(action), action.guest_id, ACTOR,
                                                 known_user=DirectoryUser(action.guest_id, "Guest"), record=record,
                                                 evidence=why)
@@ -591,6 +595,24 @@ def _directory_change(guest: Guest, user: DirectoryUser | None, now: datetime) -
     def unless_newer(current: Guest) -> Guest:
         return current if current.updated_at > now else change(current)
     return replace(found, transition=unless_newer)
+
+
+def _sponsors_change(guest: Guest, user: DirectoryUser | None, now: datetime, min_sponsors: int) -> Drift | None:
+    """MIN_SPONSORS > 0: the record takes the sponsors the directory pass read (complete only below Graph's 20 per
+    expansion); a guest that has enough again loses its guest.unsponsored announcement."""
+    if min_sponsors <= 0 or user is None or user.sponsors is None or len(user.sponsors) >= 20 or guest.is_removed \
+            or guest.updated_at > now:
+        return None
+    found = tuple(user.sponsors)
+    if {s.lower() for s in found} == {s.lower() for s in guest.sponsors}:
+        return None
+
+    def transition(current: Guest) -> Guest:
+        if current.updated_at > now:
+            return current
+        announced = current.unsponsored_at if len({s.lower() for s in found}) < min_sponsors else None
+        return replace(current, sponsors=found, unsponsored_at=announced, updated_at=now)
+    return Drift("sponsors", transition, None)
 
 
 def _sign_ins(listing: GuestListing, policy: ExpiryPolicy) -> tuple[dict[str, SignIn] | None, str]:
