@@ -159,6 +159,11 @@ class Directory(Protocol):
         """Each user as `get_user` reads it, by id (None: not in the directory), read together in as few requests
         as Graph allows (users lists filtered on `id in (...)`, 15 ids a request). Read-only; a list still
         throttled past the retry budget raises GraphUnavailable for the whole call."""
+    async def absent_sponsors(self, sponsor_ids: Sequence[str]) -> set[str]:
+        """Of `sponsor_ids`, those that no longer stand as a sponsor: a user whose account is disabled, or an id
+        that is neither a user nor a group in the directory (deleted). Read in bulk: users by `id in` lists (15 ids
+        a request), the ids no user answered for as independent group reads of a $batch (20 a request); never one
+        request per sponsor. Read-only; raises GraphUnavailable when Graph stays unavailable."""
     async def invite(self, request: InvitationRequest) -> Invitation: ...
     async def reset_redemption(self, user_id: str, email: str, redirect_url: str) -> Invitation: ...
     async def add_sponsor(self, user_id: str, sponsor_id: str) -> None:

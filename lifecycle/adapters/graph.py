@@ -361,6 +361,24 @@ class GraphDirectory:
         items, _ = await self._pages("get users", first, self._client.users.with_url)
         return [_json_user(item) for item in items]
 
+    async def absent_sponsors(self, sponsor_ids: Sequence[str]) -> set[str]:
+        users = await self.get_users(list(dict.fromkeys(sponsor_ids)))
+        absent = {sponsor for sponsor, user in users.items() if user is not None and user.account_enabled is False}
+        missing = [sponsor for sponsor, user in users.items() if user is None]
+        query = GroupItemRequestBuilder.GroupItemRequestBuilderGetQueryParameters(select=["id"])
+        steps = {str(n): ("get group", self._client.groups.by_group_id(group_id).to_get_request_information(
+            RequestConfiguration(query_parameters=query))) for n, group_id in enumerate(missing)}
+        ids = list(steps)
+        parts = await asyncio.gather(*(self._send_independent({i: steps[i] for i in ids[start:start + MAX_ITEMS]},
+                                                               action="get groups")
+                                       for start in range(0, len(ids), MAX_ITEMS)))
+        for step_id, error in (pair for part in parts for pair in part.items()):
+            if isinstance(error, GraphNotFound):
+                absent.add(missing[int(step_id)])  # neither a user nor a group: deleted
+            elif error is not None:
+                raise error
+        return absent
+
     async def invite(self, request: InvitationRequest) -> Invitation:
         info = _json_request(Method.POST, self._client.invitations, _invitation_body(request))
         try:

@@ -268,6 +268,10 @@ class InMemoryDirectory:
     async def get_users(self, user_ids: Sequence[str]) -> dict[str, DirectoryUser | None]:
         return {user_id: await self.get_user(user_id) for user_id in user_ids}
 
+    async def absent_sponsors(self, sponsor_ids: Sequence[str]) -> set[str]:
+        return {sponsor for sponsor in sponsor_ids if sponsor not in self.groups
+                and (sponsor not in self.users or self.users[sponsor].get("accountEnabled") is False)}
+
     async def invite(self, request: InvitationRequest) -> Invitation:
         self.writes.append(("invite", request.email))
         if request.email.rpartition("@")[2].lower() in self.refused_domains:

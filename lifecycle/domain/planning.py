@@ -130,8 +130,10 @@ class Plan:
         return sum(1 for a in self.actions + self.deferred + self.held if a.kind in ENFORCING)
 
 
-def due_actions(guest: Guest, now: datetime, policy: ExpiryPolicy, sign_in: SignIn | None = None) -> list[Action]:
-    """What the policy says is due for one guest now, in the order it must happen. `sign_in` None: unknown."""
+def due_actions(guest: Guest, now: datetime, policy: ExpiryPolicy, sign_in: SignIn | None = None,
+                absent_sponsors: frozenset[str] = frozenset()) -> list[Action]:
+    """What the policy says is due for one guest now, in the order it must happen. `sign_in` None: unknown.
+    `absent_sponsors`: sponsor ids (lower case) the directory says no longer stand (disabled or deleted)."""
     if guest.state is GuestState.DELETED:
         deleted_at = guest.deleted_at or now
         due = deleted_at + DELETED_RETENTION
@@ -144,10 +146,11 @@ def due_actions(guest: Guest, now: datetime, policy: ExpiryPolicy, sign_in: Sign
     if unredeemed:
         return unredeemed
     disable = (_expired(guest, now) or _inactive(guest, now, policy, sign_in) or _unattested(guest, now, policy)
-               or _unsponsored(guest, now, policy))
+               or _unsponsored(guest, now, policy, absent_sponsors))
     if disable is not None:
         return [disable] + _after_disable(guest, now, disable.disabled_reason, now, policy)
-    return _notice(guest, now, policy) + _attestation_notice(guest, now, policy) + _announcement(guest, now, policy)
+    return (_notice(guest, now, policy) + _attestation_notice(guest, now, policy)
+            + _announcement(guest, now, policy, absent_sponsors))
 
 
 def attestation_due(guest: Guest, policy: ExpiryPolicy) -> datetime | None:
@@ -177,21 +180,27 @@ def _attestation_notice(guest: Guest, now: datetime, policy: ExpiryPolicy) -> li
     return [Action(ActionKind.NOTIFY, guest.id, Reason.UNATTESTED, notice_at, due)] if notice_at <= now else []
 
 
-def unsponsored(guest: Guest, policy: ExpiryPolicy) -> bool:
-    """The record holds fewer sponsors than MIN_SPONSORS (0: the rule is off)."""
-    return policy.min_sponsors > 0 and len(set(s.lower() for s in guest.sponsors)) < policy.min_sponsors
+def active_sponsors(guest: Guest, absent: frozenset[str] = frozenset()) -> set[str]:
+    """The record's sponsors (lower case) that still stand: not disabled or deleted in the directory."""
+    return {s.lower() for s in guest.sponsors} - absent
 
 
-def _unsponsored(guest: Guest, now: datetime, policy: ExpiryPolicy) -> Action | None:
-    if not unsponsored(guest, policy) or guest.unsponsored_at is None:
+def unsponsored(guest: Guest, policy: ExpiryPolicy, absent: frozenset[str] = frozenset()) -> bool:
+    """The record holds fewer active sponsors than MIN_SPONSORS (0: the rule is off); `absent` (lower case) are the
+    sponsors the directory shows disabled or deleted."""
+    return policy.min_sponsors > 0 and len(active_sponsors(guest, absent)) < policy.min_sponsors
+
+
+def _unsponsored(guest: Guest, now: datetime, policy: ExpiryPolicy, absent: frozenset[str]) -> Action | None:
+    if not unsponsored(guest, policy, absent) or guest.unsponsored_at is None:
         return None
     due = guest.unsponsored_at + timedelta(days=policy.grace_days)
     return Action(ActionKind.DISABLE, guest.id, Reason.UNSPONSORED, due, guest.unsponsored_at) if due <= now else None
 
 
-def _announcement(guest: Guest, now: datetime, policy: ExpiryPolicy) -> list[Action]:
-    """guest.unsponsored, once: the guest has fewer sponsors than MIN_SPONSORS."""
-    if not unsponsored(guest, policy) or guest.unsponsored_at is not None:
+def _announcement(guest: Guest, now: datetime, policy: ExpiryPolicy, absent: frozenset[str]) -> list[Action]:
+    """guest.unsponsored, once: the guest has fewer active sponsors than MIN_SPONSORS."""
+    if not unsponsored(guest, policy, absent) or guest.unsponsored_at is not None:
         return []
     return [Action(ActionKind.NOTIFY, guest.id, Reason.UNSPONSORED, now, now)]
 
@@ -270,18 +279,20 @@ def _hours(window: timedelta) -> str:
 
 
 def plan_expiry(guests: Iterable[Guest], now: datetime, policy: ExpiryPolicy, tracked: int, *,
-                sign_ins: Mapping[str, SignIn] | None = None, excluded: Mapping[str, str] | None = None) -> Plan:
+                sign_ins: Mapping[str, SignIn] | None = None, excluded: Mapping[str, str] | None = None,
+                absent_sponsors: frozenset[str] = frozenset()) -> Plan:
     """Every due action, capped per run, refused as a whole when the mass-deletion guard trips.
 
     `sign_ins` maps guest ids to their sign-in activity; None means the tenant could not say (no inactivity decision
     for anyone), and a guest missing from it gets none either. `excluded` maps guest ids to the excluded group that
-    holds them: their disables and deletes are left out of the plan and listed in `Plan.excluded`."""
+    holds them: their disables and deletes are left out of the plan and listed in `Plan.excluded`.
+    `absent_sponsors` (lower case): sponsors the directory shows disabled or deleted, who count for no guest."""
     excluded = excluded or {}
     guests = list(guests)
     due, skipped = [], []
     for guest in guests:
         sign_in = None if sign_ins is None else sign_ins.get(guest.id)
-        for action in due_actions(guest, now, policy, sign_in):
+        for action in due_actions(guest, now, policy, sign_in, absent_sponsors):
             if action.kind in ENFORCING and guest.id in excluded:
                 skipped.append(Exclusion(guest.id, excluded[guest.id], action.kind, action.reason))
             else:

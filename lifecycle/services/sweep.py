@@ -12,7 +12,7 @@ from typing import Any
 from lifecycle.config import Settings, Tuning
 from lifecycle.domain.drift import Drift, drift
 from lifecycle.domain.planning import (
-    ENFORCING, Action, ActionKind, ExpiryPolicy, Plan, SignIn, due_actions, plan_expiry, sign_ins_known,
+    ENFORCING, Action, ActionKind, ExpiryPolicy, Plan, SignIn, due_actions, unsponsored, plan_expiry, sign_ins_known,
 )
 from lifecycle.domain.model import Guest, GuestState, IndexKind
 from lifecycle.errors import ConcurrencyConflict, Conflict, LifecycleError
@@ -117,6 +117,7 @@ class Survey:
     not_guests: list[str] = field(default_factory=list)
     unreadable: list[tuple[str, str]] = field(default_factory=list)  # (guest id, error): reported, not planned
     sign_ins: dict[str, SignIn] | None = None
+    absent_sponsors: frozenset[str] = frozenset()  # lower case: disabled or deleted sponsors (MIN_SPONSORS > 0)
     pending_operations: list[str] = field(default_factory=list)  # ids of records with an operation under way
     inactivity: str = ""
 
@@ -252,6 +253,14 @@ class ExpirySweep:
         found = await self._look_up(missing)
         for guest in records:
             self._survey_one(guest, by_id.get(guest.id) or found.get(guest.id), now, survey)
+        if policy.min_sponsors > 0:  # who of the guests' sponsors still stands, read in bulk
+            sponsors = {s for guest in survey.guests if guest.is_live for s in guest.sponsors}
+            absent = await self._directory.absent_sponsors(sorted(sponsors)) if sponsors else set()
+            survey.absent_sponsors = frozenset(s.lower() for s in absent)
+            survey.changes += [Reconciliation(guest, "sponsored again", _announcement_ended(now), None)
+                               for guest in survey.guests if guest.unsponsored_at is not None
+                               and guest.id not in {c.guest.id for c in survey.changes}
+                               and not unsponsored(guest, policy, survey.absent_sponsors)]
         return survey
 
     def _survey_one(self, guest: Guest, user: DirectoryUser | None, now: datetime, survey: Survey) -> None:
@@ -597,6 +606,12 @@ def _directory_change(guest: Guest, user: DirectoryUser | None, now: datetime) -
     return replace(found, transition=unless_newer)
 
 
+def _announcement_ended(now: datetime) -> Callable[[Guest], Guest]:
+    """The guest has enough active sponsors again: its guest.unsponsored announcement ends (a later one starts a
+    new grace period)."""
+    return lambda g: g if g.unsponsored_at is None else replace(g, unsponsored_at=None, updated_at=now)
+
+
 def _sponsors_change(guest: Guest, user: DirectoryUser | None, now: datetime, min_sponsors: int) -> Drift | None:
     """MIN_SPONSORS > 0: the record takes the sponsors the directory pass read (complete only below Graph's 20 per
     expansion); a guest that has enough again loses its guest.unsponsored announcement."""
@@ -631,7 +646,7 @@ def _sign_ins(listing: GuestListing, policy: ExpiryPolicy) -> tuple[dict[str, Si
 def plan_from(survey: Survey, now: datetime, policy: ExpiryPolicy) -> Plan:
     """The plan of a survey: the pure planning function over the records as the directory says they are now."""
     return plan_expiry(survey.guests, now, policy, survey.tracked, sign_ins=survey.sign_ins,
-                       excluded=survey.excluded)
+                       excluded=survey.excluded, absent_sponsors=survey.absent_sponsors)
 
 
 def evidence_for(survey: Survey, policy: ExpiryPolicy, run_id: str) -> EvidenceOf:

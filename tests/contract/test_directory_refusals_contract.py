@@ -85,3 +85,13 @@ async def test_a_restore_over_a_taken_user_principal_name_is_a_conflict_and_rest
         await directory.restore_user(guest)
     assert refused.value.status == 409 and "userPrincipalName" in (refused.value.graph_message or "")
     assert await directory.get_user(guest) is None and await directory.get_deleted_user(guest) is not None
+
+
+async def test_absent_sponsors_are_the_disabled_and_the_deleted_never_a_group_or_an_enabled_user(world, directory):
+    standing = world.user("boss@contoso.example", user_type="Member")
+    blocked = world.user("gone.soon@contoso.example", user_type="Member", enabled=False)
+    deleted = world.user("left@contoso.example", user_type="Member")
+    await directory.delete_user(deleted)
+    group = world.group()
+    absent = await directory.absent_sponsors([standing, blocked, deleted, group, UNKNOWN])
+    assert absent == {blocked, deleted, UNKNOWN}

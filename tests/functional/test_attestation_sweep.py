@@ -34,6 +34,8 @@ class Clock:
 def world():
     clock = Clock()
     store, directory, audit = InMemoryGuestStore(), InMemoryDirectory(), InMemoryAuditLog()
+    directory.users[SAM] = {"id": SAM, "mail": "sam@contoso.com", "userType": "Member", "externalUserState": None,
+                            "accountEnabled": True, "displayName": "Sam"}  # the sponsor, a member of the tenant
     publisher = InMemoryEventPublisher()
 
     def services(**env: str):
@@ -151,3 +153,26 @@ async def test_the_plan_shows_the_new_reasons(world):
     clock.now = START + 90 * DAY
     plan, _ = await svc.expiry.plan()
     assert [(a.kind.value, a.reason.value) for a in plan.actions] == [("disable", "unattested")]
+
+
+async def test_a_sponsor_disabled_in_the_directory_stops_counting_and_counts_again_when_enabled(world):
+    # a sponsor's state is read in bulk from the directory: disabled (or deleted) sponsors count as absent
+    clock, store, directory, services = world
+    svc = services(MIN_SPONSORS="1", EXPIRY_GRACE_DAYS="30")
+    guest_id = await invite(svc, directory, "orphan@fabrikam.com", [SAM])
+    clock.now = START + DAY
+    assert (await svc.expiry.run()).done == {}  # Sam stands
+    directory.users[SAM]["accountEnabled"] = False
+    clock.now = START + 2 * DAY
+    assert (await svc.expiry.run()).done == {"notify": 1}
+    assert [e.guest_id for e in published(services, "guest.unsponsored")] == [guest_id]
+    directory.users[SAM]["accountEnabled"] = True
+    clock.now = START + 3 * DAY
+    report = await svc.expiry.run()
+    assert report.done == {} and store.guests[guest_id].unsponsored_at is None  # the announcement ends
+    directory.users[SAM]["accountEnabled"] = False
+    clock.now = START + 40 * DAY  # absent again: a new announcement, and a new grace period from it
+    assert (await svc.expiry.run()).done == {"notify": 1} and store.guests[guest_id].is_live
+    clock.now = START + 70 * DAY
+    assert (await svc.expiry.run()).done == {"disable": 1}
+    assert store.guests[guest_id].disabled_reason is DisabledReason.UNSPONSORED
