@@ -159,6 +159,10 @@ class Directory(Protocol):
         """Each user as `get_user` reads it, by id (None: not in the directory), read together in as few requests
         as Graph allows (users lists filtered on `id in (...)`, 15 ids a request). Read-only; a list still
         throttled past the retry budget raises GraphUnavailable for the whole call."""
+    async def last_sign_ins(self, user_ids: Sequence[str]) -> dict[str, datetime | None] | None:
+        """Each user's last sign-in (`SignIn.last`; None: never signed in, or not in the directory), read in bulk
+        (`id in` lists of 15 selecting signInActivity); None for all when the tenant cannot say (no Entra ID P1, or
+        no AuditLog.Read.All). Read-only; raises GraphUnavailable when Graph stays unavailable."""
     async def absent_sponsors(self, sponsor_ids: Sequence[str]) -> set[str]:
         """Of `sponsor_ids`, those that no longer stand as a sponsor: a user whose account is disabled, or an id
         that is neither a user nor a group in the directory (deleted). Read in bulk: users by `id in` lists (15 ids

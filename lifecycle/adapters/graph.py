@@ -353,13 +353,26 @@ class GraphDirectory:
         users.update((user.id, user) for part in found for user in part if user.id in users)
         return users
 
-    async def _users_by_id(self, user_ids: list[str]) -> list[DirectoryUser]:
+    async def _users_by_id(self, user_ids: list[str], fields: list[str] | None = None) -> list[DirectoryUser]:
+        fields = fields or USER_FIELDS
         query = UsersRequestBuilder.UsersRequestBuilderGetQueryParameters(
-            filter=f"id in ({', '.join(odata_string(user_id) for user_id in user_ids)})", select=USER_FIELDS,
+            filter=f"id in ({', '.join(odata_string(user_id) for user_id in user_ids)})", select=fields,
             top=IN_VALUES)
         first = self._client.users.to_get_request_information(RequestConfiguration(query_parameters=query))
         items, _ = await self._pages("get users", first, self._client.users.with_url)
-        return [_json_user(item) for item in items]
+        return [_json_user(item, sign_in_selected="signInActivity" in fields) for item in items]
+
+    async def last_sign_ins(self, user_ids: Sequence[str]) -> dict[str, datetime | None] | None:
+        chunks = [list(user_ids[start:start + IN_VALUES]) for start in range(0, len(user_ids), IN_VALUES)]
+        try:
+            found = await asyncio.gather(*(self._users_by_id(chunk, ["id", "signInActivity"]) for chunk in chunks))
+        except GraphError as exc:
+            if _sign_in_unavailable(exc):
+                return None
+            raise
+        last: dict[str, datetime | None] = dict.fromkeys(user_ids)
+        last.update((user.id, user.sign_in.last if user.sign_in else None) for part in found for user in part)
+        return last
 
     async def absent_sponsors(self, sponsor_ids: Sequence[str]) -> set[str]:
         users = await self.get_users(list(dict.fromkeys(sponsor_ids)))

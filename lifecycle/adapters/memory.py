@@ -268,6 +268,12 @@ class InMemoryDirectory:
     async def get_users(self, user_ids: Sequence[str]) -> dict[str, DirectoryUser | None]:
         return {user_id: await self.get_user(user_id) for user_id in user_ids}
 
+    async def last_sign_ins(self, user_ids: Sequence[str]) -> dict[str, datetime | None] | None:
+        if not self.premium:
+            return None
+        return {user_id: (self.users[user_id].get("signInActivity") or SignIn()).last if user_id in self.users
+                else None for user_id in user_ids}
+
     async def absent_sponsors(self, sponsor_ids: Sequence[str]) -> set[str]:
         return {sponsor for sponsor in sponsor_ids if sponsor not in self.groups
                 and (sponsor not in self.users or self.users[sponsor].get("accountEnabled") is False)}

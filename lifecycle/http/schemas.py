@@ -235,6 +235,12 @@ class GuestResource(BaseModel):
     inviteRedeemUrl: str | None = Field(None, description=(
         "The redemption link, only in the response that created the invitation (or a re-invite). A replay of that "
         "request under the same Idempotency-Key returns the record without it: the link is not stored."))
+    attestedAt: str | None = Field(None, description="When a sponsor last kept the guest (attestation), if ever")
+    lastSignInAt: str | None = Field(None, description=(
+        "The guest's last sign-in as Graph has it now, in GET /api/me/guests (null: never, or the tenant cannot say: "
+        "signInActivity needs Entra ID P1 and AuditLog.Read.All)"))
+    attestationDueAt: str | None = Field(None, description=(
+        "When the next sponsor attestation is due (ATTESTATION_DAYS > 0), in GET /api/me/guests; null otherwise"))
     ignoredFields: list[str] | None = Field(None, description=(
         "Only when an invite named a guest already tracked: the request's fields it did not apply (a second invite "
         "adds groups, sponsors and attributes and moves the expiry later, never earlier; it sends no invitation "
@@ -251,7 +257,8 @@ class GuestResource(BaseModel):
             disabledReason=guest.disabled_reason.value if guest.disabled_reason else None,
             deletedAt=_iso(guest.deleted_at), purgedAt=_iso(guest.purged_at), createdAt=_iso(guest.created_at),
             updatedAt=_iso(guest.updated_at), lastError=guest.last_error or None,
-            pendingAction=guest.pending_action or None, inviteRedeemUrl=redeem_url, ignoredFields=None)
+            pendingAction=guest.pending_action or None, inviteRedeemUrl=redeem_url, ignoredFields=None,
+            attestedAt=_iso(guest.attested_at), attestationDueAt=None, lastSignInAt=None)
 
 
 class SkippedRecord(BaseModel):

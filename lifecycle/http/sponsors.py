@@ -10,6 +10,7 @@ from lifecycle.http.parsing import parse_body, parse_query, route_guid
 from lifecycle.http.pipeline import Services, api
 from lifecycle.http.responses import json_response
 from lifecycle.http.roles import MANAGE, READ, caller_of
+from lifecycle.domain.planning import attestation_due
 from lifecycle.http.schemas import AttestRequest, GuestPage, GuestResource, MyGuestsPage, MyGuestsQuery
 from lifecycle.ports import GuestQuery
 
@@ -31,6 +32,13 @@ async def my_guests(req: func.HttpRequest, services: Services) -> func.HttpRespo
         page = await services.sponsorship.guests_of(sponsor, query.pageSize, query.continuationToken)
     body = {**GuestPage.of(page).model_dump(mode="json"),
             "caller": {**caller.to_body(), "scope": "all" if sponsor is None else "sponsored"}}
+    policy, by_id = services.expiry.policy(None, False), {guest.id: guest for guest in page.guests}
+    signed_in = await services.views.last_sign_ins(list(by_id))
+    for item in body["value"]:  # when each guest's next attestation is due (ATTESTATION_DAYS > 0), its last sign-in
+        due = attestation_due(by_id[item["id"]], policy)
+        item["attestationDueAt"] = due.isoformat() if due is not None and by_id[item["id"]].is_live else None
+        last = (signed_in or {}).get(item["id"])
+        item["lastSignInAt"] = last.isoformat() if last is not None else None
     return json_response(MyGuestsPage.model_validate(body))
 
 

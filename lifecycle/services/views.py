@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
+from datetime import datetime
 
 from lifecycle.domain.model import Guest
 from lifecycle.errors import LifecycleError
@@ -119,3 +121,14 @@ class GuestView:
                          enumerate(zip(self._managed_groups, found), start=1) if problem)
         self._groups_checked = (now, problems)
         return problems
+
+    async def last_sign_ins(self, guest_ids: Sequence[str]) -> dict[str, datetime | None] | None:
+        """The guests' last sign-ins as Graph has them now (`Directory.last_sign_ins`), for a page of guests; None
+        when the tenant cannot say, or Graph did not answer within a health check's time (a page still shows)."""
+        if self._directory is None or not guest_ids:
+            return None
+        try:
+            async with asyncio.timeout(self._check_seconds):
+                return await self._directory.last_sign_ins(guest_ids)
+        except (TimeoutError, LifecycleError):
+            return None

@@ -95,3 +95,29 @@ async def test_absent_sponsors_are_the_disabled_and_the_deleted_never_a_group_or
     group = world.group()
     absent = await directory.absent_sponsors([standing, blocked, deleted, group, UNKNOWN])
     assert absent == {blocked, deleted, UNKNOWN}
+
+
+def signed_in(world, user_id: str, at: str) -> None:
+    """The user signed in successfully at `at` (ISO 8601, UTC)."""
+    if isinstance(world, FakeWorld):
+        from datetime import datetime
+
+        from lifecycle.domain.planning import SignIn
+        world.directory.users[user_id]["signInActivity"] = SignIn(last_successful=datetime.fromisoformat(at))
+    else:
+        world.control.update_user(user_id, signInActivity={"lastSuccessfulSignInDateTime": at})
+
+
+async def test_last_sign_ins_are_read_in_bulk_and_never_is_none(world, directory):
+    # user-list.md: signInActivity is left out for a user who never signed in
+    active, never = world.user("a@partner.example"), world.user("n@partner.example")
+    signed_in(world, active, "2026-11-30T08:00:00+00:00")
+    last = await directory.last_sign_ins([active, never, UNKNOWN])
+    assert last is not None and last[active] is not None and last[active].isoformat() == "2026-11-30T08:00:00+00:00"
+    assert last[never] is None and last[UNKNOWN] is None
+
+
+async def test_last_sign_ins_on_a_tenant_without_entra_id_p1_are_unknown(world, directory):
+    user_id = world.user("g@partner.example")
+    world.unlicensed()
+    assert await directory.last_sign_ins([user_id]) is None

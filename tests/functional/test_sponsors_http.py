@@ -225,3 +225,33 @@ async def test_with_attestation_days_keep_moves_the_expiry_to_at_least_that_and_
     status, body, _ = await call("attest_guest", "POST", f"guests/{late['id']}/attest", {"decision": "keep"},
                                  route={"id": late["id"]}, headers=as_sam)
     assert status == 200 and body["expiresAt"] == late["expiresAt"]
+
+
+async def test_my_guests_show_when_each_attestation_is_due_and_a_keep_moves_it(fakes, tenant, attesting, monkeypatch):
+    await tenant["invite"]("due@fabrikam.com", tenant["sam"])
+    await _entra(monkeypatch)
+    as_sam = principals.user(tenant["sam"], "sam@contoso.com")
+    status, body, _ = await call("my_guests", "GET", "me/guests", headers=as_sam)
+    [guest] = body["value"]
+    first_due = datetime.fromisoformat(guest["attestationDueAt"])
+    invited = datetime.fromisoformat(guest["invitedAt"])
+    assert status == 200 and first_due == invited + timedelta(days=90) and guest["attestedAt"] is None
+    fakes.clock.offset = timedelta(days=10)
+    status, kept, _ = await call("attest_guest", "POST", f"guests/{guest['id']}/attest", {"decision": "keep"},
+                                 route={"id": guest["id"]}, headers=as_sam)
+    assert status == 200 and kept["attestedAt"] is not None
+    [after] = (await call("my_guests", "GET", "me/guests", headers=as_sam))[1]["value"]
+    assert datetime.fromisoformat(after["attestationDueAt"]) == datetime.fromisoformat(kept["attestedAt"]) + \
+        timedelta(days=90) > first_due
+
+
+async def test_my_guests_show_each_guests_last_sign_in_as_graph_has_it(fakes, sponsored):
+    from lifecycle.domain.planning import SignIn
+    one = sponsored["ids"]["one"]
+    fakes.directory.users[one]["signInActivity"] = SignIn(last_successful=datetime(2026, 11, 30, 8, tzinfo=timezone.utc))
+    status, body, _ = await call("my_guests", "GET", "me/guests", headers=sponsored["as_sam"])
+    last = {g["id"]: g["lastSignInAt"] for g in body["value"]}
+    assert status == 200 and last == {one: "2026-11-30T08:00:00+00:00", sponsored["ids"]["two"]: None}
+    fakes.directory.premium = False  # no Entra ID P1: the page still lists the guests, without sign-ins
+    status, body, _ = await call("my_guests", "GET", "me/guests", headers=sponsored["as_sam"])
+    assert status == 200 and [g["lastSignInAt"] for g in body["value"]] == [None, None]

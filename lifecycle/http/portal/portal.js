@@ -104,6 +104,15 @@
     return time;
   }
 
+  function attestationDue(guest) {
+    const date = when(guest.attestationDueAt);
+    if (!date) return element("span", "Not required");
+    const days = daysFrom(date);
+    const text = days >= 0 ? `${dateFormat.format(date)} (in ${days} day${days === 1 ? "" : "s"})`
+                           : `${dateFormat.format(date)} (overdue)`;
+    return element("span", text, days <= 14 ? "soon" : "");
+  }
+
   function lastSignIn(guest) {
     const date = when(guest.lastSignInAt);
     return element("span", date ? dateFormat.format(date) : "Not recorded");
@@ -153,7 +162,8 @@
       actions.append(element("span", LIVE.has(guest.state) ? "" : "No decision needed", "decided"));
     }
     row.append(cell("Guest", who), cell("State", state), cell("Access ends", expiry(guest)),
-               cell("Last sign-in", lastSignIn(guest)), cell("Groups", groups(guest)), actions);
+               cell("Attestation due", attestationDue(guest)), cell("Last sign-in", lastSignIn(guest)),
+               cell("Groups", groups(guest)), actions);
     return row;
   }
 
