@@ -107,6 +107,24 @@ async def live(live_settings: Settings) -> AsyncIterator[Services]:
 
 
 @pytest.fixture
+async def app(live_env):
+    """Services on Azurite and the emulator at a movable clock, with settings a test chooses (`app(NAME="value")`),
+    installed to serve HTTP calls."""
+    built = []
+
+    def make(**env: str):
+        services = build_services(Settings.from_env({**live_env, **env}), tuning=FAST, clock=MovableClock())
+        container.use(lambda: services)
+        built.append(services)
+        return services
+
+    yield make
+    container.reset()
+    for services in built:
+        await services.close()
+
+
+@pytest.fixture
 async def stopped_storage(emulator: EmulatorControl) -> AsyncIterator[Services]:
     """Services whose Azurite was stopped after the tables were made: storage is down, Graph is up."""
     azurite = Azurite().start()

@@ -8,12 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from lifecycle.config import Settings
 from lifecycle.domain.model import GuestState
-from lifecycle.wiring import build_services, container
-from tests.conftest import FAST
 from tests.http_calls import call
-from tests.support import MovableClock
 
 pytestmark = pytest.mark.azurite
 DAY = timedelta(days=1)
@@ -23,23 +19,6 @@ async def invite(email: str, days: int = 1) -> str:
     status, body, _ = await call("invite_guest", "POST", "guests", {"email": email, "expiresInDays": days})
     assert status == 201, body
     return body["id"]
-
-
-@pytest.fixture
-async def app(live_env):
-    """Services on Azurite and the emulator at a movable clock, with settings a test chooses, serving HTTP calls."""
-    built = []
-
-    def make(**env: str):
-        services = build_services(Settings.from_env({**live_env, **env}), tuning=FAST, clock=MovableClock())
-        container.use(lambda: services)
-        built.append(services)
-        return services
-
-    yield make
-    container.reset()
-    for services in built:
-        await services.close()
 
 
 def batches_refused(emulator) -> int:

@@ -7,31 +7,11 @@ from datetime import timedelta
 
 import pytest
 
-from lifecycle.config import Settings
 from lifecycle.domain.model import GuestState
-from lifecycle.wiring import build_services, container
-from tests.conftest import FAST
 from tests.http_calls import call
-from tests.support import MovableClock
 
 pytestmark = pytest.mark.azurite
 DAY = timedelta(days=1)
-
-
-@pytest.fixture
-async def app(live_env):
-    built = []
-
-    def make(**env: str):
-        services = build_services(Settings.from_env({**live_env, **env}), tuning=FAST, clock=MovableClock())
-        container.use(lambda: services)
-        built.append(services)
-        return services
-
-    yield make
-    container.reset()
-    for services in built:
-        await services.close()
 
 
 async def invite(email: str, sponsors: list[str]) -> str:
