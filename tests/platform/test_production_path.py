@@ -85,6 +85,15 @@ def test_serve_and_sweep_run_on_the_managed_identity(identity_graph, oauth_azuri
     assert {("guest.invited", f"guests/{guest['id']}"), ("guest.disabled", f"guests/{guest['id']}"),
             ("guest.disabled", f"guests/{short.json()['id']}")} <= events  # the last one written by the sweep
 
+    # the day-two and sponsor reads on the same wiring: the sweep's stored run, the guest's history, and the
+    # guests with their last sign-ins read from Graph in bulk (the function key holds every role)
+    runs = api.get("/expiry/runs")
+    assert runs.status_code == 200 and runs.json()["value"], runs.text
+    history = api.get(f"/guests/{short.json()['id']}/history")
+    assert history.status_code == 200 and any(e["action"] == "guest.disable" for e in history.json()["value"])
+    mine = api.get("/me/guests")
+    assert mine.status_code == 200 and {g["id"] for g in mine.json()["value"]} >= {guest["id"], short.json()["id"]}
+
     log = identity_graph.control.calls()["log"]
     assert log and all(entry["status"] < 400 for entry in log), [e for e in log if e["status"] >= 400]
     tokens = graph_tokens(identity_graph)
