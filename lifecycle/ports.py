@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
+from collections.abc import Callable
 from typing import Any, Literal, Protocol, Sequence
 
 from lifecycle.domain.events import Event  # the domain's type, re-exported for the ports that carry events
@@ -66,6 +67,21 @@ class GuestListing:
     requests: int
     sign_ins_read: bool = False
     sign_in_note: str = ""
+
+
+@dataclass(frozen=True)
+class GuestScan:
+    """What one directory pass handed on page by page (`Directory.scan_guests`): how many requests it took, over
+    how many ranges read at the same time, and whether sign-in activity was read (`sign_in_note` says why not)."""
+
+    guests: int
+    requests: int
+    ranges: int = 1
+    sign_ins_read: bool = False
+    sign_in_note: str = ""
+
+
+OnDirectoryPage = Callable[[Sequence[DirectoryUser]], None]
 
 
 @dataclass(frozen=True)
@@ -209,6 +225,14 @@ class Directory(Protocol):
         `sign_in_activity` it also reads signInActivity; a 403 for it (no Entra ID P1, or the
         permission missing) is not an error: the pass is made again without it and the listing says why.
         Raises GraphUnavailable (throttled past budget) or GraphError."""
+    async def scan_guests(self, on_page: OnDirectoryPage, *, sign_in_activity: bool,
+                          sponsors: bool = False) -> GuestScan:
+        """Every user with userType Guest handed to `on_page` a page at a time, never holding more than a few pages:
+        the directory is read in ranges at the same time (each range paged; pages of different ranges interleave),
+        every guest exactly once. `on_page` is called from the event loop, never twice at once. Read-only. Users and
+        options as `list_guests`; whether sign-in activity can be read is settled before any page is handed on (a
+        403 for it: the pass goes on without it and the result says why). Raises GraphUnavailable (throttled past
+        budget) or GraphError; pages handed on before a failure were handed on."""
     async def transitive_member_ids(self, group_id: str) -> set[str]:
         """Ids of the users that are members of the group, directly or through nested groups. Read-only.
         Raises GraphNotFound when the group does not exist."""
@@ -241,6 +265,9 @@ class GuestQuery:
     expiring_before: datetime | None = None
     page_size: int = 100
     continuation_token: str | None = None
+
+
+OnRecordPage = Callable[[Page], None]
 
 
 class GuestStore(Protocol):
@@ -278,6 +305,11 @@ class GuestStore(Protocol):
         email's claim is linked to (if it passes the other filters), on one page. `continuation_token` is opaque:
         one the store did not issue raises InvalidRequest. `unreadable` names (id, why) the stored rows in the page's
         range that could not be read, left out of `guests`; a damaged row never fails the page."""
+    async def scan(self, on_page: OnRecordPage, *, page_size: int = 1000) -> int:
+        """Every record (all states), handed to `on_page` a page at a time, never holding more than a few pages: the
+        store reads its partitions at the same time, each paged; pages interleave, each record exactly once. A page's
+        `unreadable` names the rows it could not read; its `continuation_token` is None. Returns the records handed
+        on. `on_page` is called from the event loop, never twice at once. Read-only. Raises StorageUnavailable."""
     async def due(self, kind: IndexKind, until: datetime, limit: int) -> list[str]:
         """Guest ids whose index position of `kind` is at or before `until`, oldest first, at most `limit`."""
     async def stale_claims(self, older_than: datetime, limit: int) -> list[EmailClaim]:
