@@ -43,7 +43,7 @@ from lifecycle.errors import (
     GraphBadRequest, GraphConflict, GraphError, GraphNotFound, GraphPolicyRefusal, GraphRejectedInput, GraphUnavailable,
     outcome_unknown,
 )
-from lifecycle.ports import Change, ChangeOutcome, DirectoryUser, GuestListing, Invitation, InvitationRequest, UserChanges
+from lifecycle.ports import Change, ChangeOutcome, DirectoryUser, GuestListing, GuestScan, Invitation, InvitationRequest, UserChanges
 from lifecycle.errors import IdentityUnavailable
 from lifecycle.request_log import note_request_id
 
@@ -686,6 +686,12 @@ class GraphDirectory:
             RequestConfiguration(query_parameters=query)))
 
     # --- the directory pass ----------------------------------------------------------------------
+    async def scan_guests(self, on_page: Any, *, sign_in_activity: bool, sponsors: bool = False) -> GuestScan:
+        listing = await self.list_guests(sign_in_activity, sponsors)
+        for start in range(0, len(listing.users), GUEST_PAGE):
+            on_page(listing.users[start:start + GUEST_PAGE])
+        return GuestScan(len(listing.users), listing.requests, 1, listing.sign_ins_read, listing.sign_in_note)
+
     async def list_guests(self, sign_in_activity: bool, sponsors: bool = False) -> GuestListing:
         if not sign_in_activity:
             users, requests = await self._guest_pages(with_sign_in=False, sponsors=sponsors)

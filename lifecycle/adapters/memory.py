@@ -17,7 +17,7 @@ from lifecycle.errors import (
     InvalidRequest, UnreadableRecord,
 )
 from lifecycle.ports import (
-    AuditEntry, AuditPage, Change, ChangeOutcome, DirectoryUser, Event, GuestListing, GuestQuery, IdempotencyRecord, Invitation,
+    AuditEntry, AuditPage, Change, ChangeOutcome, DirectoryUser, Event, GuestListing, GuestScan, GuestQuery, IdempotencyRecord, Invitation,
     InvitationRequest, Page, UserChanges, storable_details,
 )
 
@@ -110,6 +110,16 @@ class InMemoryGuestStore:
         self.index[guest.id] = codec.index_rows(guest)
         self.outbox.extend(events)
         return guest
+
+    async def scan(self, on_page: Any, *, page_size: int = 1000) -> int:
+        token, handed = None, 0
+        while True:
+            page = await self.query(GuestQuery(page_size=page_size, continuation_token=token))
+            on_page(Page(page.guests, None, page.unreadable))
+            handed += len(page.guests)
+            token = page.continuation_token
+            if not token:
+                return handed
 
     async def query(self, query: GuestQuery) -> Page:
         guests = sorted(self.guests.values(), key=lambda g: g.id)
@@ -223,6 +233,12 @@ class InMemoryDirectory:
                              account_enabled=user.get("accountEnabled"), created_at=user.get("createdDateTime"),
                              sign_in=_sign_in(user) if with_sign_in else None,
                              sponsors=tuple(user.get("sponsors", ()))[:20] if sponsors else None)
+
+    async def scan_guests(self, on_page: Any, *, sign_in_activity: bool, sponsors: bool = False) -> GuestScan:
+        listing = await self.list_guests(sign_in_activity, sponsors)
+        for start in range(0, len(listing.users), 999):
+            on_page(listing.users[start:start + 999])
+        return GuestScan(len(listing.users), listing.requests, 1, listing.sign_ins_read, listing.sign_in_note)
 
     async def list_guests(self, sign_in_activity: bool, sponsors: bool = False) -> GuestListing:
         guests = [u for u in self.users.values() if u["userType"] == "Guest"]

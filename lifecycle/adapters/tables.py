@@ -329,6 +329,16 @@ class TableGuestStore:
         client = await self._client()
         return await client.submit_transaction(operations)
 
+    async def scan(self, on_page: Any, *, page_size: int = 1000) -> int:
+        token, handed = None, 0
+        while True:
+            page = await self.query(GuestQuery(page_size=page_size, continuation_token=token))
+            on_page(Page(page.guests, None, page.unreadable))
+            handed += len(page.guests)
+            token = page.continuation_token
+            if not token:
+                return handed
+
     async def query(self, query: GuestQuery) -> Page:
         if query.email:
             claim = await self.get_claim(query.email)

@@ -54,6 +54,11 @@ class Idempotency:
         self._clock = clock
         self.lease = lease
 
+    @property
+    def store(self) -> IdempotencyStore:
+        """The keys' store (the sweep purges expired keys through it too)."""
+        return self._store
+
     async def handle(self, req: func.HttpRequest,
                      run: Callable[[], Awaitable[func.HttpResponse]]) -> func.HttpResponse:
         key = req.headers.get(HEADER)

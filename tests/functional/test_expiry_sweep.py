@@ -196,7 +196,7 @@ async def test_one_directory_pass_refreshes_every_record(world):
     directory.users[ids[3]]["accountEnabled"] = False
     report = await svc.expiry.run()
     assert report.refreshed == {"checked": 5, "redeemed": 3, "disabled outside the app": 1}
-    assert report.directory == {"guests": 5, "requests": 1, "requestsPerThousandGuests": 200.0}
+    assert report.directory == {"guests": 5, "requests": 1, "requestsPerThousandGuests": 200.0, "ranges": 1}
     assert [store.guests[i].state for i in ids] == [GuestState.ACTIVE] * 3 + [GuestState.DISABLED, GuestState.INVITED]
     assert store.guests[ids[3]].disabled_reason.value == "manual"
     published = [e.type for e in services.publisher.published]

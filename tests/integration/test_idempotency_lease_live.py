@@ -48,7 +48,7 @@ class Clock:
 
 @pytest.fixture
 async def refusing_keys(live: Services) -> AsyncIterator[tuple[Services, ReleaseAndCompleteFail, Clock]]:
-    keys, clock = ReleaseAndCompleteFail(live.expiry._keys), Clock()
+    keys, clock = ReleaseAndCompleteFail(live.idempotency.store), Clock()
     services = build_services(live.settings, idempotency_store=keys, tuning=FAST, clock=clock)  # type: ignore[arg-type]
     container.use(lambda: services)
     yield services, keys, clock
@@ -83,7 +83,7 @@ async def test_a_key_in_progress_is_renewed_while_its_request_runs(live):
 
     from lifecycle.http.idempotency import _Lease
 
-    store, now = live.expiry._keys, datetime.now(timezone.utc)
+    store, now = live.idempotency.store, datetime.now(timezone.utc)
     record, created = await store.claim(IdempotencyRecord(key="renewed-1", fingerprint="f", status="in_progress",
                                                           expires_at=now + timedelta(hours=1), started_at=now))
     assert created

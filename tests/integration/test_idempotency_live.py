@@ -55,7 +55,7 @@ async def test_failed_request_releases_the_key(live, emulator):
 async def test_keys_expire_after_a_day(live, emulator):
     await call("invite_guest", "POST", "guests", {"email": "old@fabrikam.com"}, headers=keyed("k-6"))
     later = live.clock() + timedelta(hours=25)
-    assert await live.expiry._keys.purge_expired(later, 100) >= 1
+    assert await live.idempotency.store.purge_expired(later, 100) >= 1
     status, _, headers = await call("invite_guest", "POST", "guests", {"email": "old@fabrikam.com"},
                                     headers=keyed("k-6"))
     assert status == 200 and "Idempotent-Replay" not in headers

@@ -101,16 +101,16 @@ async def test_guests_converted_to_members_after_the_pass_are_skipped_not_disabl
         record = await live.records.store.get(guest_id)
         await live.records.store.save(record.__class__(**{**record.__dict__, "expires_at": record.created_at}))
     converted = ids[:4]
-    directory = live.expiry._directory
-    listed = directory.list_guests
+    directory = live.directory
+    scanned = directory.scan_guests
 
-    async def list_then_convert(*args, **kwargs):
-        listing = await listed(*args, **kwargs)
+    async def scan_then_convert(*args, **kwargs):
+        scan = await scanned(*args, **kwargs)
         for guest_id in converted:  # minutes later, an admin converts them to members
             emulator.update_user(guest_id, userType="Member")
-        return listing
+        return scan
 
-    monkeypatch.setattr(directory, "list_guests", list_then_convert)
+    monkeypatch.setattr(directory, "scan_guests", scan_then_convert)
     report = await live.expiry.run(override_guard=True)
     assert report.done == {"disable": 2}, report
     assert sorted(s["guestId"] for s in report.skipped) == sorted(converted)
