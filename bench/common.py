@@ -249,10 +249,13 @@ async def seed_records_bulk(settings: Settings, guests: Sequence[Guest], per_tra
         await tables.close()
 
 
-def seed_users(control: EmulatorControl, guests: Iterable[Guest], per_call: int = 2000) -> None:
-    """The matching guest users in the emulator (redeemed, enabled), through its bulk seeding call."""
+def seed_users(control: EmulatorControl, guests: Iterable[Guest], per_call: int = 2000,
+               signed_in: datetime | None = None) -> None:
+    """The matching guest users in the emulator (redeemed, enabled), through its bulk seeding call; with
+    `signed_in`, each last signed in then."""
+    activity = {"signInActivity": {"lastSuccessfulSignInDateTime": signed_in.isoformat()}} if signed_in else {}
     bodies = [{"id": guest.id, "userType": "Guest", "mail": guest.email, "displayName": guest.display_name,
-               "externalUserState": "Accepted", "accountEnabled": True} for guest in guests]
+               "externalUserState": "Accepted", "accountEnabled": True, **activity} for guest in guests]
     for start in range(0, len(bodies), per_call):
         control.seed_users(users=bodies[start:start + per_call])
 

@@ -2,6 +2,7 @@
 planner), act (write what Graph shows, then each due action), repair and keep house, report (stored as a run)."""
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import asdict, replace
 from datetime import datetime, timedelta
@@ -26,6 +27,10 @@ from lifecycle.services.sweep.report import SweepReport, log, report_failure
 from lifecycle.services.sweep.survey import Survey, SurveyReader
 
 __all__ = ["ExpirySweep", "Survey", "SweepReport", "describe_plan", "evidence_for", "plan_from"]
+
+
+def _since(started: float) -> float:
+    return round(time.perf_counter() - started, 3)
 
 
 class ExpirySweep:
@@ -73,12 +78,16 @@ class ExpirySweep:
             except Exception as exc:  # noqa: BLE001 - a failed pass (no token, Graph or storage down) ends in a report
                 report_failure(report, "-", "directory pass", exc)
                 return self._finish(report)
+            started = time.perf_counter()
             plan = plan_from(survey, now, policy)
             report_plan(plan, survey, report)
+            report.seconds = {**survey.seconds, "plan": _since(started)}
             if policy.dry_run:
                 report.plan = describe_plan(plan, survey)
                 return self._finish(report)
+            started = time.perf_counter()
             await self._enforce(plan, survey, now, policy, report, journal)
+            report.seconds["act"] = _since(started)
             return self._finish(report)
         finally:
             await self._record(report, plan, survey, journal)

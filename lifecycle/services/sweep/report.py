@@ -33,6 +33,7 @@ class SweepReport:
     plan: dict[str, Any] = field(default_factory=dict)  # in a dry run: what GET /api/expiry/plan answers
     skipped: list[dict[str, str]] = field(default_factory=list)
     failures: list[dict[str, str]] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)  # per phase: directory, records, plan, act
     finished_at: str = ""
 
     @property
@@ -54,6 +55,8 @@ class SweepReport:
         if self.directory:
             lines.append(f"directory pass: {self.directory['guests']:g} guests in {self.directory['requests']:g} "
                          f"requests ({self.directory['requestsPerThousandGuests']:g} per thousand guests)")
+        if self.seconds:
+            lines.append("seconds: " + ", ".join(f"{phase} {value:.2f}" for phase, value in self.seconds.items()))
         lines.append(f"inactivity: {self.inactivity}")
         lines += [f"skipped {e['guestId']}: {e['action']} ({e['reason']}) excluded by group {e['group']}"
                   for e in self.excluded]

@@ -7,6 +7,7 @@ and let go. So memory holds the index, a few pages and what the sweep will act o
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
@@ -43,6 +44,7 @@ class Survey:
     checked: int = 0
     records_read: int = 0
     index_entries: int = 0  # the directory index's size at its largest
+    seconds: dict[str, float] = field(default_factory=dict)  # directory, records
 
     @property
     def pending_operations(self) -> list[str]:
@@ -71,7 +73,7 @@ class SurveyReader:
         self._settings = settings
 
     async def survey(self, now: datetime, policy: ExpiryPolicy) -> Survey:
-        inactivity = policy.inactivity_days > 0
+        inactivity, started = policy.inactivity_days > 0, time.perf_counter()
         index = DirectoryIndex(recent_after=now - timedelta(days=policy.inactivity_days) if inactivity else None,
                                read_at=now)
         scan, excluded = await asyncio.gather(
@@ -79,13 +81,14 @@ class SurveyReader:
                                         sponsors=policy.min_sponsors > 0),
             self._excluded())
         survey = Survey(scan=scan, excluded=excluded, index_entries=len(index))
+        survey.seconds["directory"] = round(time.perf_counter() - started, 3)
         use_sign_ins, survey.inactivity = _inactivity_line(scan, index, policy)
         survey.sign_ins = {} if use_sign_ins else None
         if policy.min_sponsors > 0:
             sponsors = sorted(index.sponsor_ids())
             absent = await self._directory.absent_sponsors(sponsors) if sponsors else set()
             survey.absent_sponsors = frozenset(s.lower() for s in absent)
-        sorter = _Sorter(survey, index, now, policy, self._settings.min_sponsors)
+        sorter, started = _Sorter(survey, index, now, policy, self._settings.min_sponsors), time.perf_counter()
         await self._records.store.scan(sorter.page)
         for start in range(0, len(sorter.missing), LOOKUP_CHUNK):
             chunk = sorter.missing[start:start + LOOKUP_CHUNK]
@@ -96,7 +99,8 @@ class SurveyReader:
             absent = await self._directory.absent_sponsors(sorted(sorter.unchecked_sponsors))
             survey.absent_sponsors |= frozenset(s.lower() for s in absent)
             for guest, sign_in in sorter.held_for_sponsors:
-                sorter.keep_if_due(guest, sign_in, final=True)
+                sorter.keep_if_due(guest, sign_in)
+        survey.seconds["records"] = round(time.perf_counter() - started, 3)
         return survey
 
     async def _excluded(self) -> dict[str, str]:
@@ -161,7 +165,7 @@ class _Sorter:
                 return
         self.keep_if_due(guest, sign_in)
 
-    def keep_if_due(self, guest: Guest, sign_in: SignIn | None, final: bool = False) -> None:
+    def keep_if_due(self, guest: Guest, sign_in: SignIn | None) -> None:
         """Keep the guest when the policy makes something due for it, or the guard must count it."""
         survey = self.survey
         due = due_actions(guest, self.now, self.policy, sign_in, survey.absent_sponsors)

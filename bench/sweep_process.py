@@ -1,0 +1,50 @@
+"""One expiry sweep in a process of its own, so that its peak memory is its own: settings from the environment (as
+the Functions host gives them), one JSON line out: the report, wall and CPU seconds, resident memory before the
+sweep (imports and services built) and at its peak.
+
+    LIFECYCLE_TABLES_CONNECTION_STRING=... GRAPH_BASE_URL=... python -m bench.sweep_process
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import resource
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.common import quiet_logging  # noqa: E402
+from lifecycle.config import Settings  # noqa: E402
+from lifecycle.wiring import build_services  # noqa: E402
+
+
+def resident_kib() -> int:
+    """This process's resident memory now (VmRSS), in KiB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+async def sweep() -> dict[str, object]:
+    services = build_services(Settings.from_env())
+    try:
+        await services.records.store.ping()  # connections and tables made before the baseline is read
+        before = resident_kib()
+        started, cpu = time.perf_counter(), time.process_time()
+        report = await services.expiry.run(trigger="bench")
+        return {"report": asdict(report), "seconds": time.perf_counter() - started,
+                "cpuSeconds": time.process_time() - cpu, "baselineKiB": before,
+                "peakKiB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
+    finally:
+        await services.close()
+
+
+if __name__ == "__main__":
+    quiet_logging()
+    print(json.dumps(asyncio.run(sweep())), flush=True)
