@@ -17,14 +17,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import math
 import os
 import subprocess
 import sys
 import time
 from datetime import datetime, timezone
 
-from bench.common import DAY, BenchError, ROOT, Stack, make_guest, row, run_benchmark, seed_records_bulk, seed_users
+from bench.common import DAY, BenchError, ROOT, Stack, row, run_benchmark, seed_records_bulk, seed_users
+from bench.synthetic_store import generated_guest
 from lifecycle.config import Settings
 
 PARTITION_ENTITIES_PER_SECOND = 2_000  # Azure Storage scalability targets: one partition
@@ -43,6 +43,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--latency-ms", type=float, default=100, help="Graph's latency per request (default 100)")
     parser.add_argument("--concurrency", type=int, default=8, help="GRAPH_MAX_CONCURRENCY (default 8)")
     parser.add_argument("--inactivity-days", type=int, default=90, help="INACTIVITY_DAYS (default 90)")
+    parser.add_argument("--records", choices=("azurite", "synthetic"), default="azurite",
+                        help="where the records are: Azurite, or made on demand in the sweep's process (a million "
+                             "guests: Azurite cannot serve them; see bench.synthetic_store)")
     parser.add_argument("--time-limit", type=float, default=3600, help="stop the whole run after this (default 3600 s)")
     args = parser.parse_args()
     if args.tracked < 1 or not 0 <= args.due <= args.tracked or args.latency_ms < 0:
@@ -50,12 +53,13 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
-async def seed(stack: Stack, settings: Settings, args: argparse.Namespace) -> float:
-    started, now = time.perf_counter(), datetime.now(timezone.utc)
+async def seed(stack: Stack, settings: Settings, args: argparse.Namespace, now: datetime) -> float:
+    started = time.perf_counter()
     chunk = 50_000
     for start in range(0, args.tracked, chunk):  # a chunk at a time: the seeding process stays small too
-        guests = [make_guest(now, due=n < args.due, number=n) for n in range(start, min(start + chunk, args.tracked))]
-        await seed_records_bulk(settings, guests, concurrency=8)
+        guests = [generated_guest(now, n, args.due) for n in range(start, min(start + chunk, args.tracked))]
+        if args.records == "azurite":
+            await seed_records_bulk(settings, guests, concurrency=8)
         seed_users(stack.control, guests, per_call=5_000, signed_in=now - 3 * DAY)
     return time.perf_counter() - started
 
@@ -80,8 +84,10 @@ def bounds(args: argparse.Namespace, rows: int, partitions: int, ranges: int, pa
 async def measure(stack: Stack, args: argparse.Namespace) -> int:
     environment = stack.environment("Scale", EXPIRY_GUARD_PERCENT=100, EXPIRY_MAX_ACTIONS_PER_RUN=args.due + 1,
                                     GRAPH_MAX_CONCURRENCY=args.concurrency, INACTIVITY_DAYS=args.inactivity_days)
-    settings = Settings.from_env(environment)
-    seeded = await seed(stack, settings, args)
+    settings, now = Settings.from_env(environment), datetime.now(timezone.utc)
+    seeded = await seed(stack, settings, args, now)
+    if args.records == "synthetic":
+        environment["BENCH_SYNTHETIC"] = f"{args.tracked},{args.due},{now.isoformat()}"
     stack.control.configure(latencyMs=args.latency_ms)
     outcome = await asyncio.to_thread(sweep_in_own_process, environment, args.time_limit)
     report = outcome["report"]
@@ -94,8 +100,8 @@ async def measure(stack: Stack, args: argparse.Namespace) -> int:
     partitions = int(os.environ.get("BENCH_PARTITIONS", "1"))
     floor = bounds(args, rows, partitions, int(directory.get("ranges", 1)), int(directory["requests"]))
     peak, baseline = int(outcome["peakKiB"]), int(outcome["baselineKiB"])  # type: ignore[call-overload]
-    print(f"scale: {args.tracked:,} tracked guests, {args.due:,} due, Graph latency {args.latency_ms:g} ms, "
-          f"concurrency {args.concurrency} (seeded in {seeded:.0f} s)")
+    print(f"scale: {args.tracked:,} tracked guests, {args.due:,} due, records in {args.records}, Graph latency "
+          f"{args.latency_ms:g} ms, concurrency {args.concurrency} (seeded in {seeded:.0f} s)")
     for phase in ("directory", "records", "plan", "act"):
         bound = floor.get(phase)
         print(row(f"{phase}", f"{phases.get(phase, 0):.2f} s",

@@ -2,16 +2,18 @@
 the Functions host gives them), one JSON line out: the report, wall and CPU seconds, resident memory before the
 sweep (imports and services built) and at its peak.
 
-    LIFECYCLE_TABLES_CONNECTION_STRING=... GRAPH_BASE_URL=... python -m bench.sweep_process
+    LIFECYCLE_TABLES_CONNECTION_STRING=... GRAPH_BASE_URL=... [BENCH_SYNTHETIC=...] python -m bench.sweep_process
 """
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import resource
 import sys
 import time
 from dataclasses import asdict
+from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -20,6 +22,7 @@ if str(ROOT) not in sys.path:
 
 from bench.common import quiet_logging  # noqa: E402
 from lifecycle.config import Settings  # noqa: E402
+from lifecycle.ports import GuestStore  # noqa: E402
 from lifecycle.wiring import build_services  # noqa: E402
 
 
@@ -31,8 +34,19 @@ def resident_kib() -> int:
     return 0
 
 
+def synthetic_store() -> GuestStore | None:
+    """BENCH_SYNTHETIC=<tracked>,<due>,<ISO time>: the records made on demand (bench.synthetic_store)."""
+    spec = os.environ.get("BENCH_SYNTHETIC")
+    if not spec:
+        return None
+    from bench.synthetic_store import SyntheticGuestStore
+
+    tracked, due, now = spec.split(",")
+    return SyntheticGuestStore(int(tracked), int(due), datetime.fromisoformat(now))
+
+
 async def sweep() -> dict[str, object]:
-    services = build_services(Settings.from_env())
+    services = build_services(Settings.from_env(), store=synthetic_store())
     try:
         await services.records.store.ping()  # connections and tables made before the baseline is read
         before = resident_kib()
