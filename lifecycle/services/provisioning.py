@@ -10,7 +10,6 @@ audited, never written."""
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -18,25 +17,18 @@ from typing import Any
 
 from lifecycle.config import Settings, Tuning
 from lifecycle.domain.model import Guest
-from lifecycle.errors import GraphError, GraphNotFound, GraphRejectedInput
+from lifecycle.errors import GraphRejectedInput
+from lifecycle.logs import get_logger
 from lifecycle.ports import AuditEntry, ChangeOutcome, Directory, DirectoryUser, UserChanges
 from lifecycle.request_log import collect_request_ids
 from lifecycle.services.audit import Audit
+from lifecycle.services.graph_results import Result, is_lagging, merged, result_of
 from lifecycle.services.records import GuestRecords
 
 ACTOR = "provisioning"
 NOT_A_GUEST = "the user is not a guest in the directory; pending group and attribute changes were dropped"
 NOT_VISIBLE = "the user is not visible in the directory yet; the pending work is retried later"
-log = logging.getLogger("lifecycle")
-
-
-@dataclass(frozen=True)
-class Result:
-    added: tuple[str, ...] = ()
-    removed: tuple[str, ...] = ()
-    attributes_written: bool = False
-    errors: tuple[str, ...] = ()
-    refused: tuple[tuple[str, GraphRejectedInput], ...] = ()  # (group id, Graph's final refusal)
+log = get_logger("lifecycle.provisioning")
 
 
 @dataclass(frozen=True)
@@ -138,7 +130,7 @@ class Provisioner:
     async def _write(self, guest: Guest) -> Result:
         """Every pending write of the record in one go (`Directory.apply_changes`), each read as its result."""
         changes = UserChanges(guest.id, guest.pending_groups, guest.removing_groups, dict(guest.pending_attributes))
-        return _merge([_result(guest.id, outcome) for outcome in await self._apply_through_lag(changes)])
+        return merged([result_of(guest.id, outcome) for outcome in await self._apply_through_lag(changes)])
 
     async def _apply_through_lag(self, changes: UserChanges) -> list[ChangeOutcome]:
         """Apply the writes; the adds and the attribute write that Graph answers GraphNotFound (right after an
@@ -148,7 +140,7 @@ class Provisioner:
         deadline = loop.time() + self._tuning.lag_retry_seconds
         delay = self._tuning.lag_first_delay
         outcomes = {outcome.change: outcome for outcome in await self._directory.apply_changes(changes)}
-        while (lagging := [o.change for o in outcomes.values() if _lagging(o)]) and loop.time() + delay <= deadline:
+        while (lagging := [o.change for o in outcomes.values() if is_lagging(o)]) and loop.time() + delay <= deadline:
             await asyncio.sleep(delay)
             delay = min(delay * 2, 2.0)
             outcomes.update((o.change, o) for o in await self._directory.apply_changes(changes.only(lagging)))
@@ -192,7 +184,7 @@ class Provisioner:
                                          reason="GroupNotManaged") as notes:
             dropped = await self._records.update(guest, drop)
             notes["outcome"] = "dropped"
-        log.warning("dropped pending work on unmanaged groups: user=%s groups=%s", guest.id, unmanaged)
+        log.warning("dropped pending work on unmanaged groups", user=guest.id, groups=unmanaged)
         return dropped
 
     async def _drop_all(self, guest: Guest) -> Guest:
@@ -228,42 +220,3 @@ class Provisioner:
         now = self._clock()
         return await self._records.update(
             guest, lambda g: g if g.last_error == error else replace(g, last_error=error, updated_at=now))
-
-
-def _lagging(outcome: ChangeOutcome) -> bool:
-    """An add or attribute write Graph refused only because it does not show the user yet."""
-    return outcome.change.kind in ("add", "attributes") and isinstance(outcome.error, GraphNotFound)
-
-
-def _result(user_id: str, outcome: ChangeOutcome) -> Result:
-    kind, target, error = outcome.change.kind, outcome.change.target, outcome.error
-    if kind == "add":
-        return _added(target, user_id, error)
-    if kind == "remove":
-        return _removed(target, error)
-    return Result(attributes_written=True) if error is None else Result(errors=(f"attributes: {error.message}",))
-
-
-def _added(group_id: str, user_id: str, error: GraphError | None) -> Result:
-    if error is None:
-        return Result(added=(group_id,))
-    if isinstance(error, GraphRejectedInput):
-        log.warning("group add refused: group=%s user=%s: %s", group_id, user_id, error.message)
-        return Result(errors=(f"add to {group_id} refused: {error.message}",), refused=((group_id, error),))
-    log.warning("group add pending: group=%s user=%s: %s", group_id, user_id, error.message)
-    return Result(errors=(f"add to {group_id}: {error.message}",))
-
-
-def _removed(group_id: str, error: GraphError | None) -> Result:
-    if error is None or isinstance(error, GraphNotFound):
-        return Result(removed=(group_id,))  # GraphNotFound: the group itself is gone, no membership is left
-    if isinstance(error, GraphRejectedInput):
-        return Result(errors=(f"remove from {group_id} refused: {error.message}",), refused=((group_id, error),))
-    return Result(errors=(f"remove from {group_id}: {error.message}",))
-
-
-def _merge(results: list[Result]) -> Result:
-    return Result(
-        added=tuple(g for r in results for g in r.added), removed=tuple(g for r in results for g in r.removed),
-        attributes_written=any(r.attributes_written for r in results),
-        errors=tuple(e for r in results for e in r.errors), refused=tuple(x for r in results for x in r.refused))

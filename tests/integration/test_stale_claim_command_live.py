@@ -58,6 +58,8 @@ async def test_sweep_keeps_name_sponsors_and_attributes_of_a_stale_claim_whose_e
     assert status == 503, body
     invited = emulator.users(mail="late@fabrikam.com")
     assert len(invited) == 1  # Graph created the user; the record was never written
+    left = await services.records.store.get_claim("late@fabrikam.com")  # abandoned: stale at once, never released
+    assert left is not None and not left.is_linked and left.is_stale(datetime.now(timezone.utc), timedelta(days=365))
     while datetime.now(timezone.utc) <= expires_at:
         await asyncio.sleep(0.1)
 
