@@ -170,3 +170,13 @@ def queued_events(connection_string: str, queue_name: str, **client_options: Any
 def logged(records: Iterable[logging.LogRecord]) -> list[dict[str, Any]]:
     """The entries the app logged among `records` (lifecycle.logs writes each as one JSON object), in order."""
     return [json.loads(record.getMessage()) for record in records if record.name.startswith("lifecycle")]
+
+
+class SetClock:
+    """A clock standing at `now` (the wall clock's time when made, unless given) until a test sets it on."""
+
+    def __init__(self, now: datetime | None = None) -> None:
+        self.now = now or datetime.now(timezone.utc)
+
+    def __call__(self) -> datetime:
+        return self.now

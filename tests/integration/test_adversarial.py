@@ -24,7 +24,7 @@ from lifecycle.domain.model import Guest, GuestState
 from lifecycle.errors import InvalidRequest
 from lifecycle.wiring import build_services, container
 from tests.conftest import FAST
-from tests.http_calls import call, function
+from tests.api_client import call, function
 from tests.support import GROUP_A, GROUP_B, Azurite, app_environment, free_port, logged, wait_for_port
 
 pytestmark = pytest.mark.azurite

@@ -17,7 +17,7 @@ from lifecycle.http.pipeline import (
 )
 from lifecycle.http.schemas import InviteRequest
 from lifecycle.wiring import container
-from tests.http_calls import function, request
+from tests.api_client import function, request
 from tests.support import ROOT, logged
 
 ROUTE_MODULES = ("guests", "guest_actions", "directory", "health", "docs", "sponsors", "portal")
