@@ -1,4 +1,7 @@
-"""Logging: structured JSON lines through the standard library (which the Functions host collects)."""
+"""Logging: structured JSON lines through the standard library (which the Functions host collects).
+
+Every module of the app logs through `get_logger`: one line a record, `{"event": ..., "level": ..., "timestamp": ...,
+<fields>}`, a traceback (log.exception) under "exception"."""
 from __future__ import annotations
 
 import logging
@@ -16,7 +19,7 @@ def _configure_structlog() -> None:
     if not _configured:
         structlog.configure(
             processors=[structlog.processors.add_log_level, structlog.processors.TimeStamper(fmt="iso", utc=True),
-                        structlog.processors.JSONRenderer()],
+                        structlog.processors.format_exc_info, structlog.processors.JSONRenderer(default=str)],
             logger_factory=structlog.stdlib.LoggerFactory(), cache_logger_on_first_use=True)
         _configured = True
 

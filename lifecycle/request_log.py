@@ -9,18 +9,18 @@ the sweep only when sending fails)."""
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from typing import Any
 
+from lifecycle.logs import get_logger
 from lifecycle.ports import Event
 
 Send = Callable[[Sequence[Event]], Awaitable[object]]
 """Sends committed events (publish, then remove the outbox rows); what it cannot send stays in the outbox."""
 
-log = logging.getLogger("lifecycle")
+log = get_logger("lifecycle")
 _request_ids: ContextVar[list[str] | None] = ContextVar("graph_request_ids", default=None)
 _unit_of_work: ContextVar[UnitOfWork | None] = ContextVar("committed_events", default=None)
 
@@ -43,7 +43,7 @@ class UnitOfWork:
         if self._send is None or not events:
             return
         if self._settled:
-            log.warning("%d events committed after their request ended stay in the outbox", len(events))
+            log.warning("events committed after their request ended stay in the outbox", count=len(events))
             return
         previous = self._sends[-1] if self._sends else None
         send = self._send_after(self._send, previous, list(events))
@@ -66,13 +66,13 @@ class UnitOfWork:
         if previous is not None:
             await asyncio.wait([previous])
         if self._failed:
-            log.warning("%d committed events stay in the outbox after an earlier send failed", len(events))
+            log.warning("committed events stay in the outbox after an earlier send failed", count=len(events))
             return
         try:
             await send(events)
         except Exception:
             self._failed = True
-            log.exception("%d committed events stay in the outbox: their send failed", len(events))
+            log.exception("committed events stay in the outbox: their send failed", count=len(events))
 
 
 @contextmanager

@@ -57,6 +57,16 @@ def fakes() -> Iterator[Fakes]:
     container.reset()
 
 
+@pytest.fixture
+def entra(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """LIFECYCLE_HTTP_AUTH=entra behind App Service authentication, with no roles, clients or principals granted."""
+    monkeypatch.setenv("LIFECYCLE_HTTP_AUTH", "entra")
+    monkeypatch.setenv("WEBSITE_AUTH_ENABLED", "true")
+    for name in ("LIFECYCLE_HTTP_ROLES", "LIFECYCLE_HTTP_ALLOWED_CLIENTS", "LIFECYCLE_HTTP_ALLOWED_PRINCIPALS"):
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
 # --- integration tier ------------------------------------------------------------------------------
 @pytest.fixture(scope="session")
 def azurite() -> Iterator[Azurite]:

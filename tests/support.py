@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import socket
@@ -9,6 +10,7 @@ import subprocess
 import tempfile
 import time
 import uuid
+from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -163,3 +165,18 @@ def queued_events(connection_string: str, queue_name: str, **client_options: Any
             raise AssertionError(f"queue {queue_name} holds {PEEK_LIMIT} messages or more: a peek shows only "
                                  f"{PEEK_LIMIT}; use a queue of the test's own")
         return [json.loads(message.content) for message in messages]
+
+
+def logged(records: Iterable[logging.LogRecord]) -> list[dict[str, Any]]:
+    """The entries the app logged among `records` (lifecycle.logs writes each as one JSON object), in order."""
+    return [json.loads(record.getMessage()) for record in records if record.name.startswith("lifecycle")]
+
+
+class SetClock:
+    """A clock standing at `now` (the wall clock's time when made, unless given) until a test sets it on."""
+
+    def __init__(self, now: datetime | None = None) -> None:
+        self.now = now or datetime.now(timezone.utc)
+
+    def __call__(self) -> datetime:
+        return self.now

@@ -4,7 +4,7 @@
 //   guard tripped     the mass-deletion guard held a sweep's disables and deletes: review the plan and approve it
 //   no sweep          no sweep reported in 26 hours (the timer did not run, or the app is down)
 //   5xx answers       the API answered 500 or above
-// Each sweep logs its report once, as a trace whose message starts with "ExpirySweepReport " and goes on with JSON
+// Each sweep logs its report once, as a trace whose message is a JSON object with "event": "ExpirySweepReport"
 // (lifecycle/services/run_record.py); host.json keeps traces out of sampling, so none is dropped. Requests (AppRequests)
 // are never sampled either.
 
@@ -26,7 +26,7 @@ param functionAppName string
 @description('Address the action group mails. Empty: the rules fire without a receiver (add one to the action group).')
 param alertEmailAddress string = ''
 
-var report = 'AppTraces | where Message startswith "ExpirySweepReport " | extend report = parse_json(substring(Message, 18))'
+var report = 'AppTraces | where Message has "ExpirySweepReport" | extend report = parse_json(Message) | where tostring(report.event) == "ExpirySweepReport"'
 
 resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = {
   name: '${namePrefix}-alerts'

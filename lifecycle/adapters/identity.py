@@ -9,7 +9,6 @@ IdentityUnavailable: `identity_unavailable()` (Graph, storage, the queue, the he
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
@@ -24,9 +23,10 @@ from azure.identity import CredentialUnavailableError
 
 from lifecycle.config import Settings
 from lifecycle.errors import IdentityUnavailable
+from lifecycle.logs import get_logger
 
 T = TypeVar("T")
-log = logging.getLogger("lifecycle.identity")
+log = get_logger("lifecycle.identity")
 RETRY_AFTER = 10
 MANAGED_IDENTITY = "the managed-identity endpoint"
 MANAGED_IDENTITY_CHECKS = (
@@ -119,8 +119,8 @@ class BoundedCredential:
 
     def _failed(self, scopes: tuple[str, ...], reason: str, exc: BaseException, *,
                 remember: bool = True) -> TokenUnavailable:
-        log.warning("no token for %s: %s (%s: %s)", " ".join(scopes), reason, type(exc).__name__,
-                    str(exc).splitlines()[0][:300] if str(exc) else "")
+        log.warning("no token", scopes=" ".join(scopes), reason=reason, errorType=type(exc).__name__,
+                    error=str(exc).splitlines()[0][:300] if str(exc) else "")
         if remember:
             self._failures[scopes] = (time.monotonic(), reason)
         return TokenUnavailable(reason, self._checks)

@@ -3,7 +3,6 @@ Never the query string (it may hold the function key in `code`), a header, a bod
 email): what is logged cannot carry personal data or a secret."""
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Awaitable, Callable
 from urllib.parse import unquote, urlsplit
@@ -11,8 +10,9 @@ from urllib.parse import unquote, urlsplit
 import azure.functions as func
 
 from lifecycle.http.errors import loggable
+from lifecycle.logs import get_logger
 
-log = logging.getLogger("lifecycle.http")
+log = get_logger("lifecycle.http")
 REQUEST_EVENT = "HttpRequest"
 
 
@@ -35,5 +35,5 @@ async def logged(req: func.HttpRequest, answer: Callable[[], Awaitable[func.Http
     finally:
         elapsed = (time.perf_counter() - started) * 1000
         (log.warning if status >= 500 else log.info)(
-            "%s method=%s route=%s status=%d durationMs=%.1f", REQUEST_EVENT, loggable(req.method, 16), route_of(req),
-            status, elapsed)
+            REQUEST_EVENT, method=loggable(req.method, 16), route=route_of(req), status=status,
+            durationMs=round(elapsed, 1))

@@ -2,15 +2,15 @@
 shape, anything else into a 500 of the same shape (a defect: nothing a caller sends produces a 5xx)."""
 from __future__ import annotations
 
-import logging
 from urllib.parse import unquote, urlsplit
 
 import azure.functions as func
 
 from lifecycle.errors import DependencyError, LifecycleError
 from lifecycle.http.responses import json_response
+from lifecycle.logs import get_logger
 
-log = logging.getLogger("lifecycle.http")
+log = get_logger("lifecycle.http")
 DEFAULT_RETRY_AFTER = 10
 
 
@@ -26,14 +26,14 @@ def error_response(exc: LifecycleError) -> func.HttpResponse:
 def answer_error(req: func.HttpRequest, exc: LifecycleError) -> func.HttpResponse:
     """The response for an error raised on purpose; a dependency failure (5xx) is logged."""
     if exc.status >= 500:
-        log.warning("%s -> %s %s", request_line(req), exc.status, loggable(exc.message))
+        log.warning("request refused", request=request_line(req), status=exc.status, error=loggable(exc.message))
     return error_response(exc)
 
 
 def answer_defect(req: func.HttpRequest) -> func.HttpResponse:
     """The response for an unexpected exception (called inside its `except`): logged with its traceback, answered
     500 InternalError without its text."""
-    log.exception("unhandled error in %s", request_line(req))
+    log.exception("unhandled error", request=request_line(req))
     return error_response(LifecycleError("an unexpected error occurred"))
 
 

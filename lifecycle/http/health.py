@@ -5,7 +5,6 @@ fails says what to check. Raises nothing: every finding is in the report (503 wh
 from __future__ import annotations
 
 import asyncio
-import logging
 
 import azure.functions as func
 
@@ -14,12 +13,13 @@ from lifecycle.errors import ConfigurationError
 from lifecycle.http.errors import loggable
 from lifecycle.http.pipeline import Call, Provider, Services, map_errors, pipeline
 from lifecycle.http.responses import json_response
+from lifecycle.logs import get_logger
 from lifecycle.services.views import STORAGE_OK, GroupProblem
 
 bp = func.Blueprint()
 RETRY_AFTER = "10"
 CONFIGURED = "configured"
-log = logging.getLogger("lifecycle.http")
+log = get_logger("lifecycle.http")
 
 
 def report_misconfiguration(inner: Call) -> Call:
@@ -30,7 +30,7 @@ def report_misconfiguration(inner: Call) -> Call:
         try:
             return await inner(req, services)
         except ConfigurationError as exc:
-            log.warning("health: %s", loggable(exc.message))
+            log.warning("health: settings", error=loggable(exc.message))
             return json_response({"status": "unhealthy", "version": __version__,
                                   "checks": {"settings": settings_finding(exc)}}, 503)
 
@@ -67,7 +67,7 @@ async def health(req: func.HttpRequest, services: Services) -> func.HttpResponse
         "storage": storage,
     }
     for position, group_id, problem in group_problems:  # the ids go to the log only (an anonymous probe's answer
-        log.warning("health: MANAGED_GROUP_IDS #%d (%s): %s", position, group_id, loggable(problem))  # never shows one)
+        log.warning("health: MANAGED_GROUP_IDS", position=position, groupId=group_id, error=loggable(problem))  # never shows one)
     if not token_ok or storage != STORAGE_OK:
         return json_response({"status": "unhealthy", "version": __version__, "checks": checks}, 503,
                              {"Retry-After": RETRY_AFTER})

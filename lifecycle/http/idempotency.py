@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -22,6 +21,7 @@ from datetime import datetime, timedelta
 import azure.functions as func
 
 from lifecycle.errors import Conflict, IdempotencyKeyReused, InvalidRequest, LifecycleError
+from lifecycle.logs import get_logger
 from lifecycle.ports import IdempotencyRecord, IdempotencyStore
 
 HEADER = "Idempotency-Key"
@@ -33,7 +33,7 @@ _KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 _REPLAYED_HEADERS = ("location", "retry-after")
 MAX_STORED_BODY = 30_000
 SECRET_FIELDS = ("inviteRedeemUrl",)
-log = logging.getLogger("lifecycle.http.idempotency")
+log = get_logger("lifecycle.http.idempotency")
 
 
 def fingerprint(req: func.HttpRequest) -> str:
@@ -106,14 +106,14 @@ class Idempotency:
             await self._store.replace(replace(record, status="completed", response_status=response.status_code,
                                               response_headers=headers, response_body=body))
         except LifecycleError as exc:  # the work is done: the caller gets its answer, the lease lapses
-            log.warning("%s not completed (%s); it lapses within %s", HEADER, exc.message, self.lease)
+            log.warning("idempotency key not completed; it lapses", header=HEADER, error=exc.message, lease=str(self.lease))
 
     async def _release(self, record: IdempotencyRecord) -> None:
         """Free the key for a retry; when storage refuses, the lease lapses on its own and the caller's answer stands."""
         try:
             await self._store.release(record)
         except LifecycleError as exc:
-            log.warning("%s not released (%s); it lapses within %s", HEADER, exc.message, self.lease)
+            log.warning("idempotency key not released; it lapses", header=HEADER, error=exc.message, lease=str(self.lease))
 
 
 class _Lease:
@@ -146,7 +146,7 @@ class _Lease:
             try:
                 self.record = await self._store.replace(replace(self.record, started_at=self._clock()))
             except LifecycleError as exc:
-                log.warning("%s lease not renewed: %s", HEADER, exc.message)
+                log.warning("idempotency key lease not renewed", header=HEADER, error=exc.message)
 
 
 def without_secrets(body: str) -> str:

@@ -6,7 +6,6 @@ runs nothing (409), and none runs while EXPIRY_DRY_RUN (the emergency stop) is o
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
@@ -26,7 +25,6 @@ from lifecycle.services.records import GuestRecords
 from lifecycle.services.run_record import RunRecorder, log_report
 from lifecycle.services.sweep import ExpirySweep, describe_plan, evidence_for
 
-log = logging.getLogger("lifecycle")
 CHANGED = ("the guest's record changed since the plan was made (not the version the plan was made from): nothing "
            "done; make a new plan (GET /api/expiry/plan) to see what is due now")
 

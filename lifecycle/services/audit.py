@@ -2,17 +2,17 @@
 the Graph request ids of the calls made for it. A failed audit write is logged; it never fails the operation."""
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
 from lifecycle.errors import LifecycleError
+from lifecycle.logs import get_logger
 from lifecycle.ports import AuditEntry, AuditLog, AuditPage
 from lifecycle.request_log import collect_request_ids
 
-log = logging.getLogger("lifecycle")
+log = get_logger("lifecycle")
 
 
 class Audit:
@@ -41,7 +41,7 @@ class Audit:
         try:
             await self._entries.record(entry)
         except LifecycleError:
-            log.error("audit write failed: %s %s %s %s", entry.actor, entry.action, entry.target, entry.outcome)
+            log.error("audit write failed", actor=entry.actor, action=entry.action, target=entry.target, outcome=entry.outcome)
 
     async def entries_for(self, target: str) -> list[AuditEntry]:
         """The target's entries, oldest first; raises StorageUnavailable when the audit log cannot be read."""

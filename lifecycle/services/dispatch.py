@@ -2,16 +2,16 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 
 from lifecycle.errors import LifecycleError
+from lifecycle.logs import get_logger
 from lifecycle.ports import Event, EventPublisher, GuestStore
 
 PARALLEL_GUESTS = 16
-log = logging.getLogger("lifecycle")
+log = get_logger("lifecycle")
 
 
 class EventDispatcher:
@@ -62,7 +62,7 @@ class EventDispatcher:
         try:
             await self._store.remove_events(published)
         except LifecycleError as exc:
-            log.warning("%d sent events stay in the outbox (sent again later): %s", len(published), exc.message)
+            log.warning("sent events stay in the outbox (sent again later)", count=len(published), error=exc.message)
 
     async def _publish_in_order(self, events: list[Event]) -> list[Event]:
         published: list[Event] = []
@@ -70,7 +70,7 @@ class EventDispatcher:
             try:
                 await self._publisher.publish(event)
             except LifecycleError as exc:
-                log.warning("event %s (%s) stays in the outbox: %s", event.id, event.type, exc.message)
+                log.warning("event stays in the outbox", eventId=event.id, eventType=event.type, error=exc.message)
                 break
             published.append(event)
         return published

@@ -6,7 +6,6 @@ operation while another is recorded as pending finishes the pending one first an
 contradicts what Graph was already told."""
 from __future__ import annotations
 
-import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,12 +18,13 @@ from lifecycle.domain.model import SWEEP_REASONS, DisabledReason, Guest, GuestSt
 from lifecycle.errors import (
     Conflict, Forbidden, GraphNotFound, LifecycleError, NotFound, OutcomeUnknown, outcome_unknown,
 )
+from lifecycle.logs import get_logger
 from lifecycle.ports import Directory, DirectoryUser
 from lifecycle.services.audit import Audit
 from lifecycle.services.directory_view import directory_view
 from lifecycle.services.records import GuestRecords
 
-log = logging.getLogger("lifecycle")
+log = get_logger("lifecycle")
 GraphStep = Callable[[Guest], Awaitable[Any]]
 
 
@@ -122,7 +122,7 @@ class GuestOperations:
         try:
             await self._directory.delete_user(guest.id)
         except GraphNotFound:
-            log.info("delete: %s is no longer in the directory; nothing to delete", guest.id)
+            log.info("delete: the guest is no longer in the directory; nothing to delete", guestId=guest.id)
 
     async def _restore_in_graph(self, guest: Guest) -> None:
         try:
@@ -194,8 +194,8 @@ class GuestOperations:
         else:
             readable = True
         if readable and operation.observed is not None and operation.observed(user):
-            log.info("%s of %s: Graph answered %s, and reading back shows it done", operation.name, intent.id,
-                     getattr(error, "graph_status", None))
+            log.info("Graph's answer was unclear; reading back shows it done", operation=operation.name, guestId=intent.id,
+                     graphStatus=getattr(error, "graph_status", None))
             return
         raise OutcomeUnknown(
             f"Graph did not say whether the {operation.name} was carried out ({error.message}); the guest's record "
@@ -239,7 +239,7 @@ class GuestOperations:
         try:
             return factories[name]() if name in factories else None
         except ValueError:  # an intent this version cannot read (e.g. a date out of range): left to an operator
-            log.warning("unreadable pending action on %s: %r", guest.id, guest.pending_action)
+            log.warning("unreadable pending action", guestId=guest.id, pendingAction=guest.pending_action)
             return None
 
     async def _claim(self, operation: Operation, guest: Guest) -> Guest:

@@ -4,8 +4,6 @@ approval age) are removed by the sweep's housekeeping. A failed recording is log
 sweep."""
 from __future__ import annotations
 
-import json
-import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -14,9 +12,10 @@ from typing import Any
 from lifecycle.config import Settings
 from lifecycle.domain.planning import Action, Plan
 from lifecycle.errors import LifecycleError
+from lifecycle.logs import get_logger
 from lifecycle.ports import RunRecord, RunStore
 
-log = logging.getLogger("lifecycle")
+log = get_logger("lifecycle")
 REPORT_LISTS = ("excluded", "skipped", "failures", "plan")  # kept as lines, counted in the stored report
 PURGE_LIMIT = 200  # runs and plans removed per sweep at most (the rest by the next ones)
 REPORT_EVENT = "ExpirySweepReport"
@@ -108,7 +107,7 @@ class RunRecorder:
         try:
             await self._store.save_run(run)
         except LifecycleError as exc:
-            log.error("run %s could not be stored: %s", run.run_id, exc.message)
+            log.error("run could not be stored", runId=run.run_id, error=exc.message)
             return exc.message
         return ""
 
@@ -120,10 +119,10 @@ class RunRecorder:
 
 
 def log_report(run: RunRecord) -> None:
-    """The report, once per run, under REPORT_EVENT: one line the alert rules parse (the summary, not the lists)."""
+    """The report, once per run, as the event REPORT_EVENT: one JSON line the alert rules parse (the summary, not the
+    lists)."""
     summary = {"runId": run.run_id, "trigger": run.trigger, "outcome": run.outcome, "dryRun": run.dry_run,
                "startedAt": run.started_at.isoformat(), "finishedAt": run.finished_at.isoformat(),
                **{key: run.report.get(key) for key in ("planned", "done", "held", "deferred", "guard_tripped",
                                                         "guard_message", "counts", "tracked")}}
-    text = json.dumps(summary, default=str)
-    (log.error if run.outcome in ("failed", "guard-tripped") else log.info)("%s %s", REPORT_EVENT, text)
+    (log.error if run.outcome in ("failed", "guard-tripped") else log.info)(REPORT_EVENT, **summary)

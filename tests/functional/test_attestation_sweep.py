@@ -1,7 +1,6 @@
 """The sweep's attestation (ATTESTATION_DAYS) and sponsor presence (MIN_SPONSORS) rules on in-memory fakes."""
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -12,8 +11,9 @@ from lifecycle.adapters.memory import (
 from lifecycle.adapters.memory_runs import InMemoryRunStore
 from lifecycle.config import Settings, Tuning
 from lifecycle.domain.model import DisabledReason, GuestState
-from lifecycle.http.schemas import InviteRequest
 from lifecycle.wiring import build_services
+from tests.builders import invited_id
+from tests.support import SetClock
 
 START = datetime(2026, 1, 1, tzinfo=timezone.utc)
 DAY = timedelta(days=1)
@@ -22,17 +22,9 @@ EXCLUDED = "e1111111-0000-0000-0000-000000000001"
 ATTEST = {"ATTESTATION_DAYS": "90", "EXPIRY_NOTICE_DAYS": "14", "EXPIRY_GRACE_DAYS": "30"}
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture
 def world():
-    clock = Clock()
+    clock = SetClock(START)
     store, directory, audit = InMemoryGuestStore(), InMemoryDirectory(), InMemoryAuditLog()
     directory.users[SAM] = {"id": SAM, "mail": "sam@contoso.com", "userType": "Member", "externalUserState": None,
                             "accountEnabled": True, "displayName": "Sam"}  # the sponsor, a member of the tenant
@@ -51,9 +43,7 @@ def world():
 
 async def invite(svc, directory, email: str, sponsors: list[str]) -> str:
     """A guest that redeemed its invitation (the sweep's next pass records it)."""
-    body = json.dumps({"email": email, "expiresInDays": 1000, "sponsors": sponsors})
-    command = InviteRequest.model_validate_json(body).command(svc.clock(), svc.settings.guest_default_ttl_days)
-    guest_id = (await svc.invitations.invite(command, "test")).guest.id
+    guest_id = await invited_id(svc, email, expiresInDays=1000, sponsors=sponsors)
     directory.users[guest_id]["externalUserState"] = "Accepted"
     return guest_id
 

@@ -1,7 +1,7 @@
 """Group writes that finish pending work, from a GET poll or from the sweep's repair, are audited like any change."""
 from __future__ import annotations
 
-from tests.http_calls import call
+from tests.api_client import call
 from tests.support import GROUP_B
 
 

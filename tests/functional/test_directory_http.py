@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 
 from lifecycle.domain.model import GuestState
-from tests.http_calls import call
+from tests.api_client import call
 from tests.rewire import with_settings
 from tests.support import GROUP_A
 

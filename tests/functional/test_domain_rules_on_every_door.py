@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.http_calls import call
+from tests.api_client import call
 from tests.rewire import with_settings
 from tests.support import GROUP_A
 

@@ -3,35 +3,17 @@ needs the app role each route requires (its token's roles; a caller listed in LI
 LIFECYCLE_HTTP_ALLOWED_PRINCIPALS also holds the roles LIFECYCLE_HTTP_ROLES names)."""
 from __future__ import annotations
 
-import base64
-import json
 
-import pytest
 
-from tests.http_calls import call
+from tests.api_client import call
+from tests.principals import encode as principal
 
 CLIENT = "0f2c7f5e-6a3b-4c8d-9e1f-2a3b4c5d6e7f"
 OBJECT = "7d1e2f3a-4b5c-4d6e-8f9a-0b1c2d3e4f5a"
 
 
-def principal(*claims: tuple[str, str], role_typ: str | None = None) -> str:
-    body: dict = {"auth_typ": "aad", "claims": [{"typ": typ, "val": val} for typ, val in claims]}
-    if role_typ:
-        body["role_typ"] = role_typ
-    return base64.b64encode(json.dumps(body).encode()).decode()
-
-
 NO_ROLE = principal(("appid", CLIENT), ("oid", OBJECT))
 ADMIN = principal(("appid", "logic-app"), ("roles", "Guests.Read"), ("roles", "Guests.Admin"))
-
-
-@pytest.fixture
-def entra(monkeypatch):
-    monkeypatch.setenv("LIFECYCLE_HTTP_AUTH", "entra")
-    monkeypatch.setenv("WEBSITE_AUTH_ENABLED", "true")
-    for name in ("LIFECYCLE_HTTP_ROLES", "LIFECYCLE_HTTP_ALLOWED_CLIENTS", "LIFECYCLE_HTTP_ALLOWED_PRINCIPALS"):
-        monkeypatch.delenv(name, raising=False)
-    return monkeypatch
 
 
 async def test_requests_without_platform_authentication_are_refused(fakes, monkeypatch):

@@ -13,24 +13,17 @@ from lifecycle.adapters.memory_runs import InMemoryRunStore
 from lifecycle.config import Settings
 from lifecycle.domain.planning import SignIn
 from lifecycle.domain.model import GuestState
-from lifecycle.http.schemas import InviteRequest
 from lifecycle.config import Tuning
 from lifecycle.wiring import build_services
+from tests.builders import invite_command, invited_id
+from tests.support import SetClock
 
 START = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture
 def world():
-    clock = Clock()
+    clock = SetClock(START)
     store, directory, audit = InMemoryGuestStore(), InMemoryDirectory(), InMemoryAuditLog()
     publisher, runs = InMemoryEventPublisher(), InMemoryRunStore()
 
@@ -45,22 +38,10 @@ def world():
     return clock, store, directory, services
 
 
-def invite_command(services, body: str):
-    """The command the HTTP layer makes of an invite body, at the services' clock."""
-    return InviteRequest.model_validate_json(body).command(services.clock(),
-                                                           services.settings.guest_default_ttl_days)
-
-
-async def invite(services, email: str, days: int):
-    body = '{"email": "%s", "expiresInDays": %d}' % (email, days)
-    outcome = await services.invitations.invite(invite_command(services, body), "test")
-    return outcome.guest.id
-
-
 async def test_sweep_disables_then_deletes_then_purges(world):
     clock, store, directory, services = world
     svc = services()
-    guest_id = await invite(svc, "a@fabrikam.com", 10)
+    guest_id = await invited_id(svc, "a@fabrikam.com", expiresInDays=10)
     directory.users[guest_id]["externalUserState"] = "Accepted"
     clock.now = START + timedelta(days=5)
     report = await svc.expiry.run()
@@ -84,7 +65,7 @@ async def test_sweep_disables_then_deletes_then_purges(world):
 async def test_dry_run_changes_nothing(world):
     clock, store, directory, services = world
     svc = services(EXPIRY_DRY_RUN="true")
-    guest_id = await invite(svc, "b@fabrikam.com", 1)
+    guest_id = await invited_id(svc, "b@fabrikam.com", expiresInDays=1)
     writes, before = len(directory.writes), store.guests[guest_id]
     clock.now = START + timedelta(days=2)
     report = await svc.expiry.run()
@@ -95,8 +76,8 @@ async def test_dry_run_changes_nothing(world):
 async def test_guard_refuses_mass_disable(world):
     clock, store, directory, services = world
     svc = services(EXPIRY_GUARD_MIN="2", EXPIRY_GUARD_PERCENT="50")
-    ids = [await invite(svc, f"m{n}@fabrikam.com", 1) for n in range(4)]
-    await invite(svc, "keep@fabrikam.com", 300)
+    ids = [await invited_id(svc, f"m{n}@fabrikam.com", expiresInDays=1) for n in range(4)]
+    await invited_id(svc, "keep@fabrikam.com", expiresInDays=300)
     clock.now = START + timedelta(days=2)
     report = await svc.expiry.run()
     assert report.guard_tripped and report.done == {} and report.failed
@@ -109,7 +90,7 @@ async def test_cap_leaves_the_rest_for_the_next_run(world):
     clock, store, directory, services = world
     svc = services(EXPIRY_MAX_ACTIONS_PER_RUN="2", EXPIRY_GUARD_PERCENT="100")
     for n in range(3):
-        await invite(svc, f"c{n}@fabrikam.com", 1 + n)
+        await invited_id(svc, f"c{n}@fabrikam.com", expiresInDays=1 + n)
     clock.now = START + timedelta(days=5)
     first = await svc.expiry.run()
     assert first.done == {"disable": 2} and first.deferred == 1
@@ -120,7 +101,7 @@ async def test_cap_leaves_the_rest_for_the_next_run(world):
 async def test_guest_gone_from_graph_is_marked_deleted(world):
     clock, store, directory, services = world
     svc = services()
-    guest_id = await invite(svc, "gone@fabrikam.com", 1)
+    guest_id = await invited_id(svc, "gone@fabrikam.com", expiresInDays=1)
     del directory.users[guest_id]
     clock.now = START + timedelta(days=2)
     report = await svc.expiry.run()
@@ -131,7 +112,7 @@ async def test_guest_gone_from_graph_is_marked_deleted(world):
 async def test_member_is_never_touched(world):
     clock, store, directory, services = world
     svc = services()
-    guest_id = await invite(svc, "member@fabrikam.com", 1)
+    guest_id = await invited_id(svc, "member@fabrikam.com", expiresInDays=1)
     directory.users[guest_id]["userType"] = "Member"
     clock.now = START + timedelta(days=2)
     writes = len(directory.writes)
@@ -143,7 +124,7 @@ async def test_member_is_never_touched(world):
 async def test_unredeemed_invitation_is_cleaned_up(world):
     clock, store, directory, services = world
     svc = services(INVITE_REDEEM_DAYS="7")
-    guest_id = await invite(svc, "never@fabrikam.com", 300)
+    guest_id = await invited_id(svc, "never@fabrikam.com", expiresInDays=300)
     clock.now = START + timedelta(days=8)
     report = await svc.expiry.run()
     assert report.done == {"delete": 1} and store.guests[guest_id].state is GuestState.DELETED
@@ -155,8 +136,7 @@ async def test_repair_finishes_pending_groups(world):
     svc = services(MANAGED_GROUP_IDS=group)
     directory.add_group(group)
     directory.unreplicated.add(group)
-    body = '{"email": "p@fabrikam.com", "groups": ["%s"]}' % group
-    outcome = await svc.invitations.invite(invite_command(svc, body), "test")
+    outcome = await svc.invitations.invite(invite_command(svc, "p@fabrikam.com", groups=[group]), "test")
     assert outcome.guest.pending_groups == (group,)  # Graph does not show the group yet
     directory.unreplicated.clear()
     report = await svc.expiry.run()
@@ -173,9 +153,9 @@ async def test_timer_function_runs_one_sweep(fakes):
     import function_app
 
     timer = next(f for f in indexed_functions(function_app.app) if f.get_function_name() == "expire_guests")
-    body = '{"email": "timer@fabrikam.com", "expiresAt": "%s"}' % (
-        (datetime.now(timezone.utc) + _timedelta(seconds=2)).isoformat())
-    outcome = await fakes.services.invitations.invite(invite_command(fakes.services, body), "test")
+    expires_at = (datetime.now(timezone.utc) + _timedelta(seconds=2)).isoformat()
+    command = invite_command(fakes.services, "timer@fabrikam.com", expiresAt=expires_at)
+    outcome = await fakes.services.invitations.invite(command, "test")
     fakes.clock.offset = _timedelta(days=1)
     await timer.get_user_function()(TimerRequest(past_due=False))
     assert fakes.store.guests[outcome.guest.id].state is GuestState.DISABLED
@@ -190,7 +170,7 @@ NESTED = "6f1c1ef7-2b1e-4a3c-9d51-0000000000e2"
 async def test_one_directory_pass_refreshes_every_record(world):
     clock, store, directory, services = world
     svc = services()
-    ids = [await invite(svc, f"r{n}@fabrikam.com", 300) for n in range(5)]
+    ids = [await invited_id(svc, f"r{n}@fabrikam.com", expiresInDays=300) for n in range(5)]
     for guest_id in ids[:3]:
         directory.users[guest_id]["externalUserState"] = "Accepted"
     directory.users[ids[3]]["accountEnabled"] = False
@@ -210,8 +190,8 @@ async def test_one_directory_pass_refreshes_every_record(world):
 async def test_inactive_guest_is_disabled_then_deleted_and_extend_restarts_the_window(world):
     clock, store, directory, services = world
     svc = services(INACTIVITY_DAYS="30", EXPIRY_GRACE_DAYS="10", INVITE_REDEEM_DAYS="0")
-    quiet = await invite(svc, "quiet@fabrikam.com", 300)
-    busy = await invite(svc, "busy@fabrikam.com", 300)
+    quiet = await invited_id(svc, "quiet@fabrikam.com", expiresInDays=300)
+    busy = await invited_id(svc, "busy@fabrikam.com", expiresInDays=300)
     directory.users[quiet]["signInActivity"] = SignIn(last_successful=START)
     clock.now = START + timedelta(days=30)
     directory.users[busy]["signInActivity"] = SignIn(last_non_interactive=clock.now)
@@ -232,7 +212,7 @@ async def test_inactive_guest_is_disabled_then_deleted_and_extend_restarts_the_w
 async def test_without_a_licence_nothing_is_decided_on_inactivity(world):
     clock, store, directory, services = world
     svc = services(INACTIVITY_DAYS="30", INVITE_REDEEM_DAYS="0")
-    guest_id = await invite(svc, "nolicence@fabrikam.com", 900)
+    guest_id = await invited_id(svc, "nolicence@fabrikam.com", expiresInDays=900)
     directory.premium = False
     clock.now = START + timedelta(days=400)
     report = await svc.expiry.run()
@@ -249,7 +229,7 @@ async def test_a_guest_graph_returns_without_sign_in_activity_never_signed_in_an
     # selected it and succeeded counts such a guest's window from its invitation.
     clock, store, directory, services = world
     svc = services(INACTIVITY_DAYS="30", INVITE_REDEEM_DAYS="0")
-    guest_id = await invite(svc, "never@fabrikam.com", 900)
+    guest_id = await invited_id(svc, "never@fabrikam.com", expiresInDays=900)
     directory.users[guest_id].pop("signInActivity", None)
     clock.now = START + timedelta(days=29)
     assert (await svc.expiry.run()).done == {}
@@ -261,8 +241,8 @@ async def test_a_guest_graph_returns_without_sign_in_activity_never_signed_in_an
 async def test_nested_exclusion_is_skipped_with_its_group(world):
     clock, store, directory, services = world
     svc = services(EXPIRY_EXCLUDED_GROUP_IDS=EXCLUDED)
-    kept = await invite(svc, "partner@fabrikam.com", 1)
-    other = await invite(svc, "other@fabrikam.com", 1)
+    kept = await invited_id(svc, "partner@fabrikam.com", expiresInDays=1)
+    other = await invited_id(svc, "other@fabrikam.com", expiresInDays=1)
     directory.add_group(EXCLUDED)
     directory.add_group(NESTED)
     directory.groups[EXCLUDED].add(NESTED)
@@ -277,9 +257,9 @@ async def test_nested_exclusion_is_skipped_with_its_group(world):
 async def test_plan_is_what_the_sweep_then_does_and_writes_nothing(world):
     clock, store, directory, services = world
     svc = services(INACTIVITY_DAYS="30", INVITE_REDEEM_DAYS="0")
-    expired = await invite(svc, "expired@fabrikam.com", 1)
-    inactive = await invite(svc, "inactive@fabrikam.com", 300)
-    fine = await invite(svc, "fine@fabrikam.com", 300)
+    expired = await invited_id(svc, "expired@fabrikam.com", expiresInDays=1)
+    inactive = await invited_id(svc, "inactive@fabrikam.com", expiresInDays=300)
+    fine = await invited_id(svc, "fine@fabrikam.com", expiresInDays=300)
     directory.users[inactive]["signInActivity"] = SignIn(last_successful=START)
     directory.users[fine]["signInActivity"] = SignIn(last_successful=START + timedelta(days=30))
     directory.users[expired]["externalUserState"] = "Accepted"
@@ -315,12 +295,12 @@ class CountingStore(InMemoryGuestStore):
 
 
 async def test_the_intents_of_due_guests_are_written_ahead_in_one_transaction_each_batch():
-    clock, store = Clock(), CountingStore()
+    clock, store = SetClock(START), CountingStore()
     settings = Settings.from_env({"GRAPH_BASE_URL": "http://127.0.0.1:9", "GRAPH_MAX_CONCURRENCY": "2"})
     svc = build_services(settings, store=store, directory=InMemoryDirectory(), audit=InMemoryAuditLog(), clock=clock,
                          publisher=InMemoryEventPublisher(), idempotency_store=InMemoryIdempotencyStore(),
                          runs=InMemoryRunStore())
-    ids = [await invite(svc, f"w{n}@fabrikam.com", 1) for n in range(6)]
+    ids = [await invited_id(svc, f"w{n}@fabrikam.com", expiresInDays=1) for n in range(6)]
     clock.now += timedelta(days=2)
     store.saves = 0
     report = await svc.expiry.run()
@@ -332,13 +312,13 @@ async def test_the_intents_of_due_guests_are_written_ahead_in_one_transaction_ea
 
 
 async def test_a_guest_changed_after_the_survey_fails_its_batch_and_is_skipped_not_disabled():
-    clock, store = Clock(), CountingStore()
+    clock, store = SetClock(START), CountingStore()
     settings = Settings.from_env({"GRAPH_BASE_URL": "http://127.0.0.1:9", "GRAPH_MAX_CONCURRENCY": "2"})
     directory = InMemoryDirectory()
     svc = build_services(settings, store=store, directory=directory, audit=InMemoryAuditLog(), clock=clock,
                          publisher=InMemoryEventPublisher(), idempotency_store=InMemoryIdempotencyStore(),
                          runs=InMemoryRunStore())
-    ids = [await invite(svc, f"x{n}@fabrikam.com", 1) for n in range(3)]
+    ids = [await invited_id(svc, f"x{n}@fabrikam.com", expiresInDays=1) for n in range(3)]
     clock.now += timedelta(days=2)
 
     async def extended_meanwhile() -> None:
@@ -361,7 +341,7 @@ async def test_many_small_sweeps_in_a_day_cannot_disable_what_one_sweep_may_not(
     clock, store, directory, services = world
     svc = services()
     for n in range(15):
-        guest = await store.get(await invite(svc, f"w{n}@fabrikam.com", 300))
+        guest = await store.get(await invited_id(svc, f"w{n}@fabrikam.com", expiresInDays=300))
         await store.save(replace(guest, expires_at=START + timedelta(hours=1 + 2 * (n // 3))))
     done = []
     for run in range(4):

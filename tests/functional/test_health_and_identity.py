@@ -20,7 +20,7 @@ from lifecycle.config import Settings, Tuning
 from lifecycle.errors import ConfigurationError, IdentityUnavailable
 from lifecycle.timer.expiry_timer import run_sweep
 from lifecycle.wiring import Services, build_services, container
-from tests.http_calls import call
+from tests.api_client import call
 from tests.support import GROUP_A, GROUP_B
 from tests.fake_credentials import FakeCredential
 

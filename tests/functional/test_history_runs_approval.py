@@ -3,24 +3,19 @@ admin reviews and approves (the mass-deletion guard's hold lifted once, never fr
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from datetime import datetime, timedelta
 
 from click.testing import CliRunner
 
 from lifecycle.cli import main
-from tests.http_calls import call
+from tests.api_client import api, call
 from tests.rewire import with_settings
-from tests.support import GROUP_A
+from tests.support import GROUP_A, logged
 
 KEY = "an-admins-function-key"
 FINGERPRINT = "function-key:" + hashlib.sha256(KEY.encode()).hexdigest()[:12]
-
-
-async def invite(email: str, days: int, **body) -> str:
-    status, guest, _ = await call("invite_guest", "POST", "guests", {"email": email, "expiresInDays": days, **body})
-    assert status in (200, 201), guest
-    return guest["id"]
 
 
 async def history(guest_id: str, **params) -> tuple[int, dict]:
@@ -31,7 +26,7 @@ async def history(guest_id: str, **params) -> tuple[int, dict]:
 
 # --- history ------------------------------------------------------------------------------------------------------
 async def test_history_lists_every_entry_newest_first_with_the_key_that_called(fakes):
-    guest_id = await invite("hist@fabrikam.com", 30)
+    guest_id = await api.invite_id("hist@fabrikam.com", expiresInDays=30)
     await call("disable_guest", "POST", f"guests/{guest_id}/disable", route={"id": guest_id},
                headers={"x-functions-key": KEY})
     await call("enable_guest", "POST", f"guests/{guest_id}/enable", route={"id": guest_id},
@@ -51,14 +46,14 @@ async def test_history_lists_every_entry_newest_first_with_the_key_that_called(f
 async def test_history_of_an_unknown_guest_is_404_and_a_bad_token_400(fakes):
     status, body = await history("6f1c1ef7-2b1e-4a3c-9d51-999999999999")
     assert status == 404 and body["error"]["code"] == "GuestNotFound"
-    guest_id = await invite("tok@fabrikam.com", 30)
+    guest_id = await api.invite_id("tok@fabrikam.com", expiresInDays=30)
     assert (await history(guest_id, continuationToken="forged"))[0] == 400
 
 
 def test_the_history_command_finds_a_guest_by_email(fakes):
     import asyncio
 
-    asyncio.run(invite("cli@fabrikam.com", 30))
+    asyncio.run(api.invite_id("cli@fabrikam.com", expiresInDays=30))
     result = CliRunner().invoke(main, ["history", "CLI@fabrikam.com", "--json"])
     assert result.exit_code == 0, result.output
     assert '"action": "guest.invite"' in result.output
@@ -68,7 +63,7 @@ def test_the_history_command_finds_a_guest_by_email(fakes):
 
 # --- evidence and runs --------------------------------------------------------------------------------------------
 async def test_the_sweeps_entries_carry_the_rule_the_dates_the_policy_and_the_run(fakes):
-    guest_id = await invite("ev@fabrikam.com", 1)
+    guest_id = await api.invite_id("ev@fabrikam.com", expiresInDays=1)
     fakes.clock.offset = timedelta(days=2)
     report = await fakes.services.expiry.run(trigger="timer")
     [entry] = [e for e in fakes.audit.entries if e.action == "guest.disable"]
@@ -81,7 +76,7 @@ async def test_the_sweeps_entries_carry_the_rule_the_dates_the_policy_and_the_ru
 
 
 async def test_every_sweep_is_a_run_with_its_lines_newest_first(fakes):
-    guest_id = await invite("run@fabrikam.com", 1)
+    guest_id = await api.invite_id("run@fabrikam.com", expiresInDays=1)
     fakes.clock.offset = timedelta(days=2)
     dry = await fakes.services.expiry.run(dry_run=True)
     fakes.clock.offset = timedelta(days=2, minutes=1)
@@ -103,7 +98,7 @@ async def test_every_sweep_is_a_run_with_its_lines_newest_first(fakes):
 def test_the_runs_command_lists_runs_and_shows_one(fakes):
     import asyncio
 
-    guest_id = asyncio.run(invite("cliruns@fabrikam.com", 1))
+    guest_id = asyncio.run(api.invite_id("cliruns@fabrikam.com", expiresInDays=1))
     fakes.clock.offset = timedelta(days=2)
     real = asyncio.run(fakes.services.expiry.run(trigger="timer"))
     listed = CliRunner().invoke(main, ["runs"])
@@ -124,9 +119,9 @@ async def test_old_runs_are_removed_by_the_sweeps_housekeeping(fakes):
 async def guarded_world(fakes) -> tuple[list[str], str]:
     """Four guests past expiry out of six tracked (the guard trips over 50% and 2), one expiring soon."""
     with_settings(fakes, EXPIRY_GUARD_MIN="2", EXPIRY_GUARD_PERCENT="50")
-    due = [await invite(f"due{n}@fabrikam.com", 1) for n in range(4)]
-    await invite("later@fabrikam.com", 300)
-    soon = await invite("soon@fabrikam.com", 10)
+    due = [await api.invite_id(f"due{n}@fabrikam.com", expiresInDays=1) for n in range(4)]
+    await api.invite_id("later@fabrikam.com", expiresInDays=300)
+    soon = await api.invite_id("soon@fabrikam.com", expiresInDays=10)
     fakes.clock.offset = timedelta(days=2)
     return due, soon
 
@@ -194,7 +189,7 @@ async def test_a_stale_plan_an_unknown_plan_and_the_emergency_stop_are_refused(f
 
 # --- no silent loss of access -------------------------------------------------------------------------------------
 async def test_extend_by_days_counts_from_the_later_of_now_and_the_current_expiry(fakes):
-    guest_id = await invite("ext@fabrikam.com", 30)
+    guest_id = await api.invite_id("ext@fabrikam.com", expiresInDays=30)
     before = fakes.store.guests[guest_id].expires_at
     status, body, _ = await call("extend_guest", "POST", f"guests/{guest_id}/extend", {"days": 10},
                                  route={"id": guest_id})
@@ -202,7 +197,7 @@ async def test_extend_by_days_counts_from_the_later_of_now_and_the_current_expir
 
 
 async def test_a_second_invite_never_shortens_and_says_what_it_ignored(fakes):
-    guest_id = await invite("twice@fabrikam.com", 90, displayName="First Name")
+    guest_id = await api.invite_id("twice@fabrikam.com", expiresInDays=90, displayName="First Name")
     before = fakes.store.guests[guest_id]
     status, body, _ = await call("invite_guest", "POST", "guests",
                                  {"email": "twice@fabrikam.com", "expiresInDays": 5, "displayName": "Other",
@@ -222,11 +217,11 @@ def events_of(fakes, kind: str) -> list:
 
 
 async def test_disabled_events_carry_the_reason_and_when_the_delete_follows(fakes):
-    by_hand = await invite("hand@fabrikam.com", 30)
+    by_hand = await api.invite_id("hand@fabrikam.com", expiresInDays=30)
     await call("disable_guest", "POST", f"guests/{by_hand}/disable", route={"id": by_hand})
     [manual] = events_of(fakes, "guest.disabled")
     assert manual.data["reason"] == "manual" and manual.data["deleteAfter"] is None
-    expiring = await invite("exp@fabrikam.com", 1)
+    expiring = await api.invite_id("exp@fabrikam.com", expiresInDays=1)
     fakes.clock.offset = timedelta(days=2)
     await fakes.services.expiry.run()
     [swept] = [e for e in events_of(fakes, "guest.disabled") if e.guest_id == expiring]
@@ -235,7 +230,7 @@ async def test_disabled_events_carry_the_reason_and_when_the_delete_follows(fake
 
 
 async def test_reinvited_purged_and_group_events(fakes):
-    guest_id = await invite("re@fabrikam.com", 30, groups=[GROUP_A])
+    guest_id = await api.invite_id("re@fabrikam.com", expiresInDays=30, groups=[GROUP_A])
     [added] = events_of(fakes, "guest.group-added")
     assert added.data["groupIds"] == [GROUP_A]
     status, body, _ = await call("reinvite_guest", "POST", f"guests/{guest_id}/reinvite", None, route={"id": guest_id})
@@ -252,18 +247,19 @@ async def test_reinvited_purged_and_group_events(fakes):
 
 async def test_events_of_a_guest_without_a_sponsor_name_the_fallback(fakes):
     with_settings(fakes, LIFECYCLE_FALLBACK_NOTIFY="Guest-Owners@Contoso.com")
-    await invite("alone@fabrikam.com", 30)
+    await api.invite_id("alone@fabrikam.com", expiresInDays=30)
     [invited] = events_of(fakes, "guest.invited")
     assert invited.data["sponsors"] == [] and invited.data["fallbackNotify"] == "guest-owners@contoso.com"
 
 
 # --- each request logged once -------------------------------------------------------------------------------------
 async def test_each_request_is_logged_once_without_the_key_or_an_email(fakes, caplog):
-    guest_id = await invite("log@fabrikam.com", 30)
+    guest_id = await api.invite_id("log@fabrikam.com", expiresInDays=30)
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="lifecycle.http"):
         await call("guest_history", "GET", f"guests/{guest_id}/history", route={"id": guest_id},
                    params={"code": KEY})
-    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("HttpRequest")]
-    assert len(lines) == 1 and "method=GET route=/api/guests/{id}/history status=200" in lines[0]
-    assert KEY not in lines[0] and "log@fabrikam.com" not in lines[0] and guest_id not in lines[0]
+    (entry,) = [entry for entry in logged(caplog.records) if entry["event"] == "HttpRequest"]
+    assert {"method": "GET", "route": "/api/guests/{id}/history", "status": 200}.items() <= entry.items()
+    line = json.dumps(entry)
+    assert KEY not in line and "log@fabrikam.com" not in line and guest_id not in line

@@ -1,7 +1,7 @@
 """The invite and group functions called through func.HttpRequest, wired to in-memory fakes."""
 from __future__ import annotations
 
-from tests.http_calls import call
+from tests.api_client import call
 from tests.support import GROUP_A, GROUP_B, GROUP_UNMANAGED
 
 

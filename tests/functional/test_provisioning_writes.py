@@ -2,7 +2,7 @@
 sends again only the writes Graph refused because it does not show a new object yet."""
 from __future__ import annotations
 
-from tests.http_calls import call
+from tests.api_client import call
 from tests.support import GROUP_A, GROUP_B
 
 

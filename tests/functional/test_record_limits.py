@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from lifecycle.domain import limits
 from lifecycle.domain.model import Guest
-from tests.http_calls import call
+from tests.api_client import call
 from tests.support import GROUP_A, GROUP_B
 
 

@@ -11,7 +11,7 @@ import pytest
 from lifecycle.config import Settings, Tuning
 from lifecycle.wiring import build_services, container
 from tests import principals
-from tests.http_calls import call
+from tests.api_client import call
 from tests.support import GROUP_A, GROUP_B
 
 CLIENT = "0f2c7f5e-6a3b-4c8d-9e1f-2a3b4c5d6e7f"

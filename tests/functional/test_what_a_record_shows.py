@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from tests.http_calls import call
+from tests.api_client import api, call
 
 
 async def invite(email: str) -> str:
-    status, body, _ = await call("invite_guest", "POST", "guests", {"email": email})
-    assert status == 201 and body["pendingAction"] is None
+    body = await api.invite(email)
+    assert body["pendingAction"] is None
     return body["id"]
 
 

@@ -4,12 +4,15 @@ line of lifecycle/services/run_record.py, the outcomes it logs) and host.json ke
 from __future__ import annotations
 
 import json
+import logging
 import re
+from datetime import datetime, timezone
 from typing import Any
 
 import pytest
 
-from lifecycle.services.run_record import REPORT_EVENT, run_outcome
+from lifecycle.ports import RunRecord
+from lifecycle.services.run_record import REPORT_EVENT, log_report, run_outcome
 from tests.infra.bicep_model import MAIN, ROOT, body, dotted, main_parameters_json, module_file, parse, \
     resources_of_type, text
 
@@ -46,11 +49,23 @@ def test_there_is_a_rule_for_each_thing_an_operator_must_hear_of(alerts):
 
 def test_the_sweep_rules_look_for_the_line_the_app_writes_with_the_outcomes_it_writes(alerts):
     found, report = rules(alerts), alerts["variables"]["report"]["value"]
-    assert f'startswith "{REPORT_EVENT} "' in report and f"substring(Message, {len(REPORT_EVENT) + 1})" in report
+    assert "extend report = parse_json(Message)" in report and f'tostring(report.event) == "{REPORT_EVENT}"' in report
     failed = run_outcome(False, False, [{"guestId": "-"}])
     tripped = run_outcome(False, True, [])
     assert f'== "{failed}"' in found["sweep-failed"]["query"] and f'== "{tripped}"' in found["guard-tripped"]["query"]
     assert "${report}" in found["sweep-failed"]["query"]
+
+
+def test_the_report_line_the_app_writes_is_the_json_object_the_sweep_rules_parse(caplog):
+    now = datetime(2026, 5, 1, tzinfo=timezone.utc)
+    run = RunRecord(run_id="r1", trigger="timer", started_at=now, finished_at=now, dry_run=False,
+                    outcome=run_outcome(False, True, []), actor="expiry-sweep", report={"counts": {"disabled": 0}})
+    with caplog.at_level(logging.INFO, logger="lifecycle"):
+        log_report(run)
+    (message,) = [record.getMessage() for record in caplog.records if REPORT_EVENT in record.getMessage()]
+    report = json.loads(message)  # what `parse_json(Message)` of the rules reads
+    assert report["event"] == REPORT_EVENT and report["outcome"] == "guard-tripped" and report["runId"] == "r1"
+    assert report["counts"] == {"disabled": 0} and report["startedAt"] == now.isoformat()
 
 
 def test_no_sweep_in_26_hours_counts_reports_of_the_last_26_hours_and_fires_on_none(alerts):

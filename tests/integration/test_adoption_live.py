@@ -11,22 +11,15 @@ from lifecycle.errors import Conflict, Forbidden
 from lifecycle.ports import GuestQuery
 from lifecycle.services.sweep import describe_plan
 from lifecycle.wiring import build_services
+from tests.support import SetClock
 
 pytestmark = pytest.mark.azurite
 GUESTS = 2000
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime.now(timezone.utc)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture
 async def world(live_env):
-    clock, opened = Clock(), []
+    clock, opened = SetClock(), []
 
     def make(**env: str):
         from lifecycle.config import Settings

@@ -9,20 +9,14 @@ from dataclasses import replace
 import pytest
 from azure.data.tables.aio import TableServiceClient
 
-from tests.http_calls import call
+from tests.api_client import api, call
 
 pytestmark = pytest.mark.azurite
 
 
-async def invite(body: dict) -> dict:
-    status, answer, _ = await call("invite_guest", "POST", "guests", body)
-    assert status in (200, 201), answer
-    return answer
-
-
 async def test_invites_adding_sponsors_are_refused_past_five_and_the_guest_stays_operable(live, emulator):
     sponsors = [emulator.seed_user(userType="Member", mail=f"sponsor{n}@contoso.com")["id"] for n in range(15)]
-    guest_id = (await invite({"email": "many@fabrikam.com", "sponsors": sponsors[:5]}))["id"]
+    guest_id = await api.invite_id("many@fabrikam.com", sponsors=sponsors[:5])
     for start in (5, 10):
         writes = emulator.writes()
         status, body, _ = await call("invite_guest", "POST", "guests", {"email": "many@fabrikam.com",
@@ -37,7 +31,7 @@ async def test_invites_adding_sponsors_are_refused_past_five_and_the_guest_stays
 async def test_a_disable_of_a_record_stored_near_the_size_limit_is_recorded(live, emulator):
     """A record whose sponsors fill its property (stored before the caps): the disable event used to carry them all,
     outgrew Table Storage after Graph had disabled the user, and left the guest pending (409) for good."""
-    guest_id = (await invite({"email": "legacy@fabrikam.com"}))["id"]
+    guest_id = await api.invite_id("legacy@fabrikam.com")
     store = live.records.store
     legacy = tuple(str(uuid.uuid4()) for _ in range(819))  # 32,758 characters of JSON: the most a property holds
     await store.save(replace(await store.get(guest_id), sponsors=legacy))
@@ -49,8 +43,8 @@ async def test_a_disable_of_a_record_stored_near_the_size_limit_is_recorded(live
 
 
 async def test_a_damaged_row_is_named_on_get_and_skipped_by_every_listing(live, emulator, live_settings):
-    kept = (await invite({"email": "kept@fabrikam.com", "expiresInDays": 5}))["id"]
-    damaged = (await invite({"email": "damaged@fabrikam.com", "expiresInDays": 5}))["id"]
+    kept = await api.invite_id("kept@fabrikam.com", expiresInDays=5)
+    damaged = await api.invite_id("damaged@fabrikam.com", expiresInDays=5)
     async with TableServiceClient.from_connection_string(live_settings.tables_connection_string) as service:
         table = service.get_table_client(live_settings.table_name("guests"))
         row = await table.get_entity("guests", f"g_{damaged}")

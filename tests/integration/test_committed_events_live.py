@@ -14,7 +14,7 @@ from lifecycle.errors import StorageUnavailable
 from lifecycle.ports import Event, GuestStore
 from lifecycle.wiring import Services, build_services, container
 from tests.conftest import FAST
-from tests.http_calls import call
+from tests.api_client import call
 from tests.support import GROUP_A
 
 pytestmark = pytest.mark.azurite

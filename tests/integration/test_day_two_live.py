@@ -3,28 +3,21 @@ plan approved once (a guest changed since the plan skipped, a stale plan refused
 nothing)."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
 
 from lifecycle.config import Settings, Tuning
 from lifecycle.wiring import build_services, container
-from tests.http_calls import call
+from tests.api_client import api, call
+from tests.support import SetClock
 
 pytestmark = pytest.mark.azurite
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime.now(timezone.utc)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture
 async def world(live_env, emulator):
-    clock = Clock()
+    clock = SetClock()
     settings = Settings.from_env({**live_env, "EXPIRY_GUARD_MIN": "2", "EXPIRY_GUARD_PERCENT": "50"})
     services = build_services(settings, clock=clock, tuning=Tuning(lag_retry_seconds=2.0, lag_first_delay=0.1))
     container.use(lambda: services)
@@ -33,17 +26,11 @@ async def world(live_env, emulator):
     container.reset()
 
 
-async def invite(email: str, days: int) -> str:
-    status, guest, _ = await call("invite_guest", "POST", "guests", {"email": email, "expiresInDays": days})
-    assert status == 201, guest
-    return guest["id"]
-
-
 async def test_history_runs_and_an_approved_plan_on_real_storage(world):
     clock, services = world
-    due = [await invite(f"live-due{n}@fabrikam.com", 1) for n in range(4)]
-    await invite("live-later@fabrikam.com", 300)
-    await invite("live-later2@fabrikam.com", 300)
+    due = [await api.invite_id(f"live-due{n}@fabrikam.com", expiresInDays=1) for n in range(4)]
+    await api.invite_id("live-later@fabrikam.com", expiresInDays=300)
+    await api.invite_id("live-later2@fabrikam.com", expiresInDays=300)
     clock.now += timedelta(days=2)
 
     swept = await services.expiry.run(trigger="timer")
@@ -84,7 +71,7 @@ async def test_history_runs_and_an_approved_plan_on_real_storage(world):
 
 async def test_a_plan_past_its_age_is_refused_on_real_storage(world):
     clock, services = world
-    await invite("live-stale@fabrikam.com", 1)
+    await api.invite_id("live-stale@fabrikam.com", expiresInDays=1)
     clock.now += timedelta(days=2)
     status, plan, _ = await call("expiry_plan", "GET", "expiry/plan")
     clock.now += timedelta(hours=24, minutes=1)

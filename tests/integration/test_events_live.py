@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from lifecycle.domain.model import DisabledReason
-from tests.http_calls import call
+from tests.api_client import api, call
 from tests.support import queued_events
 
 pytestmark = pytest.mark.azurite
@@ -15,14 +15,8 @@ def queue_messages(live) -> list[dict]:
     return queued_events(live.settings.tables_connection_string, live.settings.events_queue)
 
 
-async def invite(email: str) -> str:
-    status, body, _ = await call("invite_guest", "POST", "guests", {"email": email})
-    assert status == 201
-    return body["id"]
-
-
 async def test_each_transition_emits_exactly_one_cloud_event(live, emulator):
-    guest_id = await invite("ev@fabrikam.com")
+    guest_id = await api.invite_id("ev@fabrikam.com")
     for verb in ("disable", "disable", "enable"):
         await call(f"{verb}_guest", "POST", f"guests/{guest_id}/{verb}", route={"id": guest_id})
     await call("extend_guest", "POST", f"guests/{guest_id}/extend", {"days": 10}, route={"id": guest_id})
@@ -37,7 +31,7 @@ async def test_each_transition_emits_exactly_one_cloud_event(live, emulator):
 
 
 async def test_crash_before_dispatch_is_delivered_by_the_next_sweep(live, emulator):
-    guest_id = await invite("late@fabrikam.com")
+    guest_id = await api.invite_id("late@fabrikam.com")
     before = len(queue_messages(live))
     services = live
     await services.operations.run(services.operations.disabling(DisabledReason.MANUAL), guest_id, "test")
@@ -50,7 +44,7 @@ async def test_crash_before_dispatch_is_delivered_by_the_next_sweep(live, emulat
 
 
 async def test_a_failed_change_emits_nothing(live, emulator):
-    guest_id = await invite("fail@fabrikam.com")
+    guest_id = await api.invite_id("fail@fabrikam.com")
     before = queue_messages(live)
     emulator.configure(faultRate=1.0, faultStatuses=[503], faultRetryAfter=45)
     status, body, _ = await call("disable_guest", "POST", f"guests/{guest_id}/disable", route={"id": guest_id})

@@ -20,7 +20,7 @@ from lifecycle.adapters.tables import build_service_client
 from lifecycle.cli import main
 from lifecycle.config import Settings
 from lifecycle.wiring import build_services
-from tests.http_calls import call
+from tests.api_client import call
 
 pytestmark = pytest.mark.azurite
 

@@ -9,16 +9,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from lifecycle.domain.model import GuestState
-from tests.http_calls import call
+from tests.api_client import api, call
 
 pytestmark = pytest.mark.azurite
 DAY = timedelta(days=1)
-
-
-async def invite(email: str, days: int = 1) -> str:
-    status, body, _ = await call("invite_guest", "POST", "guests", {"email": email, "expiresInDays": days})
-    assert status == 201, body
-    return body["id"]
 
 
 def batches_refused(emulator) -> int:
@@ -28,7 +22,7 @@ def batches_refused(emulator) -> int:
 async def test_a_sweep_with_twenty_guests_due_disables_then_deletes_all_twenty(app, emulator):
     # json-batching.md, "Sequencing requests": a batch is fully sequential or fully parallel, else 400 whole.
     live = app(EXPIRY_GUARD_PERCENT="100")
-    ids = await asyncio.gather(*(invite(f"due{n}@fabrikam.com") for n in range(20)))
+    ids = await asyncio.gather(*(api.invite_id(f"due{n}@fabrikam.com", expiresInDays=1) for n in range(20)))
     live.clock.offset = 2 * DAY
     report = await live.expiry.run()
     assert report.done == {"disable": 20} and not report.failures, report
@@ -45,7 +39,7 @@ async def test_a_sweep_with_twenty_guests_due_disables_then_deletes_all_twenty(a
 
 async def test_twenty_concurrent_http_disables_all_succeed(app, emulator):
     app()
-    ids = [await invite(f"http{n}@fabrikam.com", 60) for n in range(20)]
+    ids = [await api.invite_id(f"http{n}@fabrikam.com", expiresInDays=60) for n in range(20)]
     answers = await asyncio.gather(*(call("disable_guest", "POST", f"guests/{guest_id}/disable", None,
                                           route={"id": guest_id}) for guest_id in ids))
     assert [status for status, _, _ in answers] == [200] * 20, [body for _, body, _ in answers]
@@ -56,7 +50,7 @@ async def test_twenty_concurrent_http_disables_all_succeed(app, emulator):
 async def test_a_never_signed_in_guest_past_the_inactivity_window_is_disabled(app, emulator):
     # user-list.md / signinactivity.md: signInActivity is left out for a user who never signed in
     live = app(INACTIVITY_DAYS="30", INVITE_REDEEM_DAYS="0")
-    quiet, active = await invite("quiet@fabrikam.com", 300), await invite("active@fabrikam.com", 300)
+    quiet, active = await api.invite_id("quiet@fabrikam.com", expiresInDays=300), await api.invite_id("active@fabrikam.com", expiresInDays=300)
     live.clock.offset = 31 * DAY
     emulator.update_user(active, signInActivity={"lastSuccessfulSignInDateTime": (
         datetime.now(UTC) + 30 * DAY).isoformat().replace("+00:00", "Z")})
@@ -71,7 +65,7 @@ async def test_an_exclusion_group_is_read_with_the_advanced_query_headers(app, e
     # group-list-transitivemembers.md: an OData cast needs ConsistencyLevel: eventual and $count=true
     outer, inner = emulator.seed_group(displayName="Keep")["id"], emulator.seed_group(displayName="Keep too")["id"]
     live = app(EXPIRY_EXCLUDED_GROUP_IDS=outer)
-    kept, _ = await invite("kept@fabrikam.com"), await invite("due@fabrikam.com")
+    kept, _ = await api.invite_id("kept@fabrikam.com", expiresInDays=1), await api.invite_id("due@fabrikam.com", expiresInDays=1)
     emulator.add_members(inner, [kept])
     emulator.add_members(outer, [inner])
     live.clock.offset = 2 * DAY
@@ -86,7 +80,7 @@ async def test_a_mail_enabled_managed_group_answers_422_once_and_is_not_left_pen
     read_only = emulator.seed_group(displayName="Mail-enabled", mailEnabled=True, securityEnabled=True,
                                     groupTypes=[], mail="list@contoso.example")["id"]
     app(MANAGED_GROUP_IDS=read_only)
-    guest_id = await invite("mailgroup@fabrikam.com", 60)
+    guest_id = await api.invite_id("mailgroup@fabrikam.com", expiresInDays=60)
     status, body, _ = await call("add_guest_to_group", "PUT", f"guests/{guest_id}/groups/{read_only}", None,
                                  route={"id": guest_id, "groupId": read_only})
     assert status == 422 and body["error"]["code"] == "GraphRejectedInput", body
@@ -100,7 +94,7 @@ async def test_a_restore_over_a_taken_user_principal_name_answers_409_with_what_
     # directory-deleteditems-restore (REFERENCE.md): 400 "Another object with the same value for property
     # userPrincipalName already exists."
     app()
-    guest_id = await invite("taken@fabrikam.com", 60)
+    guest_id = await api.invite_id("taken@fabrikam.com", expiresInDays=60)
     assert (await call("delete_guest", "DELETE", f"guests/{guest_id}", None, route={"id": guest_id}))[0] == 200
     emulator.seed_user(mail="newcomer@contoso.example", userType="Member",
                        userPrincipalName=emulator.user(guest_id)["userPrincipalName"])

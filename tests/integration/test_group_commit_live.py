@@ -16,6 +16,7 @@ from lifecycle.domain.model import DisabledReason, Guest, GuestState, IndexKind
 from lifecycle.errors import ConcurrencyConflict
 from lifecycle.ports import Event
 from tests.support import app_environment
+from tests import builders
 
 pytestmark = pytest.mark.azurite
 T0 = datetime(2026, 12, 1, 9, 30, tzinfo=timezone.utc)
@@ -42,8 +43,7 @@ async def tables(azurite) -> AsyncIterator[LifecycleTables]:
 
 
 def guest(n: int) -> Guest:
-    return Guest(id=f"00000000-0000-4000-8000-{n:012d}", email=f"g{n}@fabrikam.com", expires_at=T0 + timedelta(days=n),
-                 invited_at=T0, created_at=T0, updated_at=T0)
+    return builders.guest(n, expires_at=T0 + timedelta(days=n), invited_at=T0, created_at=T0, updated_at=T0)
 
 
 def event(n: int) -> Event:

@@ -12,7 +12,8 @@ from lifecycle.errors import StorageUnavailable
 from lifecycle.ports import IdempotencyRecord, IdempotencyStore
 from lifecycle.wiring import Services, build_services, container
 from tests.conftest import FAST
-from tests.http_calls import call
+from tests.api_client import call
+from tests.support import MovableClock
 
 pytestmark = pytest.mark.azurite
 
@@ -38,17 +39,9 @@ class ReleaseAndCompleteFail:
         return getattr(self._store, name)
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.offset = timedelta()
-
-    def __call__(self) -> datetime:
-        return datetime.now(timezone.utc) + self.offset
-
-
 @pytest.fixture
-async def refusing_keys(live: Services) -> AsyncIterator[tuple[Services, ReleaseAndCompleteFail, Clock]]:
-    keys, clock = ReleaseAndCompleteFail(live.idempotency.store), Clock()
+async def refusing_keys(live: Services) -> AsyncIterator[tuple[Services, ReleaseAndCompleteFail, MovableClock]]:
+    keys, clock = ReleaseAndCompleteFail(live.idempotency.store), MovableClock()
     services = build_services(live.settings, idempotency_store=keys, tuning=FAST, clock=clock)  # type: ignore[arg-type]
     container.use(lambda: services)
     yield services, keys, clock

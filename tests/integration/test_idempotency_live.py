@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.http_calls import call
+from tests.api_client import call
 from tests.support import GROUP_A
 
 pytestmark = pytest.mark.azurite

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
-from datetime import datetime, timezone
 from typing import Any
 
 import pytest
@@ -16,8 +15,9 @@ from lifecycle.domain.model import EmailClaim, Guest
 from lifecycle.ports import Event, GuestStore
 from lifecycle.wiring import Services, build_services, container
 from tests.conftest import FAST
-from tests.http_calls import call
+from tests.api_client import api
 from tests.support import GROUP_A, GROUP_B
+from tests.builders import unlinked_claim
 
 pytestmark = pytest.mark.azurite
 LOOKUP, ADD = "GET /users", "POST /groups/{id}/members/$ref"
@@ -92,29 +92,25 @@ async def watched(live: Services, emulator: EmulatorControl) -> AsyncIterator[An
     container.use(lambda: live)
 
 
-async def invite(body: dict) -> tuple[int, dict, dict]:
-    return await call("invite_guest", "POST", "guests", body)
-
-
 async def test_a_new_email_is_claimed_without_a_read_before_any_graph_call(watched, emulator):
     _, store = watched()
-    status, body, _ = await invite({"email": "quick@fabrikam.com"})
+    status, body, _ = await api.send_invite({"email": "quick@fabrikam.com"})
     assert status == 201, body
     assert store.graph_calls_before_claim == [0] and store.reads["get_claim"] == 0  # not even the lookup
     assert emulator.count("POST /invitations") == 1 and emulator.count(LOOKUP) == 1
 
 
 async def test_an_email_claimed_already_is_read_and_its_guest_adopted(watched, emulator):
-    await invite({"email": "twice@fabrikam.com"})
+    await api.send_invite({"email": "twice@fabrikam.com"})
     _, store = watched()
-    status, body, _ = await invite({"email": "twice@fabrikam.com", "groups": [GROUP_A]})
+    status, body, _ = await api.send_invite({"email": "twice@fabrikam.com", "groups": [GROUP_A]})
     assert status == 200 and body["groups"] == [GROUP_A]
     assert store.reads["get_claim"] == 1 and emulator.count("POST /invitations") == 1
 
 
 async def test_the_record_is_created_while_the_groups_are_added_and_then_records_them(watched, emulator):
     services, store = watched(adds_before_create=2)
-    status, body, _ = await invite({"email": "both@fabrikam.com", "groups": [GROUP_A, GROUP_B],
+    status, body, _ = await api.send_invite({"email": "both@fabrikam.com", "groups": [GROUP_A, GROUP_B],
                                     "attributes": {"department": "Sales"}})
     assert status == 201, body
     assert store.adds_before_record  # both adds reached Graph before the record was created
@@ -128,7 +124,7 @@ async def test_the_record_is_created_while_the_groups_are_added_and_then_records
 async def test_a_crash_while_the_groups_are_added_is_finished_by_the_next_request(watched, live, emulator):
     _, store = watched(adds_before_create=1, crash_on_create=True)
     with pytest.raises(Crash):
-        await invite({"email": "crash@fabrikam.com", "groups": [GROUP_A], "displayName": "Cara"})
+        await api.send_invite({"email": "crash@fabrikam.com", "groups": [GROUP_A], "displayName": "Cara"})
     [user] = emulator.users(mail="crash@fabrikam.com")
     assert store.adds_before_record and emulator.group_members(GROUP_A) == [user["id"]]
     claim = await live.records.store.get_claim("crash@fabrikam.com")
@@ -137,7 +133,7 @@ async def test_a_crash_while_the_groups_are_added_is_finished_by_the_next_reques
     services = build_services(live.settings, tuning=replace(FAST, claim_stale_seconds=0))  # the claim is stale now
     container.use(lambda: services)
     try:
-        status, body, _ = await invite({"email": "crash@fabrikam.com", "groups": [GROUP_B]})
+        status, body, _ = await api.send_invite({"email": "crash@fabrikam.com", "groups": [GROUP_B]})
     finally:
         await services.close()
     assert status == 200 and body["id"] == user["id"], body
@@ -149,10 +145,9 @@ async def test_a_crash_while_the_groups_are_added_is_finished_by_the_next_reques
 
 async def test_a_request_that_waited_for_the_claim_looks_the_email_up_only_once_it_holds_it(watched, live, emulator):
     email = "waited@fabrikam.com"
-    other = await live.records.store.claim_email(EmailClaim(email=email, owner="other", request={"email": email},
-                                                            claimed_at=datetime.now(timezone.utc)))
+    other = await live.records.store.claim_email(unlinked_claim(email, owner="other"))
     _, store = watched()
-    waiting = asyncio.create_task(invite({"email": email}))
+    waiting = asyncio.create_task(api.send_invite({"email": email}))
     while not store.reads["get_claim"]:  # the claim was refused: the request now waits for it
         await asyncio.sleep(0.02)
     await asyncio.sleep(SETTLE)

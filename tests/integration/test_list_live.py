@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from tests.http_calls import call
+from tests.api_client import call
 
 pytestmark = pytest.mark.azurite
 

@@ -9,21 +9,11 @@ import httpx
 import pytest
 
 from lifecycle.domain.model import GuestState
-from tests.http_calls import call
+from tests.api_client import api
 from tests.support import queued_events
+from tests.builders import unlinked_claim
 
 pytestmark = pytest.mark.azurite
-
-
-async def invite(email: str) -> str:
-    status, body, _ = await call("invite_guest", "POST", "guests", {"email": email, "expiresInDays": 60})
-    assert status == 201, body
-    return body["id"]
-
-
-async def operate(name: str, method: str, guest_id: str, verb: str = "") -> tuple[int, dict]:
-    status, body, _ = await call(name, method, f"guests/{guest_id}/{verb}".rstrip("/"), None, route={"id": guest_id})
-    return status, body
 
 
 def restore_in_graph(emulator, guest_id: str) -> None:
@@ -37,37 +27,37 @@ async def audit_kinds(live, guest_id: str) -> list[str]:
 
 
 async def test_delete_after_a_restore_outside_the_app_deletes_again_in_graph(live, emulator):
-    guest_id = await invite("restored@fabrikam.com")
-    assert (await operate("delete_guest", "DELETE", guest_id))[0] == 200
+    guest_id = await api.invite_id("restored@fabrikam.com", expiresInDays=60)
+    assert (await api.on_guest("delete_guest", "DELETE", guest_id))[0] == 200
     restore_in_graph(emulator, guest_id)
     deletes = emulator.count("DELETE /users/{id}")
 
-    status, body = await operate("delete_guest", "DELETE", guest_id)
+    status, body, _ = await api.on_guest("delete_guest", "DELETE", guest_id)
     assert status == 200 and body["state"] == "deleted"
     assert emulator.count("DELETE /users/{id}") == deletes + 1 and emulator.user(guest_id)["deleted"] is True
     assert "restored outside the app" in await audit_kinds(live, guest_id)
 
 
 async def test_disable_after_a_re_enable_outside_the_app_blocks_again(live, emulator):
-    guest_id = await invite("reenabled@fabrikam.com")
-    assert (await operate("disable_guest", "POST", guest_id, "disable"))[0] == 200
+    guest_id = await api.invite_id("reenabled@fabrikam.com", expiresInDays=60)
+    assert (await api.on_guest("disable_guest", "POST", guest_id, "disable"))[0] == 200
     emulator.update_user(guest_id, accountEnabled=True)  # an admin unblocks sign-in in the portal
 
-    status, body = await operate("disable_guest", "POST", guest_id, "disable")
+    status, body, _ = await api.on_guest("disable_guest", "POST", guest_id, "disable")
     assert status == 200 and body["state"] == "disabled" and emulator.user(guest_id)["accountEnabled"] is False
     assert "enabled outside the app" in await audit_kinds(live, guest_id)
 
 
 async def test_enable_of_a_guest_blocked_outside_the_app_unblocks_it(live, emulator):
-    guest_id = await invite("blocked@fabrikam.com")
+    guest_id = await api.invite_id("blocked@fabrikam.com", expiresInDays=60)
     emulator.update_user(guest_id, accountEnabled=False)
-    status, body = await operate("enable_guest", "POST", guest_id, "enable")
+    status, body, _ = await api.on_guest("enable_guest", "POST", guest_id, "enable")
     assert status == 200 and body["state"] == "invited" and emulator.user(guest_id)["accountEnabled"] is True
 
 
 async def test_the_sweep_brings_back_a_guest_restored_outside_the_app_with_an_event(live, emulator):
-    guest_id = await invite("comeback@fabrikam.com")
-    assert (await operate("delete_guest", "DELETE", guest_id))[0] == 200
+    guest_id = await api.invite_id("comeback@fabrikam.com", expiresInDays=60)
+    assert (await api.on_guest("delete_guest", "DELETE", guest_id))[0] == 200
     restore_in_graph(emulator, guest_id)
 
     report = await live.expiry.run()
@@ -80,8 +70,8 @@ async def test_the_sweep_brings_back_a_guest_restored_outside_the_app_with_an_ev
 
 
 async def test_the_sweep_records_a_re_enable_outside_the_app_and_the_guest_expires_again_later(live, emulator):
-    guest_id = await invite("unblocked@fabrikam.com")
-    assert (await operate("disable_guest", "POST", guest_id, "disable"))[0] == 200
+    guest_id = await api.invite_id("unblocked@fabrikam.com", expiresInDays=60)
+    assert (await api.on_guest("disable_guest", "POST", guest_id, "disable"))[0] == 200
     emulator.update_user(guest_id, accountEnabled=True)
     report = await live.expiry.run()
     assert report.refreshed.get("enabled outside the app") == 1, report
@@ -96,7 +86,7 @@ def emulator_events(live) -> list[dict]:
 
 
 async def test_guests_converted_to_members_after_the_pass_are_skipped_not_disabled(live, emulator, monkeypatch):
-    ids = [await invite(f"convert{n}@fabrikam.com") for n in range(6)]
+    ids = [await api.invite_id(f"convert{n}@fabrikam.com", expiresInDays=60) for n in range(6)]
     for guest_id in ids:
         record = await live.records.store.get(guest_id)
         await live.records.store.save(record.__class__(**{**record.__dict__, "expires_at": record.created_at}))
@@ -121,45 +111,43 @@ async def test_guests_converted_to_members_after_the_pass_are_skipped_not_disabl
 
 
 async def test_a_disable_graph_made_but_answered_502_is_recorded_from_reading_graph_back(live, emulator):
-    guest_id = await invite("badgateway@fabrikam.com")
+    guest_id = await api.invite_id("badgateway@fabrikam.com", expiresInDays=60)
     emulator.clear_calls()
     # Seed 22 at a fault rate of 0.5 draws: no fault (the read before acting), fault (the PATCH: made, then answered
     # 502), no fault (the read back). The revoke depending on the PATCH is answered 424 and never runs.
     emulator.configure(faultRate=0.5, faultStatuses=[502], faultPhase="after", seed=22)
-    status, body = await operate("disable_guest", "POST", guest_id, "disable")
+    status, body, _ = await api.on_guest("disable_guest", "POST", guest_id, "disable")
     emulator.configure(faultRate=0)
     assert emulator.calls()["faults"] == 1
     assert status == 200 and body["state"] == "disabled" and emulator.user(guest_id)["accountEnabled"] is False
-    status, body = await operate("enable_guest", "POST", guest_id, "enable")
+    status, body, _ = await api.on_guest("enable_guest", "POST", guest_id, "enable")
     assert status == 200 and body["state"] == "invited" and emulator.user(guest_id)["accountEnabled"] is True
 
 
 async def test_a_disable_whose_outcome_graph_cannot_tell_keeps_its_intent_and_is_finished_first(live, emulator):
-    guest_id = await invite("unknown@fabrikam.com")
+    guest_id = await api.invite_id("unknown@fabrikam.com", expiresInDays=60)
     # Seed 10 at a fault rate of 0.5 draws: no fault (the read before acting), fault (the PATCH: made, then answered
     # 502), fault (the read back: 502 too, so the outcome stays unknown).
     emulator.configure(faultRate=0.5, faultStatuses=[502], faultPhase="after", seed=10)
-    status, body = await operate("disable_guest", "POST", guest_id, "disable")
+    status, body, _ = await api.on_guest("disable_guest", "POST", guest_id, "disable")
     emulator.configure(faultRate=0)
     assert status == 503 and body["error"]["code"] == "OutcomeUnknown", body
     assert (await live.records.store.get(guest_id)).pending_action == "disable:manual"
     assert emulator.user(guest_id)["accountEnabled"] is False  # Graph made it
 
-    status, body = await operate("enable_guest", "POST", guest_id, "enable")  # the disable is finished first
+    status, body, _ = await api.on_guest("enable_guest", "POST", guest_id, "enable")  # the disable is finished first
     assert status == 409 and body["error"]["details"][0]["resumed"] is True, body
     assert (await live.records.store.get(guest_id)).state is GuestState.DISABLED
-    status, body = await operate("enable_guest", "POST", guest_id, "enable")
+    status, body, _ = await api.on_guest("enable_guest", "POST", guest_id, "enable")
     assert status == 200 and emulator.user(guest_id)["accountEnabled"] is True
 
 
 async def test_an_invitation_whose_answer_was_lost_is_recorded_with_its_link_flagged_lost(live, emulator):
     from datetime import datetime, timezone
 
-    from lifecycle.domain.model import EmailClaim
     user = emulator.seed_user(displayName="Lost", mail="lost@fabrikam.com", userType="Guest",
                               externalUserState="PendingAcceptance")  # invited, then the request died
-    claim = EmailClaim(email="lost@fabrikam.com", claimed_at=datetime(2001, 1, 1, tzinfo=timezone.utc),
-                       owner="dead", request={"email": "lost@fabrikam.com"})
+    claim = unlinked_claim("lost@fabrikam.com", claimed_at=datetime(2001, 1, 1, tzinfo=timezone.utc))
     await live.records.store.claim_email(claim)
     report = await live.expiry.run()
     assert report.repaired.get("claim adopted") == 1, report
@@ -170,8 +158,8 @@ async def test_an_invitation_whose_answer_was_lost_is_recorded_with_its_link_fla
 
 
 async def test_adoption_brings_back_a_guest_restored_outside_the_app_and_adopts_it_once(live, emulator):
-    guest_id = await invite("adoptback@fabrikam.com")
-    assert (await operate("delete_guest", "DELETE", guest_id))[0] == 200
+    guest_id = await api.invite_id("adoptback@fabrikam.com", expiresInDays=60)
+    assert (await api.on_guest("delete_guest", "DELETE", guest_id))[0] == 200
     restore_in_graph(emulator, guest_id)
     dry = (await live.adoption.adopt(actor="test", dry_run=True)).to_body()
     assert dry["alreadyTracked"] == 1 and dry["adopted"] == 0

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.http_calls import call
+from tests.api_client import api, call
 
 pytestmark = pytest.mark.azurite
 UNKNOWN = "6f1c1ef7-2b1e-4a3c-9d51-999999999999"
@@ -18,20 +18,13 @@ OPERATIONS = {
 }
 
 
-async def invite(email: str) -> str:
-    status, body, _ = await call("invite_guest", "POST", "guests", {"email": email})
-    assert status == 201, body
-    return body["id"]
-
-
 async def run(operation: str, guest_id: str):
     name, method, verb, body = OPERATIONS[operation]
-    path = f"guests/{guest_id}/{verb}".rstrip("/")
-    return await call(name, method, path, body, route={"id": guest_id})
+    return await api.on_guest(name, method, guest_id, verb, body)
 
 
 async def test_disable_revokes_and_repeat_writes_nothing(live, emulator):
-    guest_id = await invite("d@fabrikam.com")
+    guest_id = await api.invite_id("d@fabrikam.com")
     status, body, _ = await run("disable", guest_id)
     user = emulator.user(guest_id)
     assert status == 200 and body["state"] == "disabled"
@@ -42,7 +35,7 @@ async def test_disable_revokes_and_repeat_writes_nothing(live, emulator):
 
 
 async def test_enable_extend_reinvite(live, emulator):
-    guest_id = await invite("e@fabrikam.com")
+    guest_id = await api.invite_id("e@fabrikam.com")
     await run("disable", guest_id)
     status, body, _ = await run("enable", guest_id)
     assert status == 200 and body["state"] == "invited" and emulator.user(guest_id)["accountEnabled"] is True
@@ -69,7 +62,7 @@ async def test_delete_and_restore_keep_group_memberships(live, emulator):
 
 
 async def test_restore_after_the_retention_window_is_refused(live, emulator):
-    guest_id = await invite("old@fabrikam.com")
+    guest_id = await api.invite_id("old@fabrikam.com")
     await run("delete", guest_id)
     emulator.age_deletion(guest_id, 31)
     status, body, _ = await run("restore", guest_id)
@@ -79,7 +72,7 @@ async def test_restore_after_the_retention_window_is_refused(live, emulator):
 
 @pytest.mark.parametrize("operation", ["disable", "reinvite", "delete", "extend"])
 async def test_member_is_refused_by_checking_graph(live, emulator, operation):
-    guest_id = await invite(f"m-{operation}@fabrikam.com")
+    guest_id = await api.invite_id(f"m-{operation}@fabrikam.com")
     emulator.update_user(guest_id, userType="Member")
     writes = emulator.writes()
     status, body, _ = await run(operation, guest_id)
@@ -106,7 +99,7 @@ async def test_untracked_user_is_adopted_only_by_invite(live, emulator):
 
 async def test_concurrent_change_is_409_never_a_lost_update(live, emulator):
     import asyncio
-    guest_id = await invite("race@fabrikam.com")
+    guest_id = await api.invite_id("race@fabrikam.com")
     results = await asyncio.gather(run("disable", guest_id), run("delete", guest_id))
     statuses = sorted(status for status, _, _ in results)
     final = await live.records.store.get(guest_id)

@@ -8,24 +8,17 @@ from datetime import timedelta
 import pytest
 
 from lifecycle.domain.model import GuestState
-from tests.http_calls import call
+from tests.api_client import api
 
 pytestmark = pytest.mark.azurite
 DAY = timedelta(days=1)
-
-
-async def invite(email: str, sponsors: list[str]) -> str:
-    status, body, _ = await call("invite_guest", "POST", "guests",
-                                 {"email": email, "expiresInDays": 900, "sponsors": sponsors})
-    assert status == 201, body
-    return body["id"]
 
 
 async def test_a_guest_whose_sponsor_is_disabled_is_announced_disabled_then_deleted(app, emulator):
     live = app(MIN_SPONSORS="1", EXPIRY_GRACE_DAYS="30", INVITE_REDEEM_DAYS="0")
     boss = emulator.seed_user(mail="boss@contoso.example", userType="Member")["id"]
     keeper = emulator.seed_user(mail="keeper@contoso.example", userType="Member")["id"]
-    orphan, kept = await invite("orphan@fabrikam.com", [boss]), await invite("kept@fabrikam.com", [keeper])
+    orphan, kept = await api.invite_id("orphan@fabrikam.com", expiresInDays=900, sponsors=[boss]), await api.invite_id("kept@fabrikam.com", expiresInDays=900, sponsors=[keeper])
     emulator.update_user(boss, accountEnabled=False)  # the sponsor leaves: blocked in the directory
     live.clock.offset = DAY
     report = await live.expiry.run()
@@ -44,7 +37,7 @@ async def test_an_unattested_guest_is_disabled_then_deleted_and_an_excluded_one_
     live = app(ATTESTATION_DAYS="30", EXPIRY_GRACE_DAYS="10", INVITE_REDEEM_DAYS="0",
                EXPIRY_EXCLUDED_GROUP_IDS=excluded_group)
     boss = emulator.seed_user(mail="boss@contoso.example", userType="Member")["id"]
-    due, protected = await invite("due@fabrikam.com", [boss]), await invite("protected@fabrikam.com", [boss])
+    due, protected = await api.invite_id("due@fabrikam.com", expiresInDays=900, sponsors=[boss]), await api.invite_id("protected@fabrikam.com", expiresInDays=900, sponsors=[boss])
     emulator.add_members(excluded_group, [protected])
     live.clock.offset = 31 * DAY
     report = await live.expiry.run()

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.http_calls import call
+from tests.api_client import call
 from tests.support import GROUP_A
 
 pytestmark = pytest.mark.azurite

@@ -2,28 +2,20 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
 
 from lifecycle.adapters.tables import TableGuestStore, LifecycleTables, build_service_client
 from lifecycle.config import Settings
 from lifecycle.domain.model import GuestState
-from lifecycle.http.schemas import InviteRequest
 from lifecycle.config import Tuning
 from lifecycle.wiring import build_services
-from tests.support import GROUP_A
+from tests.builders import invited_id, unlinked_claim
+from tests.support import GROUP_A, SetClock
 
 pytestmark = pytest.mark.azurite
 DAY = timedelta(days=1)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime.now(timezone.utc)
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 class Crash(BaseException):
@@ -45,7 +37,7 @@ class CrashingStore(TableGuestStore):
 
 @pytest.fixture
 async def world(live_env, emulator):
-    clock = Clock()
+    clock = SetClock()
     opened = []
 
     def services(store_factory=None, tuning=Tuning(), **env):
@@ -64,26 +56,13 @@ async def world(live_env, emulator):
         await item.close()
 
 
-def invite_command(services, body: str):
-    """The command the HTTP layer makes of an invite body, at the services' clock."""
-    return InviteRequest.model_validate_json(body).command(services.clock(),
-                                                           services.settings.guest_default_ttl_days)
-
-
-async def invite(services, email: str, days: int, groups=()) -> str:
-    body = '{"email": "%s", "expiresInDays": %d, "groups": [%s]}' % (
-        email, days, ",".join(f'"{g}"' for g in groups))
-    outcome = await services.invitations.invite(invite_command(services, body), "test")
-    return outcome.guest.id
-
-
 async def test_sweep_over_a_mix_of_guests(world, emulator):
     clock, make = world
     svc = make()
-    due = await invite(svc, "due@fabrikam.com", 1, [GROUP_A])
-    later = await invite(svc, "later@fabrikam.com", 300)
-    member = await invite(svc, "member@fabrikam.com", 1)
-    gone = await invite(svc, "gone@fabrikam.com", 1)
+    due = await invited_id(svc, "due@fabrikam.com", expiresInDays=1, groups=[GROUP_A])
+    later = await invited_id(svc, "later@fabrikam.com", expiresInDays=300, groups=[])
+    member = await invited_id(svc, "member@fabrikam.com", expiresInDays=1, groups=[])
+    gone = await invited_id(svc, "gone@fabrikam.com", expiresInDays=1, groups=[])
     for guest_id in (due, later, member, gone):
         emulator.redeem(guest_id)
     emulator.update_user(member, userType="Member")
@@ -108,7 +87,7 @@ async def test_sweep_over_a_mix_of_guests(world, emulator):
 async def test_crash_between_graph_write_and_record_then_next_sweep_finishes(world, emulator):
     clock, make = world
     first = make()
-    ids = [await invite(first, f"c{n}@fabrikam.com", 1 + n) for n in range(3)]
+    ids = [await invited_id(first, f"c{n}@fabrikam.com", expiresInDays=1 + n, groups=[]) for n in range(3)]
     clock.now += 5 * DAY
     crashing = make(lambda tables: CrashingStore(tables, ids[1]), GRAPH_MAX_CONCURRENCY="1")
     with pytest.raises(BaseExceptionGroup) as crashed:
@@ -132,7 +111,7 @@ async def test_crash_between_graph_write_and_record_then_next_sweep_finishes(wor
 async def test_two_sweeps_at_once_act_once_per_guest(world, emulator):
     clock, make = world
     setup = make()
-    ids = [await invite(setup, f"t{n}@fabrikam.com", 1) for n in range(6)]
+    ids = [await invited_id(setup, f"t{n}@fabrikam.com", expiresInDays=1, groups=[]) for n in range(6)]
     clock.now += 2 * DAY
     one, two = make(EXPIRY_GUARD_PERCENT="100"), make(EXPIRY_GUARD_PERCENT="100")
     reports = await asyncio.gather(one.expiry.run(), two.expiry.run())
@@ -146,7 +125,7 @@ async def test_two_sweeps_at_once_act_once_per_guest(world, emulator):
 async def test_sweep_under_random_throttling_completes(world, emulator):
     clock, make = world
     setup = make()
-    ids = [await invite(setup, f"f{n}@fabrikam.com", 1) for n in range(8)]
+    ids = [await invited_id(setup, f"f{n}@fabrikam.com", expiresInDays=1, groups=[]) for n in range(8)]
     clock.now += 2 * DAY
     emulator.configure(faultRate=0.2, faultStatuses=[429, 503], faultRetryAfter=1, seed=11)
     report = await make(EXPIRY_GUARD_PERCENT="100").expiry.run()
@@ -157,16 +136,13 @@ async def test_sweep_under_random_throttling_completes(world, emulator):
 
 
 async def test_stale_inviting_claim_is_resolved_by_the_sweep(world, emulator):
-    from lifecycle.domain.model import EmailClaim
     clock, make = world
     svc = make()
     user = emulator.seed_user(displayName="Half", mail="half@fabrikam.com", userType="Guest",
                               externalUserState="PendingAcceptance")
-    claim = EmailClaim(email="half@fabrikam.com", claimed_at=clock.now, owner="dead",
-                       request={"email": "half@fabrikam.com", "groups": [GROUP_A]})
+    claim = unlinked_claim("half@fabrikam.com", claimed_at=clock.now, groups=[GROUP_A])
     await svc.records.store.claim_email(claim)
-    orphan = EmailClaim(email="never@fabrikam.com", claimed_at=clock.now, owner="dead",
-                        request={"email": "never@fabrikam.com"})
+    orphan = unlinked_claim("never@fabrikam.com", claimed_at=clock.now)
     await svc.records.store.claim_email(orphan)
     clock.now += timedelta(minutes=5)
     report = await svc.expiry.run()

@@ -2,13 +2,14 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
 from lifecycle.adapters import table_codec as codec
-from lifecycle.domain.model import DisabledReason, EmailClaim, Guest, GuestState, IndexKind
+from lifecycle.domain.model import DisabledReason, Guest, GuestState, IndexKind
 from lifecycle.domain.odata import odata_string
 from lifecycle.domain.policy import AccessPolicy
 from lifecycle.errors import Forbidden
-
-import pytest
+from tests.builders import unlinked_claim
 
 NOW = datetime(2026, 11, 23, tzinfo=timezone.utc)
 
@@ -54,7 +55,7 @@ def test_index_rows_follow_the_state():
 
 
 def test_claim_round_trip_and_staleness():
-    claim = EmailClaim(email="a@x.com", claimed_at=NOW, owner="o", request={"email": "a@x.com"})
+    claim = unlinked_claim("a@x.com", owner="o", claimed_at=NOW)
     back = codec.entity_to_claim(codec.claim_to_entity(claim))
     assert back == claim and not back.is_linked
     assert claim.is_stale(NOW + timedelta(minutes=3), timedelta(minutes=2))

@@ -13,6 +13,7 @@ from lifecycle.domain.model import Guest
 from lifecycle.domain.policy import AccessPolicy, external_address, lookup_rank, own_addresses, owns_address
 from lifecycle.errors import Forbidden, LimitExceeded
 from lifecycle.ports import DirectoryUser
+from tests.builders import guest
 
 
 @pytest.mark.parametrize("name, address", [
@@ -64,10 +65,6 @@ def test_a_member_who_owns_an_address_ranks_before_a_guest_and_a_guest_before_a_
 
 
 # --- record caps ---------------------------------------------------------------------------------------------------
-def guest(**fields) -> Guest:
-    return Guest(id="g", email="a@fabrikam.com", **fields)
-
-
 def test_a_record_holds_up_to_five_sponsors_and_not_six():
     five = guest(sponsors=tuple(f"s{n}" for n in range(MAX_SPONSORS)))
     check_growth(None, five)
@@ -75,7 +72,7 @@ def test_a_record_holds_up_to_five_sponsors_and_not_six():
     with pytest.raises(LimitExceeded) as refused:
         check_growth(five, replace(five, sponsors=five.sponsors + ("s5",)))
     assert refused.value.status == 422 and refused.value.details[0] == {
-        "limit": "sponsors", "max": 5, "wouldBe": 6, "guestId": "g"}
+        "limit": "sponsors", "max": 5, "wouldBe": 6, "guestId": five.id}
 
 
 def test_a_record_over_a_cap_from_before_the_caps_may_change_without_adding_to_it():

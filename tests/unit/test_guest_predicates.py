@@ -3,13 +3,10 @@ from __future__ import annotations
 
 import pytest
 
-from lifecycle.domain.model import Guest, GuestState
+from lifecycle.domain.model import GuestState
+from tests.builders import guest
 
 GROUP = "g1"
-
-
-def guest(**fields) -> Guest:
-    return Guest(id="x", email="a@x.com", **fields)
 
 
 @pytest.mark.parametrize("state, tracked, removed, live", [

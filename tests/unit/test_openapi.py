@@ -17,7 +17,7 @@ import function_app
 from lifecycle.http import openapi
 from lifecycle.http.idempotency import HEADER as IDEMPOTENCY_HEADER
 from lifecycle.registry import HttpFunction, http_functions
-from tests.http_calls import call
+from tests.api_client import call
 from tests.support import ROOT
 
 METHODS = {"get", "put", "post", "delete", "patch"}

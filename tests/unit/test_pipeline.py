@@ -17,8 +17,8 @@ from lifecycle.http.pipeline import (
 )
 from lifecycle.http.schemas import InviteRequest
 from lifecycle.wiring import container
-from tests.http_calls import function, request
-from tests.support import ROOT
+from tests.api_client import function, request
+from tests.support import ROOT, logged
 
 ROUTE_MODULES = ("guests", "guest_actions", "directory", "health", "docs", "sponsors", "portal")
 PUBLIC_FUNCTIONS = {"health", "openapi_document", "portal_page", "portal_script", "portal_style"}
@@ -111,7 +111,8 @@ async def test_an_unexpected_exception_is_a_json_500_that_keeps_its_text_to_the_
     assert body(response) == {"error": {"code": "InternalError", "message": "an unexpected error occurred",
                                         "details": []}}
     assert "internal detail" not in response.get_body().decode()
-    assert any(record.exc_info and "POST /api/guests" in record.getMessage() for record in caplog.records)
+    (entry,) = [entry for entry in logged(caplog.records) if entry["event"] == "unhandled error"]
+    assert entry["request"] == "POST /api/guests" and "KeyError: 'internal detail'" in entry["exception"]
 
 
 async def test_entra_mode_refuses_before_the_idempotency_key_is_claimed_or_the_services_are_built(fakes, monkeypatch):

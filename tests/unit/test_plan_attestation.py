@@ -4,9 +4,10 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
-from lifecycle.domain.model import DisabledReason, Guest, GuestState, InvitationState
+from lifecycle.domain.model import DisabledReason, Guest, GuestState
 from lifecycle.domain.planning import ActionKind, ExpiryPolicy, Reason, due_actions, plan_expiry
 from lifecycle.services import evidence
+from tests.builders import active_guest
 
 NOW = datetime(2026, 11, 23, 3, 0, tzinfo=timezone.utc)
 DAY = timedelta(days=1)
@@ -17,10 +18,8 @@ SAM, KIM = "11111111-0000-0000-0000-000000000001", "11111111-0000-0000-0000-0000
 
 
 def guest(n: int = 1, **changes) -> Guest:
-    base = Guest(id=f"00000000-0000-0000-0000-{n:012d}", email=f"g{n}@fabrikam.com", state=GuestState.ACTIVE,
-                 invitation_state=InvitationState.ACCEPTED, expires_at=NOW + 1000 * DAY, invited_at=NOW - 10 * DAY,
-                 created_at=NOW - 10 * DAY, updated_at=NOW - 10 * DAY, sponsors=(SAM,))
-    return replace(base, **changes)
+    """An active guest far from expiry, sponsored by SAM: what the attestation and sponsor rules look at."""
+    return active_guest(n, now=NOW, **{"expires_at": NOW + 1000 * DAY, "sponsors": (SAM,), **changes})
 
 
 def planned(g: Guest, policy: ExpiryPolicy, now: datetime = NOW) -> list[tuple[str, str]]:

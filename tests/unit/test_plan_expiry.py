@@ -8,6 +8,7 @@ import pytest
 
 from lifecycle.domain.planning import ActionKind, ExpiryPolicy, SignIn, plan_expiry, sign_ins_known
 from lifecycle.domain.model import DisabledReason, Guest, GuestState, InvitationState
+from tests.builders import active_guest
 
 NOW = datetime(2026, 11, 23, 3, 0, tzinfo=timezone.utc)
 DAY = timedelta(days=1)
@@ -15,10 +16,7 @@ POLICY = ExpiryPolicy(grace_days=30, redeem_days=30, notice_days=14, max_actions
 
 
 def guest(n: int = 1, **changes) -> Guest:
-    base = Guest(id=f"00000000-0000-0000-0000-{n:012d}", email=f"g{n}@fabrikam.com", state=GuestState.ACTIVE,
-                 invitation_state=InvitationState.ACCEPTED, expires_at=NOW + 100 * DAY, invited_at=NOW - 10 * DAY,
-                 created_at=NOW - 10 * DAY, updated_at=NOW - 10 * DAY)
-    return replace(base, **changes)
+    return active_guest(n, now=NOW, **changes)
 
 
 def kinds(plan) -> list[tuple[str, str]]:

@@ -14,7 +14,7 @@ from lifecycle.http.pipeline import authenticates
 from lifecycle.http.roles import ROUTE_RULES, UNLISTED, rule_for
 from lifecycle.registry import http_functions
 from tests import principals
-from tests.http_calls import request
+from tests.api_client import decoded, request
 
 READ, MANAGE, ADMIN = "Guests.Read", "Guests.Manage", "Guests.Admin"
 EXPECTED: dict[str, tuple[str, bool]] = {  # function: (the role it requires, whether sponsors may call it)
@@ -73,21 +73,8 @@ def _call(name: str, headers: dict[str, str]) -> Any:
     return function.handler(request(function.methods[0], path, {}, route=route, headers=headers))
 
 
-@pytest.fixture
-def entra(monkeypatch):
-    monkeypatch.setenv("LIFECYCLE_HTTP_AUTH", "entra")
-    monkeypatch.setenv("WEBSITE_AUTH_ENABLED", "true")
-    for name in ("LIFECYCLE_HTTP_ROLES", "LIFECYCLE_HTTP_ALLOWED_CLIENTS", "LIFECYCLE_HTTP_ALLOWED_PRINCIPALS"):
-        monkeypatch.delenv(name, raising=False)
-    return monkeypatch
-
-
 def _refused_for_its_role(response: Any) -> bool:
-    import json
-
-    if response.status_code != 403:
-        return False
-    return json.loads(response.get_body())["error"]["code"] == "CallerNotAllowed"
+    return response.status_code == 403 and decoded(response)["error"]["code"] == "CallerNotAllowed"
 
 
 @pytest.mark.parametrize("name", GUARDED)

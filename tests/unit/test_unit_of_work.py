@@ -18,6 +18,7 @@ from lifecycle.ports import Event
 from lifecycle.request_log import sending_unit_of_work, unit_of_work
 from lifecycle.services.dispatch import EventDispatcher
 from lifecycle.services.records import GuestRecords
+from tests.support import logged
 
 NOW = datetime(2026, 3, 1, tzinfo=timezone.utc)
 
@@ -149,9 +150,9 @@ async def test_a_send_that_raises_is_logged_and_the_later_commits_stay_in_the_ou
             await outbox.invite("g1")
             await outbox.invite("g2")
     assert sent == [["g1"]] and len(outbox.store.outbox) == 2
-    failed = [record for record in caplog.records if record.levelno == logging.ERROR]
-    assert len(failed) == 1 and failed[0].exc_info and "a defect in sending" in str(failed[0].exc_info[1])
-    assert any("earlier send failed" in record.getMessage() for record in caplog.records)
+    failed = [entry for entry in logged(caplog.records) if entry["level"] == "error"]
+    assert len(failed) == 1 and "RuntimeError: a defect in sending" in failed[0]["exception"]
+    assert any("earlier send failed" in entry["event"] for entry in logged(caplog.records))
 
 
 async def test_events_committed_before_the_block_fails_are_sent_and_the_error_goes_on():

@@ -12,7 +12,7 @@ import function_app
 from lifecycle import __version__
 from lifecycle.cli import main
 from lifecycle.http import openapi
-from tests.http_calls import call
+from tests.api_client import call
 from tests.support import ROOT
 
 SEMVER = re.compile(r"^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?$")
