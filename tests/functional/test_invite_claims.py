@@ -12,7 +12,7 @@ from lifecycle.domain.model import EmailClaim
 from lifecycle.errors import ConcurrencyConflict, GraphUnavailable
 from lifecycle.ports import DirectoryUser, Invitation, InvitationRequest
 from lifecycle.services.invitations import StaleClaim
-from tests.http_calls import call
+from tests.api_client import call
 
 
 async def test_an_invitation_graph_refused_releases_the_claim(fakes):
