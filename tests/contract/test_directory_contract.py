@@ -368,7 +368,7 @@ class Pages:
 
 
 async def test_a_scan_hands_every_guest_once_in_ranges_with_pages_no_larger_than_graph_serves(world, directory):
-    guests = world.guests(330) + [world.user(f"{name}@partner.example") for name in UNUSUAL]
+    guests = world.guests(1700) + [world.user(f"{name}@partner.example") for name in UNUSUAL]
     world.user("staff@contoso.example", user_type="Member")
     pages = Pages()
     scan = await directory.scan_guests(pages, sign_in_activity=False, sponsors=True)
@@ -387,7 +387,7 @@ async def test_a_small_directory_is_one_range_read_in_as_few_requests_as_before(
 
 
 async def test_a_scan_reads_sign_ins_in_every_range_on_a_licensed_tenant(world, directory):
-    guests = world.guests(330) + [world.user("#x@partner.example")]
+    guests = world.guests(1700) + [world.user("#x@partner.example")]
     pages = Pages()
     scan = await directory.scan_guests(pages, sign_in_activity=True, sponsors=True)
     assert scan.sign_ins_read and scan.sign_in_note == "" and scan.ranges > 1
@@ -397,7 +397,7 @@ async def test_a_scan_reads_sign_ins_in_every_range_on_a_licensed_tenant(world, 
 
 async def test_an_unlicensed_tenant_is_settled_before_any_page_and_the_scan_goes_on_without_sign_ins(world,
                                                                                                   directory):
-    guests = world.guests(330) + [world.user("~x@partner.example")]
+    guests = world.guests(1700) + [world.user("~x@partner.example")]
     world.unlicensed()
     pages = Pages()
     scan = await directory.scan_guests(pages, sign_in_activity=True, sponsors=True)
@@ -407,7 +407,7 @@ async def test_an_unlicensed_tenant_is_settled_before_any_page_and_the_scan_goes
 
 
 async def test_guests_created_or_deleted_during_a_scan_break_nothing(world, directory):
-    guests = world.guests(330)
+    guests = world.guests(1700)
     doomed = world.user("#doomed@partner.example")
     created: list[str] = []
     pages = Pages()
