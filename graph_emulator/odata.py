@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -23,6 +24,7 @@ _ADVANCED_MESSAGE = ("Operator '{op}' is not supported because the required para
                      "adding $count=true query parameter and ConsistencyLevel:eventual header. Refer to "
                      "https://aka.ms/graph-docs/advanced-queries for more information")
 _TOKEN_PREFIX = "emulator-offset:"
+_UPN_TOKEN_PREFIX = "emulator-upn:"  # then `<seq>:<case-folded userPrincipalName>` of the last user shown
 
 
 @dataclass
@@ -35,6 +37,7 @@ class CollectionQuery:
     count: bool
     filter: ParsedFilter | None = None
     order: tuple[str, bool] | None = None
+    after_upn: tuple[str, int] | None = None  # the UPN-index cursor of a `$skiptoken` (a userPrincipalName range)
 
 
 def check_options(request: Request, allowed: set[str]) -> None:
@@ -128,7 +131,12 @@ def user_collection_query(request: Request) -> CollectionQuery:
     parsed = filter_option(request, count)
     order = orderby_option(request, parsed is not None, count and is_eventual(request))
     select = select_option(request, USER_PROPERTIES, "user")
-    return CollectionQuery(select, top_option(request), skiptoken_offset(request), count, parsed, order)
+    query = CollectionQuery(select, top_option(request), 0, count, parsed, order)
+    if parsed is not None and parsed.upn_prefix is not None and order is None:
+        query.after_upn = skiptoken_upn(request)
+    else:
+        query.offset = skiptoken_offset(request)
+    return query
 
 
 def relation_query(request: Request, catalogue: dict[str, str], type_name: str) -> CollectionQuery:
@@ -144,25 +152,47 @@ def make_skiptoken(offset: int) -> str:
     return base64.urlsafe_b64encode(f"{_TOKEN_PREFIX}{offset}".encode()).decode().rstrip("=")
 
 
-def skiptoken_offset(request: Request) -> int:
-    """The offset a `$skiptoken` stands for (0 without one); 400 for a token this emulator did not issue."""
+def _decoded_token(request: Request) -> str | None:
     token = request.query_params.get("$skiptoken")
     if token is None:
-        return 0
+        return None
     try:
-        decoded = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+        return base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
-        decoded = ""
+        return ""
+
+
+def skiptoken_offset(request: Request) -> int:
+    """The offset a `$skiptoken` stands for (0 without one); 400 for a token this emulator did not issue."""
+    decoded = _decoded_token(request)
+    if decoded is None:
+        return 0
     number = decoded[len(_TOKEN_PREFIX):]
     if not decoded.startswith(_TOKEN_PREFIX) or not number.isdigit():
         raise bad_request("Invalid $skiptoken.")
     return int(number)
 
 
-def next_link(request: Request, offset: int) -> str:
-    """The absolute URL of the next page: the same request with `$skiptoken` for `offset`."""
+def skiptoken_upn(request: Request) -> tuple[str, int] | None:
+    """The UPN-index place a `$skiptoken` of a userPrincipalName range stands for (None without one)."""
+    decoded = _decoded_token(request)
+    if decoded is None:
+        return None
+    seq, _, upn = decoded[len(_UPN_TOKEN_PREFIX):].partition(":")
+    if not decoded.startswith(_UPN_TOKEN_PREFIX) or not seq.isdigit():
+        raise bad_request("Invalid $skiptoken.")
+    return upn, int(seq)
+
+
+def make_upn_skiptoken(place: tuple[str, int]) -> str:
+    upn, seq = place
+    return base64.urlsafe_b64encode(f"{_UPN_TOKEN_PREFIX}{seq}:{upn}".encode()).decode().rstrip("=")
+
+
+def next_link(request: Request, offset: int, token: str | None = None) -> str:
+    """The absolute URL of the next page: the same request with `$skiptoken` for `offset` (or `token`)."""
     pairs = [(key, value) for key, value in request.query_params.multi_items() if key != "$skiptoken"]
-    pairs.append(("$skiptoken", make_skiptoken(offset)))
+    pairs.append(("$skiptoken", token or make_skiptoken(offset)))
     query = urlencode(pairs, quote_via=quote, safe="$,'()/:@")
     return str(request.url.replace(query=query))
 
@@ -175,6 +205,17 @@ def page_after(items: list, request: Request, query: CollectionQuery,
     shown = remaining[:query.top]
     link = next_link(request, position(shown[-1])) if len(remaining) > query.top else None
     return shown, link
+
+
+def page_of(items: Iterator[Any], request: Request, query: CollectionQuery,
+            token: Callable[[Any], str]) -> tuple[list, str | None]:
+    """One page read lazily from `items` (already past the cursor): `$top` items, and a next link whose
+    `$skiptoken` is `token(last item shown)` when at least one more follows. Reads at most `$top` + 1 matches."""
+    shown = list(islice(items, query.top + 1))
+    if len(shown) <= query.top:
+        return shown, None
+    shown.pop()
+    return shown, next_link(request, 0, token(shown[-1]))
 
 
 def page(items: list, request: Request, query: CollectionQuery) -> tuple[list, str | None]:

@@ -6,7 +6,13 @@ Supported: `eq`/`ne`/`in` against single-quoted string literals (`''` escapes a 
 `signInActivity/<date> eq|ne|ge|le <DateTimeOffset>|null`, never combined with another property (Graph v1.0 user
 resource: signInActivity "Supports $filter (eq, ne, not, ge, le) but not with any other filterable properties").
 `ne`, `not` and `endswith` are "advanced" operators: the parse result names them so the caller can insist on
-`ConsistencyLevel: eventual` + `$count=true`.
+`ConsistencyLevel: eventual` + `$count=true`; so are `startsWith`, `eq` and `in` on the properties where
+aad-advanced-queries.md's table marks them "Advanced" (schema.USER_STARTSWITH, USER_EQ_ADVANCED), and `startsWith` on a
+property whose cell is blank is refused outright.
+
+`ParsedFilter.upn_prefix` is the prefix a `startswith(userPrincipalName,'...')` conjunct of the whole filter demands
+(None when the filter has none): every match starts with it, so a listing can be served from the userPrincipalName
+index from that prefix on instead of testing every user.
 """
 
 from __future__ import annotations
@@ -25,8 +31,10 @@ from .schema import (
     SIGN_IN_DATES,
     STRING,
     STRINGS,
+    USER_EQ_ADVANCED,
     USER_FILTERABLE,
     USER_PROPERTIES,
+    USER_STARTSWITH,
     canonical,
 )
 
@@ -61,6 +69,7 @@ class ParsedFilter:
     predicate: Predicate
     advanced: list[str] = field(default_factory=list)
     properties: set[str] = field(default_factory=set)
+    upn_prefix: str | None = None
 
     def matches(self, props: dict) -> bool:
         return self.predicate(props, _NO_MATCH)
@@ -75,7 +84,7 @@ def parse_filter(text: str) -> ParsedFilter:
         # Graph's wording for this refusal is not documented; the code is that of every unsupported filter.
         raise unsupported_query(f"Unsupported or invalid query filter clause specified for property "
                                 f"'{SIGN_IN_ACTIVITY}' of resource 'User'.")
-    return ParsedFilter(predicate, parser.advanced, parser.properties)
+    return ParsedFilter(predicate, parser.advanced, parser.properties, parser.prefix)
 
 
 def filter_error(detail: str) -> GraphError:
@@ -167,6 +176,7 @@ class _Parser:
         self.advanced: list[str] = []
         self.properties: set[str] = set()
         self.variable: str | None = None
+        self.prefix: str | None = None  # the userPrincipalName prefix the expression just parsed demands
 
     # token helpers
     def peek(self, offset: int = 0) -> Token:
@@ -206,18 +216,26 @@ class _Parser:
     # grammar
     def expression(self) -> Predicate:
         left = self.conjunction()
+        prefix = self.prefix
         while self.is_word("or"):
             self.index += 1
             right = self.conjunction()
             left = _either(left, right)
+            prefix = None  # a disjunction demands no prefix
+        self.prefix = prefix
         return left
 
     def conjunction(self) -> Predicate:
+        self.prefix = None
         left = self.unary()
+        prefix = self.prefix
         while self.is_word("and"):
             self.index += 1
+            self.prefix = None
             right = self.unary()
+            prefix = prefix or self.prefix  # any conjunct's prefix holds for the whole conjunction
             left = _both(left, right)
+        self.prefix = prefix
         return left
 
     def unary(self) -> Predicate:
@@ -225,7 +243,9 @@ class _Parser:
             self.index += 1
             self.use_advanced("not")
             inner = self.unary()
+            self.prefix = None
             return lambda p, v: not inner(p, v)
+        self.prefix = None
         return self.primary()
 
     def primary(self) -> Predicate:
@@ -256,7 +276,21 @@ class _Parser:
         self.expect_punct(")")
         if name == "endswith":
             self.use_advanced("endswith")
+        elif label != self.variable:
+            self._check_startswith(label)
+            if label == "userPrincipalName":
+                self.prefix = literal.casefold()
         return _affix_test(getter, literal.casefold(), name)
+
+    def _check_startswith(self, prop: str) -> None:
+        """aad-advanced-queries.md's filter table: startsWith by default, only with advanced query parameters, or
+        (a blank cell) not at all on the property."""
+        support = USER_STARTSWITH.get(prop)
+        if support is None:
+            raise unsupported_query(f"Unsupported or invalid query filter clause specified for property '{prop}' "
+                                    "of resource 'User'.")
+        if support == "advanced":
+            self.use_advanced("startsWith")
 
     def property_clause(self) -> Predicate:
         if self.is_punct("/", 1) and canonical(USER_PROPERTIES, self.peek().value) == SIGN_IN_ACTIVITY:
@@ -268,8 +302,10 @@ class _Parser:
             raise filter_error(f"'{label}' is a collection: compare its items with {label}/any(x:x eq '...').")
         operator = self.next()
         if operator.kind == "ident" and operator.value in ("eq", "ne"):
-            return self.comparison(getter, kind, operator.value)
+            return self.comparison(getter, kind, operator.value, label)
         if operator.kind == "ident" and operator.value == "in":
+            if label in USER_EQ_ADVANCED:  # "The in operator is supported by default whenever eq ... is"
+                self.use_advanced("in")
             return self.membership(getter, kind)
         if operator.kind == "ident" and operator.value in _COMPARISONS:
             raise unsupported_query(f"Operator '{operator.value}' is not supported for property '{label}'.")
@@ -298,9 +334,11 @@ class _Parser:
                 f"Unsupported or invalid query filter clause specified for property '{prop}' of resource 'User'.")
         return prop
 
-    def comparison(self, getter: Getter, kind: str, operator: str) -> Predicate:
+    def comparison(self, getter: Getter, kind: str, operator: str, label: str = "") -> Predicate:
         literal = self.literal()
         self.check_type(kind, literal)
+        if label in USER_EQ_ADVANCED:  # aad-advanced-queries.md's table: `eq` "Advanced" on this property
+            self.use_advanced("eq")
         if operator == "ne":
             self.use_advanced("ne")
             return lambda p, v: not _equal(getter(p, v), literal)

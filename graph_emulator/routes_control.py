@@ -14,6 +14,7 @@ from starlette.routing import Route
 from .config import ConfigError
 from .control_seed import SeedError, add_members, change_user, seed_group, seed_user, seed_users
 from .responses import graph_timestamp, utc_now
+from .schema import USER_PROPERTIES, empty_value
 from .state import Emulator
 from .store import GroupRecord, UserRecord
 
@@ -32,7 +33,8 @@ class ControlError(Exception):
 
 def full_user(emulator: Emulator, user: UserRecord) -> dict:
     """Every property of a user plus what the emulator tracks (deletion, memberships, sponsors, lag)."""
-    view = dict(user.props)
+    view = {name: empty_value(kind) for name, kind in USER_PROPERTIES.items()}  # a bulk-seeded user holds fewer
+    view.update(user.props)
     view.update(deleted=user.deleted, purged=user.purged(utc_now()),
                 memberOf=[group.id for group in emulator.directory.groups_of(user.id)],
                 membershipsToRestore=list(user.groups_at_deletion), sponsors=list(user.sponsors),
@@ -108,6 +110,7 @@ async def update_user(request: Request, emulator: Emulator) -> dict:
     user = _user(emulator, request)
     try:
         change_user(user, await _body(request))
+        emulator.directory.upn_changed()
     except SeedError as error:
         raise ControlError(error.status, str(error)) from None
     return full_user(emulator, user)

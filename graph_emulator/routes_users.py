@@ -8,7 +8,11 @@ from starlette.responses import Response
 from . import signin
 from .errors import bad_request, not_found, object_not_found, request_bad_request
 from .lookup import visible_user
-from .odata import check_options, page, page_after, relation_query, select_option, user_collection_query
+from .odata import is_eventual
+from .odata import (
+    CollectionQuery, check_options, make_skiptoken, make_upn_skiptoken, page, page_of, relation_query, select_option,
+    user_collection_query,
+)
 from .responses import context_url, graph_json, graph_timestamp, json_object, no_content, utc_now
 from .routes_sponsors import MAX_EXPANDED_PAGE, expanded, sponsor_expansion
 from .schema import (
@@ -22,7 +26,7 @@ from .schema import (
     valid_value,
 )
 from .state import Emulator
-from .store import UserRecord
+from .store import UserRecord, upn_key
 from .views import collection_body, collection_context, entity_context, project, typed
 
 
@@ -37,18 +41,37 @@ async def list_users(request: Request, emulator: Emulator) -> Response:
         query.top = signin.page_size(query.top)
     if expansion is not None:
         query.top = min(query.top, MAX_EXPANDED_PAGE)
-    users = [user for user in emulator.directory.live_users()
-             if query.filter is None or query.filter.matches(user.props)]
     if query.order:
+        users = _matching(emulator.directory.live_users(), query)
         prop, descending = query.order
         users.sort(key=lambda user: (user.props.get(prop) or "").casefold(), reverse=descending)
         items, link = page(users, request, query)
     else:
-        items, link = page_after(users, request, query, lambda user: user.seq)
-    values = [expanded(emulator, signin.shown(emulator, project(user.props, query.select, USER_DEFAULT_SELECT)),
-                       user, expansion) for user in items]
+        items, link = _page_from_index(emulator, request, query)
+    advanced = query.count and is_eventual(request)
+    values = [expanded(emulator, signin.shown(emulator, project(user.props, query.select, USER_DEFAULT_SELECT),
+                                              advanced), user, expansion) for user in items]
     context = collection_context(request, "users", query.select)
-    return graph_json(collection_body(context, values, link, len(users) if query.count else None))
+    count = len(_matching(emulator.directory.live_users(), query)) if query.count else None
+    return graph_json(collection_body(context, values, link, count))
+
+
+def _matching(users: list[UserRecord], query: CollectionQuery) -> list[UserRecord]:
+    return [user for user in users if query.filter is None or query.filter.matches(user.props)]
+
+
+def _page_from_index(emulator: Emulator, request: Request, query: CollectionQuery) -> tuple[list, str | None]:
+    """One page read from an index, from the cursor on: a filter that demands a userPrincipalName prefix reads the
+    UPN index from that prefix (a range of `startswith(userPrincipalName,'x')` costs its own users, not the
+    directory's), any other reads the users in creation order. Either way at most a page and one more match."""
+    parsed = query.filter
+    if parsed is not None and parsed.upn_prefix is not None:
+        candidates = emulator.directory.live_by_upn(parsed.upn_prefix, query.after_upn)
+        matches = (user for user in candidates if parsed.matches(user.props))
+        return page_of(matches, request, query, lambda user: make_upn_skiptoken(upn_key(user)))
+    candidates = emulator.directory.live_after(query.offset)
+    matches = (user for user in candidates if parsed is None or parsed.matches(user.props))
+    return page_of(matches, request, query, lambda user: make_skiptoken(user.seq))
 
 
 async def get_user(request: Request, emulator: Emulator) -> Response:

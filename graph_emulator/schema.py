@@ -65,6 +65,24 @@ USER_FILTERABLE: frozenset[str] = frozenset({
     "userType",
 })
 
+# Where `startsWith` and `eq`/`in` work on a user's string property without advanced query parameters
+# (aad-advanced-queries.md, "Support for filter by properties of Microsoft Entra ID (directory) objects", the table of
+# includes/filter-directory-objects.md): "Default" there is default here, "Advanced" needs ConsistencyLevel: eventual
+# and $count=true, a blank cell ("the query is not valid for that property") is refused whatever the headers.
+# Properties not named in a dict take the operator by default (`eq`) or not at all (`startsWith`).
+USER_STARTSWITH: dict[str, str] = {
+    "city": "default", "country": "default", "department": "default", "displayName": "default",
+    "employeeId": "default", "givenName": "default", "imAddresses": "default", "mail": "default",
+    "mailNickname": "default", "otherMails": "default", "proxyAddresses": "default", "state": "default",
+    "surname": "default", "usageLocation": "default", "userPrincipalName": "default", "jobTitle": "default",
+    "companyName": "advanced", "employeeType": "advanced", "mobilePhone": "advanced", "officeLocation": "advanced",
+    "postalCode": "advanced", "preferredLanguage": "advanced", "streetAddress": "advanced",
+}
+USER_EQ_ADVANCED: frozenset[str] = frozenset({
+    "companyName", "employeeType", "mobilePhone", "officeLocation", "postalCode", "preferredLanguage",
+    "streetAddress",
+})
+
 # Properties $orderby accepts on users without advanced query parameters.
 USER_SORTABLE: frozenset[str] = frozenset({"displayName", "userPrincipalName"})
 

@@ -51,12 +51,16 @@ def check_readable(emulator: Emulator) -> None:
             raise throttled(whole_seconds(wait))
 
 
-def shown(emulator: Emulator, item: dict) -> dict:
+def shown(emulator: Emulator, item: dict, advanced: bool = False) -> dict:
     """A projected user as the tenant answers it: a user who never signed in has no `signInActivity` key at all;
-    with switch `signInActivity: "empty"` every user shows it with every value null."""
+    with switch `signInActivity: "empty"`, or in a list read with the advanced query parameters (ConsistencyLevel:
+    eventual and $count=true), every user shows it with every value null. The latter is what users reported
+    (microsoftgraph/msgraph-sdk-powershell#1898: sign-in activity "EMPTY ... when the request includes
+    ConsistencyLevel: eventual + $count=true"); the reports are of some users, the emulator takes the stricter
+    reading, all of them."""
     if SIGN_IN_ACTIVITY not in item:
         return item
-    if emulator.switches.sign_in_activity == "empty":
+    if emulator.switches.sign_in_activity == "empty" or advanced:
         item[SIGN_IN_ACTIVITY] = dict.fromkeys(SIGN_IN_FIELDS)
     elif not any((item[SIGN_IN_ACTIVITY] or {}).get(name) for name in SIGN_IN_DATES):
         del item[SIGN_IN_ACTIVITY]

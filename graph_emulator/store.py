@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gc
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -11,7 +14,7 @@ from .schema import GROUP_PROPERTIES, USER_PROPERTIES, empty_value
 RESTORE_WINDOW = timedelta(days=30)
 
 
-@dataclass
+@dataclass(slots=True)
 class UserRecord:
     """One user: every Graph property in `props`, plus what the emulator tracks beside them."""
 
@@ -78,20 +81,80 @@ def blank_group(group_id: str | None = None) -> dict:
     return props
 
 
+def upn_key(user: UserRecord) -> tuple[str, int]:
+    """A user's place in the userPrincipalName index: its UPN case-folded (Graph compares UPNs ignoring case), then
+    its creation sequence number (two users never share a place)."""
+    return (user.props.get("userPrincipalName") or "").casefold(), user.seq
+
+
 class Directory:
-    """Users and groups of one tenant. Methods never raise Graph errors: routes decide what to answer."""
+    """Users and groups of one tenant. Methods never raise Graph errors: routes decide what to answer.
+
+    Two indexes let a page of a user listing cost what the page holds, not what the directory holds: the users in
+    creation order (appended as they come; a purged one is skipped when met) and the users by userPrincipalName
+    (sorted again, in one go, the first time it is read after a user was added or purged or a UPN changed)."""
 
     def __init__(self) -> None:
         self.users: dict[str, UserRecord] = {}
         self.groups: dict[str, GroupRecord] = {}
         self.last_seq = 0
+        self._by_seq: list[UserRecord] = []
+        self._seqs: list[int] = []
+        self._by_upn: list[UserRecord] | None = []
+        self._upn_keys: list[tuple[str, int]] = []
 
     def add_user(self, user: UserRecord) -> UserRecord:
         """Store a user; it gets the next creation sequence number (the order listings and cursors use)."""
         self.last_seq += 1
         user.seq = self.last_seq
         self.users[user.id] = user
+        self._by_seq.append(user)
+        self._seqs.append(user.seq)
+        self._by_upn = None
         return user
+
+    def add_users(self, users: list[UserRecord]) -> None:
+        """Store many new users at once (bulk seeding): as `add_user` one by one."""
+        for user in users:
+            self.last_seq += 1
+            user.seq = self.last_seq
+            self.users[user.id] = user
+        self._by_seq.extend(users)
+        self._seqs.extend(user.seq for user in users)
+        self._by_upn = None
+
+    def upn_changed(self) -> None:
+        """A user's userPrincipalName was changed in place: the UPN index is sorted again when next read."""
+        self._by_upn = None
+
+    def live_after(self, seq: int) -> Iterator[UserRecord]:
+        """Live users created after the one numbered `seq`, in creation order (read lazily)."""
+        for user in self._by_seq[bisect_right(self._seqs, seq):]:
+            if not user.deleted and self.users.get(user.id) is user:
+                yield user
+
+    def live_by_upn(self, prefix: str, after: tuple[str, int] | None = None) -> Iterator[UserRecord]:
+        """Live users whose case-folded userPrincipalName starts with `prefix` (case-folded), by UPN, from the
+        place after `after` (an `upn_key`) or from the prefix's start (read lazily)."""
+        if self._by_upn is None:
+            collecting = gc.isenabled()
+            gc.disable()  # a million new keys would set off collections that find nothing to collect
+            try:
+                placed = sorted((upn_key(user), user) for user in self._by_seq if self.users.get(user.id) is user)
+                self._upn_keys = [key for key, _ in placed]
+                self._by_upn = [user for _, user in placed]
+            finally:
+                if collecting:
+                    gc.enable()
+        users, keys = self._by_upn, self._upn_keys
+        start = bisect_right(keys, after) if after is not None and after >= (prefix, 0) else bisect_left(
+            keys, (prefix, 0))
+        for index in range(start, len(users)):
+            if not keys[index][0].startswith(prefix):
+                return
+            user = users[index]
+            if not user.deleted and self.users.get(user.id) is user:
+                yield user
 
     def add_group(self, group: GroupRecord) -> GroupRecord:
         self.groups[group.id] = group
@@ -166,7 +229,7 @@ class Directory:
         user.groups_at_deletion = []
 
     def purge(self, user_id: str) -> bool:
-        """Remove a user outright (and from every group); False if there was no such user."""
+        """Remove a user outright (and from every group); False if there was no such user. The indexes skip it."""
         for group in self.groups_of(user_id):
             group.members.pop(user_id, None)
         return self.users.pop(user_id, None) is not None

@@ -5,11 +5,20 @@ from __future__ import annotations
 from starlette.requests import Request
 
 from .responses import context_url
+from .schema import USER_PROPERTIES, empty_value
 
 
 def project(props: dict, select: list[str] | None, default: tuple[str, ...]) -> dict:
-    """The properties a read returns: those named in $select, else the type's default set."""
-    return {name: props.get(name) for name in (select if select is not None else default)}
+    """The properties a read returns: those named in $select, else the type's default set. A property the object
+    does not hold (bulk-seeded users hold only those they have a value for) reads as null, or empty for a
+    collection."""
+    return {name: props[name] if name in props else _empty(name)
+            for name in (select if select is not None else default)}
+
+
+def _empty(name: str) -> object:
+    kind = USER_PROPERTIES.get(name)
+    return None if kind is None else empty_value(kind)
 
 
 def typed(props: dict, select: list[str] | None, default: tuple[str, ...], odata_type: str) -> dict:

@@ -43,7 +43,11 @@ from lifecycle.errors import (
     GraphBadRequest, GraphConflict, GraphError, GraphNotFound, GraphPolicyRefusal, GraphRejectedInput, GraphUnavailable,
     outcome_unknown,
 )
-from lifecycle.ports import Change, ChangeOutcome, DirectoryUser, GuestListing, GuestScan, Invitation, InvitationRequest, UserChanges
+from lifecycle.adapters.directory_ranges import FIRST_CHARACTERS, GUEST_FILTER, SINGLE_RANGE_PAGES, range_filter
+from lifecycle.ports import (
+    Change, ChangeOutcome, DirectoryUser, GuestListing, GuestScan, Invitation, InvitationRequest, OnDirectoryPage,
+    UserChanges,
+)
 from lifecycle.errors import IdentityUnavailable
 from lifecycle.request_log import note_request_id
 
@@ -246,6 +250,37 @@ def _sign_in_unavailable(error: GraphError) -> bool:
     return error.graph_status == 403
 
 
+class _Scan:
+    """One directory pass as it goes: the pages handed on, the requests made, whether sign-ins are read; the ids the
+    first chain handed on (at most SINGLE_RANGE_PAGES pages of them), which the ranges leave out."""
+
+    def __init__(self, on_page: OnDirectoryPage, sign_in_activity: bool) -> None:
+        self.on_page = on_page
+        self.asked = sign_in_activity
+        self.with_sign_in = sign_in_activity
+        self.note = ""
+        self.requests = 0
+        self.guests = 0
+        self.seen: set[str] = set()
+
+    def refused(self, note: str) -> None:
+        self.with_sign_in, self.note = False, note
+        self.requests += 1
+
+    def hand(self, items: list[dict[str, Any]], remember: bool = False) -> None:
+        users = [_json_user(item, sign_in_selected=self.with_sign_in) for item in items
+                 if item["id"] not in self.seen]
+        if remember:
+            self.seen.update(user.id for user in users)
+        if users:
+            self.guests += len(users)
+            self.on_page(users)
+
+    def result(self, ranges: int) -> GuestScan:
+        return GuestScan(self.guests, self.requests, ranges, sign_ins_read=self.asked and self.with_sign_in,
+                         sign_in_note=self.note)
+
+
 class GraphDirectory:
     """The Directory port on msgraph-sdk, with bounded concurrency and a retry budget."""
 
@@ -262,6 +297,7 @@ class GraphDirectory:
         self._client = GraphServiceClient(request_adapter=adapter)
         self._base_url = settings.graph_base_url
         self._slots = AdaptiveLimiter(settings.graph_max_concurrency)
+        self._max_concurrency = settings.graph_max_concurrency
         self._retry = retry or GraphRetryPolicy()
         self._gate = ThrottleGate()
 
@@ -686,33 +722,62 @@ class GraphDirectory:
             RequestConfiguration(query_parameters=query)))
 
     # --- the directory pass ----------------------------------------------------------------------
-    async def scan_guests(self, on_page: Any, *, sign_in_activity: bool, sponsors: bool = False) -> GuestScan:
-        listing = await self.list_guests(sign_in_activity, sponsors)
-        for start in range(0, len(listing.users), GUEST_PAGE):
-            on_page(listing.users[start:start + GUEST_PAGE])
-        return GuestScan(len(listing.users), listing.requests, 1, listing.sign_ins_read, listing.sign_in_note)
-
     async def list_guests(self, sign_in_activity: bool, sponsors: bool = False) -> GuestListing:
-        if not sign_in_activity:
-            users, requests = await self._guest_pages(with_sign_in=False, sponsors=sponsors)
-            return GuestListing(users, requests)
-        try:
-            users, requests = await self._guest_pages(with_sign_in=True, sponsors=sponsors)
-        except GraphError as exc:
-            if not _sign_in_unavailable(exc):
-                raise
-            users, requests = await self._guest_pages(with_sign_in=False, sponsors=sponsors)
-            note = f"Graph refused signInActivity ({exc.graph_code}: Entra ID P1 and AuditLog.Read.All are needed)"
-            return GuestListing(users, requests + 1, sign_ins_read=False, sign_in_note=note)
-        return GuestListing(users, requests, sign_ins_read=True)
+        users: list[DirectoryUser] = []
+        scan = await self.scan_guests(users.extend, sign_in_activity=sign_in_activity, sponsors=sponsors)
+        return GuestListing(users, scan.requests, sign_ins_read=scan.sign_ins_read, sign_in_note=scan.sign_in_note)
 
-    async def _guest_pages(self, with_sign_in: bool, sponsors: bool) -> tuple[list[DirectoryUser], int]:
+    async def scan_guests(self, on_page: OnDirectoryPage, *, sign_in_activity: bool,
+                          sponsors: bool = False) -> GuestScan:
+        # The pass starts as one chain over `userType eq 'Guest'`: its first page settles whether signInActivity
+        # can be read (a 403 before anything is handed on), and a directory of at most SINGLE_RANGE_PAGES pages
+        # ends there. A larger one is read on in ranges by the first character of userPrincipalName
+        # (directory_ranges), at most GRAPH_MAX_CONCURRENCY at once, each request through `_call` (throttle pause,
+        # adaptive limiter, send pacer, retries); the users the chain handed on are left out of the ranges.
+        scan = _Scan(on_page, sign_in_activity)
+        try:
+            body = await self._send("list guests", self._guest_request(GUEST_FILTER, sign_in_activity, sponsors))
+        except GraphError as exc:
+            if not (sign_in_activity and _sign_in_unavailable(exc)):
+                raise
+            scan.refused(f"Graph refused signInActivity ({exc.graph_code}: Entra ID P1 and AuditLog.Read.All are "
+                         "needed)")
+            body = await self._send("list guests", self._guest_request(GUEST_FILTER, False, sponsors))
+        scan.requests += 1
+        for page in range(1, SINGLE_RANGE_PAGES + 1):
+            items, link = _json_page(body)
+            scan.hand(items, remember=True)
+            if link is None:
+                return scan.result(ranges=1)
+            if page == SINGLE_RANGE_PAGES:
+                break
+            body = await self._send("list guests", self._client.users.with_url(link).to_get_request_information())
+            scan.requests += 1
+        pending = list(FIRST_CHARACTERS)
+
+        async def read_ranges() -> None:
+            while pending:
+                first = pending.pop(0)
+                info: Any = self._guest_request(range_filter(first), scan.with_sign_in, sponsors)
+                while info is not None:
+                    items, link = _json_page(await self._send("list guests", info))
+                    scan.requests += 1
+                    scan.hand(items)
+                    info = self._client.users.with_url(link).to_get_request_information() if link else None
+
+        try:
+            async with asyncio.TaskGroup() as readers:
+                for _ in range(min(self._max_concurrency, len(pending))):
+                    readers.create_task(read_ranges())
+        except ExceptionGroup as failed:
+            raise failed.exceptions[0] from None
+        return scan.result(ranges=len(FIRST_CHARACTERS))
+
+    def _guest_request(self, guest_filter: str, with_sign_in: bool, sponsors: bool) -> RequestInformation:
         query = UsersRequestBuilder.UsersRequestBuilderGetQueryParameters(
-            filter="userType eq 'Guest'", select=GUEST_PASS_FIELDS + (["signInActivity"] if with_sign_in else []),
+            filter=guest_filter, select=GUEST_PASS_FIELDS + (["signInActivity"] if with_sign_in else []),
             top=_page_size(with_sign_in, sponsors), expand=["sponsors($select=id)"] if sponsors else None)
-        first = self._client.users.to_get_request_information(RequestConfiguration(query_parameters=query))
-        items, requests = await self._pages("list guests", first, self._client.users.with_url)
-        return [_json_user(item, sign_in_selected=with_sign_in) for item in items], requests
+        return self._client.users.to_get_request_information(RequestConfiguration(query_parameters=query))
 
     async def transitive_member_ids(self, group_id: str) -> set[str]:
         # The OData cast (/microsoft.graph.user) is an advanced query: group-list-transitivemembers.md says the

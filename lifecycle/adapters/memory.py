@@ -1,7 +1,6 @@
 """In-memory adapters that obey the same ports as the real ones (for fast tests and dry wiring)."""
 from __future__ import annotations
 
-import math
 import uuid
 from collections.abc import Sequence
 from dataclasses import replace
@@ -9,6 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from lifecycle.adapters import table_codec as codec
+from lifecycle.adapters.directory_ranges import FIRST_CHARACTERS, SINGLE_RANGE_PAGES, range_of
 from lifecycle.domain.model import EmailClaim, Guest, IndexKind
 from lifecycle.domain.planning import SignIn
 from lifecycle.errors import (
@@ -17,8 +17,8 @@ from lifecycle.errors import (
     InvalidRequest, UnreadableRecord,
 )
 from lifecycle.ports import (
-    AuditEntry, AuditPage, Change, ChangeOutcome, DirectoryUser, Event, GuestListing, GuestScan, GuestQuery, IdempotencyRecord, Invitation,
-    InvitationRequest, Page, UserChanges, storable_details,
+    AuditEntry, AuditPage, Change, ChangeOutcome, DirectoryUser, Event, GuestListing, GuestQuery, GuestScan,
+    IdempotencyRecord, Invitation, InvitationRequest, OnDirectoryPage, Page, UserChanges, storable_details,
 )
 
 if TYPE_CHECKING:
@@ -234,23 +234,40 @@ class InMemoryDirectory:
                              sign_in=_sign_in(user) if with_sign_in else None,
                              sponsors=tuple(user.get("sponsors", ()))[:20] if sponsors else None)
 
-    async def scan_guests(self, on_page: Any, *, sign_in_activity: bool, sponsors: bool = False) -> GuestScan:
-        listing = await self.list_guests(sign_in_activity, sponsors)
-        for start in range(0, len(listing.users), 999):
-            on_page(listing.users[start:start + 999])
-        return GuestScan(len(listing.users), listing.requests, 1, listing.sign_ins_read, listing.sign_in_note)
-
     async def list_guests(self, sign_in_activity: bool, sponsors: bool = False) -> GuestListing:
+        users: list[DirectoryUser] = []
+        scan = await self.scan_guests(users.extend, sign_in_activity=sign_in_activity, sponsors=sponsors)
+        return GuestListing(users, scan.requests, sign_ins_read=scan.sign_ins_read, sign_in_note=scan.sign_in_note)
+
+    async def scan_guests(self, on_page: OnDirectoryPage, *, sign_in_activity: bool,
+                          sponsors: bool = False) -> GuestScan:
+        """As the Graph adapter reads the directory (directory_ranges): one chain while it fits in
+        SINGLE_RANGE_PAGES pages, else those pages then every range, each paged, the chain's users left out."""
         guests = [u for u in self.users.values() if u["userType"] == "Guest"]
         with_sign_in = sign_in_activity and self.premium
-        requests = max(1, math.ceil(len(guests) / (100 if sponsors else 500 if with_sign_in else 999)))
-        self.list_requests += requests
-        users = [self._view(u, with_sign_in, sponsors) for u in guests]
-        if sign_in_activity and not self.premium:
-            return GuestListing(users, requests + 1, sign_ins_read=False, sign_in_note=(
-                "Graph refused signInActivity (Authentication_RequestFromNonPremiumTenantOrB2CTenant: Entra ID P1 "
-                "and AuditLog.Read.All are needed)"))
-        return GuestListing(users, requests, sign_ins_read=with_sign_in)
+        size = 100 if sponsors else 500 if with_sign_in else 999
+        refused = sign_in_activity and not self.premium
+        chain = guests[:size * SINGLE_RANGE_PAGES]
+        pages = [chain[start:start + size] for start in range(0, len(chain), size)] or [[]]
+        ranges = 1
+        if len(guests) > len(chain):
+            seen = {u["id"] for u in chain}
+            by_range: dict[str | None, list[dict[str, Any]]] = {}
+            for user in guests:
+                by_range.setdefault(range_of(user.get("userPrincipalName") or ""), []).append(user)
+            for first in FIRST_CHARACTERS:  # a range Graph answers empty still costs its request
+                held = by_range.get(first, [])
+                pages += [[u for u in held[start:start + size] if u["id"] not in seen]
+                          for start in range(0, max(len(held), 1), size)]
+            ranges = len(FIRST_CHARACTERS)
+        self.list_requests += len(pages)
+        for page in pages:
+            if page:
+                on_page([self._view(u, with_sign_in, sponsors) for u in page])
+        note = ("Graph refused signInActivity (Authentication_RequestFromNonPremiumTenantOrB2CTenant: Entra ID P1 "
+                "and AuditLog.Read.All are needed)") if refused else ""
+        return GuestScan(sum(len(page) for page in pages), len(pages) + refused, ranges, sign_ins_read=with_sign_in,
+                         sign_in_note=note)
 
     async def transitive_member_ids(self, group_id: str) -> set[str]:
         if group_id not in self.groups:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 import pytest
@@ -16,7 +17,7 @@ from lifecycle.config import Settings
 from lifecycle.domain.planning import SignIn
 from lifecycle.domain.policy import external_address
 from lifecycle.errors import GraphBadRequest, GraphNotFound, GraphRejectedInput
-from lifecycle.ports import ChangeOutcome, Directory, UserChanges
+from lifecycle.ports import ChangeOutcome, Directory, DirectoryUser, UserChanges
 from tests.support import app_environment
 
 UNKNOWN = "00000000-0000-4000-8000-00000000dead"
@@ -46,6 +47,8 @@ class World(Protocol):
     def add_attempts(self) -> int:
         """Member adds that reached the directory, throttled ones counted."""
     def attribute(self, user_id: str, name: str) -> Any: ...
+    def delete(self, user_id: str) -> None:
+        """The user is deleted behind the app's back."""
 
 
 class FakeWorld:
@@ -100,6 +103,9 @@ class FakeWorld:
 
     def attribute(self, user_id: str, name: str) -> Any:
         return self.directory.users[user_id].get(name)
+
+    def delete(self, user_id: str) -> None:
+        self.directory.deleted[user_id] = self.directory.users.pop(user_id)
 
 
 class EmulatedWorld:
@@ -159,6 +165,9 @@ class EmulatedWorld:
 
     def attribute(self, user_id: str, name: str) -> Any:
         return self.control.user(user_id)[name]
+
+    def delete(self, user_id: str) -> None:
+        self.control.remove_user(user_id)
 
 
 @pytest.fixture(params=["memory", "graph"])
@@ -336,6 +345,82 @@ async def test_the_guest_listing_says_why_sign_ins_were_not_read_on_an_unlicense
     assert not listing.sign_ins_read and "Authentication_RequestFromNonPremiumTenantOrB2CTenant" in listing.sign_in_note
     assert [u.id for u in listing.users] == [user_id] and listing.users[0].sign_in is None
     assert listing.requests == 2  # the refused pass, then the pass without signInActivity
+
+
+# --- the directory pass in ranges (scan_guests) ------------------------------------------------------
+# Every first character a guest's userPrincipalName may have (user.md allows A-Z a-z 0-9 ' . - _ ! # ^ ~), and two an
+# email address may begin with that need escaping in a URL (+ and &).
+UNUSUAL = ("#hash", "~tilde", "'quote", "!bang", "^caret", "_under", "-dash", ".dot", "7seven", "Zed", "+plus", "&amp")
+
+
+class Pages:
+    """What `scan_guests` handed on: every page, in order."""
+
+    def __init__(self) -> None:
+        self.pages: list[list[DirectoryUser]] = []
+
+    def __call__(self, page: Sequence[DirectoryUser]) -> None:
+        self.pages.append(list(page))
+
+    @property
+    def ids(self) -> list[str]:
+        return [user.id for page in self.pages for user in page]
+
+
+async def test_a_scan_hands_every_guest_once_in_ranges_with_pages_no_larger_than_graph_serves(world, directory):
+    guests = world.guests(1700) + [world.user(f"{name}@partner.example") for name in UNUSUAL]
+    world.user("staff@contoso.example", user_type="Member")
+    pages = Pages()
+    scan = await directory.scan_guests(pages, sign_in_activity=False, sponsors=True)
+    assert sorted(pages.ids) == sorted(guests) and len(pages.ids) == len(set(pages.ids)) == scan.guests
+    assert scan.ranges > 1 and all(0 < len(page) <= 100 for page in pages.pages)  # 100 a page with $expand
+    assert all(user.sponsors == () and user.is_guest for page in pages.pages for user in page)
+    assert scan.requests >= len(pages.pages) and not scan.sign_ins_read
+
+
+async def test_a_small_directory_is_one_range_read_in_as_few_requests_as_before(world, directory):
+    guests = [world.user(f"{name}@partner.example") for name in UNUSUAL]
+    pages = Pages()
+    scan = await directory.scan_guests(pages, sign_in_activity=False)
+    assert sorted(pages.ids) == sorted(guests)
+    assert (scan.ranges, scan.requests, scan.guests, len(pages.pages)) == (1, 1, len(UNUSUAL), 1)
+
+
+async def test_a_scan_reads_sign_ins_in_every_range_on_a_licensed_tenant(world, directory):
+    guests = world.guests(1700) + [world.user("#x@partner.example")]
+    pages = Pages()
+    scan = await directory.scan_guests(pages, sign_in_activity=True, sponsors=True)
+    assert scan.sign_ins_read and scan.sign_in_note == "" and scan.ranges > 1
+    assert sorted(pages.ids) == sorted(guests)
+    assert all(isinstance(user.sign_in, SignIn) for page in pages.pages for user in page)
+
+
+async def test_an_unlicensed_tenant_is_settled_before_any_page_and_the_scan_goes_on_without_sign_ins(world,
+                                                                                                  directory):
+    guests = world.guests(1700) + [world.user("~x@partner.example")]
+    world.unlicensed()
+    pages = Pages()
+    scan = await directory.scan_guests(pages, sign_in_activity=True, sponsors=True)
+    assert not scan.sign_ins_read and "Authentication_RequestFromNonPremiumTenantOrB2CTenant" in scan.sign_in_note
+    assert sorted(pages.ids) == sorted(guests)
+    assert all(user.sign_in is None for page in pages.pages for user in page)  # not a page with sign-ins first
+
+
+async def test_guests_created_or_deleted_during_a_scan_break_nothing(world, directory):
+    guests = world.guests(1700)
+    doomed = world.user("#doomed@partner.example")
+    created: list[str] = []
+    pages = Pages()
+
+    def meddle(page: Sequence[DirectoryUser]) -> None:
+        pages(page)
+        if len(pages.pages) == 1:  # after the first page: one guest deleted, two created, in two ranges
+            world.delete(doomed)
+            created.extend(world.user(f"{name}@partner.example") for name in ("aaa-late", "zzz-late"))
+
+    await directory.scan_guests(meddle, sign_in_activity=False, sponsors=True)
+    assert len(pages.ids) == len(set(pages.ids))  # none twice
+    assert set(guests) <= set(pages.ids) <= set(guests) | set(created) | {doomed}  # none missed, none foreign
 
 
 async def test_transitive_members_are_the_users_of_nested_groups(world, directory):
