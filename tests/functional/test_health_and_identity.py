@@ -125,7 +125,7 @@ class DirectoryWithoutToken(InMemoryDirectory):
         super().__init__()
         self.failure = failure
 
-    async def list_guests(self, sign_in_activity: bool, sponsors: bool = False):
+    async def scan_guests(self, on_page, *, sign_in_activity: bool, sponsors: bool = False):
         raise self.failure
 
 
