@@ -273,6 +273,33 @@ def import_(file: IO[bytes], into_non_empty: bool) -> None:
     click.echo(f"import complete: {rows}")
 
 
+@main.command()
+@click.option("--apply", "apply_", is_flag=True, help="Move the rows (without it: a dry run that counts them).")
+def migrate(apply_: bool) -> None:
+    """Move the guests table to the partitioned storage layout (layout 2).
+
+    Without --apply it prints what it would move: records, email claims, index rows and outbox rows. With --apply it
+    moves them (stop the app first: it refuses to run until the migration is done). It can be stopped and run again
+    at any point: it goes on with what is left, and loses nothing."""
+    from lifecycle.adapters.table_migration import Migration, MigrationReport, table_exists
+
+    async def work(service: Any, settings: Any) -> MigrationReport | None:
+        name = settings.table_name("guests")
+        if not await table_exists(service, name):
+            return None
+        async with service.get_table_client(name) as client:
+            progress = (lambda line: click.echo(line, err=True)) if apply_ else (lambda line: None)
+            return await Migration(client, progress).run(apply=apply_)
+
+    report = run(lambda: _with_storage(work))
+    if report is None:
+        click.echo("migrate: there is no guests table yet; a new deployment starts in the partitioned layout")
+        return
+    click.echo(report.to_text())
+    if apply_ and report.state != "done":
+        sys.exit(1)
+
+
 def _review_commands() -> None:
     """history, runs, key-fingerprint: lifecycle/cli_review.py."""
     from lifecycle.cli_review import COMMANDS

@@ -269,6 +269,10 @@ class GuestQuery:
 
 OnRecordPage = Callable[[Page], None]
 
+TRANSACTION_LIMIT = 100
+"""Operations one transaction of a GuestStore holds at most (Table Storage's entity-group maximum); the fake obeys it
+too."""
+
 
 class GuestStore(Protocol):
     """Durable guest records. Writes of a record are ETag-guarded (ConcurrencyConflict on a lost race) and keep the
@@ -288,19 +292,35 @@ class GuestStore(Protocol):
         """Delete the claim if it is still the version the caller holds (ConcurrencyConflict when another writer
         changed it). A claim already gone is success: releasing is idempotent."""
     async def create(self, guest: Guest, claim: EmailClaim | None, events: Sequence[Event] = ()) -> Guest:
-        """Insert a new record (ConcurrencyConflict if the id is tracked already) and link the claim to it: a claim
-        read from storage (with its ETag) is updated, a new one (no ETag) is inserted. ConcurrencyConflict when
-        another claim holds the email, or the claim read changed or vanished since (released by the sweep, or
-        taken over): the caller no longer holds the email, and nothing is written."""
+        """Insert a new record with its index rows and events (ConcurrencyConflict if the id is tracked already) and
+        link the claim to it: a claim read from storage (with its ETag) is updated, a new one (no ETag) is inserted.
+        ConcurrencyConflict when another claim holds the email, or the claim read changed or vanished since (released
+        by the sweep, or taken over): the caller no longer holds the email, and nothing is written. The events are
+        the record's own (ValueError, nothing written, for an event of another guest).
+
+        A record and its claim may live apart (the Table store keeps them in different partitions): the claim is
+        held first, the record is written, then the claim is linked under its ETag. A crash in between leaves the
+        record written and the claim unlinked; the claim turns stale, and a later `create` of the same id with that
+        claim read from storage (what `InvitationService.resolve_stale_claim` does after taking it over) links it
+        and returns the stored record (its events are not written again) instead of ConcurrencyConflict. Should
+        the claim change in the instant between its check and its link, the record stays written (the durable
+        record of what the caller did in Graph) and ConcurrencyConflict is raised: the claim's holder links it so."""
     async def save(self, guest: Guest, events: Sequence[Event] = ()) -> Guest:
-        """Replace the record if its ETag still matches, moving its index rows and writing the events.
-        ConcurrencyConflict when the ETag is stale or None (a record never read from storage)."""
+        """Replace the record if its ETag still matches, moving its index rows and writing the events (its own:
+        ValueError for an event of another guest). ConcurrencyConflict when the ETag is stale or None (a record never
+        read from storage)."""
     async def save_all(self, guests: Sequence[Guest]) -> list[Guest]:
-        """Replace several records (no events) in one transaction, each guarded by its ETag: all saved, in the
-        order given, or none. ConcurrencyConflict when any ETag is stale or None (nothing is saved). ValueError when
-        they need more than one transaction holds (100 operations, index rows included)."""
+        """Replace several records (no events), each guarded by its ETag, in as few transactions as the store can:
+        the Table store writes the records of each partition in one transaction (the partitions at the same time),
+        the in-memory store all in one. Returns them saved, in the order given, when every transaction landed.
+        ConcurrencyConflict when any ETag is stale or None: nothing of that record's transaction is saved (records of
+        other partitions may be: re-read them, as after any conflict). ValueError, before anything is written, when
+        the records of one transaction need more than it holds (TRANSACTION_LIMIT operations, index rows
+        included)."""
     async def query(self, query: GuestQuery) -> Page:
-        """A page of records in id order; with `state`, only that state. With `expiring_before`, live guests
+        """A page of records in the store's order, stable from page to page and from one listing to the next (the
+        Table store: partition after partition, each in id order; the in-memory store: id order); every record on
+        exactly one page of a listing. With `state`, only that state. With `expiring_before`, live guests
         (invited, active) whose expiry is strictly before it, in expiry order. With `email`, the one record the
         email's claim is linked to (if it passes the other filters), on one page. `continuation_token` is opaque:
         one the store did not issue raises InvalidRequest. `unreadable` names (id, why) the stored rows in the page's
@@ -311,15 +331,19 @@ class GuestStore(Protocol):
         `unreadable` names the rows it could not read; its `continuation_token` is None. Returns the records handed
         on. `on_page` is called from the event loop, never twice at once. Read-only. Raises StorageUnavailable."""
     async def due(self, kind: IndexKind, until: datetime, limit: int) -> list[str]:
-        """Guest ids whose index position of `kind` is at or before `until`, oldest first, at most `limit`."""
+        """Guest ids whose index position of `kind` is at or before `until`, oldest first (then by id) across all
+        partitions (read at the same time), at most `limit`."""
     async def stale_claims(self, older_than: datetime, limit: int) -> list[EmailClaim]:
-        """Claims not linked to a record, claimed strictly before `older_than`, in email order, at most `limit`."""
+        """Claims not linked to a record, claimed strictly before `older_than`, in email order, at most `limit` (the
+        Table store reads every partition at the same time and merges them by key: an email with a character Table
+        keys forbid sorts by its escape)."""
     async def count_tracked(self) -> int:
         """Guests that are invited, active or disabled (the base of the mass-deletion guard)."""
     async def ping(self) -> None:
         """Returns when storage answers; raises StorageUnavailable when it does not."""
     async def pending_events(self, limit: int) -> list[Event]:
-        """Outbox events not yet dispatched, oldest first (by time, then id), at most `limit`."""
+        """Outbox events not yet dispatched, oldest first (by time, then id) across all partitions, at most
+        `limit`."""
     async def remove_events(self, events: Sequence[Event]) -> None:
         """Delete dispatched events from the outbox (in as few storage calls as it can); one already removed is
         success. Raises StorageUnavailable; what it could not remove stays in the outbox (sent again later)."""

@@ -1,17 +1,21 @@
-"""Group commit: writes to one partition that arrive while a transaction is in flight share the next one.
+"""Group commit: writes to one partition that arrive while a transaction of that partition is in flight share the
+next one.
 
 Table Storage charges this process per transaction more than per operation (the SDK builds and parses each one as
-multipart MIME), and every guest row lives in one partition, so concurrent writes of different guests can share an
-entity-group transaction: all of it is applied, or none.
+multipart MIME), so concurrent writes of different guests of one partition share an entity-group transaction: all of
+it is applied, or none. A transaction holds rows of one partition only: writes of different partitions never share
+one, and each partition has its own transactions in flight, so writes to different partitions run in parallel.
 """
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from lifecycle.adapters import table_codec as codec
+from lifecycle.ports import TRANSACTION_LIMIT
 
 Operation = tuple[Any, ...]  # (kind, entity) or (kind, entity, options): what TableClient.submit_transaction takes
 Results = list[Mapping[str, Any]]
@@ -25,6 +29,7 @@ class _Write:
     """One caller's operations and the future its results (or its error) are handed over on."""
 
     operations: list[Operation]
+    partition: str
     rows: frozenset[str]
     size: int
     outcome: asyncio.Future[Results]
@@ -34,8 +39,12 @@ class GroupCommit:
     """Sends transactions through `transact`, combining the writes that wait while others are in flight.
 
     Guarantees:
-    - while fewer than `max_in_flight` transactions are under way, a write is sent at once, alone (no timer);
-    - the writes that arrived meanwhile leave together, in arrival order, in the next transaction: at most
+    - a write's operations are all of one partition (ValueError otherwise, before anything is sent), and a
+      transaction holds writes of one partition only;
+    - while fewer than `max_in_flight` transactions of its partition are under way, a write is sent at once, alone
+      (no timer), whatever is in flight for other partitions;
+    - the writes of a partition that arrived meanwhile leave together, in arrival order, in its next transaction: at
+      most
       `max_operations` operations and `max_bytes` (by `codec.operation_bytes`), never two operations on one
       RowKey. A write that does not fit waits for the next transaction, and so does every later write on one of
       its rows (writes of one row leave in the order they came). A write's own operations are never split, and a
@@ -44,7 +53,7 @@ class GroupCommit:
       alone: a combined transaction that raises (nothing of it applied) is sent again member by member.
     """
 
-    def __init__(self, transact: Transact, *, max_in_flight: int = 1, max_operations: int = codec.TRANSACTION_LIMIT,
+    def __init__(self, transact: Transact, *, max_in_flight: int = 1, max_operations: int = TRANSACTION_LIMIT,
                  max_bytes: int = MAX_REQUEST_BYTES) -> None:
         if max_in_flight < 1 or max_operations < 1:
             raise ValueError("group commit needs at least one transaction in flight and one operation in it")
@@ -53,36 +62,42 @@ class GroupCommit:
         self._max_operations = max_operations
         self._max_bytes = max_bytes
         self._waiting: list[_Write] = []
-        self._running: set[asyncio.Task[None]] = set()
+        self._running: dict[str, set[asyncio.Task[None]]] = {}  # partition -> its transactions under way
 
     async def submit(self, operations: Sequence[Operation]) -> Results:
         """The results of `operations` (one per operation, in order) once they are committed, alone or with other
         writes. Raises what `transact` raises for these operations alone. A caller cancelled while its write waits
         takes it out of the queue; once the write is under way it commits or not, unobserved, as a cancelled lone
         transaction would."""
-        write = _Write(list(operations), frozenset(operation[1]["RowKey"] for operation in operations),
+        partitions = {operation[1]["PartitionKey"] for operation in operations}
+        if len(partitions) != 1:
+            raise ValueError(f"a write's operations must be of one partition, not {len(partitions)}")
+        write = _Write(list(operations), partitions.pop(), frozenset(operation[1]["RowKey"] for operation in operations),
                        sum(codec.operation_bytes(operation[1]) for operation in operations),
                        asyncio.get_running_loop().create_future())
         self._waiting.append(write)
-        self._dispatch()
+        self._dispatch(write.partition)
         return await write.outcome
 
-    def _dispatch(self) -> None:
-        """Start transactions of the waiting writes while a slot is free."""
-        while len(self._running) < self._max_in_flight:
-            batch = self._next_batch()
+    def _dispatch(self, partition: str) -> None:
+        """Start transactions of the partition's waiting writes while it has a slot free."""
+        running = self._running.setdefault(partition, set())
+        while len(running) < self._max_in_flight:
+            batch = self._next_batch(partition)
             if not batch:
-                return
+                break
             task = asyncio.get_running_loop().create_task(self._run(batch))
-            self._running.add(task)
-            task.add_done_callback(self._finished)
+            running.add(task)
+            task.add_done_callback(functools.partial(self._finished, partition))
+        if not running:
+            del self._running[partition]
 
-    def _finished(self, task: asyncio.Task[None]) -> None:
-        self._running.discard(task)
-        self._dispatch()
+    def _finished(self, partition: str, task: asyncio.Task[None]) -> None:
+        self._running.get(partition, set()).discard(task)
+        self._dispatch(partition)
 
-    def _next_batch(self) -> list[_Write]:
-        """The waiting writes (cancelled ones dropped) that fit the next transaction, in arrival order."""
+    def _next_batch(self, partition: str) -> list[_Write]:
+        """The partition's waiting writes (cancelled ones dropped) that fit its next transaction, in arrival order."""
         batch: list[_Write] = []
         rows: set[str] = set()
         blocked: set[str] = set()
@@ -90,6 +105,9 @@ class GroupCommit:
         still_waiting = []
         for write in self._waiting:
             if write.outcome.done():
+                continue
+            if write.partition != partition:
+                still_waiting.append(write)
                 continue
             fits = not batch or (operations + len(write.operations) <= self._max_operations
                                  and size + write.size <= self._max_bytes)

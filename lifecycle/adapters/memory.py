@@ -4,10 +4,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from lifecycle.adapters import table_codec as codec
 from lifecycle.adapters.directory_ranges import FIRST_CHARACTERS, SINGLE_RANGE_PAGES, range_of
 from lifecycle.domain.model import EmailClaim, Guest, IndexKind
 from lifecycle.domain.planning import SignIn
@@ -17,8 +16,9 @@ from lifecycle.errors import (
     InvalidRequest, UnreadableRecord,
 )
 from lifecycle.ports import (
-    AuditEntry, AuditPage, Change, ChangeOutcome, DirectoryUser, Event, GuestListing, GuestQuery, GuestScan,
-    IdempotencyRecord, Invitation, InvitationRequest, OnDirectoryPage, Page, UserChanges, storable_details,
+    TRANSACTION_LIMIT, AuditEntry, AuditPage, Change, ChangeOutcome, DirectoryUser, Event, GuestListing, GuestQuery,
+    GuestScan, IdempotencyRecord, Invitation, InvitationRequest, OnDirectoryPage, OnRecordPage, Page, UserChanges,
+    storable_details,
 )
 
 if TYPE_CHECKING:
@@ -34,14 +34,15 @@ def _etag() -> str:
 
 
 class InMemoryGuestStore:
-    """GuestStore in a dict, with the same ETag and index rules as the Table adapter. `damaged` holds the ids of
-    stored rows that cannot be read (id -> why), as a hand-edited Table row: `get` raises UnreadableRecord for
-    them, and an unfiltered listing names them in `Page.unreadable`."""
+    """GuestStore in a dict, with the same ETag and index rules as the Table adapter (one partition: a save_all is
+    one transaction, all or none). `damaged` holds the ids of stored rows that cannot be read (id -> why), as a
+    hand-edited Table row: `get` raises UnreadableRecord for them, and an unfiltered listing names them in
+    `Page.unreadable`."""
 
     def __init__(self) -> None:
         self.guests: dict[str, Guest] = {}
         self.claims: dict[str, EmailClaim] = {}
-        self.index: dict[str, set[str]] = {}
+        self.index: dict[str, set[tuple[IndexKind, datetime]]] = {}  # guest id -> its index positions
         self.outbox: list[Event] = []
         self.damaged: dict[str, str] = {}
 
@@ -81,25 +82,32 @@ class InMemoryGuestStore:
             raise ConcurrencyConflict("the claim changed")
 
     async def create(self, guest: Guest, claim: EmailClaim | None, events: Sequence[Event] = ()) -> Guest:
-        if guest.id in self.guests:
-            raise ConcurrencyConflict("the guest is tracked already")
+        _own_events(guest, events)
         if claim is not None and claim.etag is None and claim.email in self.claims:
             raise ConcurrencyConflict("another claim holds the email")
         if claim is not None and claim.etag is not None:
             self._check_claim(claim)
+        stored = self.guests.get(guest.id)
+        if stored is not None:
+            recovering = claim is not None and claim.etag is not None and stored.email == claim.email
+            if not recovering or claim is None or claim.guest_id not in ("", guest.id):
+                raise ConcurrencyConflict("the guest is tracked already")
+            self.claims[claim.email] = replace(claim, guest_id=guest.id, etag=_etag())  # an earlier create's link
+            return stored
         if claim is not None:
             self.claims[claim.email] = replace(claim, guest_id=guest.id, etag=_etag())
         return self._write(replace(guest, etag=_etag()), events)
 
     async def save(self, guest: Guest, events: Sequence[Event] = ()) -> Guest:
+        _own_events(guest, events)
         current = self.guests.get(guest.id)
         if current is None or current.etag != guest.etag:
             raise ConcurrencyConflict("the guest changed")
         return self._write(replace(guest, etag=_etag()), events)
 
     async def save_all(self, guests: Sequence[Guest]) -> list[Guest]:
-        operations = sum(1 + len(self.index.get(g.id, set()) ^ codec.index_rows(g)) for g in guests)
-        if operations > codec.TRANSACTION_LIMIT:
+        operations = sum(1 + len(self.index.get(g.id, set()) ^ _positions(g)) for g in guests)
+        if operations > TRANSACTION_LIMIT:
             raise ValueError(f"{operations} operations do not fit one transaction")
         if any(self.guests.get(g.id) is None or self.guests[g.id].etag != g.etag for g in guests):
             raise ConcurrencyConflict("a guest changed")
@@ -107,19 +115,9 @@ class InMemoryGuestStore:
 
     def _write(self, guest: Guest, events: Sequence[Event]) -> Guest:
         self.guests[guest.id] = guest
-        self.index[guest.id] = codec.index_rows(guest)
+        self.index[guest.id] = _positions(guest)
         self.outbox.extend(events)
         return guest
-
-    async def scan(self, on_page: Any, *, page_size: int = 1000) -> int:
-        token, handed = None, 0
-        while True:
-            page = await self.query(GuestQuery(page_size=page_size, continuation_token=token))
-            on_page(Page(page.guests, None, page.unreadable))
-            handed += len(page.guests)
-            token = page.continuation_token
-            if not token:
-                return handed
 
     async def query(self, query: GuestQuery) -> Page:
         guests = sorted(self.guests.values(), key=lambda g: g.id)
@@ -130,37 +128,57 @@ class InMemoryGuestStore:
             guests = [g for g in guests if g.state is query.state]
         if query.expiring_before:
             guests = sorted((g for g in guests if g.is_live and g.expires_at and g.expires_at < query.expiring_before),
-                            key=lambda g: g.expires_at)  # type: ignore[arg-type, return-value]
+                            key=lambda g: (g.expires_at, g.id))
         if query.email:
             return Page(guests, None)
-        if query.state or query.expiring_before:  # a damaged row's state and dates are unknown: not listed
-            rows: list[Guest | str] = list(guests)
-        else:
-            rows = sorted([*guests, *self.damaged], key=lambda row: row if isinstance(row, str) else row.id)
+        rows = guests if query.state or query.expiring_before else self._rows()  # a damaged row's state: unknown
         start = _offset(query.continuation_token)
         end = start + query.page_size
         page = rows[start:end]
         return Page([g for g in page if isinstance(g, Guest)], f"{_TOKEN_PREFIX}{end}" if end < len(rows) else None,
                     tuple((row, self.damaged[row]) for row in page if isinstance(row, str)))
 
+    def _rows(self) -> list[Guest | str]:
+        """Every stored row in id order: a record, or the id of a damaged one."""
+        return sorted([*self.guests.values(), *self.damaged], key=lambda row: row if isinstance(row, str) else row.id)
+
+    async def scan(self, on_page: OnRecordPage, *, page_size: int = 1000) -> int:
+        rows, handed = self._rows(), 0
+        for start in range(0, len(rows), page_size):
+            page = rows[start:start + page_size]
+            guests = [row for row in page if isinstance(row, Guest)]
+            on_page(Page(guests, None, tuple((row, self.damaged[row]) for row in page if isinstance(row, str))))
+            handed += len(guests)
+        return handed
+
     async def due(self, kind: IndexKind, until: datetime, limit: int) -> list[str]:
-        low, high = codec.index_bounds(kind, until)
-        rows = sorted(row for rows in self.index.values() for row in rows if low <= row < high)
-        return [row.rsplit("_", 1)[1] for row in rows[:limit]]
+        due = sorted((moment, guest_id) for guest_id, positions in self.index.items()
+                     for position_kind, moment in positions if position_kind is kind and moment <= until)
+        return [guest_id for _, guest_id in due[:limit]]
 
     async def stale_claims(self, older_than: datetime, limit: int) -> list[EmailClaim]:
         stale = [c for c in self.claims.values() if not c.is_linked and c.claimed_at < older_than]
-        return sorted(stale, key=lambda c: codec.claim_key(c.email))[:limit]
+        return sorted(stale, key=lambda c: c.email)[:limit]
 
     async def count_tracked(self) -> int:
         return sum(1 for g in self.guests.values() if g.is_tracked)
 
     async def pending_events(self, limit: int) -> list[Event]:
-        return sorted(self.outbox, key=codec.outbox_key)[:limit]
+        return sorted(self.outbox, key=lambda e: (e.time or datetime.max.replace(tzinfo=timezone.utc), e.id))[:limit]
 
     async def remove_events(self, events: Sequence[Event]) -> None:
         removed = {event.id for event in events}
         self.outbox = [e for e in self.outbox if e.id not in removed]
+
+
+def _own_events(guest: Guest, events: Sequence[Event]) -> None:
+    if any(event.guest_id != guest.id for event in events):
+        raise ValueError("a record is written with its own events only")
+
+
+def _positions(guest: Guest) -> set[tuple[IndexKind, datetime]]:
+    """The index positions the record occupies (each a row of the Table store's index)."""
+    return {(kind, moment) for kind, moment in guest.index_entries().items() if moment is not None}
 
 
 _TOKEN_PREFIX = "offset:"

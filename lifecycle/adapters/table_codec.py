@@ -1,17 +1,26 @@
-"""Mapping between domain objects and Table entities, and the key scheme of the guests table.
+"""Mapping between domain objects and Table entities, and the key scheme of the guests table (layout 2).
 
-All rows of the guests table share one partition so that a record, its index rows and its outbox events are written in
-one transaction:
-  g_<guestId>                         the guest record
-  e_<email>                           the email claim / index (write-ahead state `inviting` before Graph is called)
-  x_<kind>_<yyyymmddThhmmssffffff>Z_<guestId>  time-ordered index rows the sweep range-scans
-  o_<yyyymmddThhmmssffffff>Z_<eventId>  outbox events waiting to be dispatched
+The rows of the guests table are spread over PARTITION_COUNT (16) partitions, `guests-0` .. `guests-f`, so that reads
+and writes of different guests run in parallel (Azure serves one partition at about 2,000 entities a second):
+  guests-<h>  g_<guestId>                         the guest record
+  guests-<h>  x_<kind>_<yyyymmddThhmmssffffff>Z_<guestId>  time-ordered index rows the sweep range-scans
+  guests-<h>  o_<yyyymmddThhmmssffffff>Z_<eventId>  outbox events waiting to be dispatched
+      with <h> the first hex digit of sha256(guestId) (`guest_partition`): a record, its index rows and its
+      outbox events share a partition, so they are written in one ETag-guarded transaction;
+  guests-<h>  e_<email>                           the email claim / index (write-ahead state `inviting` before Graph
+      is called), with <h> the first hex digit of sha256(email) (`claim_partition`; the email as the services
+      normalise it, as the key holds it): a claim is usually in another partition than its record;
+  meta        layout                              the layout marker (`table_layout`): Version 2, State done|migrating.
+
+Layout 1 (versions before the partitioned layout) kept every row in the one partition `guests` (OLD_PARTITION); the
+app refuses to run on it, and `python -m lifecycle migrate --apply` moves its rows (`table_migration`).
 
 Guest records and email claims carry the format they were written in (`RecordFormat`, RECORD_FORMAT; a row without
 it is format 1): a row of a newer format than this version knows is refused (RecordFormatTooNew), never misread.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import datetime, timezone
 from typing import Any
@@ -22,10 +31,15 @@ from lifecycle.domain.model import (
     DisabledReason, EmailClaim, Guest, GuestState, IndexKind, InvitationState,
 )
 from lifecycle.errors import UnreadableRecord
-from lifecycle.ports import Event
+from lifecycle.ports import TRANSACTION_LIMIT, Event
 
-PARTITION = "guests"
-TRANSACTION_LIMIT = 100  # operations per entity-group transaction (the service's maximum)
+__all__ = ["TRANSACTION_LIMIT"]  # re-exported: the Table adapters' transaction limit is the ports' constant
+
+OLD_PARTITION = "guests"  # layout 1: every row of the guests table
+PARTITION_PREFIX = "guests-"
+PARTITION_COUNT = 16
+PARTITIONS = tuple(f"{PARTITION_PREFIX}{digit:x}" for digit in range(PARTITION_COUNT))
+META_PARTITION = "meta"
 GUEST_PREFIX = "g_"
 CLAIM_PREFIX = "e_"
 INDEX_PREFIX = "x_"
@@ -81,6 +95,20 @@ def decode_key(text: str) -> str:
     return unquote(text)
 
 
+def _partition_of(text: str) -> str:
+    return PARTITION_PREFIX + hashlib.sha256(text.encode("utf-8")).hexdigest()[0]
+
+
+def guest_partition(guest_id: str) -> str:
+    """The partition of the guest's record, index rows and outbox events."""
+    return _partition_of(guest_id)
+
+
+def claim_partition(email: str) -> str:
+    """The partition of the email's claim."""
+    return _partition_of(email)
+
+
 def guest_key(guest_id: str) -> str:
     return GUEST_PREFIX + guest_id
 
@@ -134,7 +162,7 @@ def _column(name: str) -> str:
 
 def guest_to_entity(guest: Guest) -> dict[str, Any]:
     entity: dict[str, Any] = {
-        "PartitionKey": PARTITION, "RowKey": guest_key(guest.id), FORMAT_COLUMN: RECORD_FORMAT, "Id": guest.id,
+        "PartitionKey": guest_partition(guest.id), "RowKey": guest_key(guest.id), FORMAT_COLUMN: RECORD_FORMAT, "Id": guest.id,
         "Email": guest.email,
         "DisplayName": guest.display_name, "State": guest.state.value,
         "InvitationState": guest.invitation_state.value,
@@ -175,12 +203,12 @@ def index_rows(guest: Guest) -> set[str]:
 
 def index_entity(row_key: str) -> dict[str, Any]:
     guest_id = row_key.rsplit("_", 1)[1]
-    return {"PartitionKey": PARTITION, "RowKey": row_key, "GuestId": guest_id}
+    return {"PartitionKey": guest_partition(guest_id), "RowKey": row_key, "GuestId": guest_id}
 
 
 def claim_to_entity(claim: EmailClaim) -> dict[str, Any]:
     return {
-        "PartitionKey": PARTITION, "RowKey": claim_key(claim.email), FORMAT_COLUMN: RECORD_FORMAT, "Email": claim.email,
+        "PartitionKey": claim_partition(claim.email), "RowKey": claim_key(claim.email), FORMAT_COLUMN: RECORD_FORMAT, "Email": claim.email,
         "GuestId": claim.guest_id, "State": "linked" if claim.is_linked else GuestState.INVITING.value,
         "ClaimedAt": _utc(claim.claimed_at), "Owner": claim.owner, "Request": json.dumps(claim.request),
     }
@@ -196,7 +224,7 @@ def entity_to_claim(entity: dict[str, Any]) -> EmailClaim:
 
 def event_to_entity(event: Event) -> dict[str, Any]:
     return {
-        "PartitionKey": PARTITION, "RowKey": outbox_key(event), "EventId": event.id, "Type": event.type,
+        "PartitionKey": guest_partition(event.guest_id), "RowKey": outbox_key(event), "EventId": event.id, "Type": event.type,
         "GuestId": event.guest_id, "Time": _utc(event.time) if event.time else None,
         "Data": json.dumps(event.data, default=str),
     }

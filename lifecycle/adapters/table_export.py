@@ -16,7 +16,13 @@ doubles, GUIDs, binary).
 Export streams: one page of rows (PAGE_SIZE) is in memory at a time. After each page it hands out a continuation
 point (Continuation: the table, the page after, the bytes written so far); an export started from one goes on from
 there. Import streams too, in transactions of at most 100 rows of one partition, each row an upsert (a row imported
-twice is imported once). It goes only into an empty deployment unless told otherwise."""
+twice is imported once). It goes only into an empty deployment unless told otherwise (a guests table holding only
+its layout marker is empty).
+
+Rows keep their keys, so an export of the partitioned layout (layout 2, its `meta` layout marker included) imports as
+it was. An export made before that layout (every guests row in the partition `guests`) imports as layout 1: the
+import marks the guests table `migrating`, and the app refuses it until `python -m lifecycle migrate --apply` has
+moved the rows (docs/operate.md)."""
 from __future__ import annotations
 
 import base64
@@ -35,6 +41,7 @@ from azure.data.tables.aio import TableClient, TableServiceClient
 
 from lifecycle import __version__
 from lifecycle.adapters import table_codec as codec
+from lifecycle.adapters import table_layout as layout
 from lifecycle.adapters.tables import storage_errors
 from lifecycle.config import Settings
 from lifecycle.errors import Conflict, InvalidRequest
@@ -245,7 +252,8 @@ class TableImport:
         for kind in await TableExport(self._service, self._settings).existing():
             client = self._service.get_table_client(self._settings.table_name(kind))
             async with storage_errors(f"read {client.table_name}"):
-                async for _ in client.list_entities(results_per_page=1, select=["PartitionKey"]):
+                async for _ in client.query_entities("PartitionKey ne @meta", parameters={"meta": codec.META_PARTITION},
+                                                     results_per_page=1, select=["PartitionKey"]):
                     holding.append(kind)
                     break
             await client.close()
@@ -263,7 +271,7 @@ class TableImport:
         batch: list[dict[str, Any]] = []
         batch_key: tuple[str, str] | None = None
         batch_bytes = 0
-        started = False
+        started = old_layout = False
         for number, raw in enumerate(lines, 1):
             text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
             if not text.strip():
@@ -285,6 +293,9 @@ class TableImport:
             entity = json_to_entity(row)
             if kind == "guests" and str(entity["RowKey"]).startswith((codec.GUEST_PREFIX, codec.CLAIM_PREFIX)):
                 codec.check_format(row, "row", str(entity["RowKey"]))
+            if kind == "guests" and entity["PartitionKey"] == codec.OLD_PARTITION and not old_layout:
+                old_layout = True
+                await self._mark_old_layout()
             key = (kind, entity["PartitionKey"])
             size = codec.operation_bytes(row)
             if batch and (key != batch_key or len(batch) >= TRANSACTION_ROWS or batch_bytes + size > TRANSACTION_BYTES):
@@ -310,6 +321,13 @@ class TableImport:
             raise BadExport(f"the export holds records of format {value.get('recordFormat')}, newer than this "
                             f"version ({__version__}) reads ({codec.RECORD_FORMAT}): import it with version "
                             f"{value.get('appVersion')} or later")
+
+    async def _mark_old_layout(self) -> None:
+        """Rows of layout 1 are coming: the app must refuse the table until they are migrated (marked before the
+        first of them is written, so a crash in between leaves the table refused)."""
+        client = await self._table("guests")
+        async with storage_errors(f"import into {client.table_name}"):
+            await layout.write_marker(client, layout.MIGRATING, "rows of layout 1 imported")
 
     async def _table(self, kind: str) -> TableClient:
         if kind not in self._clients:

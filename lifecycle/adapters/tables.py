@@ -2,9 +2,7 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
-import binascii
 import json
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -22,15 +20,18 @@ from azure.data.tables import TableTransactionError, UpdateMode
 from azure.data.tables.aio import TableClient, TableServiceClient
 
 from lifecycle.adapters import table_codec as codec
+from lifecycle.adapters import table_fanout as fanout
 from lifecycle.adapters.group_commit import GroupCommit
+from lifecycle.adapters.table_layout import LayoutCheck
 from lifecycle.adapters.identity import STORAGE, identity_unavailable, token_failure
 from lifecycle.adapters.transport import proxy_settings
 from lifecycle.config import Settings
 from lifecycle.domain.model import TRACKED_STATES, EmailClaim, Guest, IndexKind
 from lifecycle.errors import (
-    ConcurrencyConflict, ConfigurationError, InvalidRequest, NotFound, StorageUnavailable, UnreadableRecord,
+    ConcurrencyConflict, ConfigurationError, InvalidRequest, LifecycleError, NotFound, StorageUnavailable,
+    UnreadableRecord,
 )
-from lifecycle.ports import Event, GuestQuery, IdempotencyRecord, Page
+from lifecycle.ports import Event, GuestQuery, IdempotencyRecord, OnRecordPage, Page
 
 _RETRY: dict[str, Any] = {"retry_total": 2, "retry_backoff_factor": 0.3, "connection_timeout": 5, "read_timeout": 20}
 _CONFLICT_CODES = {"UpdateConditionNotSatisfied", "EntityAlreadyExists", "ConditionNotMet"}
@@ -186,16 +187,18 @@ class LifecycleTables:
 
 
 class TableGuestStore:
-    """GuestStore on Azure Table Storage. Concurrent creates and saves share transactions (GroupCommit): each
-    caller's outcome is the one it would have alone."""
+    """GuestStore on Azure Table Storage, its rows spread over the partitions `table_codec` names. Concurrent creates
+    and saves of one partition share transactions (GroupCommit): each caller's outcome is the one it would have
+    alone. The first use in a worker checks the table's layout (`table_layout`) and refuses one not migrated."""
 
     KNOWN_ROWS_LIMIT = 20_000
-    TRANSACTIONS_IN_FLIGHT = 1
+    TRANSACTIONS_IN_FLIGHT = 1  # per partition: transactions of different partitions run at the same time
 
     def __init__(self, tables: LifecycleTables) -> None:
         self._tables = tables
         self._known_rows: dict[str, tuple[str | None, set[str]]] = {}  # guest id -> (etag, its index rows)
         self._commits = GroupCommit(self._transact, max_in_flight=self.TRANSACTIONS_IN_FLIGHT)
+        self._layout = LayoutCheck()
 
     def _remember(self, guest_id: str, etag: str | None, rows: set[str]) -> None:
         if len(self._known_rows) >= self.KNOWN_ROWS_LIMIT:
@@ -207,13 +210,17 @@ class TableGuestStore:
         known = self._known_rows.get(guest.id)
         if known is not None and known[0] == guest.etag:
             return known[1]
-        stored = await self._get_entity(codec.guest_key(guest.id))
+        stored = await self._get_entity(codec.guest_partition(guest.id), codec.guest_key(guest.id))
         if stored is None or codec.entity_etag(stored) != guest.etag:
             raise ConcurrencyConflict("the guest was changed by another request; retry")
         return codec.stored_index_rows(stored)
 
     async def _client(self) -> TableClient:
-        return await self._tables.table("guests")
+        """The guests table, once its layout was found to be the one this version reads."""
+        client = await self._tables.table("guests")
+        async with storage_errors("read the storage layout"):
+            await self._layout.ensure(client)
+        return client
 
     async def ping(self) -> None:
         client = await self._client()
@@ -221,16 +228,16 @@ class TableGuestStore:
             async for _ in client.query_entities("PartitionKey eq 'ping'", results_per_page=1):
                 break
 
-    async def _get_entity(self, row_key: str) -> dict[str, Any] | None:
+    async def _get_entity(self, partition: str, row_key: str) -> dict[str, Any] | None:
         client = await self._client()
         async with storage_errors("read"):
             try:
-                return await client.get_entity(codec.PARTITION, row_key)
+                return await client.get_entity(partition, row_key)
             except ResourceNotFoundError:
                 return None
 
     async def get(self, guest_id: str) -> Guest | None:
-        entity = await self._get_entity(codec.guest_key(guest_id))
+        entity = await self._get_entity(codec.guest_partition(guest_id), codec.guest_key(guest_id))
         if entity is None:
             return None
         guest = _decoded(entity)
@@ -238,7 +245,7 @@ class TableGuestStore:
         return guest
 
     async def get_claim(self, email: str) -> EmailClaim | None:
-        entity = await self._get_entity(codec.claim_key(email))
+        entity = await self._get_entity(codec.claim_partition(email), codec.claim_key(email))
         return codec.entity_to_claim(entity) if entity else None
 
     async def claim_email(self, claim: EmailClaim) -> EmailClaim:
@@ -257,21 +264,70 @@ class TableGuestStore:
     async def release_claim(self, claim: EmailClaim) -> None:
         client = await self._client()
         async with storage_errors("release claim"):
-            await client.delete_entity(codec.PARTITION, codec.claim_key(claim.email), etag=claim.etag,
-                                       match_condition=MatchConditions.IfNotModified)
+            await client.delete_entity(codec.claim_partition(claim.email), codec.claim_key(claim.email),
+                                       etag=claim.etag, match_condition=MatchConditions.IfNotModified)
 
     async def create(self, guest: Guest, claim: EmailClaim | None, events: Sequence[Event] = ()) -> Guest:
+        """The claim is held first (a new one inserted unlinked, one read from storage checked against its ETag),
+        then the record is written with its index rows and events in its partition's transaction, then the claim is
+        linked under its ETag. A crash before the link leaves the claim unlinked: it turns stale, and its next
+        holder's `create` of the same id links it (`_recovered`)."""
+        _own_events(guest, events)
+        inserted = False
+        if claim is not None and claim.etag is None:
+            claim, inserted = await self.claim_email(claim), True
+        elif claim is not None:
+            await self._check_claim(claim)
         operations: list[tuple[Any, ...]] = [("create", codec.guest_to_entity(guest))]
         operations += [("upsert", codec.index_entity(key)) for key in codec.index_rows(guest)]
-        if claim is not None:
-            linked = codec.claim_to_entity(replace(claim, guest_id=guest.id))
-            operations.append(("update", linked, _guarded(claim.etag)) if claim.etag else ("create", linked))
         operations += [("create", codec.event_to_entity(event)) for event in events]
-        etag = await self._submit("create guest", operations)
+        try:
+            etag = await self._submit("create guest", operations)
+        except ConcurrencyConflict:
+            recovered = None if claim is None or inserted else await self._recovered(guest.id, claim)
+            if recovered is not None:
+                return recovered
+            if inserted:
+                await self._release_quietly(claim)
+            raise
+        except LifecycleError:
+            if inserted:
+                await self._release_quietly(claim)
+            raise
         self._remember(guest.id, etag, codec.index_rows(guest))
+        if claim is not None:
+            await self._link(claim, guest.id)
         return replace(guest, etag=etag)
 
+    async def _check_claim(self, claim: EmailClaim) -> None:
+        stored = await self._get_entity(codec.claim_partition(claim.email), codec.claim_key(claim.email))
+        if stored is None or codec.entity_etag(stored) != claim.etag:
+            raise ConcurrencyConflict("create guest: the email's claim changed or was released since it was read; "
+                                      "retry")
+
+    async def _link(self, claim: EmailClaim, guest_id: str) -> EmailClaim:
+        return await self.take_over_claim(replace(claim, guest_id=guest_id))
+
+    async def _recovered(self, guest_id: str, claim: EmailClaim) -> Guest | None:
+        """The stored record, once the held claim is linked to it, when an earlier create of this id wrote the record
+        and stopped before linking this claim (same email; the claim unlinked or linked to it already); else None."""
+        stored = await self.get(guest_id)
+        if stored is None or stored.email != claim.email or claim.guest_id not in ("", guest_id):
+            return None
+        await self._link(claim, guest_id)
+        return stored
+
+    async def _release_quietly(self, claim: EmailClaim | None) -> None:
+        """Give back a claim this call inserted; one it cannot is left unlinked, to turn stale (the sweep's)."""
+        if claim is None:
+            return
+        try:
+            await self.release_claim(claim)
+        except LifecycleError:
+            pass
+
     async def save(self, guest: Guest, events: Sequence[Event] = ()) -> Guest:
+        _own_events(guest, events)
         if guest.etag is None:
             raise ConcurrencyConflict("save needs a record read from storage")
         old_rows, new_rows = await self._stored_rows(guest), codec.index_rows(guest)
@@ -284,20 +340,38 @@ class TableGuestStore:
         return replace(guest, etag=etag)
 
     async def save_all(self, guests: Sequence[Guest]) -> list[Guest]:
+        """One transaction per partition the records are in, sent at the same time."""
         if any(guest.etag is None for guest in guests):
             raise ConcurrencyConflict("save needs records read from storage")
-        rows = [(await self._stored_rows(guest), codec.index_rows(guest)) for guest in guests]
-        operations = [op for guest, (old, new) in zip(guests, rows) for op in _record_operations(guest, old, new)]
-        if len(operations) > TRANSACTION_LIMIT:
-            raise ValueError(f"{len(operations)} operations do not fit one transaction")
-        for operation in operations:
-            within_limits(operation[1])
+        rows = {guest.id: (await self._stored_rows(guest), codec.index_rows(guest)) for guest in guests}
+        by_partition: dict[str, list[Guest]] = {}
+        for guest in guests:
+            by_partition.setdefault(codec.guest_partition(guest.id), []).append(guest)
+        transactions = []
+        for group in by_partition.values():
+            operations = [op for guest in group for op in _record_operations(guest, *rows[guest.id])]
+            if len(operations) > TRANSACTION_LIMIT:
+                raise ValueError(f"{len(operations)} operations do not fit one transaction")
+            for operation in operations:
+                within_limits(operation[1])
+            transactions.append((group, operations))
+        outcomes = await asyncio.gather(*(self._save_group(group, operations, rows)
+                                          for group, operations in transactions), return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+        saved = {guest.id: guest for outcome in outcomes for guest in outcome}  # type: ignore[union-attr]
+        return [saved[guest.id] for guest in guests]
+
+    async def _save_group(self, group: list[Guest], operations: list[tuple[Any, ...]],
+                          rows: dict[str, tuple[set[str], set[str]]]) -> list[Guest]:
         client = await self._client()
         async with storage_errors("save guests"), lost_race("save guests"):
             results = await client.submit_transaction(operations)
         etags = iter(result.get("etag") for result in results)
         saved = []
-        for guest, (old, new) in zip(guests, rows):
+        for guest in group:
+            old, new = rows[guest.id]
             etag = next(etags)
             for _ in range(len(old ^ new)):
                 next(etags)
@@ -316,8 +390,8 @@ class TableGuestStore:
 
     async def _submit(self, action: str, operations: list[tuple[Any, ...]]) -> str | None:
         """The ETag of the first operation's entity, once the operations are committed (in a transaction shared
-        with concurrent writes, or alone). Raises RecordTooLarge before anything is sent, and what storage_errors
-        and lost_race make of these operations' own refusal."""
+        with concurrent writes of their partition, or alone). Raises RecordTooLarge before anything is sent, and
+        what storage_errors and lost_race make of these operations' own refusal."""
         for operation in operations:
             within_limits(operation[1])
         async with storage_errors(action), lost_race(action):
@@ -329,16 +403,6 @@ class TableGuestStore:
         client = await self._client()
         return await client.submit_transaction(operations)
 
-    async def scan(self, on_page: Any, *, page_size: int = 1000) -> int:
-        token, handed = None, 0
-        while True:
-            page = await self.query(GuestQuery(page_size=page_size, continuation_token=token))
-            on_page(Page(page.guests, None, page.unreadable))
-            handed += len(page.guests)
-            token = page.continuation_token
-            if not token:
-                return handed
-
     async def query(self, query: GuestQuery) -> Page:
         if query.email:
             claim = await self.get_claim(query.email)
@@ -349,127 +413,142 @@ class TableGuestStore:
         return await self._query_records(query)
 
     async def _query_records(self, query: GuestQuery) -> Page:
-        text = "PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi"
-        params: dict[str, Any] = {"pk": codec.PARTITION, "lo": codec.GUEST_PREFIX, "hi": "g`"}
+        """Partition after partition, each in id order (one token covers them all)."""
+        text = "PartitionKey eq @pk and RowKey gt @after and RowKey lt @hi"
+        params: dict[str, Any] = {"hi": "g`"}
         if query.state:
             text += " and State eq @state"
             params["state"] = query.state.value
-        entities, token = await self._page(text, params, query)
+        client = await self._client()
+        async with storage_errors("query"):
+            entities, token = await fanout.partition_page(client, text, params, query.page_size,
+                                                          query.continuation_token, start=codec.GUEST_PREFIX)
+        guests, unreadable = self._decoded_rows(entities)
+        return Page(guests, token, unreadable)
+
+    def _decoded_rows(self, entities: Sequence[Any]) -> tuple[list[Guest], tuple[tuple[str, str], ...]]:
+        """The records the rows hold, and (id, why) of the rows that cannot be read (one never hides the others)."""
         guests, unreadable = [], []
         for entity in entities:
             try:
                 guest = _decoded(entity)
                 self._remember(guest.id, guest.etag, codec.stored_index_rows(entity))
                 guests.append(guest)
-            except UnreadableRecord as exc:  # one bad row never hides the others
-                unreadable.append((exc.details[0]["guestId"], exc.details[0]["reason"]))
-        return Page(guests, token, tuple(unreadable))
-
-    async def _readable(self, guest_ids: list[str]) -> tuple[list[Guest], tuple[tuple[str, str], ...]]:
-        """The records of these ids that exist, and (id, why) of those whose row cannot be read."""
-        guests, unreadable = [], []
-        for guest_id in guest_ids:
-            try:
-                guest = await self.get(guest_id)
             except UnreadableRecord as exc:
-                unreadable.append((guest_id, exc.details[0]["reason"]))
-                continue
-            if guest is not None:
-                guests.append(guest)
+                unreadable.append((exc.details[0]["guestId"], exc.details[0]["reason"]))
         return guests, tuple(unreadable)
 
-    async def _query_expiring(self, query: GuestQuery, before: datetime) -> Page:
-        low, _ = codec.index_bounds(IndexKind.EXPIRES, before)
-        params = {"pk": codec.PARTITION, "lo": low, "hi": f"{low}{codec.stamp(before)}"}  # strictly before
-        rows, token = await self._page("PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi", params, query)
-        found, unreadable = await self._readable([row["GuestId"] for row in rows])
-        return Page([guest for guest in found if _matches(guest, query)], token, unreadable)
-
-    async def _page(self, text: str, params: dict[str, Any], query: GuestQuery) -> tuple[list[Any], str | None]:
-        client = await self._client()
-        token = _decode_token(query.continuation_token)
-        async with storage_errors("query"):
-            pages = client.query_entities(text, parameters=params, results_per_page=query.page_size).by_page(
-                continuation_token=token)
+    async def _readable(self, guest_ids: list[str]) -> tuple[list[Guest], tuple[tuple[str, str], ...]]:
+        """The records of these ids that exist (read at the same time), and (id, why) of those whose row cannot be
+        read."""
+        async def one(guest_id: str) -> Guest | tuple[str, str] | None:
             try:
-                entities = [entity async for entity in await pages.__anext__()]
-            except StopAsyncIteration:
-                entities = []
-            next_token = pages.continuation_token  # type: ignore[attr-defined]  # AsyncItemPaged's pager
-        return entities, _encode_token(next_token)
+                return await self.get(guest_id)
+            except UnreadableRecord as exc:
+                return guest_id, exc.details[0]["reason"]
+
+        found = await asyncio.gather(*(one(guest_id) for guest_id in guest_ids))
+        return [g for g in found if isinstance(g, Guest)], tuple(g for g in found if isinstance(g, tuple))
+
+    async def _query_expiring(self, query: GuestQuery, before: datetime) -> Page:
+        """Every partition's expiry index merged (expiry order); the token names the last index row handed out."""
+        low, _ = codec.index_bounds(IndexKind.EXPIRES, before)
+        after = fanout.after_key(query.continuation_token)
+        text = f"PartitionKey eq @pk and RowKey {'gt' if after else 'ge'} @lo and RowKey lt @hi"
+        params = {"lo": after or low, "hi": f"{low}{codec.stamp(before)}"}  # strictly before
+        client = await self._client()
+        async with storage_errors("query"):
+            rows = await fanout.first_rows(client, text, params, query.page_size + 1, select=["RowKey", "GuestId"])
+        found, unreadable = await self._readable([row["GuestId"] for row in rows[:query.page_size]])
+        return Page([guest for guest in found if _matches(guest, query)], fanout.after_token(rows, query.page_size),
+                    unreadable)
+
+    async def scan(self, on_page: OnRecordPage, *, page_size: int = 1000) -> int:
+        client = await self._client()
+        handed = 0
+
+        async def hand_on(entities: list[Any]) -> None:
+            nonlocal handed
+            guests, unreadable = self._decoded_rows(entities)
+            on_page(Page(guests, None, unreadable))
+            handed += len(guests)
+
+        params = {"lo": codec.GUEST_PREFIX, "hi": "g`"}
+        async with storage_errors("scan"):
+            await fanout.scan_pages(client, "PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi", params,
+                                    page_size, hand_on)
+        return handed
 
     async def due(self, kind: IndexKind, until: datetime, limit: int) -> list[str]:
         low, high = codec.index_bounds(kind, until)
         client = await self._client()
-        params = {"pk": codec.PARTITION, "lo": low, "hi": high}
-        ids: list[str] = []
         async with storage_errors("due query"):
-            async for row in client.query_entities("PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi",
-                                                   parameters=params, select=["GuestId"],
-                                                   results_per_page=min(limit, 1000)):
-                ids.append(row["GuestId"])
-                if len(ids) >= limit:
-                    break
-        return ids
+            rows = await fanout.first_rows(client, "PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi",
+                                           {"lo": low, "hi": high}, limit, select=["RowKey", "GuestId"])
+        return [row["GuestId"] for row in rows]
 
     async def stale_claims(self, older_than: datetime, limit: int) -> list[EmailClaim]:
         client = await self._client()
         text = "PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi and GuestId eq '' and ClaimedAt lt @cut"
-        params = {"pk": codec.PARTITION, "lo": codec.CLAIM_PREFIX, "hi": "e`", "cut": older_than}
-        claims: list[EmailClaim] = []
+        params = {"lo": codec.CLAIM_PREFIX, "hi": "e`", "cut": older_than}
         async with storage_errors("stale claims"):
-            async for entity in client.query_entities(text, parameters=params):
-                claims.append(codec.entity_to_claim(entity))
-                if len(claims) >= limit:
-                    break
-        return claims
+            rows = await fanout.first_rows(client, text, params, limit)
+        return sorted((codec.entity_to_claim(row) for row in rows), key=lambda claim: claim.email)
 
     async def count_tracked(self) -> int:
         client = await self._client()
         tracked = " or ".join(f"State eq '{state.value}'" for state in TRACKED_STATES)
         text = f"PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi and ({tracked})"
-        params = {"pk": codec.PARTITION, "lo": codec.GUEST_PREFIX, "hi": "g`"}
-        count = 0
         async with storage_errors("count"):
-            async for _ in client.query_entities(text, parameters=params, select=["RowKey"], results_per_page=1000):
-                count += 1
-        return count
+            return await fanout.count(client, text, {"lo": codec.GUEST_PREFIX, "hi": "g`"})
 
     async def pending_events(self, limit: int) -> list[Event]:
         client = await self._client()
-        params = {"pk": codec.PARTITION, "lo": codec.OUTBOX_PREFIX, "hi": "o`"}
-        events: list[Event] = []
         async with storage_errors("outbox"):
-            async for entity in client.query_entities("PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi",
-                                                      parameters=params, results_per_page=min(limit, 1000)):
-                events.append(codec.entity_to_event(entity))
-                if len(events) >= limit:
-                    break
-        return events
+            rows = await fanout.first_rows(client, "PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi",
+                                           {"lo": codec.OUTBOX_PREFIX, "hi": "o`"}, limit)
+        return [codec.entity_to_event(row) for row in rows]
 
     async def remove_events(self, events: Sequence[Event]) -> None:
-        """Up to TRANSACTION_LIMIT rows per transaction (all in the one partition); a transaction refused because a
-        row is already gone falls back to one delete per row, where a missing row is success."""
+        """Up to TRANSACTION_LIMIT rows per transaction of one partition, the partitions at the same time; a
+        transaction refused because a row is already gone falls back to one delete per row, where a missing row is
+        success."""
         client = await self._client()
-        keys = sorted({codec.outbox_key(event) for event in events})
-        for start in range(0, len(keys), TRANSACTION_LIMIT):
-            chunk = keys[start:start + TRANSACTION_LIMIT]
-            async with storage_errors("outbox"):
-                if len(chunk) == 1:
-                    await client.delete_entity(codec.PARTITION, chunk[0])
-                    continue
-                try:
-                    await client.submit_transaction(
-                        [("delete", {"PartitionKey": codec.PARTITION, "RowKey": key}) for key in chunk])
-                except TableTransactionError:
-                    for key in chunk:
-                        await client.delete_entity(codec.PARTITION, key)
+        by_partition: dict[str, set[str]] = {}
+        for event in events:
+            by_partition.setdefault(codec.guest_partition(event.guest_id), set()).add(codec.outbox_key(event))
+
+        async def remove(partition: str, keys: list[str]) -> None:
+            for start in range(0, len(keys), TRANSACTION_LIMIT):
+                chunk = keys[start:start + TRANSACTION_LIMIT]
+                async with storage_errors("outbox"):
+                    if len(chunk) == 1:
+                        await client.delete_entity(partition, chunk[0])
+                        continue
+                    try:
+                        await client.submit_transaction(
+                            [("delete", {"PartitionKey": partition, "RowKey": key}) for key in chunk])
+                    except TableTransactionError:
+                        for key in chunk:
+                            await client.delete_entity(partition, key)
+
+        outcomes = await asyncio.gather(*(remove(partition, sorted(keys)) for partition, keys in by_partition.items()),
+                                        return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
 
 
 def _matches(guest: Guest, query: GuestQuery) -> bool:
     expiring = query.expiring_before is None or (
         guest.is_live and guest.expires_at is not None and guest.expires_at < query.expiring_before)
     return (query.state is None or guest.state is query.state) and expiring
+
+
+def _own_events(guest: Guest, events: Sequence[Event]) -> None:
+    """Events go into the outbox of their guest's partition: a record is written with its own events only."""
+    if any(event.guest_id != guest.id for event in events):
+        raise ValueError("a record is written with its own events only")
 
 
 def _record_operations(guest: Guest, old_rows: set[str], new_rows: set[str]) -> list[tuple[Any, ...]]:
@@ -482,24 +561,6 @@ def _record_operations(guest: Guest, old_rows: set[str], new_rows: set[str]) -> 
 
 def _guarded(etag: str | None) -> dict[str, Any]:
     return {"mode": UpdateMode.REPLACE, "etag": etag, "match_condition": MatchConditions.IfNotModified}
-
-
-def _encode_token(token: Any) -> str | None:
-    if not token:
-        return None
-    return base64.urlsafe_b64encode(json.dumps(token).encode()).decode()
-
-
-def _decode_token(token: str | None) -> Any:
-    if not token:
-        return None
-    try:
-        value = json.loads(base64.urlsafe_b64decode(token.encode()))
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise InvalidRequest("continuationToken is not valid") from None
-    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
-        raise InvalidRequest("continuationToken is not valid")
-    return value
 
 
 class TableIdempotencyStore:

@@ -7,9 +7,10 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from lifecycle.adapters import table_codec as codec
 from lifecycle.domain.model import DisabledReason, EmailClaim, Guest, GuestState, IndexKind, InvitationState
 from lifecycle.errors import ConcurrencyConflict, InvalidRequest, UnreadableRecord
-from lifecycle.ports import Event, GuestQuery, GuestStore
+from lifecycle.ports import Event, GuestQuery, GuestStore, Page
 
 T0 = datetime(2026, 12, 1, 9, 30, 15, 123456, tzinfo=timezone.utc)
 MICROSECOND = timedelta(microseconds=1)
@@ -32,6 +33,17 @@ def event(n: int, guest_n: int = 1, at: datetime = T0) -> Event:
 
 def claim(email: str, **changes) -> EmailClaim:
     return replace(EmailClaim(email=email, claimed_at=T0, owner="owner-1", request={"email": email}), **changes)
+
+
+def sharing_a_partition(count: int) -> list[int]:
+    """Numbers of `count` guests whose records the Table store keeps in one partition (so in one transaction)."""
+    by_partition: dict[str, list[int]] = {}
+    for n in range(1, 100_000):
+        found = by_partition.setdefault(codec.guest_partition(guest_id(n)), [])
+        found.append(n)
+        if len(found) == count:
+            return found
+    raise AssertionError("no partition holds that many")
 
 
 async def tracked(store: GuestStore, *guests: Guest) -> list[Guest]:
@@ -190,6 +202,45 @@ async def test_create_whose_claim_vanished_is_a_conflict_and_writes_nothing(stor
     assert await store.pending_events(10) == [] and await store.count_tracked() == 0
 
 
+async def test_create_after_an_earlier_create_stopped_before_linking_the_claim_links_it_and_returns_the_record(store):
+    held = await store.claim_email(claim("g1@fabrikam.com"))
+    first = await store.create(guest(1), None, [event(1)])  # the record written, the process gone before the link
+    stale = await store.get_claim("g1@fabrikam.com")
+    assert not stale.is_linked and [c.email for c in await store.stale_claims(T0 + timedelta(days=1), 10)] == [
+        "g1@fabrikam.com"]
+    resolving = await store.take_over_claim(replace(held, owner="sweep", etag=stale.etag))  # resolve_stale_claim
+    again = await store.create(guest(1, display_name="second try"), resolving, [event(2)])
+    assert again == first and await store.get(guest_id(1)) == first
+    linked = await store.get_claim("g1@fabrikam.com")
+    assert linked.guest_id == guest_id(1) and linked.owner == "sweep" and linked.etag != resolving.etag
+    assert [e.id for e in await store.pending_events(10)] == [event(1).id]
+    assert await store.stale_claims(T0 + timedelta(days=1), 10) == []
+    assert [g.id for g in (await store.query(GuestQuery(email="g1@fabrikam.com"))).guests] == [guest_id(1)]
+
+
+async def test_create_of_a_tracked_id_with_a_held_claim_it_cannot_recover_is_a_conflict(store):
+    await store.create(guest(1), None)
+    other = await store.claim_email(claim("other@fabrikam.com"))
+    with pytest.raises(ConcurrencyConflict):  # the record holds another email
+        await store.create(guest(1), other)
+    assert not (await store.get_claim("other@fabrikam.com")).is_linked
+    mine = await store.claim_email(claim("g1@fabrikam.com"))
+    taken = await store.take_over_claim(replace(mine, owner="owner-2"))
+    with pytest.raises(ConcurrencyConflict):  # the claim changed since it was read
+        await store.create(guest(1), mine)
+    assert await store.get_claim("g1@fabrikam.com") == taken
+
+
+async def test_an_event_of_another_guest_is_refused_and_nothing_is_written(store):
+    with pytest.raises(ValueError):
+        await store.create(guest(1), claim("g1@fabrikam.com"), [event(1, guest_n=2)])
+    created = await store.create(guest(1), None)
+    with pytest.raises(ValueError):
+        await store.save(replace(created, display_name="x"), [event(2, guest_n=2)])
+    assert await store.get(guest_id(1)) == created and await store.pending_events(10) == []
+    assert await store.get_claim("g1@fabrikam.com") is None
+
+
 # --- save ------------------------------------------------------------------------------------------
 async def test_save_with_the_current_etag_replaces_the_record(store):
     created = await store.create(guest(1), None)
@@ -225,17 +276,25 @@ async def test_save_all_replaces_every_record_moves_their_index_rows_and_hands_b
     assert (await store.get(guest_id(3))) == again
 
 
-async def test_save_all_with_one_stale_etag_is_a_conflict_and_saves_none(store):
-    first, second = await store.create(guest(1), None), await store.create(guest(2), None)
+async def test_save_all_with_one_stale_etag_is_a_conflict_and_saves_none_of_its_transaction(store):
+    one, two = sharing_a_partition(2)
+    first, second = await store.create(guest(one), None), await store.create(guest(two), None)
     winner = await store.save(replace(second, display_name="winner"))
     with pytest.raises(ConcurrencyConflict):
         await store.save_all([replace(first, display_name="lost"), second.disable(T0, DisabledReason.EXPIRY)])
-    assert await store.get(guest_id(1)) == first and await store.get(guest_id(2)) == winner
+    assert await store.get(guest_id(one)) == first and await store.get(guest_id(two)) == winner
     assert await store.due(IndexKind.DISABLED, T0 + timedelta(days=1), 10) == []
 
 
+async def test_save_all_of_guests_of_many_partitions_saves_them_all(store):
+    created = [await store.create(guest(n), None) for n in range(1, 21)]  # over most of the Table store's partitions
+    saved = await store.save_all([g.disable(T0, DisabledReason.EXPIRY) for g in created])
+    assert [g.id for g in saved] == [g.id for g in created] and [await store.get(g.id) for g in saved] == saved
+    assert sorted(await store.due(IndexKind.DISABLED, T0 + timedelta(days=1), 100)) == sorted(g.id for g in saved)
+
+
 async def test_save_all_beyond_one_transaction_is_refused_before_anything_is_written(store):
-    created = [await store.create(guest(n), None) for n in range(1, 52)]
+    created = [await store.create(guest(n), None) for n in sharing_a_partition(51)]
     with pytest.raises(ValueError):
         await store.save_all([g.disable(T0, DisabledReason.EXPIRY) for g in created])
     assert await store.due(IndexKind.DISABLED, T0 + timedelta(days=1), 100) == []
@@ -357,7 +416,7 @@ async def test_removing_events_drains_the_outbox_and_removing_twice_is_silent(st
 
 
 async def test_removing_more_events_than_one_transaction_holds_drains_them_all(store):
-    many = [event(n, at=T0 + n * MICROSECOND) for n in range(1, 131)]
+    many = [event(n, 1 if n <= 60 else 2, at=T0 + n * MICROSECOND) for n in range(1, 131)]
     await store.create(guest(1), None, many[:60])
     await store.create(guest(2), None, many[60:])
     await store.remove_events(many[:129])
@@ -365,24 +424,40 @@ async def test_removing_more_events_than_one_transaction_holds_drains_them_all(s
 
 
 # --- listing ---------------------------------------------------------------------------------------
-async def test_listing_pages_through_every_record_in_id_order(store):
-    await tracked(store, *(guest(n) for n in (5, 3, 1, 4, 2)))
-    seen, token, pages = [], None, 0
+async def listed(store: GuestStore, query: GuestQuery) -> tuple[list[str], list[str], int]:
+    """The ids listed and those named unreadable, page after page to the last, and how many pages it took."""
+    seen: list[str] = []
+    unreadable: list[str] = []
+    token, pages = None, 0
     while True:
-        page = await store.query(GuestQuery(page_size=2, continuation_token=token))
-        assert len(page.guests) <= 2 and page.unreadable == ()
+        page = await store.query(replace(query, continuation_token=token))
+        assert len(page.guests) + len(page.unreadable) <= query.page_size
         seen += [g.id for g in page.guests]
+        unreadable += [i for i, _ in page.unreadable]
         pages += 1
         token = page.continuation_token
         if token is None:
-            break
-    assert seen == [guest_id(n) for n in range(1, 6)] and pages == 3
+            return seen, unreadable, pages
+
+
+async def test_listing_pages_through_every_record_once_in_a_stable_order(store):
+    await tracked(store, *(guest(n) for n in (5, 3, 1, 4, 2)))
+    seen, unreadable, pages = await listed(store, GuestQuery(page_size=2))
+    assert sorted(seen) == [guest_id(n) for n in range(1, 6)] and unreadable == [] and pages == 3
+    assert (await listed(store, GuestQuery(page_size=2)))[0] == seen
+    assert (await listed(store, GuestQuery(page_size=100)))[0] == seen
+
+
+async def test_listing_many_records_in_pages_holds_each_once(store):
+    await asyncio.gather(*(store.create(guest(n), None) for n in range(1, 61)))
+    seen, _, pages = await listed(store, GuestQuery(page_size=7))
+    assert sorted(seen) == [guest_id(n) for n in range(1, 61)] and pages == 9
 
 
 async def test_listing_filters_on_state(store):
     await tracked(store, guest(1), guest(2, state=GuestState.ACTIVE), guest(3, state=GuestState.ACTIVE))
     page = await store.query(GuestQuery(state=GuestState.ACTIVE))
-    assert [g.id for g in page.guests] == [guest_id(2), guest_id(3)] and page.continuation_token is None
+    assert sorted(g.id for g in page.guests) == [guest_id(2), guest_id(3)] and page.continuation_token is None
 
 
 async def test_listing_by_email_finds_the_record_the_email_is_linked_to(store):
@@ -431,7 +506,7 @@ async def damage(store: GuestStore, tables, n: int) -> None:
         store.damaged[guest_id(n)] = "ValueError: 'bogus' is not a valid GuestState"  # type: ignore[attr-defined]
         return
     client = await tables.table("guests")
-    entity = await client.get_entity("guests", f"g_{guest_id(n)}")
+    entity = await client.get_entity(codec.guest_partition(guest_id(n)), f"g_{guest_id(n)}")
     entity["State"] = "bogus"
     await client.upsert_entity(entity)
 
@@ -444,13 +519,51 @@ async def test_a_damaged_row_is_named_on_read_and_skipped_by_a_listing_that_stil
     assert guest_id(2) in unreadable.value.message and unreadable.value.status == 409
     assert unreadable.value.details[0]["guestId"] == guest_id(2) and "bogus" in unreadable.value.details[0]["reason"]
     page = await store.query(GuestQuery())
-    assert [g.id for g in page.guests] == [guest_id(1), guest_id(3)]
+    assert sorted(g.id for g in page.guests) == [guest_id(1), guest_id(3)]
     assert [i for i, _ in page.unreadable] == [guest_id(2)] and "bogus" in page.unreadable[0][1]
-    first = await store.query(GuestQuery(page_size=2))
-    rest = await store.query(GuestQuery(page_size=2, continuation_token=first.continuation_token))
-    assert ([g.id for g in first.guests], [i for i, _ in first.unreadable]) == ([guest_id(1)], [guest_id(2)])
-    assert [g.id for g in rest.guests] == [guest_id(3)] and rest.unreadable == ()
+    seen, unreadable, pages = await listed(store, GuestQuery(page_size=1))
+    assert sorted(seen) == [guest_id(1), guest_id(3)] and unreadable == [guest_id(2)] and pages == 3
 
 
 async def test_ping_answers_on_an_empty_store(store):
     assert await store.ping() is None
+
+
+# --- scan ------------------------------------------------------------------------------------------
+async def test_scan_hands_on_every_record_once_a_page_at_a_time(store):
+    created = await asyncio.gather(*(store.create(guest(n, state=state), None)
+                                     for n, state in zip(range(1, 48), [GuestState.INVITED, GuestState.PURGED,
+                                                                        GuestState.DELETED] * 16)))
+    pages: list[Page] = []
+    handed = await store.scan(pages.append, page_size=5)
+    seen = [g.id for page in pages for g in page.guests]
+    assert handed == 47 and sorted(seen) == sorted(g.id for g in created) and len(set(seen)) == 47
+    assert all(1 <= len(page.guests) <= 5 and page.continuation_token is None for page in pages)
+    assert {g.id: g for page in pages for g in page.guests} == {g.id: g for g in created}
+
+
+async def test_scan_of_an_empty_store_hands_on_nothing(store):
+    pages: list[Page] = []
+    assert await store.scan(pages.append) == 0 and pages == []
+
+
+async def test_scan_names_a_damaged_row_and_hands_on_the_others(store, tables):
+    await tracked(store, guest(1), guest(2), guest(3))
+    await damage(store, tables, 2)
+    pages: list[Page] = []
+    assert await store.scan(pages.append, page_size=2) == 2
+    assert sorted(g.id for page in pages for g in page.guests) == [guest_id(1), guest_id(3)]
+    assert [i for page in pages for i, _ in page.unreadable] == [guest_id(2)]
+
+
+async def test_a_failing_page_handler_stops_the_scan_with_its_error(store):
+    await asyncio.gather(*(store.create(guest(n), None) for n in range(1, 30)))
+    calls = []
+
+    def refuse(page: Page) -> None:
+        calls.append(page)
+        raise RuntimeError("the consumer gave up")
+
+    with pytest.raises(RuntimeError, match="gave up"):
+        await store.scan(refuse, page_size=2)
+    assert len(calls) == 1

@@ -147,7 +147,7 @@ async def test_the_sweep_reports_a_bad_record_and_goes_on(live, emulator, live_s
     long_ago = datetime(2001, 1, 1, tzinfo=timezone.utc)
     async with TableServiceClient.from_connection_string(live_settings.tables_connection_string) as service:
         table = service.get_table_client(live_settings.table_name("guests"))
-        await table.create_entity({"PartitionKey": codec.PARTITION, "RowKey": codec.guest_key(broken), "Id": broken,
+        await table.create_entity({"PartitionKey": codec.guest_partition(broken), "RowKey": codec.guest_key(broken), "Id": broken,
                                    "Email": "broken@fabrikam.com", "State": "no-such-state",
                                    "InvitationState": "PendingAcceptance"})
         for kind in (codec.IndexKind.EXPIRES, codec.IndexKind.REPAIR):

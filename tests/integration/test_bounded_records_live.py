@@ -9,6 +9,7 @@ from dataclasses import replace
 import pytest
 from azure.data.tables.aio import TableServiceClient
 
+from lifecycle.adapters import table_codec as codec
 from tests.api_client import api, call
 
 pytestmark = pytest.mark.azurite
@@ -47,7 +48,7 @@ async def test_a_damaged_row_is_named_on_get_and_skipped_by_every_listing(live, 
     damaged = await api.invite_id("damaged@fabrikam.com", expiresInDays=5)
     async with TableServiceClient.from_connection_string(live_settings.tables_connection_string) as service:
         table = service.get_table_client(live_settings.table_name("guests"))
-        row = await table.get_entity("guests", f"g_{damaged}")
+        row = await table.get_entity(codec.guest_partition(damaged), codec.guest_key(damaged))
         row["State"] = "bogus"  # a hand edit
         await table.upsert_entity(row)
     status, body, _ = await call("get_guest", "GET", f"guests/{damaged}", route={"id": damaged})

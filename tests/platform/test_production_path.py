@@ -140,6 +140,7 @@ class _Fixed:
 _GROUP_COMMIT_SCRIPT = """
 import asyncio, json, uuid
 from datetime import datetime, timedelta, timezone
+from lifecycle.adapters import table_codec as codec
 from lifecycle.adapters.credentials import azure_credential
 from lifecycle.adapters.tables import LifecycleTables, TableGuestStore, build_service_client
 from lifecycle.config import Settings
@@ -162,8 +163,14 @@ async def main():
     credential = azure_credential(settings)
     tables = LifecycleTables(build_service_client(settings, credential), settings)
     store, now = Counting(tables), datetime.now(timezone.utc)
-    guests = [await store.create(Guest(id=str(uuid.uuid4()), email=f"gc{n}@fabrikam.com", expires_at=now + timedelta(days=9),
-                                       invited_at=now, created_at=now, updated_at=now), None) for n in range(12)]
+    ids = []  # guests of one partition: only their writes can share a transaction
+    while len(ids) < 12:
+        candidate = str(uuid.uuid4())
+        if codec.guest_partition(candidate) == codec.PARTITIONS[0]:
+            ids.append(candidate)
+    guests = [await store.create(Guest(id=guest_id, email=f"gc{n}@fabrikam.com", expires_at=now + timedelta(days=9),
+                                       invited_at=now, created_at=now, updated_at=now), None)
+              for n, guest_id in enumerate(ids)]
     store.transactions.clear()
     saved = await asyncio.gather(*(store.save(g.disable(now, DisabledReason.EXPIRY),
                                               [Event(type="guest.disabled", guest_id=g.id, data={}, id=f"e{n}", time=now)])

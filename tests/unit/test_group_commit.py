@@ -15,8 +15,8 @@ class Refused(Exception):
     """The fake storage's refusal of a transaction, naming the row it refused."""
 
 
-def op(row: str, **values: Any) -> tuple[Any, ...]:
-    return ("upsert", {"PartitionKey": codec.PARTITION, "RowKey": row, **values})
+def op(row: str, partition: str = "guests-0", **values: Any) -> tuple[Any, ...]:
+    return ("upsert", {"PartitionKey": partition, "RowKey": row, **values})
 
 
 def write(*rows: str) -> list[tuple[Any, ...]]:
@@ -210,3 +210,26 @@ async def test_writes_keep_flowing_after_a_failure(storage):
     assert [type(outcome) for outcome in outcomes] == [list, Refused, list, list]
     storage.refused = set()
     assert etags(await commit.submit(write("bad"))) == [f"bad@{len(storage.calls)}"]
+
+
+async def test_writes_of_different_partitions_never_share_a_transaction_and_each_partition_has_its_own_slot():
+    storage = FakeStorage()
+    storage.hold()
+    commit = GroupCommit(storage.transact)
+    first = [asyncio.create_task(commit.submit([op(row, partition)])) for row, partition in
+             (("a", "guests-0"), ("b", "guests-1"))]
+    await settle()
+    assert storage.calls == [["a"], ["b"]]  # both partitions' first writes under way at once
+    later = [asyncio.create_task(commit.submit([op(row, partition)])) for row, partition in
+             (("c", "guests-0"), ("d", "guests-1"), ("e", "guests-0"))]
+    await settle()
+    storage.open()
+    await asyncio.gather(*first, *later)
+    assert sorted(storage.calls[2:]) == [["c", "e"], ["d"]]
+
+
+async def test_a_write_over_two_partitions_is_refused_before_anything_is_sent():
+    storage = FakeStorage()
+    with pytest.raises(ValueError, match="one partition"):
+        await GroupCommit(storage.transact).submit([op("a", "guests-0"), op("b", "guests-1")])
+    assert storage.calls == []
