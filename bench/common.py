@@ -28,6 +28,7 @@ if str(ROOT) not in sys.path:
 from graph_emulator.client import EmulatorControl  # noqa: E402
 from graph_emulator.faults import resource_cost  # noqa: E402
 from lifecycle.adapters import table_codec as codec  # noqa: E402
+from lifecycle.adapters.table_layout import DONE, write_marker  # noqa: E402
 from lifecycle.adapters.tables import TableGuestStore, LifecycleTables, build_service_client  # noqa: E402
 from lifecycle.config import Settings  # noqa: E402
 from lifecycle.domain.model import Guest, GuestState, InvitationState  # noqa: E402
@@ -233,18 +234,22 @@ async def seed_records(settings: Settings, guests: Sequence[Guest], concurrency:
 async def seed_records_bulk(settings: Settings, guests: Sequence[Guest], per_transaction: int = 50,
                             concurrency: int = 4) -> None:
     """Write many guests fast: the same entities `TableGuestStore.create(guest, None)` writes (the adapter's own
-    codec: the record plus its index rows), packed into transactions of up to 100 operations."""
+    codec: the record plus its index rows, in the record's partition), packed into transactions of up to 100
+    operations of one partition; the table's layout marker first, as a new deployment writes it."""
     tables = LifecycleTables(build_service_client(settings, None), settings)
     try:
         client = await tables.table("guests")
-        batches: list[list[tuple[str, dict[str, Any]]]] = [[]]
+        await write_marker(client, DONE)
+        by_partition: dict[str, list[list[tuple[str, dict[str, Any]]]]] = {}
         for guest in guests:
             operations = [("create", codec.guest_to_entity(guest))]
             operations += [("upsert", codec.index_entity(key)) for key in sorted(codec.index_rows(guest))]
+            batches = by_partition.setdefault(operations[0][1]["PartitionKey"], [[]])
             if len(batches[-1]) + len(operations) > min(per_transaction * 2, 100):
                 batches.append([])
             batches[-1].extend(operations)
-        await gather_bounded([b for b in batches if b], client.submit_transaction, concurrency)
+        every = [batch for batches in by_partition.values() for batch in batches if batch]
+        await gather_bounded(every, client.submit_transaction, concurrency)
     finally:
         await tables.close()
 

@@ -25,6 +25,7 @@ from datetime import datetime, timezone
 
 from bench.common import DAY, BenchError, ROOT, Stack, row, run_benchmark, seed_records_bulk, seed_users
 from bench.synthetic_store import generated_guest
+from lifecycle.adapters import table_codec as codec
 from lifecycle.config import Settings
 
 PARTITION_ENTITIES_PER_SECOND = 2_000  # Azure Storage scalability targets: one partition
@@ -96,8 +97,8 @@ async def measure(stack: Stack, args: argparse.Namespace) -> int:
         raise BenchError(f"the sweep did not run cleanly: {json.dumps(report)[:3000]}")
     phases: dict[str, float] = report["seconds"]
     directory = report["directory"]
-    rows = args.tracked * 2  # each record and its expiry index row
-    partitions = int(os.environ.get("BENCH_PARTITIONS", "1"))
+    rows = args.tracked  # the record rows the survey reads (not their index rows)
+    partitions = codec.PARTITION_COUNT
     floor = bounds(args, rows, partitions, int(directory.get("ranges", 1)), int(directory["requests"]))
     peak, baseline = int(outcome["peakKiB"]), int(outcome["baselineKiB"])  # type: ignore[call-overload]
     print(f"scale: {args.tracked:,} tracked guests, {args.due:,} due, records in {args.records}, Graph latency "
