@@ -70,6 +70,7 @@ class ParsedFilter:
     advanced: list[str] = field(default_factory=list)
     properties: set[str] = field(default_factory=set)
     upn_prefix: str | None = None
+    ids: frozenset[str] | None = None  # the ids an `id eq` / `id in` conjunct of the whole filter demands
 
     def matches(self, props: dict) -> bool:
         return self.predicate(props, _NO_MATCH)
@@ -84,7 +85,7 @@ def parse_filter(text: str) -> ParsedFilter:
         # Graph's wording for this refusal is not documented; the code is that of every unsupported filter.
         raise unsupported_query(f"Unsupported or invalid query filter clause specified for property "
                                 f"'{SIGN_IN_ACTIVITY}' of resource 'User'.")
-    return ParsedFilter(predicate, parser.advanced, parser.properties, parser.prefix)
+    return ParsedFilter(predicate, parser.advanced, parser.properties, parser.prefix, parser.ids)
 
 
 def filter_error(detail: str) -> GraphError:
@@ -177,6 +178,7 @@ class _Parser:
         self.properties: set[str] = set()
         self.variable: str | None = None
         self.prefix: str | None = None  # the userPrincipalName prefix the expression just parsed demands
+        self.ids: frozenset[str] | None = None  # the ids the expression just parsed demands (id eq / id in)
 
     # token helpers
     def peek(self, offset: int = 0) -> Token:
@@ -216,26 +218,27 @@ class _Parser:
     # grammar
     def expression(self) -> Predicate:
         left = self.conjunction()
-        prefix = self.prefix
+        prefix, ids = self.prefix, self.ids
         while self.is_word("or"):
             self.index += 1
             right = self.conjunction()
             left = _either(left, right)
-            prefix = None  # a disjunction demands no prefix
-        self.prefix = prefix
+            prefix = ids = None  # a disjunction demands no prefix and no ids
+        self.prefix, self.ids = prefix, ids
         return left
 
     def conjunction(self) -> Predicate:
-        self.prefix = None
+        self.prefix = self.ids = None
         left = self.unary()
-        prefix = self.prefix
+        prefix, ids = self.prefix, self.ids
         while self.is_word("and"):
             self.index += 1
-            self.prefix = None
+            self.prefix = self.ids = None
             right = self.unary()
             prefix = prefix or self.prefix  # any conjunct's prefix holds for the whole conjunction
+            ids = ids if self.ids is None else self.ids if ids is None else ids & self.ids
             left = _both(left, right)
-        self.prefix = prefix
+        self.prefix, self.ids = prefix, ids
         return left
 
     def unary(self) -> Predicate:
@@ -243,9 +246,9 @@ class _Parser:
             self.index += 1
             self.use_advanced("not")
             inner = self.unary()
-            self.prefix = None
+            self.prefix = self.ids = None
             return lambda p, v: not inner(p, v)
-        self.prefix = None
+        self.prefix = self.ids = None
         return self.primary()
 
     def primary(self) -> Predicate:
@@ -302,11 +305,18 @@ class _Parser:
             raise filter_error(f"'{label}' is a collection: compare its items with {label}/any(x:x eq '...').")
         operator = self.next()
         if operator.kind == "ident" and operator.value in ("eq", "ne"):
-            return self.comparison(getter, kind, operator.value, label)
+            predicate = self.comparison(getter, kind, operator.value, label)
+            if label == "id" and operator.value == "eq" and self.variable is None:
+                self.ids = frozenset({str(self.tokens[self.index - 1].value).lower()})
+            return predicate
         if operator.kind == "ident" and operator.value == "in":
             if label in USER_EQ_ADVANCED:  # "The in operator is supported by default whenever eq ... is"
                 self.use_advanced("in")
-            return self.membership(getter, kind)
+            start = self.index
+            predicate = self.membership(getter, kind)
+            if label == "id" and self.variable is None:
+                self.ids = frozenset(str(t.value).lower() for t in self.tokens[start:self.index] if t.kind == "string")
+            return predicate
         if operator.kind == "ident" and operator.value in _COMPARISONS:
             raise unsupported_query(f"Operator '{operator.value}' is not supported for property '{label}'.")
         self.index -= 1

@@ -65,6 +65,12 @@ def _page_from_index(emulator: Emulator, request: Request, query: CollectionQuer
     UPN index from that prefix (a range of `startswith(userPrincipalName,'x')` costs its own users, not the
     directory's), any other reads the users in creation order. Either way at most a page and one more match."""
     parsed = query.filter
+    if parsed is not None and parsed.ids is not None:  # read by key, as Graph reads `id eq` / `id in`
+        found = (emulator.directory.users.get(user_id) for user_id in parsed.ids)
+        keyed = sorted((user for user in found if user is not None and not user.deleted and user.seq > query.offset),
+                       key=lambda user: user.seq)
+        matches = (user for user in keyed if parsed.matches(user.props))
+        return page_of(matches, request, query, lambda user: make_skiptoken(user.seq))
     if parsed is not None and parsed.upn_prefix is not None:
         candidates = emulator.directory.live_by_upn(parsed.upn_prefix, query.after_upn)
         matches = (user for user in candidates if parsed.matches(user.props))
