@@ -2,9 +2,9 @@
 
 An export is a header line, one line per stored row, and an end line:
 
-    {"export": "guest-lifecycle", "format": 1, "appVersion": "1.0.0", "recordFormat": 1, "exportedAt": "..."}
-    {"table": "guests", "entity": {"PartitionKey": "guests", "RowKey": "g_...", "ExpiresAt": "2026-...Z",
-                                   "ExpiresAt@odata.type": "Edm.DateTime", ...}}
+    {"export": "guest-lifecycle", "format": 1, "appVersion": "1.0.0", "recordFormat": 2, "exportedAt": "..."}
+    {"table": "guests", "entity": {"PartitionKey": "guests-3", "RowKey": "e_...", "ClaimedAt": "2026-...Z",
+                                   "ClaimedAt@odata.type": "Edm.DateTime", ...}}
     {"end": true}
 
 The tables are EXPORTED_TABLES, each when it exists (`runs` is made by the versions that record past sweeps); the

@@ -104,7 +104,9 @@ def test_the_list_filter_is_bounded_after_utc_conversion(moment, ok):
 def test_the_codec_round_trips_the_extreme_instant_exactly():
     far = datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=timezone.utc)
     entity = codec.guest_to_entity(Guest(id="g", email="a@b.co", expires_at=far, created_at=far, updated_at=far))
-    assert entity["ExpiresAt"] == far
+    assert entity["ExpiresAt"] == "9999-12-31T23:59:59.999999+00:00"  # format 2: an ISO 8601 string
+    assert codec.entity_to_guest(entity).expires_at == far
+    entity["ExpiresAt"], entity[codec.FORMAT_COLUMN] = far, 1  # format 1: the SDK's typed date
     assert codec.entity_to_guest(entity).expires_at == far
 
 
