@@ -162,6 +162,11 @@ def _column(name: str) -> str:
     return "".join(part.capitalize() for part in name.split("_"))
 
 
+_DATE_COLUMNS = tuple((name, _column(name)) for name in _DATES)  # read for every record: named once
+_LIST_COLUMNS = tuple((name, _column(name)) for name in _LISTS)
+_DICT_COLUMNS = tuple((name, _column(name)) for name in _DICTS)
+
+
 def guest_to_entity(guest: Guest) -> dict[str, Any]:
     entity: dict[str, Any] = {
         "PartitionKey": guest_partition(guest.id), "RowKey": guest_key(guest.id), FORMAT_COLUMN: RECORD_FORMAT, "Id": guest.id,
@@ -172,19 +177,19 @@ def guest_to_entity(guest: Guest) -> dict[str, Any]:
         "LastError": guest.last_error[:2000], "PendingAction": guest.pending_action,
         "IndexKeys": json.dumps(sorted(index_rows(guest))),
     }
-    for name in _DATES:
+    for name, column in _DATE_COLUMNS:
         value = getattr(guest, name)
-        entity[_column(name)] = _utc(value).isoformat() if value else None
-    for name in _LISTS + _DICTS:
-        entity[_column(name)] = json.dumps(getattr(guest, name) if name in _DICTS else list(getattr(guest, name)))
+        entity[column] = _utc(value).isoformat() if value else None
+    for name, column in _LIST_COLUMNS + _DICT_COLUMNS:
+        entity[column] = json.dumps(getattr(guest, name) if name in _DICTS else list(getattr(guest, name)))
     return {key: value for key, value in entity.items() if value is not None}
 
 
 def entity_to_guest(entity: dict[str, Any]) -> Guest:
     check_format(entity, "record of guest", str(entity.get("Id") or entity.get("RowKey")))
-    values: dict[str, Any] = {name: _dt(entity.get(_column(name))) for name in _DATES}
-    values.update({name: tuple(json.loads(entity.get(_column(name)) or "[]")) for name in _LISTS})
-    values.update({name: dict(json.loads(entity.get(_column(name)) or "{}")) for name in _DICTS})
+    values: dict[str, Any] = {name: _dt(entity.get(column)) for name, column in _DATE_COLUMNS}
+    values.update({name: tuple(json.loads(entity.get(column) or "[]")) for name, column in _LIST_COLUMNS})
+    values.update({name: dict(json.loads(entity.get(column) or "{}")) for name, column in _DICT_COLUMNS})
     reason = entity.get("DisabledReason") or None
     return Guest(
         id=entity["Id"], email=entity["Email"], display_name=entity.get("DisplayName", ""),
