@@ -19,6 +19,8 @@ class ProgressLines:
         self._unshown: Progress | None = None
 
     def show(self, progress: Progress) -> None:
+        if progress == self._last:
+            return
         now = time.monotonic()
         if progress.stage != self._stage:
             self.done()

@@ -2,8 +2,9 @@
 
 The directory hands its guests on a page at a time to a sync callback, which cannot wait for the writers. So the
 callback judges each guest (`Candidates.verdict`) and puts the ones that need a write into a bounded queue; a guest
-that finds the queue full is left for the next scan of the directory, which passes by every guest this run dealt
-with. Scans follow one another until one leaves nobody for later: memory holds the queue, never the directory.
+that finds the queue full is left for the next scan of the directory, which starts once the queue is written and
+passes by every guest this run dealt with. Scans follow one another until one leaves nobody for later: memory holds
+the queue, never the directory.
 
 Each guest is written as one record + email claim + `guest.adopted` event (`GuestRecords.create`, one transaction),
 audited as `guest.adopt` (the guest's history starts there). A guest another writer tracked meanwhile, or whose
@@ -76,7 +77,7 @@ class WritingPass:
         writers = [asyncio.create_task(self._write_queued()) for _ in range(self._writers)]
         try:
             while await self._scan_once():
-                pass
+                await self._queue.join()  # the next scan starts with the queue empty: it takes a queue's worth
         except BaseException:
             self._drop_queued()
             raise
@@ -128,9 +129,9 @@ class WritingPass:
         """A writer: takes guests off the queue until it is told to end (None); after a failure it only drains."""
         while (item := await self._queue.get()) is not None:
             verdict, user = item
-            if self._failure is not None:
-                continue
             try:
+                if self._failure is not None:
+                    continue
                 if verdict is Verdict.RESTORED:
                     await self._bring_back(user)
                 elif refusal := await self._adopt(user):
@@ -143,10 +144,13 @@ class WritingPass:
                 self._failure = exc
                 if self._scan is not None:
                     self._scan.cancel()
+            finally:
+                self._queue.task_done()
 
     def _drop_queued(self) -> None:
         while not self._queue.empty():
             self._queue.get_nowait()
+            self._queue.task_done()
 
     async def _close(self, writers: list[asyncio.Task[None]]) -> None:
         """Tell each writer to end once the queue is written, and wait for them (interrupted: the guests in hand)."""
