@@ -160,6 +160,11 @@ param expiryRunRetentionDays int = 400
 @maxValue(720)
 param expiryPlanMaxAgeHours int = 24
 
+@description('ADOPT_HTTP_MAX_GUESTS: POST /api/adopt refuses (422) a directory with more guests; `python -m lifecycle adopt` adopts any number.')
+@minValue(1)
+@maxValue(1000000)
+param adoptHttpMaxGuests int = 20000
+
 @description('LIFECYCLE_FALLBACK_NOTIFY: who is told when a guest has no sponsor (an address or a group\'s object id), carried in the events as fallbackNotify. Empty: none.')
 param fallbackNotify string = ''
 
@@ -320,6 +325,7 @@ var lifecycleSettings = {
   EXPIRY_EXCLUDED_GROUP_IDS: expiryExcludedGroupIds
   EXPIRY_RUN_RETENTION_DAYS: string(expiryRunRetentionDays)
   EXPIRY_PLAN_MAX_AGE_HOURS: string(expiryPlanMaxAgeHours)
+  ADOPT_HTTP_MAX_GUESTS: string(adoptHttpMaxGuests)
   LIFECYCLE_FALLBACK_NOTIFY: fallbackNotify
   ATTESTATION_DAYS: string(attestationDays)
   MIN_SPONSORS: string(minSponsors)

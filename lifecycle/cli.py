@@ -144,22 +144,36 @@ def expire(dry_run: bool, as_json: bool, override_guard: bool) -> None:
               help="Expiry of the adopted guests (default GUEST_DEFAULT_TTL_DAYS).")
 @click.option("--group", "group_id", type=click.UUID, default=None,
               help="Adopt only the members (direct or nested) of this group.")
-def adopt(dry_run: bool, as_json: bool, expires_in_days: int | None, group_id: uuid.UUID | None) -> None:
-    """Start tracking the guests that already exist in the directory."""
+@click.option("--progress-seconds", type=click.FloatRange(0), default=10.0, show_default=True,
+              help="Seconds between progress lines on stderr (0: one a page).")
+def adopt(dry_run: bool, as_json: bool, expires_in_days: int | None, group_id: uuid.UUID | None,
+          progress_seconds: float) -> None:
+    """Start tracking the guests that already exist in the directory.
+
+    A first pass counts (all a dry run does), a second writes; progress goes to stderr. Interrupted (Ctrl-C), the
+    run stops after the guests in hand: run it again to adopt the rest."""
+    from lifecycle.cli_progress import ProgressLines
     from lifecycle.logs import configure_logging
     from lifecycle.wiring import container
+
+    progress = ProgressLines(progress_seconds)
 
     async def adoption() -> dict[str, Any]:
         try:
             result = await container.get().adoption.adopt(
                 actor="cli", dry_run=dry_run, expires_in_days=expires_in_days,
-                group_id=str(group_id) if group_id else None)
+                group_id=str(group_id) if group_id else None, on_progress=progress.show)
             return result.to_body()
         finally:
             await container.close_current()
 
     configure_logging()
-    body = run(adoption)
+    try:
+        body = run(adoption)
+    except KeyboardInterrupt:
+        progress.interrupted()
+        sys.exit(130)
+    progress.done()
     if as_json:
         click.echo(json.dumps(body, indent=2))
         return

@@ -52,6 +52,7 @@ SETTING_DEFAULTS: dict[str, str] = {
     "EXPIRY_RUN_RETENTION_DAYS": "400",
     "EXPIRY_PLAN_MAX_AGE_HOURS": "24",
     "LIFECYCLE_FALLBACK_NOTIFY": "",
+    "ADOPT_HTTP_MAX_GUESTS": "20000",
 }
 """Every setting the app reads, with its default ('' = none). Infra declares each one; SETTING_DESCRIPTIONS says what
 each means."""
@@ -120,6 +121,9 @@ SETTING_DESCRIPTIONS: dict[str, str] = {
     "EXPIRY_PLAN_MAX_AGE_HOURS": "Hours during which a reviewed expiry plan may still be approved",
     "LIFECYCLE_FALLBACK_NOTIFY": "Who is told when a guest has no sponsor: an email address or a group's object id, "
                                  "carried in the events",
+    "ADOPT_HTTP_MAX_GUESTS": "POST /api/adopt refuses (422 AdoptionTooLarge, nothing written) a directory holding "
+                             "more guests than this, which one HTTP request cannot adopt in time: `python -m "
+                             "lifecycle adopt` adopts any number (resumable, with progress)",
 }
 """What each setting of SETTING_DEFAULTS means, one sentence or two: docs/settings.md is generated from it
 (`python -m lifecycle.settings_doc --write`; a test fails when a setting has no meaning or the page drifts)."""
@@ -247,6 +251,7 @@ class Settings(BaseModel):
     expiry_run_retention_days: int = Field(alias="EXPIRY_RUN_RETENTION_DAYS", ge=1, le=3650)
     expiry_plan_max_age_hours: int = Field(alias="EXPIRY_PLAN_MAX_AGE_HOURS", ge=1, le=720)
     fallback_notify: str = Field(alias="LIFECYCLE_FALLBACK_NOTIFY", max_length=254)
+    adopt_http_max_guests: int = Field(alias="ADOPT_HTTP_MAX_GUESTS", ge=1, le=1_000_000)
 
     @field_validator("graph_base_url")
     @classmethod

@@ -19,7 +19,8 @@ async def adopt_guests(req: func.HttpRequest, services: Services) -> func.HttpRe
     request = parse_body(req, AdoptRequest, optional=True)
     adoption = await services.adoption.adopt(
         actor=actor_of(req), dry_run=request.dryRun, expires_in_days=request.expiresInDays,
-        group_id=str(request.groupId) if request.groupId else None)
+        group_id=str(request.groupId) if request.groupId else None,
+        max_guests=services.settings.adopt_http_max_guests)  # more: the command line (no request lasts that long)
     return json_response(adoption.to_body())
 
 

@@ -215,7 +215,9 @@ OPERATIONS: dict[str, ApiOperation] = {
         "domain lists refuse one of its addresses, or when its only address is in otherMails and a member owns "
         "it. Each adopted guest gets the event "
         "`guest.adopted`. Refused (409) when the adopted guests would make more guests due at once than the "
-        "mass-deletion guard allows; `dryRun` reports without changing anything.",
+        "mass-deletion guard allows; `dryRun` reports without changing anything. Refused (422 `AdoptionTooLarge`, "
+        "nothing written) when the directory holds more guests than ADOPT_HTTP_MAX_GUESTS: `python -m lifecycle "
+        "adopt` adopts any number.",
         "Directory", {200: "What was adopted (in a dry run: what would be)."},
         errors=(400, 401, 403, 404, 409, 422, 502, 503),
         response=AdoptReport, body=AdoptRequest, body_required=False),

@@ -14,7 +14,7 @@ def test_adopt_dry_run_then_real_from_the_command_line(fakes):
     runner = CliRunner()
     dry = runner.invoke(main, ["adopt", "--dry-run", "--json", "--expires-in-days", "7"])
     assert dry.exit_code == 0, dry.output
-    assert json.loads(dry.output)["adopted"] == 1 and fakes.store.guests == {}
+    assert json.loads(dry.stdout)["adopted"] == 1 and fakes.store.guests == {}
     real = runner.invoke(main, ["adopt", "--expires-in-days", "7"])
     assert real.exit_code == 0 and "adopted 1, already tracked 0" in real.output
     assert guest in fakes.store.guests
