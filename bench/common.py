@@ -27,9 +27,9 @@ if str(ROOT) not in sys.path:
 
 from graph_emulator.client import EmulatorControl  # noqa: E402
 from graph_emulator.faults import resource_cost  # noqa: E402
-from lifecycle.adapters import table_codec as codec  # noqa: E402
-from lifecycle.adapters.table_layout import DONE, write_marker  # noqa: E402
-from lifecycle.adapters.tables import TableGuestStore, LifecycleTables, build_service_client  # noqa: E402
+from lifecycle.adapters.tables import codec  # noqa: E402
+from lifecycle.adapters.tables.layout import DONE, write_marker  # noqa: E402
+from lifecycle.adapters.tables.store import TableGuestStore, LifecycleTables, build_service_client  # noqa: E402
 from lifecycle.config import Settings  # noqa: E402
 from lifecycle.domain.model import Guest, GuestState, InvitationState  # noqa: E402
 from lifecycle.config import Tuning  # noqa: E402

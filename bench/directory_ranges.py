@@ -23,7 +23,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.common import BenchError, EmulatorProcess, row  # noqa: E402
-from lifecycle.adapters.graph import GraphDirectory  # noqa: E402
+from lifecycle.adapters.graph.directory import GraphDirectory  # noqa: E402
 from lifecycle.config import Settings  # noqa: E402
 from lifecycle.ports import DirectoryUser  # noqa: E402
 from tests.support import app_environment  # noqa: E402

@@ -26,7 +26,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
-SDK_IMPORT = "import lifecycle.adapters.graph"
+SDK_IMPORT = "import lifecycle.adapters.graph.directory"
 SDK_PARSE = ("from kiota_serialization_json.json_parse_node_factory import JsonParseNodeFactory\n"
              "from msgraph.generated.models.user import User\n"
              "JsonParseNodeFactory().get_root_parse_node('application/json', RAW).get_object_value(User)")
@@ -34,7 +34,7 @@ OWN_PARSE = "import json\nlifecycle.adapters.graph._json_user(json.loads(RAW))"
 BARE_DEPENDENCIES = ("import azure.functions, azure.identity.aio, azure.data.tables.aio, msgraph_core, kiota_http, "
                      "msgraph.generated.users.users_request_builder")
 APP_IMPORT = "import function_app"
-APP_FIRST_REQUEST = "import function_app, lifecycle.adapters.graph, lifecycle.adapters.tables"
+APP_FIRST_REQUEST = "import function_app, lifecycle.adapters.graph.directory, lifecycle.adapters.tables.store"
 
 
 def sample_user(number: int) -> dict[str, Any]:
@@ -53,7 +53,7 @@ def cpu_per_user(users: int) -> tuple[float, float]:
     from kiota_serialization_json.json_parse_node_factory import JsonParseNodeFactory
     from msgraph.generated.models.user_collection_response import UserCollectionResponse
 
-    from lifecycle.adapters.graph import _json_user
+    from lifecycle.adapters.graph.directory import _json_user
 
     raw = json.dumps({"value": [sample_user(n) for n in range(users)]}).encode()
     factory = JsonParseNodeFactory()

@@ -25,7 +25,7 @@ from datetime import datetime, timezone
 
 from bench.common import DAY, BenchError, ROOT, Stack, row, run_benchmark, seed_records_bulk, seed_users
 from bench.synthetic_store import generated_guest
-from lifecycle.adapters import table_codec as codec
+from lifecycle.adapters.tables import codec
 from lifecycle.config import Settings
 
 PARTITION_ENTITIES_PER_SECOND = 2_000  # Azure Storage scalability targets: one partition

@@ -22,7 +22,7 @@ from bench.common import (
     BenchError, Stack, graph_calls, make_guest, row, run_benchmark, seed_records, seed_records_bulk,
     seed_users, timed_sweep, warm_up,
 )
-from lifecycle.adapters.tables import TableGuestStore, LifecycleTables, build_service_client
+from lifecycle.adapters.tables.store import TableGuestStore, LifecycleTables, build_service_client
 from lifecycle.config import Settings
 
 TARGET_RATIO = 1.3

@@ -188,7 +188,7 @@ async def _with_storage(work: Callable[[Any, Any], Awaitable[T]]) -> T:
     """`work(service, settings)` on the app's Table Storage (the connection string, else the endpoint with the
     identity: in a shell, the signed-in Azure CLI user's); closed after."""
     from lifecycle.adapters.credentials import azure_credential
-    from lifecycle.adapters.tables import build_service_client, no_storage
+    from lifecycle.adapters.tables.store import build_service_client, no_storage
     from lifecycle.config import Settings
 
     settings = Settings.from_env()
@@ -227,7 +227,7 @@ def export(output: Path | None, resume_from: str | None) -> None:
     """Export the records, the audit and the runs as JSON lines, streamed.
 
     After each page it prints a continuation point to standard error; `--resume POINT` goes on from there."""
-    from lifecycle.adapters.table_export import Continuation, TableExport
+    from lifecycle.adapters.tables.export import Continuation, TableExport
     from lifecycle.errors import LifecycleError
 
     start = None
@@ -268,7 +268,7 @@ def export(output: Path | None, resume_from: str | None) -> None:
               help="Import into a deployment that already holds rows (a row with the same keys is replaced).")
 def import_(file: IO[bytes], into_non_empty: bool) -> None:
     """Import an export (FILE, or - for standard input) into an empty deployment."""
-    from lifecycle.adapters.table_export import ImportReport, TableImport
+    from lifecycle.adapters.tables.export import ImportReport, TableImport
 
     async def work(service: Any, settings: Any) -> ImportReport:
         importer = TableImport(service, settings)
@@ -295,7 +295,7 @@ def migrate(apply_: bool) -> None:
     Without --apply it prints what it would move: records, email claims, index rows and outbox rows. With --apply it
     moves them (stop the app first: it refuses to run until the migration is done). It can be stopped and run again
     at any point: it goes on with what is left, and loses nothing."""
-    from lifecycle.adapters.table_migration import Migration, MigrationReport, table_exists
+    from lifecycle.adapters.tables.migration import Migration, MigrationReport, table_exists
 
     async def work(service: Any, settings: Any) -> MigrationReport | None:
         name = settings.table_name("guests")

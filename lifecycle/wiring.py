@@ -79,9 +79,9 @@ class Adapters:
 
             self.token_check = GraphTokenCheck(settings, credential if self.directory is None else None)
         if self.store is None or self.audit is None or self.idempotency_store is None or self.runs is None:
-            from lifecycle.adapters.table_audit import TableAuditLog
-            from lifecycle.adapters.table_runs import TableRunStore
-            from lifecycle.adapters.tables import (
+            from lifecycle.adapters.tables.audit import TableAuditLog
+            from lifecycle.adapters.tables.runs import TableRunStore
+            from lifecycle.adapters.tables.store import (
                 TableGuestStore, TableIdempotencyStore, LifecycleTables, build_service_client,
             )
 
@@ -97,7 +97,7 @@ class Adapters:
             self.publisher = QueueEventPublisher(settings, credential)
             self.closers.append(self.publisher.close)
         if self.directory is None:
-            from lifecycle.adapters.graph import GraphDirectory, GraphRetryPolicy
+            from lifecycle.adapters.graph.directory import GraphDirectory, GraphRetryPolicy
 
             self.directory = GraphDirectory(settings, GraphRetryPolicy(
                 attempts=tuning.graph_retry_attempts, budget_seconds=tuning.graph_retry_budget_seconds), credential)

@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from lifecycle.adapters.directory_ranges import FIRST_CHARACTERS, SINGLE_RANGE_PAGES, range_of
+from lifecycle.adapters.graph.ranges import FIRST_CHARACTERS, SINGLE_RANGE_PAGES, range_of
 from lifecycle.domain.model import EmailClaim, Guest, IndexKind
 from lifecycle.domain.planning import SignIn
 from lifecycle.errors import (
@@ -259,7 +259,7 @@ class InMemoryDirectory:
 
     async def scan_guests(self, on_page: OnDirectoryPage, *, sign_in_activity: bool,
                           sponsors: bool = False) -> GuestScan:
-        """As the Graph adapter reads the directory (directory_ranges): one chain while it fits in
+        """As the Graph adapter reads the directory (graph/ranges.py): one chain while it fits in
         SINGLE_RANGE_PAGES pages, else those pages then every range, each paged, the chain's users left out."""
         guests = [u for u in self.users.values() if u["userType"] == "Guest"]
         with_sign_in = sign_in_activity and self.premium

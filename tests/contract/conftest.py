@@ -12,9 +12,9 @@ from lifecycle.adapters.memory import (
     InMemoryAuditLog, InMemoryGuestStore, InMemoryIdempotencyStore,
 )
 from lifecycle.adapters.memory_runs import InMemoryRunStore
-from lifecycle.adapters.table_audit import TableAuditLog
-from lifecycle.adapters.table_runs import TableRunStore
-from lifecycle.adapters.tables import (
+from lifecycle.adapters.tables.audit import TableAuditLog
+from lifecycle.adapters.tables.runs import TableRunStore
+from lifecycle.adapters.tables.store import (
     TableGuestStore, TableIdempotencyStore, LifecycleTables, build_service_client,
 )
 from lifecycle.config import Settings

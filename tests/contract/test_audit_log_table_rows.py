@@ -7,8 +7,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from lifecycle.adapters import table_codec as codec
-from lifecycle.adapters.table_audit import TableAuditLog
+from lifecycle.adapters.tables import codec
+from lifecycle.adapters.tables.audit import TableAuditLog
 from lifecycle.ports import AuditEntry
 
 pytestmark = pytest.mark.azurite

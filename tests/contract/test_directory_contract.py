@@ -11,7 +11,7 @@ from typing import Any, Protocol
 import pytest
 
 from graph_emulator import EmulatorControl
-from lifecycle.adapters.graph import GraphDirectory
+from lifecycle.adapters.graph.directory import GraphDirectory
 from lifecycle.adapters.memory import InMemoryDirectory
 from lifecycle.config import Settings
 from lifecycle.domain.planning import SignIn

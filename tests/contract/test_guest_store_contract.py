@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from lifecycle.adapters import table_codec as codec
+from lifecycle.adapters.tables import codec
 from lifecycle.domain.model import DisabledReason, EmailClaim, Guest, GuestState, IndexKind, InvitationState
 from lifecycle.errors import ConcurrencyConflict, InvalidRequest, UnreadableRecord
 from lifecycle.ports import Event, GuestQuery, GuestStore, Page

@@ -11,7 +11,7 @@ import time
 import httpx
 import pytest
 
-from lifecycle.adapters.graph import GraphDirectory
+from lifecycle.adapters.graph.directory import GraphDirectory
 from lifecycle.config import Settings
 from lifecycle.errors import GraphNotFound
 from tests.support import app_environment

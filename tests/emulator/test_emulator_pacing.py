@@ -9,7 +9,7 @@ import time
 import pytest
 
 from graph_emulator import EmulatorControl, EmulatorServer
-from lifecycle.adapters.graph import GraphDirectory
+from lifecycle.adapters.graph.directory import GraphDirectory
 from lifecycle.config import Settings
 
 CALLS = 240

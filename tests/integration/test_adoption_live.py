@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from lifecycle.adapters.directory_ranges import FIRST_CHARACTERS, SINGLE_RANGE_PAGES
+from lifecycle.adapters.graph.ranges import FIRST_CHARACTERS, SINGLE_RANGE_PAGES
 
 from lifecycle.domain.model import GuestState
 from lifecycle.errors import Conflict, Forbidden

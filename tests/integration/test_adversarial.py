@@ -17,8 +17,8 @@ import azure.functions as func
 import pytest
 from azure.data.tables.aio import TableServiceClient
 
-from lifecycle.adapters import table_codec as codec
-from lifecycle.adapters.tables import storage_errors
+from lifecycle.adapters.tables import codec
+from lifecycle.adapters.tables.store import storage_errors
 from lifecycle.config import Settings
 from lifecycle.domain.model import Guest, GuestState
 from lifecycle.errors import InvalidRequest

@@ -9,7 +9,7 @@ from dataclasses import replace
 import pytest
 from azure.data.tables.aio import TableServiceClient
 
-from lifecycle.adapters import table_codec as codec
+from lifecycle.adapters.tables import codec
 from tests.api_client import api, call
 
 pytestmark = pytest.mark.azurite

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from lifecycle.adapters.graph import GraphDirectory, GraphRetryPolicy
+from lifecycle.adapters.graph.directory import GraphDirectory, GraphRetryPolicy
 from lifecycle.errors import GraphUnavailable
 from lifecycle.ports import UserChanges
 from lifecycle.request_log import collect_request_ids

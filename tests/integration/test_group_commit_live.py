@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from lifecycle.adapters import table_codec as codec
-from lifecycle.adapters.tables import LifecycleTables, TableGuestStore, build_service_client
+from lifecycle.adapters.tables import codec
+from lifecycle.adapters.tables.store import LifecycleTables, TableGuestStore, build_service_client
 from lifecycle.config import Settings
 from lifecycle.domain.model import DisabledReason, Guest, GuestState, IndexKind
 from lifecycle.errors import ConcurrencyConflict

@@ -13,12 +13,12 @@ import pytest
 from azure.data.tables.aio import TableClient
 from click.testing import CliRunner
 
-from lifecycle.adapters import table_codec as codec
-from lifecycle.adapters import table_layout as layout
-from lifecycle.adapters import table_migration
-from lifecycle.adapters.table_audit import TableAuditLog
-from lifecycle.adapters.table_migration import Migration
-from lifecycle.adapters.tables import LifecycleTables, TableGuestStore, build_service_client
+from lifecycle.adapters.tables import codec
+from lifecycle.adapters.tables import layout
+from lifecycle.adapters.tables import migration as migration_module
+from lifecycle.adapters.tables.audit import TableAuditLog
+from lifecycle.adapters.tables.migration import Migration
+from lifecycle.adapters.tables.store import LifecycleTables, TableGuestStore, build_service_client
 from lifecycle.cli import main
 from lifecycle.config import Settings
 from lifecycle.domain.model import DisabledReason, EmailClaim, Guest, GuestState, IndexKind
@@ -91,7 +91,7 @@ async def cli(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], *args: str) 
 def assert_all_there(found: dict[tuple[str, str], dict[str, Any]]) -> None:
     """Every row of layout 1 is in the table, in its old partition or its new one (nothing lost), its values kept."""
     for row in layout_one():
-        new = table_migration.new_partition(row)
+        new = migration_module.new_partition(row)
         copy = found.get((codec.OLD_PARTITION, row["RowKey"])) or found.get((str(new), row["RowKey"]))
         assert copy is not None, row["RowKey"]
         assert {k: v for k, v in copy.items() if k != "PartitionKey"} == {
@@ -117,7 +117,7 @@ async def test_an_interrupted_migration_is_refused_loses_nothing_and_a_rerun_fin
     entry = AuditEntry(actor="cli", action="invite", target=GUESTS[0].id, outcome="ok", at=T0, details={"a": 1})
     await audit.record(entry)
     audit_rows = [dict(row) async for row in (await tables.table("audit")).list_entities()]
-    monkeypatch.setattr(table_migration, "PAGE_SIZE", 7)
+    monkeypatch.setattr(migration_module, "PAGE_SIZE", 7)
     deletes = 0
     original_delete = Migration._delete
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from lifecycle.adapters.tables import TableGuestStore, LifecycleTables, build_service_client
+from lifecycle.adapters.tables.store import TableGuestStore, LifecycleTables, build_service_client
 from lifecycle.config import Settings
 from lifecycle.domain.model import GuestState
 from lifecycle.config import Tuning

@@ -140,9 +140,9 @@ class _Fixed:
 _GROUP_COMMIT_SCRIPT = """
 import asyncio, json, uuid
 from datetime import datetime, timedelta, timezone
-from lifecycle.adapters import table_codec as codec
+from lifecycle.adapters.tables import codec
 from lifecycle.adapters.credentials import azure_credential
-from lifecycle.adapters.tables import LifecycleTables, TableGuestStore, build_service_client
+from lifecycle.adapters.tables.store import LifecycleTables, TableGuestStore, build_service_client
 from lifecycle.config import Settings
 from lifecycle.domain.model import DisabledReason, Guest
 from lifecycle.ports import Event

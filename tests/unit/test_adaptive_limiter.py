@@ -2,8 +2,8 @@ import asyncio
 
 import pytest
 
-from lifecycle.adapters.graph import GraphDirectory, GraphRetryPolicy
-from lifecycle.adapters.graph_throttle import AdaptiveLimiter, ThrottleGate
+from lifecycle.adapters.graph.directory import GraphDirectory, GraphRetryPolicy
+from lifecycle.adapters.graph.throttle import AdaptiveLimiter, ThrottleGate
 from lifecycle.config import Settings
 from lifecycle.errors import GraphUnavailable
 

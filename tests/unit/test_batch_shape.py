@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from lifecycle.adapters.graph_batching import MAX_ITEMS, REFUSED_SHAPE, RefusedBatchShape, batch_shape
+from lifecycle.adapters.graph.batching import MAX_ITEMS, REFUSED_SHAPE, RefusedBatchShape, batch_shape
 
 
 def item(item_id: str, *depends_on: str) -> dict[str, Any]:

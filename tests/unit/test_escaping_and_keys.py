@@ -4,7 +4,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from lifecycle.adapters import table_codec as codec
+from lifecycle.adapters.tables import codec
 from lifecycle.domain.model import DisabledReason, Guest, GuestState, IndexKind
 from lifecycle.domain.odata import odata_string
 from lifecycle.domain.policy import AccessPolicy
@@ -77,7 +77,7 @@ def test_domain_policy_allow_and_block_lists():
 def test_retry_after_is_read_as_seconds_or_a_date():
     from email.utils import format_datetime
 
-    from lifecycle.adapters.graph import _retry_after
+    from lifecycle.adapters.graph.directory import _retry_after
 
     assert _retry_after({"retry-after": "7"}) == 7 and _retry_after({"retry-after": "0.2"}) == 1
     assert _retry_after({}) is None and _retry_after({"retry-after": "soon"}) is None

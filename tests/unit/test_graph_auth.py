@@ -6,7 +6,7 @@ from typing import Any
 from azure.core.credentials import AccessToken
 
 from lifecycle.adapters.credentials import graph_auth_provider
-from lifecycle.adapters.graph import GraphDirectory
+from lifecycle.adapters.graph.directory import GraphDirectory
 from lifecycle.config import Settings
 
 

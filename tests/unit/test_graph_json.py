@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from lifecycle.adapters.graph import (
+from lifecycle.adapters.graph.directory import (
     GroupFacts,
     _invitation_body,
     _json_group,
@@ -111,7 +111,7 @@ def test_invitation_body_with_message_and_sponsors():
 
 
 def test_the_adapter_and_the_app_never_import_the_sdk_user_model():
-    probe = ("import sys, function_app, lifecycle.adapters.graph, lifecycle.wiring; "
+    probe = ("import sys, function_app, lifecycle.adapters.graph.directory, lifecycle.wiring; "
              "print(sorted(m for m in sys.modules if m.startswith('msgraph.generated.models.')))")
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert "msgraph.generated.models.user'" not in loaded

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lifecycle.adapters.graph import _json_user, _step_failure, translate
+from lifecycle.adapters.graph.directory import _json_user, _step_failure, translate
 from lifecycle.errors import GraphBadRequest, GraphNotFound, GraphUnavailable
 
 USER = "6f1c1ef7-2b1e-4a3c-9d51-00000000000a"

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from lifecycle.adapters import table_codec as codec
-from lifecycle.adapters.group_commit import GroupCommit
+from lifecycle.adapters.tables import codec
+from lifecycle.adapters.tables.group_commit import GroupCommit
 
 
 class Refused(Exception):

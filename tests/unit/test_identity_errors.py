@@ -17,9 +17,9 @@ from azure.core.exceptions import ClientAuthenticationError, ServiceRequestError
 from azure.identity import CredentialUnavailableError
 
 from lifecycle.adapters.credentials import azure_credential
-from lifecycle.adapters.graph import GraphDirectory, GraphRetryPolicy, translate
+from lifecycle.adapters.graph.directory import GraphDirectory, GraphRetryPolicy, translate
 from lifecycle.adapters.identity import BoundedCredential, GraphTokenCheck, TokenUnavailable, identity_unavailable
-from lifecycle.adapters.tables import storage_errors
+from lifecycle.adapters.tables.store import storage_errors
 from lifecycle.config import Settings, Tuning
 from lifecycle.errors import GraphUnavailable, IdentityUnavailable, StorageUnavailable
 from lifecycle.http.errors import error_response

@@ -9,7 +9,7 @@ import azure.functions as func
 import pytest
 from pydantic import ValidationError
 
-from lifecycle.adapters import table_codec as codec
+from lifecycle.adapters.tables import codec
 from lifecycle.config import Settings
 from lifecycle.domain.model import Guest
 from lifecycle.domain.policy import AccessPolicy, email_forms, normal_domain, normal_email

@@ -7,7 +7,7 @@ import pytest
 
 from graph_emulator.config import Throttle
 from graph_emulator.faults import TokenBucket
-from lifecycle.adapters.graph_throttle import SendPacer
+from lifecycle.adapters.graph.throttle import SendPacer
 
 
 class FakeClock:

@@ -8,8 +8,8 @@ from datetime import datetime, timezone
 import pytest
 from azure.data.tables import EdmType, EntityProperty
 
-from lifecycle.adapters import table_codec as codec
-from lifecycle.adapters.table_export import (
+from lifecycle.adapters.tables import codec
+from lifecycle.adapters.tables.export import (
     EXPORT_FORMAT, EXPORTED_TABLES, BadExport, Continuation, TableImport, entity_to_json, json_to_entity,
 )
 from lifecycle.config import Settings

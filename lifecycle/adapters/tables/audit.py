@@ -8,9 +8,9 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from lifecycle.adapters import table_codec as codec
-from lifecycle.adapters import table_paging as paging
-from lifecycle.adapters.tables import LifecycleTables, storage_errors
+from lifecycle.adapters.tables import codec
+from lifecycle.adapters.tables import paging
+from lifecycle.adapters.tables.store import LifecycleTables, storage_errors
 from lifecycle.errors import InvalidRequest
 from lifecycle.ports import AuditEntry, AuditPage, storable_details
 

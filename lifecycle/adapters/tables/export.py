@@ -40,9 +40,9 @@ from azure.data.tables import EdmType, EntityProperty, UpdateMode
 from azure.data.tables.aio import TableClient, TableServiceClient
 
 from lifecycle import __version__
-from lifecycle.adapters import table_codec as codec
-from lifecycle.adapters import table_layout as layout
-from lifecycle.adapters.tables import storage_errors
+from lifecycle.adapters.tables import codec
+from lifecycle.adapters.tables import layout
+from lifecycle.adapters.tables.store import storage_errors
 from lifecycle.config import Settings
 from lifecycle.errors import Conflict, InvalidRequest
 

@@ -34,8 +34,8 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt,
 
 from lifecycle.adapters.credentials import graph_auth_provider
 from lifecycle.adapters.identity import GRAPH, identity_unavailable, token_failure
-from lifecycle.adapters.graph_batching import MAX_ITEMS, Answer, Item, batch_shape
-from lifecycle.adapters.graph_throttle import AdaptiveLimiter, SendPacer, ThrottleGate
+from lifecycle.adapters.graph.batching import MAX_ITEMS, Answer, Item, batch_shape
+from lifecycle.adapters.graph.throttle import AdaptiveLimiter, SendPacer, ThrottleGate
 from lifecycle.config import Settings
 from lifecycle.domain.planning import SignIn
 from lifecycle.domain.odata import odata_string
@@ -43,7 +43,7 @@ from lifecycle.errors import (
     GraphBadRequest, GraphConflict, GraphError, GraphNotFound, GraphPolicyRefusal, GraphRejectedInput, GraphUnavailable,
     outcome_unknown,
 )
-from lifecycle.adapters.directory_ranges import FIRST_CHARACTERS, GUEST_FILTER, SINGLE_RANGE_PAGES, range_filter
+from lifecycle.adapters.graph.ranges import FIRST_CHARACTERS, GUEST_FILTER, SINGLE_RANGE_PAGES, range_filter
 from lifecycle.ports import (
     Change, ChangeOutcome, DirectoryUser, GuestListing, GuestScan, Invitation, InvitationRequest, OnDirectoryPage,
     UserChanges,
@@ -732,7 +732,7 @@ class GraphDirectory:
         # The pass starts as one chain over `userType eq 'Guest'`: its first page settles whether signInActivity
         # can be read (a 403 before anything is handed on), and a directory of at most SINGLE_RANGE_PAGES pages
         # ends there. A larger one is read on in ranges by the first character of userPrincipalName
-        # (directory_ranges), at most GRAPH_MAX_CONCURRENCY at once, each request through `_call` (throttle pause,
+        # (graph/ranges.py), at most GRAPH_MAX_CONCURRENCY at once, each request through `_call` (throttle pause,
         # adaptive limiter, send pacer, retries); the users the chain handed on are left out of the ranges.
         scan = _Scan(on_page, sign_in_activity)
         try:

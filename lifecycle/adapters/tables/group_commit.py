@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from lifecycle.adapters import table_codec as codec
+from lifecycle.adapters.tables import codec
 from lifecycle.ports import TRANSACTION_LIMIT
 
 Operation = tuple[Any, ...]  # (kind, entity) or (kind, entity, options): what TableClient.submit_transaction takes

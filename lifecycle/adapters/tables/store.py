@@ -19,10 +19,10 @@ from azure.core.exceptions import (
 from azure.data.tables import TableTransactionError, UpdateMode
 from azure.data.tables.aio import TableClient, TableServiceClient
 
-from lifecycle.adapters import table_codec as codec
-from lifecycle.adapters import table_fanout as fanout
-from lifecycle.adapters.group_commit import GroupCommit
-from lifecycle.adapters.table_layout import LayoutCheck
+from lifecycle.adapters.tables import codec
+from lifecycle.adapters.tables import fanout
+from lifecycle.adapters.tables.group_commit import GroupCommit
+from lifecycle.adapters.tables.layout import LayoutCheck
 from lifecycle.adapters.identity import STORAGE, identity_unavailable, token_failure
 from lifecycle.adapters.transport import proxy_settings
 from lifecycle.config import Settings
@@ -187,9 +187,9 @@ class LifecycleTables:
 
 
 class TableGuestStore:
-    """GuestStore on Azure Table Storage, its rows spread over the partitions `table_codec` names. Concurrent creates
+    """GuestStore on Azure Table Storage, its rows spread over the partitions `tables/codec.py` names. Concurrent creates
     and saves of one partition share transactions (GroupCommit): each caller's outcome is the one it would have
-    alone. The first use in a worker checks the table's layout (`table_layout`) and refuses one not migrated."""
+    alone. The first use in a worker checks the table's layout (`tables/layout.py`) and refuses one not migrated."""
 
     KNOWN_ROWS_LIMIT = 20_000
     TRANSACTIONS_IN_FLIGHT = 1  # per partition: transactions of different partitions run at the same time

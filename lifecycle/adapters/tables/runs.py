@@ -17,10 +17,10 @@ from typing import Any
 from azure.core import MatchConditions
 from azure.data.tables import UpdateMode
 
-from lifecycle.adapters import table_codec as codec
-from lifecycle.adapters import table_paging as paging
-from lifecycle.adapters.table_audit import inverted
-from lifecycle.adapters.tables import LifecycleTables, storage_errors
+from lifecycle.adapters.tables import codec
+from lifecycle.adapters.tables import paging
+from lifecycle.adapters.tables.audit import inverted
+from lifecycle.adapters.tables.store import LifecycleTables, storage_errors
 from lifecycle.domain.runs import id_time
 from lifecycle.ports import RunPage, RunRecord, StoredPlan, storable_details
 

@@ -10,7 +10,7 @@ and writes of different guests run in parallel (Azure serves one partition at ab
   guests-<h>  e_<email>                           the email claim / index (write-ahead state `inviting` before Graph
       is called), with <h> the first hex digit of sha256(email) (`claim_partition`; the email as the services
       normalise it, as the key holds it): a claim is usually in another partition than its record;
-  meta        layout                              the layout marker (`table_layout`): Version 2, State done|migrating.
+  meta        layout                              the layout marker (`tables/layout.py`): Version 2, State done|migrating.
 
 Layout 1 (versions before the partitioned layout) kept every row in the one partition `guests` (OLD_PARTITION); the
 app refuses to run on it, and `python -m lifecycle migrate --apply` moves its rows (`table_migration`).

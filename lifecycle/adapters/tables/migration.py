@@ -1,5 +1,5 @@
 """`python -m lifecycle migrate`: the guests table from layout 1 (every row in the partition `guests`) to layout 2
-(the partitions `table_codec` names, and the layout marker of `table_layout`).
+(the partitions `tables/codec.py` names, and the layout marker of `tables/layout.py`).
 
 A dry run counts the rows it would move. `apply` first marks the table `migrating` (the app refuses it from then
 on), then goes through the old partition a page at a time: it copies the page's rows to their new partitions
@@ -21,9 +21,9 @@ from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import TableTransactionError, UpdateMode
 from azure.data.tables.aio import TableClient
 
-from lifecycle.adapters import table_codec as codec
-from lifecycle.adapters import table_layout as layout
-from lifecycle.adapters.tables import storage_errors
+from lifecycle.adapters.tables import codec
+from lifecycle.adapters.tables import layout
+from lifecycle.adapters.tables.store import storage_errors
 
 PAGE_SIZE = 500  # old rows read, copied and deleted at a time
 TRANSACTION_BYTES = 3 * 1024 * 1024  # under the 4 MiB a transaction's body may hold
