@@ -111,6 +111,11 @@ async def measure(stack: Stack, args: argparse.Namespace) -> int:
     print(row("directory pass", f"{directory['requests']:g} requests in {directory.get('ranges', 1):g} ranges"))
     print(row("peak resident memory", f"{peak / 1024:.0f} MiB",
               f"(before the sweep {baseline / 1024:.0f} MiB; target <= 512 MiB)"))
+    samples = outcome.get("residentMiB") or []
+    if samples:
+        top = max(samples, key=lambda sample: sample[1])
+        print(row("resident memory peaked", f"{top[1]} MiB at {top[0]:g} s",
+                  "(" + ", ".join(f"{at:g} s {mib}" for at, mib in samples[::max(1, len(samples) // 8)]) + ")"))
     print(row("bytes per tracked guest", f"{(peak - baseline) * 1024 / args.tracked:.0f}",
               "(peak minus the memory before the sweep)"))
     print(row("disabled", report["done"].get("disable", 0), f"of {args.due}"))

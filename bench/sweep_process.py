@@ -9,8 +9,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import resource
 import sys
+import threading
 import time
 from dataclasses import asdict
 from datetime import datetime
@@ -26,10 +26,11 @@ from lifecycle.ports import GuestStore  # noqa: E402
 from lifecycle.wiring import build_services  # noqa: E402
 
 
-def resident_kib() -> int:
-    """This process's resident memory now (VmRSS), in KiB."""
+def resident_kib(field: str = "VmRSS") -> int:
+    """This process's resident memory now (VmRSS), or at its peak (VmHWM), in KiB. Not getrusage's ru_maxrss: Linux
+    carries that across execve, so a process started by a large parent reports the parent's peak."""
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1])
     return 0
 
@@ -45,16 +46,39 @@ def synthetic_store() -> GuestStore | None:
     return SyntheticGuestStore(int(tracked), int(due), datetime.fromisoformat(now))
 
 
+class ResidentSampler:
+    """Resident memory every `every` seconds on a thread of its own: when in the sweep the peak came."""
+
+    def __init__(self, every: float = 0.5) -> None:
+        self.samples: list[tuple[float, int]] = []
+        self._every, self._stop = every, threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._started = time.perf_counter()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._every):
+            self.samples.append((round(time.perf_counter() - self._started, 1), resident_kib() // 1024))
+
+    def __enter__(self) -> "ResidentSampler":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 async def sweep() -> dict[str, object]:
     services = build_services(Settings.from_env(), store=synthetic_store())
     try:
         await services.records.store.ping()  # connections and tables made before the baseline is read
         before = resident_kib()
         started, cpu = time.perf_counter(), time.process_time()
-        report = await services.expiry.run(trigger="bench")
-        return {"report": asdict(report), "seconds": time.perf_counter() - started,
+        with ResidentSampler() as sampler:
+            report = await services.expiry.run(trigger="bench")
+        return {"report": asdict(report), "seconds": time.perf_counter() - started, "residentMiB": sampler.samples,
                 "cpuSeconds": time.process_time() - cpu, "baselineKiB": before,
-                "peakKiB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
+                "peakKiB": resident_kib("VmHWM")}
     finally:
         await services.close()
 
