@@ -20,9 +20,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
-from bench.common import BenchError, ROOT, Stack, make_guest, row, run_benchmark, seed_users
+from bench.common import ROOT, BenchError, Stack, make_guest, row, run_benchmark, seed_users
 
 MAX_GUESTS = 20_000  # Azurite holds the records in memory: beyond this it, not adoption, is what is measured
 
@@ -62,7 +62,7 @@ def adopt_in_own_process(environment: dict[str, str], timeout: float) -> dict[st
 async def measure(stack: Stack, args: argparse.Namespace) -> int:
     environment = stack.environment("Adopt", GRAPH_MAX_CONCURRENCY=args.concurrency)
     baseline = await asyncio.to_thread(adopt_in_own_process, environment, args.time_limit)
-    now, started = datetime.now(timezone.utc), time.perf_counter()
+    now, started = datetime.now(UTC), time.perf_counter()
     seed_users(stack.control, (make_guest(now, due=False, number=n) for n in range(args.guests)))
     seeded = time.perf_counter() - started
     stack.control.configure(latencyMs=args.latency_ms)

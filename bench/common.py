@@ -17,9 +17,9 @@ import uuid
 from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -29,15 +29,13 @@ from graph_emulator.client import EmulatorControl  # noqa: E402
 from graph_emulator.faults import resource_cost  # noqa: E402
 from lifecycle.adapters.tables import codec  # noqa: E402
 from lifecycle.adapters.tables.layout import DONE, write_marker  # noqa: E402
-from lifecycle.adapters.tables.store import TableGuestStore, LifecycleTables, build_service_client  # noqa: E402
-from lifecycle.config import Settings  # noqa: E402
+from lifecycle.adapters.tables.store import LifecycleTables, TableGuestStore, build_service_client  # noqa: E402
+from lifecycle.config import Settings, Tuning  # noqa: E402
 from lifecycle.domain.model import Guest, GuestState, InvitationState  # noqa: E402
-from lifecycle.config import Tuning  # noqa: E402
 from lifecycle.services.sweep import SweepReport  # noqa: E402
 from lifecycle.wiring import build_services  # noqa: E402
 from tests import support  # noqa: E402
 
-T = TypeVar("T")
 DAY = timedelta(days=1)
 EMAIL_DOMAIN = "fabrikam.example"
 
@@ -50,7 +48,7 @@ class BenchError(RuntimeError):
 class Azurite(support.Azurite):
     """The tests' Azurite process; a failed start is a failed benchmark run."""
 
-    def start(self) -> "Azurite":
+    def start(self) -> Azurite:
         try:
             super().start()
         except RuntimeError as exc:
@@ -126,7 +124,7 @@ class EmulatorProcess:
             self._control = EmulatorControl(self.url)
         return self._control
 
-    def start(self) -> "EmulatorProcess":
+    def start(self) -> EmulatorProcess:
         self._process = subprocess.Popen([sys.executable, "-m", "graph_emulator", "--port", "0"], cwd=ROOT,
                                          stdout=subprocess.PIPE, text=True)
         deadline = time.monotonic() + self._start_timeout
@@ -211,7 +209,7 @@ def make_guest(now: datetime, *, due: bool, number: int) -> Guest:
                  updated_at=created)
 
 
-async def gather_bounded(items: Iterable[T], work: Callable[[T], Coroutine[Any, Any, Any]], limit: int) -> list[Any]:
+async def gather_bounded[T](items: Iterable[T], work: Callable[[T], Coroutine[Any, Any, Any]], limit: int) -> list[Any]:
     slots = asyncio.Semaphore(limit)
 
     async def one(item: T) -> Any:
@@ -294,7 +292,7 @@ async def warm_up(stack: Stack, guests: int = 4) -> None:
     """A tiny sweep first, so that imports, SDK request builders and the first connections are not billed to the
     configuration measured first."""
     settings = Settings.from_env(stack.environment("Warm", EXPIRY_GUARD_PERCENT="100"))
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     seeded = [make_guest(now, due=True, number=n) for n in range(guests)]
     await seed_records(settings, seeded)
     seed_users(stack.control, seeded)

@@ -14,10 +14,18 @@ from __future__ import annotations
 import argparse
 import math
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from bench.common import (
-    BenchError, Stack, graph_calls, make_guest, row, run_benchmark, seed_records_bulk, seed_users, timed_sweep,
+    BenchError,
+    Stack,
+    graph_calls,
+    make_guest,
+    row,
+    run_benchmark,
+    seed_records_bulk,
+    seed_users,
+    timed_sweep,
     warm_up,
 )
 from lifecycle.config import Settings
@@ -43,7 +51,7 @@ async def measure(stack: Stack, args: argparse.Namespace) -> int:
     await warm_up(stack)
     settings = Settings.from_env(stack.environment("Dir", EXPIRY_GUARD_PERCENT=100,
                                                    GRAPH_MAX_CONCURRENCY=args.concurrency))
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     due = [make_guest(now, due=True, number=n) for n in range(args.due)]
     others = [make_guest(now, due=False, number=args.due + n) for n in range(args.tracked - args.due)]
     pending = [replace(g, state=GuestState.INVITED, invitation_state=InvitationState.PENDING)

@@ -136,7 +136,8 @@ async def measure(stack: Stack, args: argparse.Namespace) -> int:
           f"({args.invites} invites, medians)")
     print(row("first invite in this process (cold)", f"{first * 1000:.0f}",
               f"ms ({first / latency:.1f} round trips; imports, connections, tables created)"))
-    print(row("invite wall time", f"{wall * 1000:.0f}", f"ms (min {min(walls) * 1000:.0f}, max {max(walls) * 1000:.0f})"))
+    print(row("invite wall time", f"{wall * 1000:.0f}",
+              f"ms (min {min(walls) * 1000:.0f}, max {max(walls) * 1000:.0f})"))
     print(row("Graph calls per invite", f"{statistics.median(calls):g}",
               f"({statistics.median(envelopes):g} $batch envelope(s) holding some of them)"))
     print(row("Graph rounds per invite", f"{round_count:g}"))
@@ -144,7 +145,8 @@ async def measure(stack: Stack, args: argparse.Namespace) -> int:
     print(row("the app's own work (wall − rounds × latency)", f"{(wall - round_count * latency) * 1000:.0f}", "ms"))
     print(row("peer: the same Graph calls, plain client", f"{peer * 1000:.0f}",
               f"ms ({peer / latency:.1f} round trips; {(peer - 3 * latency) * 1000:.0f} ms over 3 latencies)"))
-    print(row("ratio invite ÷ peer", f"{wall / peer:.2f}", f"(the app's work besides Graph: {(wall - peer) * 1000:.0f} ms)"))
+    print(row("ratio invite ÷ peer", f"{wall / peer:.2f}",
+              f"(the app's work besides Graph: {(wall - peer) * 1000:.0f} ms)"))
     if profile:
         out = io.StringIO()
         pstats.Stats(profile, stream=out).sort_stats("cumulative").print_stats(40)

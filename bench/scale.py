@@ -21,9 +21,9 @@ import os
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
-from bench.common import DAY, BenchError, ROOT, Stack, row, run_benchmark, seed_records_bulk, seed_users
+from bench.common import DAY, ROOT, BenchError, Stack, row, run_benchmark, seed_records_bulk, seed_users
 from bench.synthetic_store import generated_guest
 from lifecycle.adapters.tables import codec
 from lifecycle.config import Settings
@@ -85,7 +85,7 @@ def bounds(args: argparse.Namespace, rows: int, partitions: int, ranges: int, pa
 async def measure(stack: Stack, args: argparse.Namespace) -> int:
     environment = stack.environment("Scale", EXPIRY_GUARD_PERCENT=100, EXPIRY_MAX_ACTIONS_PER_RUN=args.due + 1,
                                     GRAPH_MAX_CONCURRENCY=args.concurrency, INACTIVITY_DAYS=args.inactivity_days)
-    settings, now = Settings.from_env(environment), datetime.now(timezone.utc)
+    settings, now = Settings.from_env(environment), datetime.now(UTC)
     seeded = await seed(stack, settings, args, now)
     if args.records == "synthetic":
         environment["BENCH_SYNTHETIC"] = f"{args.tracked},{args.due},{now.isoformat()}"

@@ -16,13 +16,22 @@ import argparse
 import statistics
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from bench.common import (
-    BenchError, Stack, graph_calls, make_guest, row, run_benchmark, seed_records, seed_records_bulk,
-    seed_users, timed_sweep, warm_up,
+    BenchError,
+    Stack,
+    graph_calls,
+    make_guest,
+    row,
+    run_benchmark,
+    seed_records,
+    seed_records_bulk,
+    seed_users,
+    timed_sweep,
+    warm_up,
 )
-from lifecycle.adapters.tables.store import TableGuestStore, LifecycleTables, build_service_client
+from lifecycle.adapters.tables.store import LifecycleTables, TableGuestStore, build_service_client
 from lifecycle.config import Settings
 
 TARGET_RATIO = 1.3
@@ -73,7 +82,7 @@ async def time_count(settings: Settings) -> list[float]:
 
 async def configuration(stack: Stack, label: str, due: int, tracked: int, concurrency: int) -> Outcome:
     settings = Settings.from_env(stack.environment(label, EXPIRY_GUARD_PERCENT=100, GRAPH_MAX_CONCURRENCY=concurrency))
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     due_guests = [make_guest(now, due=True, number=n) for n in range(due)]
     others = [make_guest(now, due=False, number=due + n) for n in range(tracked - due)]
     started = time.perf_counter()

@@ -1,10 +1,10 @@
 """Expiry-sweep throughput against Graph's resource-unit throttle: how much of the limit does the sweep use?
 
 N guests are due (expired a day ago); one sweep disables them all: one list request, then per guest a PATCH
-(accountEnabled=false) and a POST revokeSignInSessions in one $batch, 1 resource unit each (the envelope costs none). The emulator's token bucket allows
-`capacity` units per `window` seconds (the defaults, 60 per 2 s, are 30 RU/s), which is the ceiling: no client can
-sustain more. The figure that matters is the units of successful requests per second of sweep ÷ that limit (target
-≥ 0.97), with no request sent while a Retry-After was running ("early") and no failures.
+(accountEnabled=false) and a POST revokeSignInSessions in one $batch, 1 resource unit each (the envelope costs none).
+The emulator's token bucket allows `capacity` units per `window` seconds (the defaults, 60 per 2 s, are 30 RU/s), which
+is the ceiling: no client can sustain more. The figure that matters is the units of successful requests per second of
+sweep ÷ that limit (target ≥ 0.97), with no request sent while a Retry-After was running ("early") and no failures.
 
 Each configuration runs in a fresh process, and its measured sweep is the first sweep of that process (as the
 timer runs after a cold start): there is no warm-up sweep. With several `--concurrency` values each one gets its own
@@ -24,7 +24,16 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import (
-    ROOT, BenchError, Stack, graph_calls, make_guest, row, run_benchmark, seed_records, seed_users, timed_sweep,
+    ROOT,
+    BenchError,
+    Stack,
+    graph_calls,
+    make_guest,
+    row,
+    run_benchmark,
+    seed_records,
+    seed_users,
+    timed_sweep,
 )
 from lifecycle.config import Settings
 

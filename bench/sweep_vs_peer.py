@@ -22,11 +22,11 @@ from bench.common import (
     Stack,
     graph_calls,
     make_guest,
+    measured_sweep,
     row,
     run_benchmark,
     seed_records,
     seed_users,
-    measured_sweep,
 )
 from lifecycle.adapters.credentials import DEVELOPMENT_TOKEN
 from lifecycle.config import Settings

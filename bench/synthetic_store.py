@@ -19,8 +19,8 @@ from typing import Any
 from azure.data.tables import TableEntity
 
 from bench.common import DAY, make_guest
-from lifecycle.adapters.tables import codec
 from lifecycle.adapters.memory import InMemoryGuestStore
+from lifecycle.adapters.tables import codec
 from lifecycle.domain.model import Guest
 from lifecycle.ports import Event, OnRecordPage, Page
 

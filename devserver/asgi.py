@@ -23,8 +23,8 @@ from starlette.routing import Route
 
 from devserver.easy_auth import EasyAuth
 from lifecycle.config import entra_authentication_enabled
-from lifecycle.registry import HttpFunction, http_functions
 from lifecycle.http.schemas import MAX_BODY_BYTES
+from lifecycle.registry import HttpFunction, http_functions
 
 ROUTE_PREFIX = "/api"
 _PLATFORM_HEADERS = ("x-ms-client-principal", "x-ms-client-principal-id", "x-ms-client-principal-name",

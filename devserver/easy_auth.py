@@ -1,5 +1,5 @@
 """App Service authentication ("Easy Auth", Microsoft Entra provider) as the development server plays it with
-LIFECYCLE_HTTP_AUTH=entra, faithful enough to test the app's side of it offline (DESIGN.md, "Who may call"):
+LIFECYCLE_HTTP_AUTH=entra, faithful enough to test the app's side of it offline (docs/roles.md):
 
 - `GET /.auth/login/aad?user=<UPN, mail or object id>&post_login_redirect_uri=<path>` signs a browser in as one of
   the emulated tenant's users (the Graph emulator's, read through its control API; a deleted or blocked account
@@ -114,7 +114,7 @@ class EasyAuth:
     sessions: dict[str, SignedIn] = field(default_factory=dict)
 
     @classmethod
-    def from_env(cls) -> "EasyAuth":
+    def from_env(cls) -> EasyAuth:
         """Read DEVSERVER_APP_ROLES and DEVSERVER_TRUST_PRINCIPAL_HEADERS, and tell the app that the platform's
         authentication is on (WEBSITE_AUTH_ENABLED)."""
         os.environ["WEBSITE_AUTH_ENABLED"] = "true"

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
-from typing import Any, Callable
+from typing import Any
 
 # What a reference write naming a not-yet-replicated object answers: the 400 group-post-members documents ("The source
 # resource object or one of the objects being referenced don't exist."; default), the 400 "Not a valid reference
@@ -13,8 +14,9 @@ from typing import Any, Callable
 LAG_REFERENCE_ERRORS = ("missingObjects", "badReference", "notFound")
 FAULT_PHASES = ("before", "after", "random")
 DEFAULT_TENANT_DOMAINS = ("contoso.onmicrosoft.com", "contoso.com")
-# What the tenant answers for signInActivity: real values, 403 for want of Entra ID P1 (REFERENCE.md "Listing the
-# directory's guests"), 403 for an app without AuditLog.Read.All, or every value null (what some tools report).
+# What the tenant answers for signInActivity: real values, 403 for want of Entra ID P1 (user-list.md; the 403 as
+# reported in microsoftgraph/microsoft-graph-docs-contrib#3033), 403 for an app without AuditLog.Read.All, or every
+# value null (what some tools report).
 SIGN_IN_MODES = ("available", "unlicensed", "noPermission", "empty")
 # The throttle switches (each a `Throttle`, merged field by field on PATCH).
 THROTTLE_SWITCHES = ("throttle", "write_throttle", "invitation_throttle", "sign_in_throttle")
@@ -60,17 +62,17 @@ class Switches:
     allowed_invitation_domains: list[str] | None = None
     sign_in_activity: str = "available"
     # The reports throttle every signInActivity read also counts against: about 5 requests per 10 s per app and
-    # tenant (REFERENCE.md "Listing the directory's guests"; Graph throttling-limits.md, identity and access reports).
+    # tenant (Graph concepts/throttling-limits.md, identity and access reports service limits).
     # Off by default: the page's list of reports resources does not name the user's signInActivity.
     sign_in_throttle: Throttle = field(default_factory=lambda: Throttle(enabled=False, capacity=5, window_seconds=10))
     strict_auth: bool = False
 
     @classmethod
-    def build(cls, **overrides: Any) -> "Switches":
+    def build(cls, **overrides: Any) -> Switches:
         """Defaults with `overrides` applied; names may be camelCase or snake_case."""
         return cls().updated(overrides)
 
-    def updated(self, patch: dict[str, Any]) -> "Switches":
+    def updated(self, patch: dict[str, Any]) -> Switches:
         """A copy with a partial update applied (a partial `throttle` merges); ConfigError when invalid."""
         result = copy.deepcopy(self)
         for name, value in patch.items():

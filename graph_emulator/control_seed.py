@@ -79,7 +79,7 @@ def _generated_users(emulator: Emulator, template: dict[str, Any], numbers: rang
     given = {name: sample.props[name] for name in template if name in USER_PROPERTIES and name not in numbered}
     users = []
     ids = _guids(len(numbers))
-    for number, user_id in zip(numbers, ids):
+    for number, user_id in zip(numbers, ids, strict=True):
         own = {name: _numbered(template[name], number) for name in numbered}
         props = dict(shared)
         if "mail" in own:

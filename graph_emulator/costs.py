@@ -13,7 +13,7 @@ its items are charged one by one (routes_batch)."""
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 WRITE_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
 _BASE_GET_COSTS = {

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 BAD_REQUEST = "BadRequest"
 REQUEST_BAD_REQUEST = "Request_BadRequest"
@@ -37,7 +37,7 @@ def error_body(code: str, message: str, request_id: str, client_request_id: str)
 
 def graph_error_date() -> str:
     """Current UTC time in the form Graph's innerError uses: `2026-11-22T10:00:00`."""
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def bad_request(message: str) -> GraphError:
@@ -64,7 +64,7 @@ def not_found(resource_id: str) -> GraphError:
 
 def object_not_found() -> GraphError:
     """400 Directory_ObjectNotFound: a write on a user that has not replicated yet, e.g. a PATCH right after its
-    invitation (microsoftgraph/microsoft-graph-docs-contrib#2465; REFERENCE.md, eventual consistency)."""
+    invitation (microsoftgraph/microsoft-graph-docs-contrib#2465; no bound on the delay is documented)."""
     return GraphError(400, OBJECT_NOT_FOUND, "Unable to read the company information from the directory.")
 
 

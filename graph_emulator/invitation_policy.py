@@ -2,9 +2,9 @@
 
 Entra's "Collaboration restrictions" hold either a deny list or an allow list of domains (switches
 `blockedInvitationDomains` and `allowedInvitationDomains`; nothing is refused by default). Graph's pages are silent on
-what POST /invitations answers for a refused domain (REFERENCE.md; invitation-post.md lists no error), and no public
-report quotes it. The emulator answers the stricter plausible refusal: 403 Authorization_RequestDenied, final (never a
-5xx), for every invitation to such a domain, re-invitations and resetRedemption included."""
+what POST /invitations answers for a refused domain (api-reference/v1.0/api/invitation-post.md lists no error), and no
+public report quotes it. The emulator answers the stricter plausible refusal: 403 Authorization_RequestDenied, final
+(never a 5xx), for every invitation to such a domain, re-invitations and resetRedemption included."""
 
 from __future__ import annotations
 

@@ -24,7 +24,6 @@ from datetime import datetime
 from typing import Any
 
 from .errors import GraphError, bad_request, unsupported_query
-
 from .schema import (
     BOOLEAN,
     SIGN_IN_ACTIVITY,

@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .errors import GraphError, method_not_allowed
 from .costs import resource_cost
+from .errors import GraphError, method_not_allowed
 from .identity import IdentityIssuer
 from .quotas import EMULATED_APPLICATION_ID, charge_request
 from .responses import graph_json, new_guid

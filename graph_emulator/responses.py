@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -63,12 +63,12 @@ def new_guid() -> str:
 
 def utc_now() -> datetime:
     """Now, timezone-aware UTC."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def graph_timestamp(moment: datetime) -> str:
     """A timestamp as Graph renders DateTimeOffset properties: `2026-11-22T10:00:00Z`."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def graph_root(request: Request) -> str:

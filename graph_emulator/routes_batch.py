@@ -9,12 +9,12 @@ after the item it `dependsOn`, and when that one failed it does not run and answ
 says a parseable batch is 200 whatever its items answer, and that is what the emulator does.)
 
 Each item is dispatched inside the app as a request of its own, so it takes its route's whole pipeline: the outer
-request's bearer token (an item's own Authorization header is ignored), the charge against every quota (resource
-units, writes, invitations: a throttled item answers 429 with its own Retry-After and x-ms-throttle-* headers:
-"requests in a batch are evaluated individually against the applicable throttling limits"), random faults, the handler, and the call log, which counts the item
-under its own route. The one step an item skips is the added network latency: items travel inside Graph, not over
-the network, so the latency applies once, to the outer request. The item mark is a key of the ASGI scope
-(`pipeline.BATCH_ITEM`) that only this module sets; a header would let any caller claim to be an item.
+request's bearer token (an item's own Authorization header is ignored), the charge against every quota (resource units,
+writes, invitations: a throttled item answers 429 with its own Retry-After and x-ms-throttle-* headers: "requests in a
+batch are evaluated individually against the applicable throttling limits"), random faults, the handler, and the call
+log, which counts the item under its own route. The one step an item skips is the added network latency: items travel
+inside Graph, not over the network, so the latency applies once, to the outer request. The item mark is a key of the
+ASGI scope (`pipeline.BATCH_ITEM`) that only this module sets; a header would let any caller claim to be an item.
 
 The outer request is delayed, authenticated and counted (as `POST /$batch`), but it is charged no resource units and
 draws no fault: the costs Graph lists for identity and access (throttling-limits.md; costs.py) are per operation, the
@@ -209,7 +209,7 @@ def _parallel(items: list[BatchItem]) -> bool:
 
 def _sequential(items: list[BatchItem]) -> bool:
     return not items[0].depends_on and all(
-        item.depends_on == (before.key,) for before, item in zip(items, items[1:]))
+        item.depends_on == (before.key,) for before, item in zip(items, items[1:], strict=False))
 
 
 def _fan_out(items: list[BatchItem]) -> bool:

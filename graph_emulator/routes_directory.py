@@ -3,7 +3,8 @@
 Source: api-reference/v1.0/api/directory-deleteditems-restore.md ("200 OK and a directoryObject"; an item remains
 restorable for up to 30 days). The page is silent on a restore whose userPrincipalName another object now holds:
 Graph answers 400 Request_BadRequest "Another object with the same value for property userPrincipalName already
-exists." (REFERENCE.md; the directory's duplicate-property message), and nothing is restored."""
+exists." (the directory's duplicate-property message, microsoftgraph/microsoft-graph-docs#1508; a restore that meets
+it: microsoftgraph/entra-powershell#1484), and nothing is restored."""
 
 from __future__ import annotations
 

@@ -21,7 +21,7 @@ from .store import UserRecord, blank_user
 MAX_SPONSORS = 5
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 # invitedUserEmailAddress may not contain ~ ! # $ % ^ & * ( ) + = [ ] { } \ / | ; : " < > ? ,
-# (invitation property description, v1.0 metadata; REFERENCE.md), and mail/otherMails hold no accented characters.
+# (the property's description in Graph's v1.0 $metadata), and mail/otherMails hold no accented characters.
 REFUSED_EMAIL_CHARACTERS = frozenset('~!#$%^&*()+=[]{}\\/|;:"<>?,')
 _FIELDS = frozenset({"invitedUserEmailAddress", "inviteRedirectUrl", "invitedUserDisplayName",
                      "sendInvitationMessage", "invitedUserMessageInfo", "invitedUserType", "invitedUserSponsors",
@@ -220,7 +220,7 @@ def reset_redemption(emulator: Emulator, invite: InvitationRequest) -> UserRecor
 def invitation_status(user: UserRecord) -> str:
     """The invitation's own status (PendingAcceptance | Completed | InProgress | Error; never `Accepted`, which
     is the user's externalUserState): Completed for a user who has already redeemed (v1.0 invitation-post example;
-    msgraph-sdk models/invitation.py; REFERENCE.md)."""
+    msgraph-sdk models/invitation.py)."""
     return "Completed" if user.props.get("externalUserState") == "Accepted" else "PendingAcceptance"
 
 

@@ -10,7 +10,8 @@ have the required permissions" (RoleManagement.ReadWrite.Directory); PATCH with 
 ... If an error condition exists in the request body, no members are added"), resources/groups-overview.md (the table
 of group types: mail-enabled security groups (groupTypes [], mailEnabled true, securityEnabled true) and distribution
 groups (mailEnabled true, securityEnabled false) are not "Created and managed via API"; "Mail-enabled security groups
-are read only"), REFERENCE.md (the "already exist" 400; the not-a-member 404 naming the group)."""
+are read only"); microsoftgraph/microsoft-graph-docs-contrib#5090 (the "already exist" 400's message) and
+microsoftgraph/microsoft-graph-docs#18714 (the not-a-member 404 naming the group)."""
 
 from __future__ import annotations
 
@@ -38,9 +39,10 @@ ALREADY_MEMBER = ("One or more added object references already exist for the fol
                   "'members'.")
 ON_PREMISES_MASTERED = ("Unable to update the specified properties for on-premises mastered Directory Sync objects or "
                         "objects currently undergoing migration.")
-# Graph's words as publicly quoted for a member add on a mail-enabled security group (microsoftgraph/microsoft-graph-docs
-# issues #14827 and #14899, where the code read Request_BadRequest); the status is the 403 group-post-members now
-# documents, the code the emulator's choice (Authorization_RequestDenied). Match the 403, not the code.
+# Graph's words as publicly quoted for a member add on a mail-enabled security group
+# (microsoftgraph/microsoft-graph-docs issues #14827 and #14899, where the code read Request_BadRequest); the status
+# is the 403 group-post-members now documents, the code the emulator's choice (Authorization_RequestDenied). Match
+# the 403, not the code.
 MAIL_ENABLED_READ_ONLY = "Cannot Update a mail-enabled security groups and or distribution list."
 _REFERENCE_PATH = re.compile(r"/(?:directoryObjects|users)/([^/]+)/?$", re.IGNORECASE)
 

@@ -27,8 +27,8 @@ from .views import collection_body, collection_context, typed
 # items for the expanded relationship and has no @odata.nextLink"; aad-advanced-queries.md: "$expand is not currently
 # supported with advanced queries"; throttling-limits.md: "Using $expand increases cost by 1" (costs.py).
 MAX_EXPANDED = 20
-# A user list with $expand is served in pages of at most 100 users, a larger $top in pages of 100 (REFERENCE.md
-# "Listing the directory's guests"; Graph's pages are silent on the page size with $expand: the stricter reading).
+# A user list with $expand is served in pages of at most 100 users, a larger $top in pages of 100 (Graph's pages are
+# silent on the page size with $expand: the stricter reading; docs/directory-pass.md).
 MAX_EXPANDED_PAGE = 100
 _EXPAND = re.compile(r"^\s*sponsors\s*(?:\(\s*\$select\s*=\s*([^)]*)\))?\s*$", re.IGNORECASE)
 

@@ -8,9 +8,16 @@ from starlette.responses import Response
 from . import signin
 from .errors import bad_request, not_found, object_not_found, request_bad_request
 from .lookup import visible_user
-from .odata import is_eventual
 from .odata import (
-    CollectionQuery, check_options, make_skiptoken, make_upn_skiptoken, page, page_of, relation_query, select_option,
+    CollectionQuery,
+    check_options,
+    is_eventual,
+    make_skiptoken,
+    make_upn_skiptoken,
+    page,
+    page_of,
+    relation_query,
+    select_option,
     user_collection_query,
 )
 from .responses import context_url, graph_json, graph_timestamp, json_object, no_content, utc_now

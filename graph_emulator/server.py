@@ -97,7 +97,7 @@ class EmulatorServer:
             self._control = EmulatorControl(self.url)
         return self._control
 
-    def start(self) -> "EmulatorServer":
+    def start(self) -> EmulatorServer:
         """Bind, serve on a daemon thread, and wait until uvicorn has started."""
         if self._thread is not None:
             raise RuntimeError("EmulatorServer already started")
@@ -130,7 +130,7 @@ class EmulatorServer:
             self._control.close()
         self._server = self._thread = self._socket = self._control = None
 
-    def __enter__(self) -> "EmulatorServer":
+    def __enter__(self) -> EmulatorServer:
         return self.start()
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,

@@ -3,11 +3,13 @@
 Sources: Graph v1.0 api-reference/v1.0/api/user-list.md ("When signInActivity is selected or filtered on, the maximum
 page size is 500 ... Requests with `$top` set higher than 500 return pages with up to 500 users"; "Details for the
 signInActivity property require a Microsoft Entra ID P1 or P2 license and the AuditLog.Read.All permission"),
-resources/signinactivity.md (the fields; Entra keeps sign-ins back to April 2020), REFERENCE.md "Listing the directory's
-guests" (the property is not returned at all for a user who never signed in; 403
-`Authentication_RequestFromNonPremiumTenantOrB2CTenant` without P1; some tools report empty data), and
-microsoftgraph/microsoft-graph-explorer-v4#2731 (without AuditLog.Read.All: 403 `Authentication_MSGraphPermissionMissing`
-"Calling principal does not have required MSGraph permissions AuditLog.Read.All")."""
+resources/signinactivity.md (the fields; Entra keeps sign-ins back to April 2020), resources/user.md ("This property
+isn't returned for a user who never signed in or last signed in before April 2020"),
+microsoftgraph/microsoft-graph-docs-contrib#3033 (without P1: 403
+`Authentication_RequestFromNonPremiumTenantOrB2CTenant`; some tools report empty data instead), and
+microsoftgraph/microsoft-graph-explorer-v4#2731 (without AuditLog.Read.All: 403
+`Authentication_MSGraphPermissionMissing` "Calling principal does not have required MSGraph permissions
+AuditLog.Read.All")."""
 
 from __future__ import annotations
 

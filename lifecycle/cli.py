@@ -16,7 +16,7 @@ import sys
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, Any
 
 import click
 
@@ -27,7 +27,6 @@ DEVELOPMENT_COMMANDS = {
     "serve": ("devserver.cli", "serve", "Serve the API locally with function-key auth (development server)."),
 }
 """name -> (module, attribute, summary) of the commands that need a clone with requirements-dev.txt."""
-T = TypeVar("T")
 
 
 class Commands(click.Group):
@@ -97,7 +96,7 @@ def one_line(exc: Exception) -> click.ClickException:
     return click.ClickException(" ".join(message.split()))
 
 
-def run(work: Callable[[], Awaitable[T]]) -> T:
+def run[T](work: Callable[[], Awaitable[T]]) -> T:
     """Run `work` to its end; an error of the app's own is one line."""
     from lifecycle.errors import LifecycleError
 
@@ -184,7 +183,7 @@ def adopt(dry_run: bool, as_json: bool, expires_in_days: int | None, group_id: u
 
 
 # --- export and import ----------------------------------------------------------------------------------------------
-async def _with_storage(work: Callable[[Any, Any], Awaitable[T]]) -> T:
+async def _with_storage[T](work: Callable[[Any, Any], Awaitable[T]]) -> T:
     """`work(service, settings)` on the app's Table Storage (the connection string, else the endpoint with the
     identity: in a shell, the signed-in Azure CLI user's); closed after."""
     from lifecycle.adapters.credentials import azure_credential

@@ -7,14 +7,12 @@ import asyncio
 import json
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
-T = TypeVar("T")
 
-
-def _run(work: Callable[[Any], Awaitable[T]]) -> T:
+def _run[T](work: Callable[[Any], Awaitable[T]]) -> T:
     """`work(services)` on the services the settings build, closed after; an error of the app's own is one line."""
     from lifecycle.errors import LifecycleError
     from lifecycle.logs import configure_logging

@@ -73,7 +73,8 @@ SETTING_DESCRIPTIONS: dict[str, str] = {
                          "group is refused (403)",
     "ALLOWED_EMAIL_DOMAINS": "Comma-separated email domains a guest may have (subdomains match); empty: every domain "
                              "not blocked. Judged on every address the guest has in Graph",
-    "BLOCKED_EMAIL_DOMAINS": "Comma-separated email domains that are refused (subdomains match), before Graph is called",
+    "BLOCKED_EMAIL_DOMAINS": "Comma-separated email domains that are refused (subdomains match), before Graph is "
+                             "called",
     "INVITE_REDIRECT_URL": "Where a guest lands after redeeming an invitation (https), unless the request names one",
     "GUEST_DEFAULT_TTL_DAYS": "Days until expiry for a guest invited or adopted without an expiry",
     "EXPIRY_SCHEDULE": "NCRONTAB schedule (UTC, six fields) of the expiry timer; one instance runs it across a "
@@ -87,7 +88,8 @@ SETTING_DESCRIPTIONS: dict[str, str] = {
                             "tracked guests (and EXPIRY_GUARD_MIN) enforces nothing",
     "EXPIRY_GUARD_MIN": "... and exceed this many guests, so that small tenants are not blocked",
     "EXPIRY_GUARD_WINDOW_HOURS": "The guard also counts the guests the sweep disabled or deleted in this many hours "
-                                 "before the run, so that many small runs cannot do what one may not (0: the run alone)",
+                                 "before the run, so that many small runs cannot do what one may not (0: the run "
+                                 "alone)",
     "GRAPH_MAX_CONCURRENCY": "Graph calls in flight per worker (halved while Graph throttles)",
     "EXPIRY_NOTICE_DAYS": "Days before expiry when the `guest.expiring` event is sent, once (0: never)",
     "LIFECYCLE_EVENTS_QUEUE": "Storage Queue, in the tables' account, that receives the lifecycle events (CloudEvents)",
@@ -152,7 +154,7 @@ class AppRole(StrEnum):
     ADMIN = "Guests.Admin"
 
     @property
-    def implied(self) -> frozenset["AppRole"]:
+    def implied(self) -> frozenset[AppRole]:
         """This role and every role it holds."""
         order = (AppRole.READ, AppRole.MANAGE, AppRole.ADMIN)
         return frozenset(order[:order.index(self) + 1])
@@ -172,7 +174,7 @@ def _url(value: str, *, https_only: bool) -> str:
     if https_only and parts.scheme != "https":
         raise ValueError("must use https")
     try:
-        parts.port
+        _ = parts.port  # read only to validate it: urlsplit checks the port when it is asked for
     except ValueError:
         raise ValueError("has a port that is not a number from 0 to 65535") from None
     return value
@@ -393,7 +395,7 @@ class Settings(BaseModel):
         return f"{self.table_prefix}{kind}"
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         source = os.environ if environ is None else environ
         values = {name: source.get(name, "").strip() or default for name, default in SETTING_DEFAULTS.items()}
         try:
@@ -421,7 +423,7 @@ class EntraAccess:
     principals: frozenset[str]
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> "EntraAccess":
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> EntraAccess:
         """Read at each request, before the services are built (an invalid id raises ConfigurationError)."""
         source = os.environ if environ is None else environ
 

@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from collections.abc import Callable
-from typing import Any, Literal, Protocol, Sequence
+from typing import Any, Literal, Protocol
 
 from lifecycle.domain.events import Event  # the domain's type, re-exported for the ports that carry events
-from lifecycle.domain.planning import SignIn
 from lifecycle.domain.model import EmailClaim, Guest, GuestState, IndexKind
+from lifecycle.domain.planning import SignIn
 from lifecycle.domain.policy import lookup_rank, own_addresses, owns_address
 from lifecycle.errors import GraphError
 
@@ -363,12 +363,12 @@ class IdempotencyStore(Protocol):
     """Records of requests made with an Idempotency-Key (any characters). Held to this by
     tests/contract/test_idempotency_store_contract.py."""
 
-    async def claim(self, record: "IdempotencyRecord") -> tuple["IdempotencyRecord", bool]:
+    async def claim(self, record: IdempotencyRecord) -> tuple[IdempotencyRecord, bool]:
         """Insert the record and return it with True; when the key is taken, return the stored one with False
         (its own fingerprint, whatever the new record's: the caller tells a reused key from a replay)."""
-    async def replace(self, record: "IdempotencyRecord") -> "IdempotencyRecord":
+    async def replace(self, record: IdempotencyRecord) -> IdempotencyRecord:
         """Overwrite a record guarded by its ETag (ConcurrencyConflict when it changed or was released)."""
-    async def release(self, record: "IdempotencyRecord") -> None:
+    async def release(self, record: IdempotencyRecord) -> None:
         """Delete the key's record if it is still the version the caller holds (its ETag; a record without one is
         deleted whatever its version): ConcurrencyConflict when another request took the key over since, whose
         record stays. A key already released is success."""
@@ -419,7 +419,7 @@ class AuditLog(Protocol):
         """Append the entry, its details kept as `storable_details` says."""
     async def entries_for(self, target: str) -> list[AuditEntry]:
         """The target's entries, oldest first (by `at`)."""
-    async def history(self, target: str, page_size: int, continuation_token: str | None = None) -> "AuditPage":
+    async def history(self, target: str, page_size: int, continuation_token: str | None = None) -> AuditPage:
         """A page of the target's entries, newest first (by `at`; entries of the same instant in any order), at
         most `page_size`; `continuation_token` of the previous page for the next (None: the first). A token the log
         did not issue raises InvalidRequest. tests/contract/test_audit_log_contract.py holds both adapters to it."""

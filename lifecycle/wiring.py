@@ -5,9 +5,7 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, TypedDict
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from lifecycle.config import Settings, Tuning
 from lifecycle.domain.model import utcnow
@@ -18,15 +16,15 @@ from lifecycle.services.adoption import AdoptionService
 from lifecycle.services.approval import PlanApprovals
 from lifecycle.services.audit import Audit
 from lifecycle.services.dispatch import EventDispatcher
-from lifecycle.services.sweep import ExpirySweep
 from lifecycle.services.granting import GrantingOperations
 from lifecycle.services.groups import GroupService
 from lifecycle.services.invitations import InvitationService
 from lifecycle.services.operations import GuestOperations
 from lifecycle.services.provisioning import Provisioner
 from lifecycle.services.records import GuestRecords
-from lifecycle.services.sponsorship import Sponsorship
 from lifecycle.services.run_record import RunRecorder
+from lifecycle.services.sponsorship import Sponsorship
+from lifecycle.services.sweep import ExpirySweep
 from lifecycle.services.views import GuestView
 
 if TYPE_CHECKING:
@@ -72,7 +70,7 @@ class Adapters:
     runs: RunStore | None = None
     closers: list[Callable[[], Any]] = field(default_factory=list)
 
-    def complete(self, settings: Settings, tuning: Tuning) -> "Adapters":
+    def complete(self, settings: Settings, tuning: Tuning) -> Adapters:
         credential = self._credential(settings, tuning)
         if self.token_check is None:
             from lifecycle.adapters.identity import GraphTokenCheck
@@ -82,7 +80,10 @@ class Adapters:
             from lifecycle.adapters.tables.audit import TableAuditLog
             from lifecycle.adapters.tables.runs import TableRunStore
             from lifecycle.adapters.tables.store import (
-                TableGuestStore, TableIdempotencyStore, LifecycleTables, build_service_client,
+                LifecycleTables,
+                TableGuestStore,
+                TableIdempotencyStore,
+                build_service_client,
             )
 
             tables = LifecycleTables(build_service_client(settings, credential), settings)
@@ -106,7 +107,7 @@ class Adapters:
             self.closers.append(credential.close)
         return self
 
-    def _credential(self, settings: Settings, tuning: Tuning) -> "BoundedCredential | None":
+    def _credential(self, settings: Settings, tuning: Tuning) -> BoundedCredential | None:
         """The one credential the real adapters share (None when none of them needs Azure), its token requests
         bounded by `tuning`."""
         from lifecycle.adapters.credentials import azure_credential

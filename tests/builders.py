@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from lifecycle.domain.model import EmailClaim, Guest, GuestState, InvitationState
@@ -33,7 +33,7 @@ def unlinked_claim(email: str, *, owner: str = "dead", claimed_at: datetime | No
                    **request: Any) -> EmailClaim:
     """An email claimed by `owner` and linked to no guest yet (the write-ahead of an invitation), its request the
     invite body `{"email": email, **request}`."""
-    return EmailClaim(email=email, owner=owner, claimed_at=claimed_at or datetime.now(timezone.utc),
+    return EmailClaim(email=email, owner=owner, claimed_at=claimed_at or datetime.now(UTC),
                       request={"email": email, **request})
 
 

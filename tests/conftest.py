@@ -15,11 +15,14 @@ if str(ROOT) not in sys.path:
 
 from graph_emulator import EmulatorControl  # noqa: E402
 from lifecycle.adapters.memory import (  # noqa: E402
-    InMemoryAuditLog, InMemoryDirectory, InMemoryEventPublisher, InMemoryGuestStore, InMemoryIdempotencyStore,
+    InMemoryAuditLog,
+    InMemoryDirectory,
+    InMemoryEventPublisher,
+    InMemoryGuestStore,
+    InMemoryIdempotencyStore,
 )
 from lifecycle.adapters.memory_runs import InMemoryRunStore  # noqa: E402
-from lifecycle.config import Settings  # noqa: E402
-from lifecycle.config import Tuning  # noqa: E402
+from lifecycle.config import Settings, Tuning  # noqa: E402
 from lifecycle.wiring import Services, build_services, container  # noqa: E402
 
 FAST = Tuning(claim_wait_seconds=10.0, claim_poll_seconds=0.1, claim_stale_seconds=60.0, lag_retry_seconds=4.0,
@@ -49,7 +52,8 @@ def fakes() -> Iterator[Fakes]:
     directory.add_group(GROUP_A)
     directory.add_group(GROUP_B)
     clock, runs = MovableClock(), InMemoryRunStore()
-    services = build_services(settings, store=store, directory=directory, audit=audit, publisher=publisher, idempotency_store=keys,
+    services = build_services(settings, store=store, directory=directory, audit=audit, publisher=publisher,
+                              idempotency_store=keys,
                               tuning=Tuning(lag_retry_seconds=0.3, lag_first_delay=0.05, claim_wait_seconds=0.5),
                               clock=clock, runs=runs)
     container.use(lambda: services)

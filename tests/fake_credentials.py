@@ -28,7 +28,7 @@ class FakeCredential:
     async def close(self) -> None:
         pass
 
-    async def __aenter__(self) -> "FakeCredential":
+    async def __aenter__(self) -> FakeCredential:
         return self
 
     async def __aexit__(self, *args: Any) -> None:

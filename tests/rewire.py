@@ -16,7 +16,8 @@ def with_settings(fakes: Any, **env: str) -> Services:
     """Rebuild `fakes.services` on the fixture's settings with `env` on top (the fakes' state is kept)."""
     settings = Settings.from_env({**BASE, **env})
     services = build_services(settings, store=fakes.store, directory=fakes.directory, audit=fakes.audit,
-                              publisher=fakes.publisher, idempotency_store=fakes.keys, clock=fakes.clock, runs=fakes.runs,
+                              publisher=fakes.publisher, idempotency_store=fakes.keys, clock=fakes.clock,
+                              runs=fakes.runs,
                               tuning=Tuning(lag_retry_seconds=0.3, lag_first_delay=0.05, claim_wait_seconds=0.5))
     container.use(lambda: services)
     fakes.settings, fakes.services = settings, services

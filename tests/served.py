@@ -22,9 +22,9 @@ def served(env: dict[str, str], *, timeout: float = 60) -> Iterator[str]:
     try:
         try:
             wait_for_port(port, timeout=timeout)
-        except RuntimeError:
+        except RuntimeError as exc:
             process.kill()
-            raise RuntimeError(f"the development server did not start:\n{process.communicate(timeout=20)[0]}")
+            raise RuntimeError(f"the development server did not start:\n{process.communicate(timeout=20)[0]}") from exc
         yield f"http://127.0.0.1:{port}"
     finally:
         if process.poll() is None:

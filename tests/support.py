@@ -11,7 +11,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ class MovableClock:
         self.offset = timedelta()
 
     def __call__(self) -> datetime:
-        return datetime.now(timezone.utc) + self.offset
+        return datetime.now(UTC) + self.offset
 
 
 def free_port() -> int:
@@ -62,7 +62,7 @@ class Azurite:
         self._workdir = tempfile.mkdtemp(prefix="azurite-")
         self.ca_file = str(Path(self._workdir) / "ca.pem")
 
-    def start(self) -> "Azurite":
+    def start(self) -> Azurite:
         binary = ROOT / "node_modules" / ".bin" / "azurite"
         if not binary.exists():
             found = shutil.which("azurite")
@@ -176,7 +176,7 @@ class SetClock:
     """A clock standing at `now` (the wall clock's time when made, unless given) until a test sets it on."""
 
     def __init__(self, now: datetime | None = None) -> None:
-        self.now = now or datetime.now(timezone.utc)
+        self.now = now or datetime.now(UTC)
 
     def __call__(self) -> datetime:
         return self.now

@@ -49,7 +49,7 @@ param managePrincipalIds array = []
 @description('Let every user of the tenant sign in (no app role assignment required), so that sponsors reach the sponsor page. false: only assigned users and applications get a token.')
 param sponsorSignIn bool = false
 
-// The app roles of DESIGN.md, "Who may call". Their ids never change: assignments made with them survive redeploys.
+// The app roles of docs/roles.md, "The app roles". Their ids never change: assignments made with them survive redeploys.
 var appRoles = [
   {
     id: '3dce614f-8eb6-552e-b4fa-5891cb13e4a9'

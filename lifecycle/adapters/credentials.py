@@ -12,7 +12,10 @@ from typing import Any
 
 from azure.core.credentials_async import AsyncTokenCredential
 from kiota_abstractions.authentication import (
-    AccessTokenProvider, AllowedHostsValidator, AuthenticationProvider, BaseBearerTokenAuthenticationProvider,
+    AccessTokenProvider,
+    AllowedHostsValidator,
+    AuthenticationProvider,
+    BaseBearerTokenAuthenticationProvider,
 )
 from kiota_authentication_azure.azure_identity_authentication_provider import AzureIdentityAuthenticationProvider
 
@@ -60,7 +63,8 @@ class StaticTokenProvider(AccessTokenProvider):
         self._validator = AllowedHostsValidator([host])
         self._token = token
 
-    async def get_authorization_token(self, uri: str, additional_authentication_context: dict[str, Any] = {}) -> str:
+    async def get_authorization_token(self, uri: str,
+                                      additional_authentication_context: dict[str, Any] | None = None) -> str:
         return self._token if self._validator.is_url_host_valid(uri) else ""
 
     def get_allowed_hosts_validator(self) -> AllowedHostsValidator:

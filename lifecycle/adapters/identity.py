@@ -16,7 +16,11 @@ from typing import Any, TypeVar
 from azure.core.credentials import AccessToken, AccessTokenInfo, TokenRequestOptions
 from azure.core.credentials_async import AsyncTokenCredential
 from azure.core.exceptions import (
-    AzureError, ClientAuthenticationError, ServiceRequestError, ServiceRequestTimeoutError, ServiceResponseError,
+    AzureError,
+    ClientAuthenticationError,
+    ServiceRequestError,
+    ServiceRequestTimeoutError,
+    ServiceResponseError,
     ServiceResponseTimeoutError,
 )
 from azure.identity import CredentialUnavailableError
@@ -128,7 +132,7 @@ class BoundedCredential:
     async def close(self) -> None:
         await self._inner.close()
 
-    async def __aenter__(self) -> "BoundedCredential":
+    async def __aenter__(self) -> BoundedCredential:
         await self._inner.__aenter__()
         return self
 
@@ -147,7 +151,9 @@ def describe(exc: BaseException, source: str = MANAGED_IDENTITY) -> str:
     response = getattr(exc, "response", None)
     if isinstance(exc, ClientAuthenticationError) and response is not None:
         status = getattr(response, "status_code", None)
-        return f"{source} answered {status} without a token" if status and status < 400 else f"{source} answered {status}"
+        if status and status < 400:
+            return f"{source} answered {status} without a token"
+        return f"{source} answered {status}"
     if isinstance(exc, ClientAuthenticationError):
         return "no managed identity or other credential is available to the app"
     return f"the credential failed ({type(exc).__name__})"

@@ -4,20 +4,42 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from lifecycle.adapters.graph.ranges import FIRST_CHARACTERS, SINGLE_RANGE_PAGES, range_of
 from lifecycle.domain.model import EmailClaim, Guest, IndexKind
 from lifecycle.domain.planning import SignIn
 from lifecycle.errors import (
-    ConcurrencyConflict, GraphBadRequest, GraphConflict, GraphError, GraphNotFound, GraphPolicyRefusal,
-    GraphRejectedInput, GraphUnavailable,
-    InvalidRequest, UnreadableRecord,
+    ConcurrencyConflict,
+    GraphBadRequest,
+    GraphConflict,
+    GraphError,
+    GraphNotFound,
+    GraphPolicyRefusal,
+    GraphRejectedInput,
+    GraphUnavailable,
+    InvalidRequest,
+    UnreadableRecord,
 )
 from lifecycle.ports import (
-    TRANSACTION_LIMIT, AuditEntry, AuditPage, Change, ChangeOutcome, DirectoryUser, Event, GuestListing, GuestQuery,
-    GuestScan, IdempotencyRecord, Invitation, InvitationRequest, OnDirectoryPage, OnRecordPage, Page, UserChanges,
+    TRANSACTION_LIMIT,
+    AuditEntry,
+    AuditPage,
+    Change,
+    ChangeOutcome,
+    DirectoryUser,
+    Event,
+    GuestListing,
+    GuestQuery,
+    GuestScan,
+    IdempotencyRecord,
+    Invitation,
+    InvitationRequest,
+    OnDirectoryPage,
+    OnRecordPage,
+    Page,
+    UserChanges,
     storable_details,
 )
 
@@ -164,7 +186,7 @@ class InMemoryGuestStore:
         return sum(1 for g in self.guests.values() if g.is_tracked)
 
     async def pending_events(self, limit: int) -> list[Event]:
-        return sorted(self.outbox, key=lambda e: (e.time or datetime.max.replace(tzinfo=timezone.utc), e.id))[:limit]
+        return sorted(self.outbox, key=lambda e: (e.time or datetime.max.replace(tzinfo=UTC), e.id))[:limit]
 
     async def remove_events(self, events: Sequence[Event]) -> None:
         removed = {event.id for event in events}

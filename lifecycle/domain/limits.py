@@ -32,7 +32,7 @@ class _Sizes:
     longest_value: int
 
     @classmethod
-    def of(cls, guest: Guest) -> "_Sizes":
+    def of(cls, guest: Guest) -> _Sizes:
         values = [*guest.attributes.values(), *guest.pending_attributes.values()]
         return cls(len(set(guest.sponsors)), len({*guest.groups, *guest.pending_groups, *guest.removing_groups}),
                    len({*guest.attributes, *guest.pending_attributes}), max((len(v) for v in values), default=0))

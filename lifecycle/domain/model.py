@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -50,7 +50,7 @@ class IndexKind(StrEnum):
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class InvalidTransition(Conflict):
@@ -149,33 +149,33 @@ class Guest:
         return entries
 
     # --- transitions -----------------------------------------------------------------------------
-    def _touch(self, now: datetime, **changes: Any) -> "Guest":
+    def _touch(self, now: datetime, **changes: Any) -> Guest:
         return replace(self, updated_at=now, **changes)
 
     def _require(self, *states: GuestState, action: str) -> None:
         if self.state not in states:
             raise InvalidTransition(f"cannot {action} a guest in state '{self.state.value}'")
 
-    def redeemed(self, now: datetime) -> "Guest":
+    def redeemed(self, now: datetime) -> Guest:
         state = GuestState.ACTIVE if self.state is GuestState.INVITED else self.state
         return self._touch(now, invitation_state=InvitationState.ACCEPTED, state=state)
 
-    def disable(self, now: datetime, reason: DisabledReason) -> "Guest":
+    def disable(self, now: datetime, reason: DisabledReason) -> Guest:
         self._require(GuestState.INVITED, GuestState.ACTIVE, action="disable")
         return self._touch(now, state=GuestState.DISABLED, disabled_at=now, disabled_reason=reason)
 
-    def enable(self, now: datetime) -> "Guest":
+    def enable(self, now: datetime) -> Guest:
         self._require(GuestState.DISABLED, action="enable")
         state = GuestState.ACTIVE if self.invitation_state is InvitationState.ACCEPTED else GuestState.INVITED
         return self._touch(now, state=state, disabled_at=None, disabled_reason=None, activity_baseline=now)
 
-    def extend(self, now: datetime, expires_at: datetime) -> "Guest":
+    def extend(self, now: datetime, expires_at: datetime) -> Guest:
         self._require(GuestState.INVITED, GuestState.ACTIVE, GuestState.DISABLED, action="extend")
         if expires_at <= now:
             raise InvalidTransition("the new expiry must be in the future")
         return self._touch(now, expires_at=expires_at, notice_sent_at=None, activity_baseline=now)
 
-    def attested(self, now: datetime) -> "Guest":
+    def attested(self, now: datetime) -> Guest:
         """A sponsor kept the guest: a new attestation period starts now."""
         return self._touch(now, attested_at=now)
 
@@ -183,15 +183,15 @@ class Guest:
         """Where the current attestation period starts: the last attestation, else the adoption or invitation."""
         return self.attested_at or self.adopted_at or self.invited_at or self.created_at
 
-    def reinvited(self, now: datetime) -> "Guest":
+    def reinvited(self, now: datetime) -> Guest:
         self._require(GuestState.INVITED, GuestState.ACTIVE, action="re-invite")
         return self._touch(now, state=GuestState.INVITED, invitation_state=InvitationState.PENDING, invited_at=now)
 
-    def delete(self, now: datetime) -> "Guest":
+    def delete(self, now: datetime) -> Guest:
         self._require(GuestState.INVITED, GuestState.ACTIVE, GuestState.DISABLED, action="delete")
         return self._touch(now, state=GuestState.DELETED, deleted_at=now)
 
-    def restore(self, now: datetime) -> "Guest":
+    def restore(self, now: datetime) -> Guest:
         self._require(GuestState.DELETED, action="restore")
         if now - (self.deleted_at or now) > DELETED_RETENTION:
             raise InvalidTransition("the guest was deleted more than 30 days ago and cannot be restored")
@@ -199,26 +199,26 @@ class Guest:
             GuestState.ACTIVE if self.invitation_state is InvitationState.ACCEPTED else GuestState.INVITED)
         return self._touch(now, state=state, deleted_at=None, activity_baseline=now)
 
-    def purge(self, now: datetime) -> "Guest":
+    def purge(self, now: datetime) -> Guest:
         self._require(GuestState.DELETED, action="purge")
         return self._touch(now, state=GuestState.PURGED, purged_at=now, pending_groups=(), removing_groups=(),
                            pending_attributes={})
 
-    def gone_from_directory(self, now: datetime) -> "Guest":
+    def gone_from_directory(self, now: datetime) -> Guest:
         """The user no longer exists in Graph (deleted elsewhere): record it as deleted."""
         if self.is_removed:
             return self
         return self._touch(now, state=GuestState.DELETED, deleted_at=now)
 
-    def disabled_outside(self, now: datetime) -> "Guest":
+    def disabled_outside(self, now: datetime) -> Guest:
         """The account was blocked outside the app: recorded as disabled by hand (never deleted by the sweep)."""
         return self.disable(now, DisabledReason.MANUAL) if self.is_live else self
 
-    def enabled_outside(self, now: datetime) -> "Guest":
+    def enabled_outside(self, now: datetime) -> Guest:
         """The account was unblocked outside the app (an admin in the Entra portal): recorded as enabled."""
         return self.enable(now) if self.state is GuestState.DISABLED else self
 
-    def restored_outside(self, now: datetime, enabled: bool, redeemed: bool) -> "Guest":
+    def restored_outside(self, now: datetime, enabled: bool, redeemed: bool) -> Guest:
         """The user is back in the directory although the record says deleted (restored in the portal, or a restore
         whose answer was lost): the record takes the state Graph shows, its inactivity window starts again."""
         if not self.is_removed:
@@ -232,44 +232,44 @@ class Guest:
                            purged_at=None, disabled_at=self.disabled_at or now,
                            disabled_reason=self.disabled_reason or DisabledReason.MANUAL, activity_baseline=now)
 
-    def begin(self, action: str, now: datetime) -> "Guest":
+    def begin(self, action: str, now: datetime) -> Guest:
         """Record the intent of a Graph write before making it (write-ahead)."""
         if self.is_busy_with_other_than(action):
             raise InvalidTransition(f"another operation ({self.pending_action}) is in progress on this guest",
                                     code="OperationInProgress")
         return self._touch(now, pending_action=action, pending_since=now)
 
-    def end(self, action: str) -> "Guest":
+    def end(self, action: str) -> Guest:
         if self.pending_action != action:
             return self
         return replace(self, pending_action="", pending_since=None)
 
     # --- group bookkeeping -----------------------------------------------------------------------
-    def want_groups(self, now: datetime, group_ids: tuple[str, ...]) -> "Guest":
+    def want_groups(self, now: datetime, group_ids: tuple[str, ...]) -> Guest:
         wanted = tuple(g for g in group_ids if g not in self.groups and g not in self.pending_groups)
         removing = tuple(g for g in self.removing_groups if g not in group_ids)
         if not wanted and removing == self.removing_groups:
             return self
         return self._touch(now, pending_groups=self.pending_groups + wanted, removing_groups=removing)
 
-    def groups_added(self, now: datetime, group_ids: tuple[str, ...]) -> "Guest":
+    def groups_added(self, now: datetime, group_ids: tuple[str, ...]) -> Guest:
         if not group_ids:
             return self
         groups = self.groups + tuple(g for g in group_ids if g not in self.groups)
         pending = tuple(g for g in self.pending_groups if g not in group_ids)
         return self._touch(now, groups=groups, pending_groups=pending)
 
-    def unwant_group(self, now: datetime, group_id: str) -> "Guest":
+    def unwant_group(self, now: datetime, group_id: str) -> Guest:
         if group_id in self.removing_groups:
             return self
         pending = tuple(g for g in self.pending_groups if g != group_id)
         return self._touch(now, pending_groups=pending, removing_groups=self.removing_groups + (group_id,))
 
-    def group_removed(self, now: datetime, group_id: str) -> "Guest":
+    def group_removed(self, now: datetime, group_id: str) -> Guest:
         return self._touch(now, groups=tuple(g for g in self.groups if g != group_id),
                            removing_groups=tuple(g for g in self.removing_groups if g != group_id))
 
-    def attributes_written(self, now: datetime) -> "Guest":
+    def attributes_written(self, now: datetime) -> Guest:
         if not self.pending_attributes:
             return self
         return self._touch(now, attributes={**self.attributes, **self.pending_attributes}, pending_attributes={})

@@ -7,7 +7,12 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from lifecycle.domain.model import (
-    DELETED_RETENTION, SWEEP_REASONS, DisabledReason, Guest, GuestState, InvitationState,
+    DELETED_RETENTION,
+    SWEEP_REASONS,
+    DisabledReason,
+    Guest,
+    GuestState,
+    InvitationState,
 )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 _FORMAT = "%Y%m%dT%H%M%S%fZ"
 _ID = re.compile(r"^(\d{8}T\d{12}Z)-([0-9a-f]{8})$")
@@ -12,7 +12,7 @@ _ID = re.compile(r"^(\d{8}T\d{12}Z)-([0-9a-f]{8})$")
 
 def new_id(now: datetime) -> str:
     """`<UTC time to the microsecond>-<8 hex digits>`, e.g. `20261201T030000123456Z-1a2b3c4d`."""
-    return f"{now.astimezone(timezone.utc).strftime(_FORMAT)}-{uuid.uuid4().hex[:8]}"
+    return f"{now.astimezone(UTC).strftime(_FORMAT)}-{uuid.uuid4().hex[:8]}"
 
 
 def id_time(value: str) -> datetime | None:
@@ -21,6 +21,6 @@ def id_time(value: str) -> datetime | None:
     if match is None:
         return None
     try:
-        return datetime.strptime(match.group(1), _FORMAT).replace(tzinfo=timezone.utc)
+        return datetime.strptime(match.group(1), _FORMAT).replace(tzinfo=UTC)
     except ValueError:
         return None

@@ -66,8 +66,9 @@ async def health(req: func.HttpRequest, services: Services) -> func.HttpResponse
             {"position": position, "problem": problem} for position, _, problem in group_problems]},
         "storage": storage,
     }
-    for position, group_id, problem in group_problems:  # the ids go to the log only (an anonymous probe's answer
-        log.warning("health: MANAGED_GROUP_IDS", position=position, groupId=group_id, error=loggable(problem))  # never shows one)
+    # the ids go to the log only (an anonymous probe's answer never shows one)
+    for position, group_id, problem in group_problems:
+        log.warning("health: MANAGED_GROUP_IDS", position=position, groupId=group_id, error=loggable(problem))
     if not token_ok or storage != STORAGE_OK:
         return json_response({"status": "unhealthy", "version": __version__, "checks": checks}, 503,
                              {"Retry-After": RETRY_AFTER})

@@ -106,14 +106,17 @@ class Idempotency:
             await self._store.replace(replace(record, status="completed", response_status=response.status_code,
                                               response_headers=headers, response_body=body))
         except LifecycleError as exc:  # the work is done: the caller gets its answer, the lease lapses
-            log.warning("idempotency key not completed; it lapses", header=HEADER, error=exc.message, lease=str(self.lease))
+            log.warning("idempotency key not completed; it lapses", header=HEADER, error=exc.message,
+                        lease=str(self.lease))
 
     async def _release(self, record: IdempotencyRecord) -> None:
-        """Free the key for a retry; when storage refuses, the lease lapses on its own and the caller's answer stands."""
+        """Free the key for a retry; when storage refuses, the lease lapses on its own and the caller's answer
+        stands."""
         try:
             await self._store.release(record)
         except LifecycleError as exc:
-            log.warning("idempotency key not released; it lapses", header=HEADER, error=exc.message, lease=str(self.lease))
+            log.warning("idempotency key not released; it lapses", header=HEADER, error=exc.message,
+                        lease=str(self.lease))
 
 
 class _Lease:

@@ -26,14 +26,29 @@ from lifecycle.http.idempotency import HEADER as IDEMPOTENCY_HEADER
 from lifecycle.http.idempotency import MUTATING, REPLAY_HEADER
 from lifecycle.http.pipeline import authenticates
 from lifecycle.http.roles import rule_for
+from lifecycle.http.schemas import (
+    AdoptReport,
+    AdoptRequest,
+    ApprovalReport,
+    ApproveRequest,
+    AttestRequest,
+    ErrorResponse,
+    ExpiryPlan,
+    ExtendRequest,
+    GuestPage,
+    GuestResource,
+    HealthReport,
+    HistoryPage,
+    InviteRequest,
+    ListQuery,
+    MyGuestsPage,
+    MyGuestsQuery,
+    PageQuery,
+    ReinviteRequest,
+    RunDetail,
+    RunsPage,
+)
 from lifecycle.registry import HttpFunction, http_functions
-from lifecycle.http.schemas import (
-    AdoptReport, AdoptRequest, AttestRequest, ErrorResponse, ExpiryPlan, MyGuestsPage, MyGuestsQuery, ExtendRequest, GuestPage, GuestResource, HealthReport,
-    InviteRequest, ListQuery, ReinviteRequest,
-)
-from lifecycle.http.schemas import (
-    ApprovalReport, ApproveRequest, HistoryPage, PageQuery, RunDetail, RunsPage,
-)
 
 ROOT = Path(__file__).resolve().parents[2]
 OPENAPI_FILE = ROOT / "openapi" / "openapi.json"
@@ -191,7 +206,8 @@ OPERATIONS: dict[str, ApiOperation] = {
         "ExtendGuest", "Extend a guest's access",
         "Moves the guest's expiry to `expiresAt`, or by `days`. `days` never shortens access: it counts from the "
         "later of now and the current expiry (a guest expiring in 10 days extended by 30 keeps 40). `expiresAt` "
-        "sets the date given. Extending a guest disabled by expiry re-enables it. Refused (403 DomainNotAllowed) when the domain lists refuse an address of the guest.",
+        "sets the date given. Extending a guest disabled by expiry re-enables it. Refused (403 DomainNotAllowed) "
+        "when the domain lists refuse an address of the guest.",
         "Lifecycle", _guest_ok("The guest with its new expiry."), body=ExtendRequest),
     "reinvite_guest": ApiOperation(
         "ReinviteGuest", "Re-invite a guest",
@@ -286,7 +302,8 @@ OPERATIONS: dict[str, ApiOperation] = {
         visibility="advanced"),
     "openapi_document": ApiOperation(
         "GetOpenApiDocument", "Get the OpenAPI document",
-        "Returns this OpenAPI 3 description, with `servers` set to the URL it was fetched from when that host is the app's own host name or loopback (else the relative `/api`). Anonymous.",
+        "Returns this OpenAPI 3 description, with `servers` set to the URL it was fetched from when that host is "
+        "the app's own host name or loopback (else the relative `/api`). Anonymous.",
         "Service", {200: "The OpenAPI 3.0.3 document."}, errors=(), response=None, visibility="internal"),
 }
 
@@ -581,8 +598,9 @@ def _swagger_security(scheme: dict[str, str]) -> dict[str, str]:
 
 
 def _swagger_operation(operation: dict[str, Any]) -> dict[str, Any]:
-    result: dict[str, Any] = {key: operation[key] for key in ("operationId", "summary", "description", "tags", "x-ms-visibility")
-              if key in operation}
+    result: dict[str, Any] = {key: operation[key]
+                              for key in ("operationId", "summary", "description", "tags", "x-ms-visibility")
+                              if key in operation}
     parameters = [_swagger_parameter(parameter) for parameter in operation["parameters"]]
     if "requestBody" in operation:
         body = operation["requestBody"]

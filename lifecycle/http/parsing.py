@@ -2,7 +2,6 @@
 Anything invalid is InvalidRequest (400) with the fields in `details`."""
 from __future__ import annotations
 
-from typing import TypeVar
 from uuid import UUID
 
 import azure.functions as func
@@ -11,11 +10,10 @@ from pydantic import BaseModel, ValidationError
 from lifecycle.errors import InvalidRequest
 from lifecycle.http.schemas import MAX_BODY_BYTES
 
-M = TypeVar("M", bound=BaseModel)
 FUNCTION_KEY_PARAMETER = "code"
 
 
-def parse_body(req: func.HttpRequest, model: type[M], *, optional: bool = False) -> M:
+def parse_body[M: BaseModel](req: func.HttpRequest, model: type[M], *, optional: bool = False) -> M:
     """The body as `model`; an empty body is `{}` when `optional`, else refused."""
     body = req.get_body() or b""
     if len(body) > MAX_BODY_BYTES:
@@ -31,7 +29,7 @@ def parse_body(req: func.HttpRequest, model: type[M], *, optional: bool = False)
         raise InvalidRequest("the request is not valid", details=validation_details(exc)) from None
 
 
-def parse_query(req: func.HttpRequest, model: type[M]) -> M:
+def parse_query[M: BaseModel](req: func.HttpRequest, model: type[M]) -> M:
     """The query string as `model`, without the function key."""
     try:
         params = {name: value for name, value in req.params.items() if name != FUNCTION_KEY_PARAMETER}

@@ -4,16 +4,16 @@
     @api
     async def invite_guest(req: func.HttpRequest, services: Services) -> func.HttpResponse: ...
 
-`api` is `pipeline(map_errors, authenticate, idempotent, send_events)`, outermost first: a request is authenticated
-(and its caller must hold the app role its route requires: lifecycle/http/roles.py), then its Idempotency-Key claimed, then it runs in a unit of work that sends each write's events as soon as they are
-committed (and waits for those sends before it ends), and whatever any step raises is mapped to the JSON error
-shape on the way out. The public routes (health, the API
-description) run `map_errors` without `authenticate` and `idempotent`; the API description needs no services and
+`api` is `pipeline(map_errors, authenticate, idempotent, send_events)`, outermost first: a request is authenticated (and
+its caller must hold the app role its route requires: lifecycle/http/roles.py), then its Idempotency-Key claimed, then
+it runs in a unit of work that sends each write's events as soon as they are committed (and waits for those sends before
+it ends), and whatever any step raises is mapped to the JSON error shape on the way out. The public routes (health, the
+API description) run `map_errors` without `authenticate` and `idempotent`; the API description needs no services and
 runs in `standalone(map_errors)`.
 
-The services come from one provider, the composition root unless a pipeline is given another: this module is the
-one place the HTTP functions reach `lifecycle.wiring` from. Steps receive the provider, not the services, so a request that a step refuses
-(401) or answers itself never builds them."""
+The services come from one provider, the composition root unless a pipeline is given another: this module is the one
+place the HTTP functions reach `lifecycle.wiring` from. Steps receive the provider, not the services, so a request that
+a step refuses (401) or answers itself never builds them."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
@@ -22,9 +22,9 @@ import azure.functions as func
 
 from lifecycle.errors import LifecycleError
 from lifecycle.http.access_log import logged
-from lifecycle.http.roles import authorize, rule_for
 from lifecycle.http.errors import answer_defect, answer_error
 from lifecycle.http.idempotency import MUTATING
+from lifecycle.http.roles import authorize, rule_for
 from lifecycle.request_log import sending_unit_of_work
 from lifecycle.wiring import Services, container
 

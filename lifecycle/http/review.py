@@ -11,7 +11,14 @@ from lifecycle.http.parsing import parse_body, parse_query, route_guid
 from lifecycle.http.pipeline import Services, api
 from lifecycle.http.responses import json_response
 from lifecycle.http.schemas import (
-    ApprovalReport, ApproveRequest, HistoryEntry, HistoryPage, PageQuery, RunDetail, RunsPage, RunSummary,
+    ApprovalReport,
+    ApproveRequest,
+    HistoryEntry,
+    HistoryPage,
+    PageQuery,
+    RunDetail,
+    RunsPage,
+    RunSummary,
 )
 
 bp = func.Blueprint()

@@ -21,8 +21,15 @@ import azure.functions as func
 from lifecycle.config import AppRole, EntraAccess, entra_authentication_enabled
 from lifecycle.errors import Forbidden
 from lifecycle.http.auth import (
-    CLIENT_CLAIMS, FUNCTION_KEY_ACTOR, OBJECT_ID_CLAIMS, PRINCIPAL_HEADER, ROLE_CLAIMS, actor_of,
-    platform_authentication_on, principal_claims, require_authenticated_caller,
+    CLIENT_CLAIMS,
+    FUNCTION_KEY_ACTOR,
+    OBJECT_ID_CLAIMS,
+    PRINCIPAL_HEADER,
+    ROLE_CLAIMS,
+    actor_of,
+    platform_authentication_on,
+    principal_claims,
+    require_authenticated_caller,
 )
 
 READ, MANAGE, ADMIN = AppRole.READ, AppRole.MANAGE, AppRole.ADMIN

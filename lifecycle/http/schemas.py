@@ -1,12 +1,19 @@
 """Request and response schemas: the single source for validation and for the API documents."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import (
-    AfterValidator, AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, StringConstraints, field_validator,
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+    field_validator,
     model_validator,
 )
 
@@ -37,7 +44,7 @@ def _lower_email(value: str) -> str:
         raise ValueError(f"the domain is not valid: {exc}") from None
 
 
-# Graph refuses these in invitedUserEmailAddress (invitation property description, v1.0 metadata; REFERENCE.md);
+# Graph refuses these in invitedUserEmailAddress (the property's description in Graph's v1.0 $metadata);
 # an apostrophe is allowed. mail/otherMails hold no accented characters, so the local part must be ASCII.
 GRAPH_REFUSED_EMAIL_CHARACTERS = '~!#$%^&*()+=[]{}\\/|;:"<>?,'
 
@@ -60,7 +67,7 @@ def _https(value: str) -> str:
 def _storable(value: datetime) -> datetime:
     """In UTC, within the years the store and the sweep's date arithmetic can hold."""
     try:
-        utc = value.astimezone(timezone.utc)
+        utc = value.astimezone(UTC)
     except OverflowError:  # an offset that pushes the time past year 9999 or before year 1
         utc = None
     if utc is None or not EARLIEST_YEAR <= utc.year <= LATEST_YEAR:
@@ -70,7 +77,7 @@ def _storable(value: datetime) -> datetime:
 
 def _future(value: datetime) -> datetime:
     utc = _storable(value)
-    if utc <= datetime.now(timezone.utc):
+    if utc <= datetime.now(UTC):
         raise ValueError("must be in the future")
     return utc
 
@@ -142,7 +149,7 @@ class InviteRequest(_Strict):
     attributes: GuestAttributes | None = Field(None, description="Directory attributes to write")
 
     @model_validator(mode="after")
-    def _one_expiry(self) -> "InviteRequest":
+    def _one_expiry(self) -> InviteRequest:
         if self.expiresAt is not None and self.expiresInDays is not None:
             raise ValueError("give expiresAt or expiresInDays, not both")
         return self
@@ -176,7 +183,7 @@ class ExtendRequest(_Strict):
         "Days to add: counted from the later of now and the current expiry, so it never shortens access"))
 
     @model_validator(mode="after")
-    def _exactly_one(self) -> "ExtendRequest":
+    def _exactly_one(self) -> ExtendRequest:
         if (self.expiresAt is None) == (self.days is None):
             raise ValueError("give exactly one of expiresAt or days")
         return self
@@ -204,7 +211,7 @@ class ErrorResponse(BaseModel):
 
 
 def _iso(value: datetime | None) -> str | None:
-    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z") if value else None
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None
 
 
 class GuestResource(BaseModel):
@@ -247,7 +254,7 @@ class GuestResource(BaseModel):
         "and renames nobody)"))
 
     @classmethod
-    def of(cls, guest: Guest, redeem_url: str | None = None) -> "GuestResource":
+    def of(cls, guest: Guest, redeem_url: str | None = None) -> GuestResource:
         return cls(
             id=guest.id, email=guest.email, displayName=guest.display_name, state=guest.state.value,
             invitationState=guest.invitation_state.value, groups=list(guest.groups),
@@ -276,7 +283,7 @@ class GuestPage(BaseModel):
         "GET /api/guests/{id} of one answers 409 UnreadableRecord. An operator repairs or removes the row"))
 
     @classmethod
-    def of(cls, page: Page) -> "GuestPage":
+    def of(cls, page: Page) -> GuestPage:
         return cls(value=[GuestResource.of(g) for g in page.guests], continuationToken=page.continuation_token,
                    skipped=[SkippedRecord(id=i, reason=reason[:500]) for i, reason in page.unreadable])
 
@@ -309,12 +316,12 @@ class ListQuery(_Strict):
 
 
 class HealthReport(BaseModel):
-    """What GET /api/health reports: overall status (`healthy` / `unhealthy`), the app's `version`, and each check, as statuses (never a
-    setting's value): `settings` ("ok", or the settings at fault by name), `graph` {`baseUrl`: "configured", `auth`:
-    managed-identity / development-token, `token`: "ok", "development-token" or what to check}, `storageAuth`
-    {`mode`}, `managedGroups` {`count`, `problems`: [{`position` in MANAGED_GROUP_IDS, `problem`}] for each managed
-    group that does not exist or whose members Graph will not change (mail-enabled, dynamic, ...); checked every
-    few minutes; the group ids go to the log}, `storage` ("ok" or what went wrong)."""
+    """What GET /api/health reports: overall status (`healthy` / `unhealthy`), the app's `version`, and each check, as
+    statuses (never a setting's value): `settings` ("ok", or the settings at fault by name), `graph` {`baseUrl`:
+    "configured", `auth`: managed-identity / development-token, `token`: "ok", "development-token" or what to check},
+    `storageAuth` {`mode`}, `managedGroups` {`count`, `problems`: [{`position` in MANAGED_GROUP_IDS, `problem`}] for
+    each managed group that does not exist or whose members Graph will not change (mail-enabled, dynamic, ...); checked
+    every few minutes; the group ids go to the log}, `storage` ("ok" or what went wrong)."""
 
     status: str
     version: str = Field(description="The app's version (lifecycle/__init__.py; the OpenAPI document's "
@@ -346,7 +353,7 @@ class AdoptReport(BaseModel):
     adopted: int
     alreadyTracked: int
     skipped: list[AdoptSkip]
-    guard: "PlanGuard"
+    guard: PlanGuard
 
 
 class PlanAction(BaseModel):
@@ -455,7 +462,7 @@ class HistoryEntry(BaseModel):
     details: dict[str, Any]
 
     @classmethod
-    def of(cls, entry: Any) -> "HistoryEntry":
+    def of(cls, entry: Any) -> HistoryEntry:
         return cls(actor=entry.actor, action=entry.action, outcome=entry.outcome, at=_iso(entry.at) or "",
                    graphRequestIds=list(entry.graph_request_ids), details=dict(entry.details))
 
@@ -481,7 +488,7 @@ class RunSummary(BaseModel):
     report: dict[str, Any]
 
     @classmethod
-    def of(cls, run: Any) -> "RunSummary":
+    def of(cls, run: Any) -> RunSummary:
         return cls(runId=run.run_id, trigger=run.trigger, startedAt=_iso(run.started_at) or "",
                    finishedAt=_iso(run.finished_at) or "", dryRun=run.dry_run, outcome=run.outcome, actor=run.actor,
                    report=dict(run.report))
@@ -505,7 +512,7 @@ class RunDetail(RunSummary):
     lines: list[RunLine]
 
     @classmethod
-    def of(cls, run: Any) -> "RunDetail":
+    def of(cls, run: Any) -> RunDetail:
         return cls(**RunSummary.of(run).model_dump(), lines=[RunLine.model_validate(line) for line in run.lines])
 
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import azure.functions as func
 
+from lifecycle.domain.planning import attestation_due
 from lifecycle.http.parsing import parse_body, parse_query, route_guid
 from lifecycle.http.pipeline import Services, api
 from lifecycle.http.responses import json_response
 from lifecycle.http.roles import MANAGE, READ, caller_of
-from lifecycle.domain.planning import attestation_due
 from lifecycle.http.schemas import AttestRequest, GuestPage, GuestResource, MyGuestsPage, MyGuestsQuery
 from lifecycle.ports import GuestQuery
 

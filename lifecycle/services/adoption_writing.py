@@ -21,8 +21,14 @@ from typing import Any
 from lifecycle.domain import events
 from lifecycle.domain.drift import drift
 from lifecycle.domain.model import EmailClaim, Guest
-from lifecycle.errors import (ConcurrencyConflict, GraphUnavailable, IdentityUnavailable, LifecycleError,
-                              OutcomeUnknown, StorageUnavailable)
+from lifecycle.errors import (
+    ConcurrencyConflict,
+    GraphUnavailable,
+    IdentityUnavailable,
+    LifecycleError,
+    OutcomeUnknown,
+    StorageUnavailable,
+)
 from lifecycle.ports import Directory, DirectoryUser
 from lifecycle.services.adoption_survey import Candidates, Verdict, members_address
 from lifecycle.services.audit import Audit

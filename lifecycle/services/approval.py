@@ -74,7 +74,8 @@ class PlanApprovals:
         if now - stored.created_at > self.max_age:
             raise Gone(f"the plan was made at {stored.created_at.isoformat()}, more than "
                        f"{self._settings.expiry_plan_max_age_hours} hours ago (EXPIRY_PLAN_MAX_AGE_HOURS): what it "
-                       "says may no longer hold; make a new plan (GET /api/expiry/plan), review it and approve that one",
+                       "says may no longer hold; make a new plan (GET /api/expiry/plan), review it and approve that "
+                       "one",
                        code="PlanExpired")
         if self._settings.expiry_dry_run:
             raise Conflict("EXPIRY_DRY_RUN is on (the emergency stop): nothing is enforced, approved plans included; "

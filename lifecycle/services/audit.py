@@ -41,7 +41,8 @@ class Audit:
         try:
             await self._entries.record(entry)
         except LifecycleError:
-            log.error("audit write failed", actor=entry.actor, action=entry.action, target=entry.target, outcome=entry.outcome)
+            log.error("audit write failed", actor=entry.actor, action=entry.action, target=entry.target,
+                      outcome=entry.outcome)
 
     async def entries_for(self, target: str) -> list[AuditEntry]:
         """The target's entries, oldest first; raises StorageUnavailable when the audit log cannot be read."""

@@ -11,7 +11,7 @@ import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from lifecycle.config import Tuning
@@ -22,7 +22,7 @@ from lifecycle.logs import get_logger
 from lifecycle.services.records import GuestRecords
 
 log = get_logger("lifecycle.claims")
-LONG_AGO = datetime(2000, 1, 1, tzinfo=timezone.utc)  # an abandoned claim's time: stale for everyone at once
+LONG_AGO = datetime(2000, 1, 1, tzinfo=UTC)  # an abandoned claim's time: stale for everyone at once
 
 
 @dataclass(frozen=True)

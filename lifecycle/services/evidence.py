@@ -8,7 +8,14 @@ from typing import Any
 
 from lifecycle.domain.model import Guest
 from lifecycle.domain.planning import (
-    Action, ActionKind, Exclusion, ExpiryPolicy, Reason, SignIn, attestation_due, inactivity_basis,
+    Action,
+    ActionKind,
+    Exclusion,
+    ExpiryPolicy,
+    Reason,
+    SignIn,
+    attestation_due,
+    inactivity_basis,
 )
 
 EXCLUDED = "excluded"
@@ -49,7 +56,8 @@ def dates_of(reason: Reason, kind: ActionKind, guest: Guest | None, sign_in: Sig
             found["neverSignedIn"] = True
         return found
     if reason is Reason.UNREDEEMED:
-        return {"invitedAt": _iso(guest.invited_at or guest.created_at), "invitationState": guest.invitation_state.value}
+        return {"invitedAt": _iso(guest.invited_at or guest.created_at),
+                "invitationState": guest.invitation_state.value}
     if reason is Reason.GRACE_ENDED:
         return {"disabledAt": _iso(guest.disabled_at),
                 "disabledReason": guest.disabled_reason.value if guest.disabled_reason else None}

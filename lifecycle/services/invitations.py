@@ -19,8 +19,15 @@ from enum import StrEnum
 from lifecycle.config import Settings, Tuning
 from lifecycle.domain.commands import InviteGuest
 from lifecycle.domain.model import EmailClaim, Guest, InvitationState
-from lifecycle.errors import (ConcurrencyConflict, Forbidden, GraphBadRequest, GraphPolicyRefusal, GraphRejectedInput,
-                              LifecycleError, LimitExceeded)
+from lifecycle.errors import (
+    ConcurrencyConflict,
+    Forbidden,
+    GraphBadRequest,
+    GraphPolicyRefusal,
+    GraphRejectedInput,
+    LifecycleError,
+    LimitExceeded,
+)
 from lifecycle.ports import Directory, DirectoryUser
 from lifecycle.services.audit import Audit
 from lifecycle.services.claims import AlreadyTracked, Claimed, EmailClaims, HeldByAnother

@@ -16,7 +16,13 @@ from lifecycle.domain import events
 from lifecycle.domain.drift import drift
 from lifecycle.domain.model import SWEEP_REASONS, DisabledReason, Guest, GuestState
 from lifecycle.errors import (
-    Conflict, Forbidden, GraphNotFound, LifecycleError, NotFound, OutcomeUnknown, outcome_unknown,
+    Conflict,
+    Forbidden,
+    GraphNotFound,
+    LifecycleError,
+    NotFound,
+    OutcomeUnknown,
+    outcome_unknown,
 )
 from lifecycle.logs import get_logger
 from lifecycle.ports import Directory, DirectoryUser
@@ -194,8 +200,8 @@ class GuestOperations:
         else:
             readable = True
         if readable and operation.observed is not None and operation.observed(user):
-            log.info("Graph's answer was unclear; reading back shows it done", operation=operation.name, guestId=intent.id,
-                     graphStatus=getattr(error, "graph_status", None))
+            log.info("Graph's answer was unclear; reading back shows it done", operation=operation.name,
+                     guestId=intent.id, graphStatus=getattr(error, "graph_status", None))
             return
         raise OutcomeUnknown(
             f"Graph did not say whether the {operation.name} was carried out ({error.message}); the guest's record "
@@ -245,7 +251,8 @@ class GuestOperations:
     async def _claim(self, operation: Operation, guest: Guest) -> Guest:
         if not guest.pending_action:
             return await self._records.save(guest.begin(operation.intent, self._clock()))
-        pending = self.pending(guest)  # the same operation, left unfinished (e.g. storage failed after Graph): resume it
+        # the same operation, left unfinished (e.g. storage failed after Graph): resume it
+        pending = self.pending(guest)
         if pending is None or pending.intent != operation.intent:
             raise Conflict(f"another operation ({guest.pending_action}) is in progress on this guest",
                            code="OperationInProgress")

@@ -192,8 +192,8 @@ class Provisioner:
         now = self._clock()
 
         def drop(current: Guest) -> Guest:
-            return replace(current, pending_groups=(), removing_groups=(), pending_attributes={}, last_error=NOT_A_GUEST,
-                           updated_at=now)
+            return replace(current, pending_groups=(), removing_groups=(), pending_attributes={},
+                           last_error=NOT_A_GUEST, updated_at=now)
 
         async with self._audit.audited(ACTOR, "guest.work.dropped", guest.id, reason="NotAGuest",
                                          groups=list(guest.pending_groups + guest.removing_groups),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
-
 from typing import Any
 
 from lifecycle.domain import events as kinds

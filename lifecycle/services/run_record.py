@@ -81,7 +81,8 @@ def lines_of(plan: Plan | None, emails: Mapping[str, str], journal: RunJournal, 
                    "reason": e.reason.value, "since": "", "outcome": "excluded", "detail": f"group {e.group_id}"}
                   for e in plan.excluded]
     lines += [{"guestId": guest, "email": emails.get(guest, ""), "action": "-", "reason": "", "since": "",
-               "outcome": "skipped", "detail": reason[:500]} for guest, reason in skipped.items() if guest not in planned]
+               "outcome": "skipped", "detail": reason[:500]}
+              for guest, reason in skipped.items() if guest not in planned]
     lines += [{"guestId": guest, "email": emails.get(guest, ""), "action": action, "reason": "", "since": "",
                "outcome": "failed", "detail": reason[:500]}
               for (guest, action), reason in failed.items() if guest not in planned]

@@ -96,10 +96,10 @@ class Sponsorship:
         the caller holds the role and may decide for any guest; else it must be a sponsor of the guest, in the
         record and in Graph (403 NotGuestSponsor).
 
-        keep: an invited or active guest keeps its access; with ATTESTATION_DAYS > 0 its expiry moves to at least
-        that many days from now (never earlier: a later expiry stays), through `extend` (the domain lists judge the
-        guest's addresses first); `attestedAt` is set: the sweep's attestation period starts again. A disabled or removed guest cannot be kept (409): an administrator extends or
-        restores it.
+        keep: an invited or active guest keeps its access; with ATTESTATION_DAYS > 0 its expiry moves to at least that
+        many days from now (never earlier: a later expiry stays), through `extend` (the domain lists judge the guest's
+        addresses first); `attestedAt` is set: the sweep's attestation period starts again. A disabled or removed guest
+        cannot be kept (409): an administrator extends or restores it.
         remove: the guest is disabled now (reason `sponsor`; the sweep deletes it after the grace period, and an
         administrator's extend re-enables it)."""
         async with self._audit.audited(actor, "guest.attest", guest_id, decision=decision,

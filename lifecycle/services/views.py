@@ -8,8 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from lifecycle.domain.model import Guest
-from lifecycle.errors import LifecycleError
-from lifecycle.errors import NotFound
+from lifecycle.errors import LifecycleError, NotFound
 from lifecycle.ports import AuditPage, Directory, GuestQuery, Page, RunPage, RunRecord, RunStore, TokenCheck
 from lifecycle.services.audit import Audit
 from lifecycle.services.provisioning import Provisioner
@@ -118,7 +117,7 @@ class GuestView:
 
         found = await asyncio.gather(*(check(group_id) for group_id in self._managed_groups))
         problems = tuple((n, group_id, problem) for n, (group_id, problem) in
-                         enumerate(zip(self._managed_groups, found), start=1) if problem)
+                         enumerate(zip(self._managed_groups, found, strict=True), start=1) if problem)
         self._groups_checked = (now, problems)
         return problems
 

@@ -66,7 +66,8 @@ def stack(azurite: Any, emulator_server: Any) -> Iterator[Stack]:
     with served(env) as url:
         with signed_in(url, "ada@contoso.com") as ada:
             for key, name, sponsors, groups, days in (
-                    ("ann", "Ann Archer", ["sam"], [GROUP_A], 12), ("bob", "Bob Baker", ["sam"], [GROUP_A, GROUP_B], 75),
+                    ("ann", "Ann Archer", ["sam"], [GROUP_A], 12),
+                    ("bob", "Bob Baker", ["sam"], [GROUP_A, GROUP_B], 75),
                     ("cleo", "Cleo Clark", ["kim"], [GROUP_B], 40), ("dan", "Dan Dunn", ["sam", "kim"], [], 200)):
                 answer = ada.post("/api/guests", json={
                     "email": f"{key}@fabrikam.com", "displayName": name, "groups": groups, "expiresInDays": days,

@@ -6,16 +6,22 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+
 import pytest
 
 from lifecycle.adapters.memory import (
-    InMemoryAuditLog, InMemoryGuestStore, InMemoryIdempotencyStore,
+    InMemoryAuditLog,
+    InMemoryGuestStore,
+    InMemoryIdempotencyStore,
 )
 from lifecycle.adapters.memory_runs import InMemoryRunStore
 from lifecycle.adapters.tables.audit import TableAuditLog
 from lifecycle.adapters.tables.runs import TableRunStore
 from lifecycle.adapters.tables.store import (
-    TableGuestStore, TableIdempotencyStore, LifecycleTables, build_service_client,
+    LifecycleTables,
+    TableGuestStore,
+    TableIdempotencyStore,
+    build_service_client,
 )
 from lifecycle.config import Settings
 from lifecycle.ports import AuditLog, GuestStore, IdempotencyStore, RunStore

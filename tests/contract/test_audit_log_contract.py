@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from lifecycle.ports import AUDIT_DETAILS_MAX_CHARS, AuditEntry
 
-T0 = datetime(2026, 12, 1, 9, 30, 15, 123456, tzinfo=timezone.utc)
+T0 = datetime(2026, 12, 1, 9, 30, 15, 123456, tzinfo=UTC)
 
 
 def entry(target: str = "guest-1", at: datetime = T0, **details) -> AuditEntry:

@@ -3,7 +3,7 @@ older part of a history, after every newer row."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -12,7 +12,7 @@ from lifecycle.adapters.tables.audit import TableAuditLog
 from lifecycle.ports import AuditEntry
 
 pytestmark = pytest.mark.azurite
-T0 = datetime(2026, 3, 1, 12, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 1, 12, tzinfo=UTC)
 
 
 @pytest.fixture

@@ -4,8 +4,7 @@ through its own fields, the emulator through its control API (as an administrato
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any, Protocol
 
 import pytest

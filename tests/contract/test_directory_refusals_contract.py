@@ -8,7 +8,14 @@ import pytest
 from lifecycle.errors import GraphConflict, GraphPolicyRefusal, GraphRejectedInput
 from lifecycle.ports import InvitationRequest
 from tests.contract.test_directory_contract import (  # noqa: F401 - the fixtures of the directory contract
-    UNKNOWN, EmulatedWorld, FakeWorld, directory, directory_kind, emulated, fake, world,
+    UNKNOWN,
+    EmulatedWorld,
+    FakeWorld,
+    directory,
+    directory_kind,
+    emulated,
+    fake,
+    world,
 )
 
 MAIL_ENABLED = "the group is a mail-enabled security group or a distribution list, which Graph cannot change"

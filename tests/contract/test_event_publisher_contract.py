@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -14,7 +14,7 @@ from lifecycle.errors import StorageUnavailable
 from lifecycle.ports import Event, EventPublisher
 from tests.support import app_environment, free_port, queued_events
 
-T0 = datetime(2026, 12, 1, 9, 30, 15, 123456, tzinfo=timezone.utc)
+T0 = datetime(2026, 12, 1, 9, 30, 15, 123456, tzinfo=UTC)
 
 
 @dataclass

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -12,7 +12,7 @@ from lifecycle.domain.model import DisabledReason, EmailClaim, Guest, GuestState
 from lifecycle.errors import ConcurrencyConflict, InvalidRequest, UnreadableRecord
 from lifecycle.ports import Event, GuestQuery, GuestStore, Page
 
-T0 = datetime(2026, 12, 1, 9, 30, 15, 123456, tzinfo=timezone.utc)
+T0 = datetime(2026, 12, 1, 9, 30, 15, 123456, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
 
 
@@ -269,7 +269,8 @@ async def test_save_all_replaces_every_record_moves_their_index_rows_and_hands_b
     changed = [replace(created[0], display_name="one"), created[1].disable(T0, DisabledReason.EXPIRY),
                created[2].begin("disable:expiry", T0)]
     saved = await store.save_all(changed)
-    assert [await store.get(g.id) for g in saved] == saved and all(s.etag != c.etag for s, c in zip(saved, created))
+    assert [await store.get(g.id) for g in saved] == saved
+    assert all(s.etag != c.etag for s, c in zip(saved, created, strict=True))
     assert await store.due(IndexKind.DISABLED, T0 + timedelta(days=1), 10) == [guest_id(2)]
     assert await store.due(IndexKind.EXPIRES, T0 + timedelta(days=9), 10) == [guest_id(1), guest_id(3)]
     again = await store.save(replace(saved[2], last_error="x"))
@@ -533,7 +534,7 @@ async def test_ping_answers_on_an_empty_store(store):
 async def test_scan_hands_on_every_record_once_a_page_at_a_time(store):
     created = await asyncio.gather(*(store.create(guest(n, state=state), None)
                                      for n, state in zip(range(1, 48), [GuestState.INVITED, GuestState.PURGED,
-                                                                        GuestState.DELETED] * 16)))
+                                                                        GuestState.DELETED] * 16, strict=False)))
     pages: list[Page] = []
     handed = await store.scan(pages.append, page_size=5)
     seen = [g.id for page in pages for g in page.guests]

@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from lifecycle.errors import ConcurrencyConflict
 from lifecycle.ports import IdempotencyRecord
 
-T0 = datetime(2026, 12, 1, 9, 30, 15, 123456, tzinfo=timezone.utc)
+T0 = datetime(2026, 12, 1, 9, 30, 15, 123456, tzinfo=UTC)
 
 
 def record(key: str = "key-1", fingerprint: str = "body-a", **changes) -> IdempotencyRecord:

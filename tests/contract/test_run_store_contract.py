@@ -4,7 +4,7 @@ old runs and plans purged."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -12,7 +12,7 @@ from lifecycle.domain.runs import new_id
 from lifecycle.errors import ConcurrencyConflict, InvalidRequest
 from lifecycle.ports import RunRecord, StoredPlan
 
-T0 = datetime(2026, 5, 1, 3, tzinfo=timezone.utc)
+T0 = datetime(2026, 5, 1, 3, tzinfo=UTC)
 
 
 def run(at: datetime, lines: int = 2, **changes) -> RunRecord:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import httpx
 import pytest
 from kiota_abstractions.authentication import (
-    AccessTokenProvider, AllowedHostsValidator, BaseBearerTokenAuthenticationProvider,
+    AccessTokenProvider,
+    AllowedHostsValidator,
+    BaseBearerTokenAuthenticationProvider,
 )
 from msgraph import GraphRequestAdapter, GraphServiceClient
 
@@ -58,7 +60,7 @@ def invite(graph: httpx.Client):
 class StaticToken(AccessTokenProvider):
     """A fixed development token for loopback hosts."""
 
-    async def get_authorization_token(self, uri: str, additional_authentication_context: dict = {}) -> str:
+    async def get_authorization_token(self, uri: str, additional_authentication_context: dict | None = None) -> str:
         return "development-token"
 
     def get_allowed_hosts_validator(self) -> AllowedHostsValidator:

@@ -1,5 +1,5 @@
-"""The directory's guests: listing with paging and $select, bulk seeding, sponsors (REFERENCE.md "Listing the
-directory's guests"; Graph v1.0 user-list.md, user-list-sponsors.md)."""
+"""The directory's guests: listing with paging and $select, bulk seeding, sponsors (Graph v1.0 user-list.md,
+user-list-sponsors.md; docs/directory-pass.md)."""
 
 from __future__ import annotations
 
@@ -227,8 +227,8 @@ def test_expand_refuses_what_the_emulator_does_not_serve_and_advanced_queries(gr
 
 
 def test_a_user_list_with_expand_is_served_in_pages_of_at_most_100(graph, control):
-    """With $expand a user list pages by at most 100 users, a larger $top is served as 100 (REFERENCE.md; Graph's
-    pages are silent on this size: the stricter reading); each expansion holds at most 20 objects and no next link
+    """With $expand a user list pages by at most 100 users, a larger $top is served as 100 (Graph's pages are silent
+    on this size: the stricter reading); each expansion holds at most 20 objects and no next link
     (concepts/query-parameters.md, "expand parameter"); throttling-limits.md: $expand costs one unit more."""
     owners = control.seed_users(count=25, displayName="Owner {n}")
     guests = control.seed_users(count=230, userType="Guest", sponsors=owners)

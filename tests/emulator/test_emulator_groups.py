@@ -117,7 +117,8 @@ def test_patch_group_binds_members_all_or_nothing(graph, control, group):
     assert control.group_members(group["id"]) == users[:2]
 
 
-MAIL_ENABLED = (403, "Authorization_RequestDenied", "Cannot Update a mail-enabled security groups and or distribution list.")
+MAIL_ENABLED = (403, "Authorization_RequestDenied",
+                "Cannot Update a mail-enabled security groups and or distribution list.")
 REFUSING = {
     "dynamic membership": ({"groupTypes": ["DynamicMembership"], "membershipRule": "(user.department -eq \"Sales\")"},
                            (403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")),

@@ -187,8 +187,8 @@ def test_no_domain_is_refused_by_default(invite, control):
 
 
 def test_a_domain_the_collaboration_settings_block_is_403_and_creates_nothing(invite, control):
-    """External collaboration settings, deny list. Graph's pages are silent on the answer (REFERENCE.md;
-    invitation-post.md lists no such error) and no public report quotes it: the emulator answers the stricter
+    """External collaboration settings, deny list. Graph's pages are silent on the answer (invitation-post.md lists
+    no such error) and no public report quotes it: the emulator answers the stricter
     plausible refusal, 403 Authorization_RequestDenied, final, for re-invitations and resetRedemption too."""
     existing = invite("old@partner.example").json()["invitedUser"]["id"]
     control.configure(blockedInvitationDomains=["Partner.example", "rival.example"])

@@ -1,5 +1,5 @@
 """Nested groups, GET /groups/{id}/transitiveMembers[/microsoft.graph.user] and /members/microsoft.graph.user (Graph
-v1.0 group-list-transitivemembers.md, group-list-members.md; REFERENCE.md "Nested membership"). An OData cast is an
+v1.0 group-list-transitivemembers.md, group-list-members.md). An OData cast is an
 advanced query: header ConsistencyLevel: eventual and $count=true, on every page."""
 
 from __future__ import annotations
@@ -7,10 +7,10 @@ from __future__ import annotations
 import httpx
 import pytest
 from kiota_abstractions.base_request_configuration import RequestConfiguration
-from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from msgraph.generated.groups.item.transitive_members.graph_user.graph_user_request_builder import (
     GraphUserRequestBuilder,
 )
+from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 
 EVENTUAL = {"ConsistencyLevel": "eventual"}
 CAST = "/transitiveMembers/microsoft.graph.user"

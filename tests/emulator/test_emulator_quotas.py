@@ -1,6 +1,6 @@
-"""Graph's quotas, on by default at Graph's sizes, and the resource units each request costs (concepts/throttling-limits.md,
-"Identity and access service limits" and "Invitation manager service limits"; concepts/throttling.md, "Sample
-response")."""
+"""Graph's quotas, on by default at Graph's sizes, and the resource units each request costs
+(concepts/throttling-limits.md, "Identity and access service limits" and "Invitation manager service limits";
+concepts/throttling.md, "Sample response")."""
 
 from __future__ import annotations
 

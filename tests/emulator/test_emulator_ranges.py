@@ -21,8 +21,9 @@ def error_of(response) -> tuple[str, str]:
 
 def range_ids(graph, prefix: str, **params) -> list[str]:
     quoted = prefix.replace("'", "''")
-    items, _ = read_all(graph, "/users", {"$filter": f"userType eq 'Guest' and startswith(userPrincipalName,'{quoted}')",
-                                          "$select": "id,userPrincipalName", **params})
+    items, _ = read_all(graph, "/users",
+                        {"$filter": f"userType eq 'Guest' and startswith(userPrincipalName,'{quoted}')",
+                         "$select": "id,userPrincipalName", **params})
     return [item["id"] for item in items]
 
 

@@ -1,7 +1,7 @@
 """signInActivity: only with $select, absent for a user who never signed in, pages of at most 500 (a larger $top is
 served, not refused), never combined in $filter, and the switches for tenants without Entra ID P1 and apps without
-AuditLog.Read.All (REFERENCE.md "Listing the directory's guests"; Graph v1.0 api/user-list.md, resources/signinactivity.md;
-microsoftgraph/microsoft-graph-explorer-v4#2731)."""
+AuditLog.Read.All (Graph v1.0 api/user-list.md, resources/signinactivity.md, resources/user.md;
+microsoftgraph/microsoft-graph-docs-contrib#3033, microsoftgraph/microsoft-graph-explorer-v4#2731)."""
 
 from __future__ import annotations
 
@@ -48,8 +48,8 @@ def test_sign_in_activity_comes_only_when_selected(graph, tenant):
 
 
 def test_a_user_who_never_signed_in_has_no_sign_in_activity_anywhere(graph, control, tenant):
-    """REFERENCE.md: the property is not returned at all for a user who never signed in (or last before April 2020,
-    where resources/signinactivity.md says Entra's record begins); a user with only a non-interactive sign-in did
+    """resources/user.md: the property is not returned at all for a user who never signed in (or last before April
+    2020, where resources/signinactivity.md says Entra's record begins); a user with only a non-interactive sign-in did
     sign in."""
     non_interactive = control.seed_user(mail="robot@fabrikam.com", userType="Guest",
                                         signInActivity={"lastNonInteractiveSignInDateTime": "2026-11-01T00:00:00Z"})

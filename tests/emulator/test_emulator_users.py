@@ -256,8 +256,9 @@ def test_sponsors_are_added_by_reference_and_listed(graph, control):
 
 def test_restore_when_another_user_now_holds_the_upn_is_400_and_restores_nothing(graph, control, group):
     """directory-deleteditems-restore.md is silent on this conflict; Graph answers 400 Request_BadRequest "Another
-    object with the same value for property userPrincipalName already exists." (REFERENCE.md). The control API creates
-    the situation: a user seeded with the deleted guest's userPrincipalName."""
+    object with the same value for property userPrincipalName already exists."
+    (microsoftgraph/microsoft-graph-docs#1508, microsoftgraph/entra-powershell#1484). The control API creates the
+    situation: a user seeded with the deleted guest's userPrincipalName."""
     user = guest(control, "ann@fabrikam.com", memberOf=[group["id"]])
     assert graph.delete(f"/users/{user['id']}").status_code == 204
     taker = control.seed_user(mail="ann.other@contoso.com", userPrincipalName=user["userPrincipalName"].upper())

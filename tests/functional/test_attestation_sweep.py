@@ -1,12 +1,16 @@
 """The sweep's attestation (ATTESTATION_DAYS) and sponsor presence (MIN_SPONSORS) rules on in-memory fakes."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from lifecycle.adapters.memory import (
-    InMemoryAuditLog, InMemoryDirectory, InMemoryEventPublisher, InMemoryGuestStore, InMemoryIdempotencyStore,
+    InMemoryAuditLog,
+    InMemoryDirectory,
+    InMemoryEventPublisher,
+    InMemoryGuestStore,
+    InMemoryIdempotencyStore,
 )
 from lifecycle.adapters.memory_runs import InMemoryRunStore
 from lifecycle.config import Settings, Tuning
@@ -15,7 +19,7 @@ from lifecycle.wiring import build_services
 from tests.builders import invited_id
 from tests.support import SetClock
 
-START = datetime(2026, 1, 1, tzinfo=timezone.utc)
+START = datetime(2026, 1, 1, tzinfo=UTC)
 DAY = timedelta(days=1)
 SAM = "51111111-0000-0000-0000-000000000001"
 EXCLUDED = "e1111111-0000-0000-0000-000000000001"

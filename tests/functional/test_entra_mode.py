@@ -3,8 +3,6 @@ needs the app role each route requires (its token's roles; a caller listed in LI
 LIFECYCLE_HTTP_ALLOWED_PRINCIPALS also holds the roles LIFECYCLE_HTTP_ROLES names)."""
 from __future__ import annotations
 
-
-
 from tests.api_client import call
 from tests.principals import encode as principal
 

@@ -2,23 +2,26 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from lifecycle.adapters.memory import (
-    InMemoryAuditLog, InMemoryDirectory, InMemoryEventPublisher, InMemoryGuestStore, InMemoryIdempotencyStore,
+    InMemoryAuditLog,
+    InMemoryDirectory,
+    InMemoryEventPublisher,
+    InMemoryGuestStore,
+    InMemoryIdempotencyStore,
 )
 from lifecycle.adapters.memory_runs import InMemoryRunStore
-from lifecycle.config import Settings
-from lifecycle.domain.planning import SignIn
+from lifecycle.config import Settings, Tuning
 from lifecycle.domain.model import GuestState
-from lifecycle.config import Tuning
+from lifecycle.domain.planning import SignIn
 from lifecycle.wiring import build_services
 from tests.builders import invite_command, invited_id
 from tests.support import SetClock
 
-START = datetime(2026, 1, 1, tzinfo=timezone.utc)
+START = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -149,11 +152,11 @@ async def test_timer_function_runs_one_sweep(fakes):
 
     from azure.functions.timer import TimerRequest
 
-    from lifecycle.registry import indexed_functions
     import function_app
+    from lifecycle.registry import indexed_functions
 
     timer = next(f for f in indexed_functions(function_app.app) if f.get_function_name() == "expire_guests")
-    expires_at = (datetime.now(timezone.utc) + _timedelta(seconds=2)).isoformat()
+    expires_at = (datetime.now(UTC) + _timedelta(seconds=2)).isoformat()
     command = invite_command(fakes.services, "timer@fabrikam.com", expiresAt=expires_at)
     outcome = await fakes.services.invitations.invite(command, "test")
     fakes.clock.offset = _timedelta(days=1)

@@ -13,7 +13,11 @@ from azure.core.exceptions import ClientAuthenticationError
 
 from lifecycle.adapters.identity import BoundedCredential, GraphTokenCheck
 from lifecycle.adapters.memory import (
-    InMemoryAuditLog, InMemoryDirectory, InMemoryEventPublisher, InMemoryGuestStore, InMemoryIdempotencyStore,
+    InMemoryAuditLog,
+    InMemoryDirectory,
+    InMemoryEventPublisher,
+    InMemoryGuestStore,
+    InMemoryIdempotencyStore,
 )
 from lifecycle.adapters.memory_runs import InMemoryRunStore
 from lifecycle.config import Settings, Tuning
@@ -21,8 +25,8 @@ from lifecycle.errors import ConfigurationError, IdentityUnavailable
 from lifecycle.timer.expiry_timer import run_sweep
 from lifecycle.wiring import Services, build_services, container
 from tests.api_client import call
-from tests.support import GROUP_A, GROUP_B
 from tests.fake_credentials import FakeCredential
+from tests.support import GROUP_A, GROUP_B
 
 CLOUD = {"GRAPH_AUTH": "managed-identity", "LIFECYCLE_TABLES_CONNECTION_STRING": "UseDevelopmentStorage=true"}
 
@@ -32,8 +36,8 @@ def services_with(credential: FakeCredential, *, check_seconds: float = 2.0, dir
     settings = Settings.from_env(CLOUD)
     return build_services(settings, store=InMemoryGuestStore(), directory=directory or InMemoryDirectory(),
                           audit=InMemoryAuditLog(), publisher=InMemoryEventPublisher(),
-                          idempotency_store=InMemoryIdempotencyStore(), tuning=Tuning(health_check_seconds=check_seconds),
-                          runs=InMemoryRunStore(),
+                          idempotency_store=InMemoryIdempotencyStore(),
+                          tuning=Tuning(health_check_seconds=check_seconds), runs=InMemoryRunStore(),
                           token_check=GraphTokenCheck(settings, BoundedCredential(credential, 10)))
 
 

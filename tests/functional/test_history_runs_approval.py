@@ -226,7 +226,8 @@ async def test_disabled_events_carry_the_reason_and_when_the_delete_follows(fake
     await fakes.services.expiry.run()
     [swept] = [e for e in events_of(fakes, "guest.disabled") if e.guest_id == expiring]
     disabled_at = fakes.store.guests[expiring].disabled_at
-    assert swept.data["reason"] == "expiry" and swept.data["deleteAfter"] == (disabled_at + timedelta(days=30)).isoformat()
+    assert swept.data["reason"] == "expiry"
+    assert swept.data["deleteAfter"] == (disabled_at + timedelta(days=30)).isoformat()
 
 
 async def test_reinvited_purged_and_group_events(fakes):

@@ -1,7 +1,7 @@
 """Lifecycle operations through func.HttpRequest with in-memory fakes."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -33,7 +33,7 @@ async def test_extend_reenables_a_guest_disabled_by_expiry(fakes):
     from lifecycle.domain.model import DisabledReason
     services = fakes.services
     await services.operations.run(services.operations.disabling(DisabledReason.EXPIRY), guest["id"], "test")
-    target = (datetime.now(timezone.utc) + timedelta(days=60)).replace(microsecond=0)
+    target = (datetime.now(UTC) + timedelta(days=60)).replace(microsecond=0)
     status, body, _ = await api.on_guest("extend_guest", "POST", guest["id"], "extend",
                                {"expiresAt": target.isoformat()})
     assert status == 200 and body["state"] == "invited"
@@ -41,7 +41,8 @@ async def test_extend_reenables_a_guest_disabled_by_expiry(fakes):
     assert fakes.directory.users[guest["id"]]["accountEnabled"] is True
     status, _, _ = await api.on_guest("extend_guest", "POST", guest["id"], "extend", {"days": 0})
     assert status == 400
-    status, _, _ = await api.on_guest("extend_guest", "POST", guest["id"], "extend", {"days": 5, "expiresAt": target.isoformat()})
+    status, _, _ = await api.on_guest("extend_guest", "POST", guest["id"], "extend",
+                                      {"days": 5, "expiresAt": target.isoformat()})
     assert status == 400
 
 

@@ -4,7 +4,7 @@ ATTESTATION_DAYS moves the expiry (never earlier), remove disables the guest now
 deletes it after the grace period."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -215,12 +215,12 @@ async def test_with_attestation_days_keep_moves_the_expiry_to_at_least_that_and_
     await _entra(monkeypatch)
     as_sam = principals.user(tenant["sam"], "sam@contoso.com")
     soon = tenant["ids"]["soon"]
-    before = datetime.now(timezone.utc)
+    before = datetime.now(UTC)
     status, body, _ = await call("attest_guest", "POST", f"guests/{soon}/attest", {"decision": "keep"},
                                  route={"id": soon}, headers=as_sam)
     assert status == 200
     moved = datetime.fromisoformat(body["expiresAt"])
-    assert before + timedelta(days=90) <= moved <= datetime.now(timezone.utc) + timedelta(days=90)
+    assert before + timedelta(days=90) <= moved <= datetime.now(UTC) + timedelta(days=90)
     assert any(e.type == "guest.extended" and e.guest_id == soon for e in fakes.publisher.published)
     status, body, _ = await call("attest_guest", "POST", f"guests/{late['id']}/attest", {"decision": "keep"},
                                  route={"id": late["id"]}, headers=as_sam)
@@ -248,7 +248,7 @@ async def test_my_guests_show_when_each_attestation_is_due_and_a_keep_moves_it(f
 async def test_my_guests_show_each_guests_last_sign_in_as_graph_has_it(fakes, sponsored):
     from lifecycle.domain.planning import SignIn
     one = sponsored["ids"]["one"]
-    fakes.directory.users[one]["signInActivity"] = SignIn(last_successful=datetime(2026, 11, 30, 8, tzinfo=timezone.utc))
+    fakes.directory.users[one]["signInActivity"] = SignIn(last_successful=datetime(2026, 11, 30, 8, tzinfo=UTC))
     status, body, _ = await call("my_guests", "GET", "me/guests", headers=sponsored["as_sam"])
     last = {g["id"]: g["lastSignInAt"] for g in body["value"]}
     assert status == 200 and last == {one: "2026-11-30T08:00:00+00:00", sponsored["ids"]["two"]: None}

@@ -6,15 +6,24 @@ from __future__ import annotations
 import json
 import logging
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from lifecycle.ports import RunRecord
 from lifecycle.services.run_record import REPORT_EVENT, log_report, run_outcome
-from tests.infra.bicep_model import MAIN, ROOT, body, dotted, main_parameters_json, module_file, parse, \
-    resources_of_type, text
+from tests.infra.bicep_model import (
+    MAIN,
+    ROOT,
+    body,
+    dotted,
+    main_parameters_json,
+    module_file,
+    parse,
+    resources_of_type,
+    text,
+)
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +42,8 @@ def test_the_action_group_mails_the_address_parameter(alerts):
     main = parse(MAIN)
     (module,) = [m for m in main["modules"].values() if m["detail"]["path"] == "modules/alerts.bicep"]
     params = body(module)["params"]
-    assert params["alertEmailAddress"] == "alertEmailAddress" and main["parameters"]["alertEmailAddress"]["default"] == ""
+    assert params["alertEmailAddress"] == "alertEmailAddress"
+    assert main["parameters"]["alertEmailAddress"]["default"] == ""
     assert dotted(params["workspaceId"]) == "monitoring.outputs.logAnalyticsId"
     assert main_parameters_json()["parameters"]["alertEmailAddress"]["value"] == "${ALERT_EMAIL_ADDRESS=}"
 
@@ -57,7 +67,7 @@ def test_the_sweep_rules_look_for_the_line_the_app_writes_with_the_outcomes_it_w
 
 
 def test_the_report_line_the_app_writes_is_the_json_object_the_sweep_rules_parse(caplog):
-    now = datetime(2026, 5, 1, tzinfo=timezone.utc)
+    now = datetime(2026, 5, 1, tzinfo=UTC)
     run = RunRecord(run_id="r1", trigger="timer", started_at=now, finished_at=now, dry_run=False,
                     outcome=run_outcome(False, True, []), actor="expiry-sweep", report={"counts": {"disabled": 0}})
     with caplog.at_level(logging.INFO, logger="lifecycle"):

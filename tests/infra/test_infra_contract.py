@@ -341,7 +341,7 @@ def test_entra_auth_is_closed_by_default_an_app_role_assignment_is_required(main
 
 
 def test_the_apis_app_registration_defines_the_three_app_roles_with_ids_that_never_change(main):
-    """DESIGN.md, "Who may call": Guests.Read, Guests.Manage, Guests.Admin, for users and applications alike; the
+    """docs/roles.md, "The app roles": Guests.Read, Guests.Manage, Guests.Admin, for users and applications alike; the
     registration is declared (by uniqueName) unless entraAuthClientId names one made elsewhere."""
     doc = parse(module_file("entra-api-access.bicep"))
     ((symbol, application),) = resources_of_type(doc, "Microsoft.Graph/applications").items()

@@ -7,7 +7,15 @@ from typing import Any
 import pytest
 
 from tests.infra.bicep_model import (
-    MAIN, ROOT, azd_variable, body, condition, main_parameters_json, module_file, parse, resources_of_type,
+    MAIN,
+    ROOT,
+    azd_variable,
+    body,
+    condition,
+    main_parameters_json,
+    module_file,
+    parse,
+    resources_of_type,
 )
 
 

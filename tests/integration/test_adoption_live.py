@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from lifecycle.adapters.graph.ranges import FIRST_CHARACTERS, SINGLE_RANGE_PAGES
-
 from lifecycle.domain.model import GuestState
 from lifecycle.errors import Conflict, Forbidden
 from lifecycle.ports import GuestQuery
@@ -139,7 +138,7 @@ async def test_the_plan_is_what_the_sweep_then_does(world, emulator):
 
 
 def stamp(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 async def test_inactivity_with_and_without_a_licence(world, emulator):

@@ -10,7 +10,7 @@ import shutil
 import subprocess
 import uuid
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import azure.functions as func
@@ -23,8 +23,8 @@ from lifecycle.config import Settings
 from lifecycle.domain.model import Guest, GuestState
 from lifecycle.errors import InvalidRequest
 from lifecycle.wiring import build_services, container
-from tests.conftest import FAST
 from tests.api_client import call, function
+from tests.conftest import FAST
 from tests.support import GROUP_A, GROUP_B, Azurite, app_environment, free_port, logged, wait_for_port
 
 pytestmark = pytest.mark.azurite
@@ -132,7 +132,7 @@ async def test_an_out_of_range_list_filter_is_400(live, moment):
 
 async def test_the_table_codec_keeps_every_microsecond_up_to_year_9999(live, emulator):
     guest_id = await tracked_guest(emulator)
-    far = datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=timezone.utc)
+    far = datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
     guest = await live.records.load(guest_id)
     await live.records.store.save(replace(guest, expires_at=far, disabled_at=far - timedelta(microseconds=1)))
     stored = await live.records.load(guest_id)
@@ -140,20 +140,20 @@ async def test_the_table_codec_keeps_every_microsecond_up_to_year_9999(live, emu
 
 
 async def test_the_sweep_reports_a_bad_record_and_goes_on(live, emulator, live_settings):
-    due = datetime.now(timezone.utc) - timedelta(days=1)
+    due = datetime.now(UTC) - timedelta(days=1)
     normal = emulator.seed_user(mail="due@fabrikam.com", userType="Guest")["id"]
     await live.records.store.create(Guest(id=normal, email="due@fabrikam.com", expires_at=due), None)
     broken, overflowing = str(uuid.uuid4()), emulator.seed_user(mail="far@fabrikam.com", userType="Guest")["id"]
-    long_ago = datetime(2001, 1, 1, tzinfo=timezone.utc)
+    long_ago = datetime(2001, 1, 1, tzinfo=UTC)
     async with TableServiceClient.from_connection_string(live_settings.tables_connection_string) as service:
         table = service.get_table_client(live_settings.table_name("guests"))
-        await table.create_entity({"PartitionKey": codec.guest_partition(broken), "RowKey": codec.guest_key(broken), "Id": broken,
-                                   "Email": "broken@fabrikam.com", "State": "no-such-state",
+        await table.create_entity({"PartitionKey": codec.guest_partition(broken), "RowKey": codec.guest_key(broken),
+                                   "Id": broken, "Email": "broken@fabrikam.com", "State": "no-such-state",
                                    "InvitationState": "PendingAcceptance"})
         for kind in (codec.IndexKind.EXPIRES, codec.IndexKind.REPAIR):
             await table.create_entity(codec.index_entity(codec.index_key(kind, due, broken)))
     stuck = Guest(id=overflowing, email="far@fabrikam.com", state=GuestState.DISABLED,
-                  disabled_at=datetime(9999, 12, 31, tzinfo=timezone.utc), pending_action="extend:" + FAR,
+                  disabled_at=datetime(9999, 12, 31, tzinfo=UTC), pending_action="extend:" + FAR,
                   pending_since=long_ago, updated_at=long_ago)
     await live.records.store.create(stuck, None)
     report = await live.expiry.run()
@@ -281,7 +281,7 @@ async def test_the_sweep_drops_pending_adds_to_unmanaged_groups(live, narrowed, 
 class PersistentAzurite(Azurite):
     """Azurite that keeps its data on disk, so it can be stopped and started again on the same ports."""
 
-    def start(self) -> "PersistentAzurite":
+    def start(self) -> PersistentAzurite:
         binary = Path(__file__).resolve().parents[2] / "node_modules" / ".bin" / "azurite"
         self.process = subprocess.Popen(
             [str(binary if binary.exists() else shutil.which("azurite")), "--silent", "--skipApiVersionCheck",
@@ -352,7 +352,7 @@ async def test_enable_while_a_disable_is_pending_resumes_it_and_answers_409(outa
 async def test_repeating_the_pending_operation_finishes_it(live, emulator):
     guest_id = await tracked_guest(emulator)
     guest = await live.records.load(guest_id)
-    await live.records.store.save(guest.begin("disable:manual", datetime.now(timezone.utc)))
+    await live.records.store.save(guest.begin("disable:manual", datetime.now(UTC)))
     status, body, _ = await call("disable_guest", "POST", f"guests/{guest_id}/disable", route={"id": guest_id})
     assert status == 200 and body["state"] == "disabled" and emulator.user(guest_id)["accountEnabled"] is False
 

@@ -20,13 +20,15 @@ from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
-    content_type_conformance, response_headers_conformance, response_schema_conformance, status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
 )
 
 import function_app
-from lifecycle.config import Settings
 from devserver.asgi import build_asgi_app
-from lifecycle.config import Tuning
+from lifecycle.config import Settings, Tuning
 from lifecycle.wiring import build_services, container
 from tests.support import GROUP_A, free_port
 

@@ -13,8 +13,8 @@ from lifecycle.domain.model import EmailClaim, Guest
 from lifecycle.errors import StorageUnavailable
 from lifecycle.ports import Event, GuestStore
 from lifecycle.wiring import Services, build_services, container
-from tests.conftest import FAST
 from tests.api_client import call
+from tests.conftest import FAST
 from tests.support import GROUP_A
 
 pytestmark = pytest.mark.azurite

@@ -1,7 +1,6 @@
 """Lifecycle events go through the Table outbox to the Storage Queue (Azurite)."""
 from __future__ import annotations
 
-
 import pytest
 
 from lifecycle.domain.model import DisabledReason

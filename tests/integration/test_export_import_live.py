@@ -7,7 +7,7 @@ import asyncio
 import io
 import json
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.azurite
 
 RUN_ROW = {"PartitionKey": "runs", "RowKey": "r1", "Count": EntityProperty(2**40, EdmType.INT64), "Share": 0.25,
            "Approved": True, "RunId": uuid.UUID(int=7), "Digest": b"\x01\x02", "Small": 3,
-           "At": datetime(2026, 5, 1, 3, 0, 0, 123456, tzinfo=timezone.utc)}
+           "At": datetime(2026, 5, 1, 3, 0, 0, 123456, tzinfo=UTC)}
 
 
 def rows(connection_string: str, prefix: str) -> dict[str, list[dict[str, Any]]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -15,11 +15,11 @@ from lifecycle.config import Settings
 from lifecycle.domain.model import DisabledReason, Guest, GuestState, IndexKind
 from lifecycle.errors import ConcurrencyConflict
 from lifecycle.ports import Event
-from tests.support import app_environment
 from tests import builders
+from tests.support import app_environment
 
 pytestmark = pytest.mark.azurite
-T0 = datetime(2026, 12, 1, 9, 30, tzinfo=timezone.utc)
+T0 = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
 
 
 class CountingStore(TableGuestStore):

@@ -3,7 +3,7 @@ own answer, and the key in progress lapses after its lease instead of blocking r
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -11,8 +11,8 @@ import pytest
 from lifecycle.errors import StorageUnavailable
 from lifecycle.ports import IdempotencyRecord, IdempotencyStore
 from lifecycle.wiring import Services, build_services, container
-from tests.conftest import FAST
 from tests.api_client import call
+from tests.conftest import FAST
 from tests.support import MovableClock
 
 pytestmark = pytest.mark.azurite
@@ -76,11 +76,11 @@ async def test_a_key_in_progress_is_renewed_while_its_request_runs(live):
 
     from lifecycle.http.idempotency import _Lease
 
-    store, now = live.idempotency.store, datetime.now(timezone.utc)
+    store, now = live.idempotency.store, datetime.now(UTC)
     record, created = await store.claim(IdempotencyRecord(key="renewed-1", fingerprint="f", status="in_progress",
                                                           expires_at=now + timedelta(hours=1), started_at=now))
     assert created
-    lease = _Lease(store, record, lambda: datetime.now(timezone.utc), timedelta(seconds=0.3))
+    lease = _Lease(store, record, lambda: datetime.now(UTC), timedelta(seconds=0.3))
     async with lease.renewed():
         while lease.record.etag == record.etag:
             await asyncio.sleep(0.05)

@@ -137,7 +137,6 @@ async def test_a_long_retry_after_pauses_every_caller_of_the_worker(live, emulat
 async def worker(settings):
     """A fresh worker (its own services, Graph client and throttle state), installed for the calls inside."""
     from lifecycle.wiring import build_services, container
-
     from tests.conftest import FAST
 
     services = build_services(settings, tuning=FAST)

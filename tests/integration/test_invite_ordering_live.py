@@ -14,10 +14,10 @@ from graph_emulator import EmulatorControl
 from lifecycle.domain.model import EmailClaim, Guest
 from lifecycle.ports import Event, GuestStore
 from lifecycle.wiring import Services, build_services, container
-from tests.conftest import FAST
 from tests.api_client import api
-from tests.support import GROUP_A, GROUP_B
 from tests.builders import unlinked_claim
+from tests.conftest import FAST
+from tests.support import GROUP_A, GROUP_B
 
 pytestmark = pytest.mark.azurite
 LOOKUP, ADD = "GET /users", "POST /groups/{id}/members/$ref"

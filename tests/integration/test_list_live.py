@@ -1,7 +1,7 @@
 """GET /api/guests on Azurite: filters and continuation-token paging."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -17,7 +17,7 @@ async def test_filters_and_paging(live, emulator):
                                                                         "expiresInDays": days})
         ids[name] = body["id"]
     await call("disable_guest", "POST", "x", route={"id": ids["mid"]})
-    before = (datetime.now(timezone.utc) + timedelta(days=30)).isoformat()
+    before = (datetime.now(UTC) + timedelta(days=30)).isoformat()
     status, page, _ = await call("list_guests", "GET", "guests", params={"expiringBefore": before})
     assert status == 200 and [g["email"] for g in page["value"]] == ["soon@fabrikam.com"]
     _, disabled, _ = await call("list_guests", "GET", "guests", params={"state": "disabled"})

@@ -6,15 +6,14 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from azure.data.tables.aio import TableClient
 from click.testing import CliRunner
 
-from lifecycle.adapters.tables import codec
-from lifecycle.adapters.tables import layout
+from lifecycle.adapters.tables import codec, layout
 from lifecycle.adapters.tables import migration as migration_module
 from lifecycle.adapters.tables.audit import TableAuditLog
 from lifecycle.adapters.tables.migration import Migration
@@ -27,7 +26,7 @@ from lifecycle.ports import AuditEntry, Event, GuestQuery
 from tests.support import app_environment
 
 pytestmark = pytest.mark.azurite
-T0 = datetime(2026, 3, 1, 8, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 FAR = T0 + timedelta(days=400)
 
 

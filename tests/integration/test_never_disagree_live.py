@@ -3,15 +3,15 @@ restore whose answer was lost) are picked up by operations and by the sweep's di
 over HTTP, the emulator changed behind the app's back through its Graph API and control routes."""
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import httpx
 import pytest
 
 from lifecycle.domain.model import GuestState
 from tests.api_client import api
-from tests.support import queued_events
 from tests.builders import unlinked_claim
+from tests.support import queued_events
 
 pytestmark = pytest.mark.azurite
 
@@ -143,11 +143,11 @@ async def test_a_disable_whose_outcome_graph_cannot_tell_keeps_its_intent_and_is
 
 
 async def test_an_invitation_whose_answer_was_lost_is_recorded_with_its_link_flagged_lost(live, emulator):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     user = emulator.seed_user(displayName="Lost", mail="lost@fabrikam.com", userType="Guest",
                               externalUserState="PendingAcceptance")  # invited, then the request died
-    claim = unlinked_claim("lost@fabrikam.com", claimed_at=datetime(2001, 1, 1, tzinfo=timezone.utc))
+    claim = unlinked_claim("lost@fabrikam.com", claimed_at=datetime(2001, 1, 1, tzinfo=UTC))
     await live.records.store.claim_email(claim)
     report = await live.expiry.run()
     assert report.repaired.get("claim adopted") == 1, report

@@ -14,9 +14,9 @@ import pytest
 import uvicorn
 
 import function_app
+from devserver.asgi import build_asgi_app
 from lifecycle.config import Settings
 from lifecycle.http.schemas import MAX_BODY_BYTES
-from devserver.asgi import build_asgi_app
 from lifecycle.wiring import build_services, container
 from tests.conftest import FAST
 from tests.support import GROUP_A, ROOT, free_port, wait_for_port

@@ -18,7 +18,8 @@ async def test_a_guest_whose_sponsor_is_disabled_is_announced_disabled_then_dele
     live = app(MIN_SPONSORS="1", EXPIRY_GRACE_DAYS="30", INVITE_REDEEM_DAYS="0")
     boss = emulator.seed_user(mail="boss@contoso.example", userType="Member")["id"]
     keeper = emulator.seed_user(mail="keeper@contoso.example", userType="Member")["id"]
-    orphan, kept = await api.invite_id("orphan@fabrikam.com", expiresInDays=900, sponsors=[boss]), await api.invite_id("kept@fabrikam.com", expiresInDays=900, sponsors=[keeper])
+    orphan = await api.invite_id("orphan@fabrikam.com", expiresInDays=900, sponsors=[boss])
+    kept = await api.invite_id("kept@fabrikam.com", expiresInDays=900, sponsors=[keeper])
     emulator.update_user(boss, accountEnabled=False)  # the sponsor leaves: blocked in the directory
     live.clock.offset = DAY
     report = await live.expiry.run()
@@ -37,7 +38,8 @@ async def test_an_unattested_guest_is_disabled_then_deleted_and_an_excluded_one_
     live = app(ATTESTATION_DAYS="30", EXPIRY_GRACE_DAYS="10", INVITE_REDEEM_DAYS="0",
                EXPIRY_EXCLUDED_GROUP_IDS=excluded_group)
     boss = emulator.seed_user(mail="boss@contoso.example", userType="Member")["id"]
-    due, protected = await api.invite_id("due@fabrikam.com", expiresInDays=900, sponsors=[boss]), await api.invite_id("protected@fabrikam.com", expiresInDays=900, sponsors=[boss])
+    due = await api.invite_id("due@fabrikam.com", expiresInDays=900, sponsors=[boss])
+    protected = await api.invite_id("protected@fabrikam.com", expiresInDays=900, sponsors=[boss])
     emulator.add_members(excluded_group, [protected])
     live.clock.offset = 31 * DAY
     report = await live.expiry.run()

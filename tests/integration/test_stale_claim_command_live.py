@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -14,8 +14,8 @@ from lifecycle.domain.model import EmailClaim, Guest
 from lifecycle.errors import StorageUnavailable
 from lifecycle.ports import Event, GuestStore
 from lifecycle.wiring import Services, build_services, container
-from tests.conftest import FAST
 from tests.api_client import call
+from tests.conftest import FAST
 from tests.support import GROUP_A
 
 pytestmark = pytest.mark.azurite
@@ -51,7 +51,7 @@ async def test_sweep_keeps_name_sponsors_and_attributes_of_a_stale_claim_whose_e
         first_create_fails, emulator):
     services = first_create_fails
     sponsor = emulator.seed_user(displayName="Sam", mail="sam@contoso.com", userType="Member")["id"]
-    expires_at = datetime.now(timezone.utc) + timedelta(seconds=1)
+    expires_at = datetime.now(UTC) + timedelta(seconds=1)
     status, body, _ = await call("invite_guest", "POST", "guests", {
         "email": "late@fabrikam.com", "displayName": "Late Lee", "sponsors": [sponsor], "groups": [GROUP_A],
         "attributes": {"companyName": "Fabrikam", "department": "Sales"}, "expiresAt": expires_at.isoformat()})
@@ -59,8 +59,8 @@ async def test_sweep_keeps_name_sponsors_and_attributes_of_a_stale_claim_whose_e
     invited = emulator.users(mail="late@fabrikam.com")
     assert len(invited) == 1  # Graph created the user; the record was never written
     left = await services.records.store.get_claim("late@fabrikam.com")  # abandoned: stale at once, never released
-    assert left is not None and not left.is_linked and left.is_stale(datetime.now(timezone.utc), timedelta(days=365))
-    while datetime.now(timezone.utc) <= expires_at:
+    assert left is not None and not left.is_linked and left.is_stale(datetime.now(UTC), timedelta(days=365))
+    while datetime.now(UTC) <= expires_at:
         await asyncio.sleep(0.1)
 
     report = await services.expiry.run()
@@ -74,13 +74,13 @@ async def test_sweep_keeps_name_sponsors_and_attributes_of_a_stale_claim_whose_e
 
 
 def test_a_claim_written_before_commands_existed_is_read_as_it_was_meant():
-    claimed_at = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    claimed_at = datetime(2026, 1, 1, tzinfo=UTC)
     old_body = {"email": "old@fabrikam.com", "displayName": "Old", "sendInvitationMessage": False,
                 "ccRecipients": [], "groups": [GROUP_A], "sponsors": ["6f1c1ef7-2b1e-4a3c-9d51-0000000000aa"],
                 "expiresAt": "2026-01-02T00:00:00Z", "attributes": {"jobTitle": "Buyer"}}
     command = InviteGuest.from_stored(old_body, email="old@fabrikam.com", claimed_at=claimed_at, default_ttl_days=90)
     assert command.display_name == "Old" and command.group_ids == (GROUP_A,) and command.expiry_chosen
-    assert command.expires_at == datetime(2026, 1, 2, tzinfo=timezone.utc)
+    assert command.expires_at == datetime(2026, 1, 2, tzinfo=UTC)
     assert command.attribute_values == {"jobTitle": "Buyer"}
     in_days = InviteGuest.from_stored({"email": "d@fabrikam.com", "expiresInDays": 3}, email="d@fabrikam.com",
                                       claimed_at=claimed_at, default_ttl_days=90)
@@ -91,8 +91,8 @@ def test_a_claim_written_before_commands_existed_is_read_as_it_was_meant():
 
 
 def test_a_stored_command_reads_back_equal():
-    command = InviteGuest(email="n@fabrikam.com", expires_at=datetime(2026, 5, 1, tzinfo=timezone.utc),
+    command = InviteGuest(email="n@fabrikam.com", expires_at=datetime(2026, 5, 1, tzinfo=UTC),
                           expiry_chosen=True, display_name="N", sponsors=("s",), group_ids=(GROUP_A,),
                           cc_recipients=("c@fabrikam.com",), attributes=(("companyName", "F"),), message="hi")
-    assert InviteGuest.from_stored(command.to_stored(), email="x", claimed_at=datetime.now(timezone.utc),
+    assert InviteGuest.from_stored(command.to_stored(), email="x", claimed_at=datetime.now(UTC),
                                    default_ttl_days=1) == command

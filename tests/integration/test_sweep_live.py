@@ -6,10 +6,9 @@ from datetime import timedelta
 
 import pytest
 
-from lifecycle.adapters.tables.store import TableGuestStore, LifecycleTables, build_service_client
-from lifecycle.config import Settings
+from lifecycle.adapters.tables.store import LifecycleTables, TableGuestStore, build_service_client
+from lifecycle.config import Settings, Tuning
 from lifecycle.domain.model import GuestState
-from lifecycle.config import Tuning
 from lifecycle.wiring import build_services
 from tests.builders import invited_id, unlinked_claim
 from tests.support import GROUP_A, SetClock

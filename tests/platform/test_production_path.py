@@ -172,9 +172,10 @@ async def main():
                                        invited_at=now, created_at=now, updated_at=now), None)
               for n, guest_id in enumerate(ids)]
     store.transactions.clear()
-    saved = await asyncio.gather(*(store.save(g.disable(now, DisabledReason.EXPIRY),
-                                              [Event(type="guest.disabled", guest_id=g.id, data={}, id=f"e{n}", time=now)])
-                                   for n, g in enumerate(guests)))
+    saved = await asyncio.gather(*(
+        store.save(g.disable(now, DisabledReason.EXPIRY),
+                   [Event(type="guest.disabled", guest_id=g.id, data={}, id=f"e{n}", time=now)])
+        for n, g in enumerate(guests)))
     read = [await store.get(g.id) for g in saved]
     print(json.dumps({"transactions": store.transactions, "landed": sum(r == s for r, s in zip(read, saved)),
                       "states": sorted({r.state.value for r in read}),

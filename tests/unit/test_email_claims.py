@@ -3,7 +3,7 @@ linked, released, abandoned (the in-memory store)."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -27,7 +27,7 @@ def world() -> tuple[InMemoryGuestStore, EmailClaims, MovableClock]:
 
 
 def command(email: str = EMAIL) -> InviteGuest:
-    return InviteGuest(email=email, expires_at=datetime(2030, 1, 1, tzinfo=timezone.utc), display_name="Ada")
+    return InviteGuest(email=email, expires_at=datetime(2030, 1, 1, tzinfo=UTC), display_name="Ada")
 
 
 async def never_called(claim: EmailClaim) -> None:

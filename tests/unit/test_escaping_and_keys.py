@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -11,7 +11,7 @@ from lifecycle.domain.policy import AccessPolicy
 from lifecycle.errors import Forbidden
 from tests.builders import unlinked_claim
 
-NOW = datetime(2026, 11, 23, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 23, tzinfo=UTC)
 
 
 def test_odata_quotes_are_doubled():
@@ -81,5 +81,5 @@ def test_retry_after_is_read_as_seconds_or_a_date():
 
     assert _retry_after({"retry-after": "7"}) == 7 and _retry_after({"retry-after": "0.2"}) == 1
     assert _retry_after({}) is None and _retry_after({"retry-after": "soon"}) is None
-    later = datetime.now(timezone.utc) + timedelta(seconds=30)
+    later = datetime.now(UTC) + timedelta(seconds=30)
     assert 28 <= _retry_after({"retry-after": format_datetime(later, usegmt=True)}) <= 31

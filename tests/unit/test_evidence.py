@@ -3,13 +3,13 @@ run."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from lifecycle.domain.model import DisabledReason, Guest, GuestState, InvitationState
-from lifecycle.domain.planning import ExpiryPolicy, Exclusion, SignIn, ActionKind, Reason, due_actions
+from lifecycle.domain.planning import ActionKind, Exclusion, ExpiryPolicy, Reason, SignIn, due_actions
 from lifecycle.services.evidence import for_action, for_exclusion
 
-NOW = datetime(2026, 6, 1, tzinfo=timezone.utc)
+NOW = datetime(2026, 6, 1, tzinfo=UTC)
 DAY = timedelta(days=1)
 POLICY = ExpiryPolicy(grace_days=30, redeem_days=30, notice_days=14, inactivity_days=90)
 BASE = Guest(id="g1", email="g1@fabrikam.com", state=GuestState.ACTIVE, invitation_state=InvitationState.ACCEPTED,

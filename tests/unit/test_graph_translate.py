@@ -15,7 +15,7 @@ def answer(status: int, code: str, message: str, **headers: str) -> dict:
 
 
 @pytest.mark.parametrize(("code", "message"), [
-    # REFERENCE.md, eventual consistency: a just-created user on a reference write
+    # eventual consistency, as reported (not in Graph's docs): a just-created user on a reference write
     ("Request_BadRequest", "Not a valid reference update."),
     # group-post-members.md: "retry after a brief delay"
     ("Request_BadRequest", "The source resource object or one of the objects being referenced don't exist."),

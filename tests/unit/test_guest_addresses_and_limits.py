@@ -3,7 +3,7 @@ included), which user an address belongs to, the caps of a record and bounded ev
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -103,9 +103,9 @@ def test_attributes_are_capped_in_number_and_length():
 # --- event data ----------------------------------------------------------------------------------------------------
 def test_event_data_is_bounded_whatever_the_record_holds():
     record = Guest(id="g", email="a@fabrikam.com", display_name="x" * 10_000, sponsors=tuple(map(str, range(900))))
-    event = events.guest_event(events.DISABLED, record, datetime.now(timezone.utc), reason="r" * 50_000)
+    event = events.guest_event(events.DISABLED, record, datetime.now(UTC), reason="r" * 50_000)
     assert len(event.data["displayName"]) == events.MAX_TEXT and len(event.data["reason"]) == events.MAX_TEXT
     assert event.data["sponsors"] == ["0", "1", "2", "3", "4"] and event.data["sponsorsOmitted"] == 895
     small = events.guest_event(events.DISABLED, Guest(id="g", email="a@b.c", sponsors=("s",)),
-                               datetime.now(timezone.utc))
+                               datetime.now(UTC))
     assert small.data["sponsors"] == ["s"] and "sponsorsOmitted" not in small.data

@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
 import azure.functions as func
+import pytest
 from openapi_spec_validator import validate
 
 import function_app

@@ -13,7 +13,14 @@ import pytest
 
 from lifecycle.errors import GraphUnavailable, LifecycleError, NotFound, StorageUnavailable
 from lifecycle.http.pipeline import (
-    API_STEPS, Call, Provider, Services, authenticates, map_errors, pipeline, standalone,
+    API_STEPS,
+    Call,
+    Provider,
+    Services,
+    authenticates,
+    map_errors,
+    pipeline,
+    standalone,
 )
 from lifecycle.http.schemas import InviteRequest
 from lifecycle.wiring import container
@@ -206,8 +213,8 @@ def test_the_host_sees_a_function_of_the_request_alone_under_the_handlers_name(n
 
 
 def test_only_the_public_routes_skip_authentication():
-    from lifecycle.registry import http_functions
     import function_app
+    from lifecycle.registry import http_functions
 
     names = {f.name: authenticates(f.handler) for f in http_functions(function_app.app)}
     assert {name for name, checked in names.items() if not checked} == PUBLIC_FUNCTIONS

@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from lifecycle.domain.model import DisabledReason, Guest, GuestState
 from lifecycle.domain.planning import ActionKind, ExpiryPolicy, Reason, due_actions, plan_expiry
 from lifecycle.services import evidence
 from tests.builders import active_guest
 
-NOW = datetime(2026, 11, 23, 3, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
 SECOND = timedelta(seconds=1)
 ATTEST = ExpiryPolicy(grace_days=30, notice_days=14, attestation_days=90)

@@ -2,15 +2,15 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from lifecycle.domain.planning import ActionKind, ExpiryPolicy, SignIn, plan_expiry, sign_ins_known
 from lifecycle.domain.model import DisabledReason, Guest, GuestState, InvitationState
+from lifecycle.domain.planning import ActionKind, ExpiryPolicy, SignIn, plan_expiry, sign_ins_known
 from tests.builders import active_guest
 
-NOW = datetime(2026, 11, 23, 3, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
 POLICY = ExpiryPolicy(grace_days=30, redeem_days=30, notice_days=14, max_actions=500, guard_percent=20, guard_min=10)
 

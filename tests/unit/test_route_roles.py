@@ -1,4 +1,4 @@
-"""Each route requires one app role (DESIGN.md, "Who may call"), checked over every function function_app registers:
+"""Each route requires one app role (docs/roles.md), checked over every function function_app registers:
 a new route fails here until lifecycle/http/roles.py ROUTE_RULES gives it a role, and a route is refused (403
 naming the role) to every caller below it, in Entra mode. A signed-in user without the role is a sponsor: only the
 routes that serve sponsors let them through (to their own guests: tests/functional/test_sponsors_http.py)."""

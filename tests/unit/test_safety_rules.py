@@ -3,7 +3,7 @@ limits, stored replays without credentials, log lines and links a caller cannot 
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import azure.functions as func
 import pytest
@@ -94,7 +94,7 @@ def test_an_expiry_past_the_storable_range_names_the_field(moment):
                                             ("0001-01-01T00:00:00+01:00", False), ("9000-06-01T00:00:00Z", True)])
 def test_the_list_filter_is_bounded_after_utc_conversion(moment, ok):
     if ok:
-        assert ListQuery.model_validate({"expiringBefore": moment}).expiringBefore.tzinfo is timezone.utc
+        assert ListQuery.model_validate({"expiringBefore": moment}).expiringBefore.tzinfo is UTC
     else:
         with pytest.raises(ValidationError) as refused:
             ListQuery.model_validate({"expiringBefore": moment})
@@ -102,7 +102,7 @@ def test_the_list_filter_is_bounded_after_utc_conversion(moment, ok):
 
 
 def test_the_codec_round_trips_the_extreme_instant_exactly():
-    far = datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=timezone.utc)
+    far = datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
     entity = codec.guest_to_entity(Guest(id="g", email="a@b.co", expires_at=far, created_at=far, updated_at=far))
     assert entity["ExpiresAt"] == "9999-12-31T23:59:59.999999+00:00"  # format 2: an ISO 8601 string
     assert codec.entity_to_guest(entity).expires_at == far
@@ -113,7 +113,7 @@ def test_the_codec_round_trips_the_extreme_instant_exactly():
 def test_the_codec_reads_iso_strings_with_microseconds():
     entity = codec.guest_to_entity(Guest(id="g", email="a@b.co"))
     entity["ExpiresAt"] = "2026-01-02T03:04:05.123456+00:00"
-    assert codec.entity_to_guest(entity).expires_at == datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=timezone.utc)
+    assert codec.entity_to_guest(entity).expires_at == datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=UTC)
 
 
 # --- limits that keep an entity storable -----------------------------------------------------------
@@ -179,5 +179,6 @@ def test_the_apps_own_host_name_gives_an_https_origin(monkeypatch):
 
 def test_a_principal_name_is_audited_escaped(monkeypatch):
     monkeypatch.setenv("WEBSITE_AUTH_ENABLED", "true")
-    actor = actor_of(http("http://h/api/x", {"x-ms-client-principal-name": "eve\r\nforged", "x-ms-client-principal-id": "1"}))
+    actor = actor_of(http("http://h/api/x",
+                          {"x-ms-client-principal-name": "eve\r\nforged", "x-ms-client-principal-id": "1"}))
     assert actor == "principal:eve\\r\\nforged/1"

@@ -167,7 +167,7 @@ def test_paced_against_graphs_size_of_bucket_it_holds_the_refill_rate_without_a_
 def test_a_batch_takes_a_slot_for_each_request_it_holds():
     clocks = FakeClock(), FakeClock()
     single, batch = pacing_at(clocks[0]), pacing_at(clocks[1])
-    for clock, pacer in zip(clocks, (single, batch)):
+    for clock, pacer in zip(clocks, (single, batch), strict=True):
         clock.now += pacer.take()
 
     assert single.take() == 0.0 and batch.take(requests=3) == 0.0

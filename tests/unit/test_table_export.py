@@ -3,14 +3,20 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from azure.data.tables import EdmType, EntityProperty
 
 from lifecycle.adapters.tables import codec
 from lifecycle.adapters.tables.export import (
-    EXPORT_FORMAT, EXPORTED_TABLES, BadExport, Continuation, TableImport, entity_to_json, json_to_entity,
+    EXPORT_FORMAT,
+    EXPORTED_TABLES,
+    BadExport,
+    Continuation,
+    TableImport,
+    entity_to_json,
+    json_to_entity,
 )
 from lifecycle.config import Settings
 from lifecycle.domain.model import EmailClaim, Guest
@@ -25,7 +31,7 @@ def header(**changes: object) -> str:
 
 
 def test_every_stored_type_has_a_json_form_that_names_it():
-    moment = datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=timezone.utc)
+    moment = datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=UTC)
     guid = uuid.uuid4()
     row = {"PartitionKey": "p", "RowKey": "r", "Text": "é ☃", "Flag": True, "Small": 7, "Big": EntityProperty(2**40,
            EdmType.INT64), "Ratio": 0.5, "Odd": float("nan"), "At": moment, "Id": guid, "Blob": b"\x00\xff"}
@@ -47,7 +53,7 @@ def test_every_stored_type_has_a_json_form_that_names_it():
 
 
 def test_the_codec_rows_survive_the_json_form():
-    guest = codec.guest_to_entity(Guest(id="g1", email="a@b.co", groups=("x",), expires_at=datetime.now(timezone.utc)))
+    guest = codec.guest_to_entity(Guest(id="g1", email="a@b.co", groups=("x",), expires_at=datetime.now(UTC)))
     encoded = entity_to_json(guest)
     assert encoded[codec.FORMAT_COLUMN] == codec.RECORD_FORMAT
     assert json_to_entity(encoded)["Email"] == "a@b.co"
@@ -93,7 +99,7 @@ def test_a_record_of_a_newer_format_is_refused_clearly_and_an_older_one_is_read(
         codec.entity_to_guest(entity)
     assert refused.value.status == 409 and refused.value.details[0]["guestId"] == "g1"
     assert "newer version" in refused.value.message and "docs/operate.md" in refused.value.message
-    claim = codec.claim_to_entity(EmailClaim(email="a@b.co", guest_id="g1", claimed_at=datetime.now(timezone.utc)))
+    claim = codec.claim_to_entity(EmailClaim(email="a@b.co", guest_id="g1", claimed_at=datetime.now(UTC)))
     assert claim[codec.FORMAT_COLUMN] == codec.RECORD_FORMAT
     claim[codec.FORMAT_COLUMN] = codec.RECORD_FORMAT + 1
     with pytest.raises(codec.RecordFormatTooNew):

@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -20,7 +20,7 @@ from lifecycle.services.dispatch import EventDispatcher
 from lifecycle.services.records import GuestRecords
 from tests.support import logged
 
-NOW = datetime(2026, 3, 1, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 1, tzinfo=UTC)
 
 
 class GatedPublisher(InMemoryEventPublisher):
@@ -69,14 +69,14 @@ async def until(condition: Callable[[], object], seconds: float = 2.0) -> None:
 
 
 
-async def invite_in_one_request(outbox: "Outbox", *guest_ids: str) -> None:
+async def invite_in_one_request(outbox: Outbox, *guest_ids: str) -> None:
     """A request's unit of work inviting the guests one after another."""
     async with sending_unit_of_work(outbox.dispatcher.sender()):
         for guest_id in guest_ids:
             await outbox.invite(guest_id)
 
 
-async def request_with_its_sends_held(*guest_ids: str) -> tuple["Outbox", asyncio.Task[None]]:
+async def request_with_its_sends_held(*guest_ids: str) -> tuple[Outbox, asyncio.Task[None]]:
     """A request inviting the guests, running, its first send started and held at the queue's gate."""
     outbox = Outbox(GatedPublisher())
     outbox.publisher.gate.clear()

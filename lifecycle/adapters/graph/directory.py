@@ -7,7 +7,7 @@ import math
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar, overload
 
@@ -33,22 +33,35 @@ from msgraph_core import GraphClientFactory
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, stop_after_delay
 
 from lifecycle.adapters.credentials import graph_auth_provider
-from lifecycle.adapters.identity import GRAPH, identity_unavailable, token_failure
 from lifecycle.adapters.graph.batching import MAX_ITEMS, Answer, Item, batch_shape
+from lifecycle.adapters.graph.ranges import FIRST_CHARACTERS, GUEST_FILTER, SINGLE_RANGE_PAGES, range_filter
 from lifecycle.adapters.graph.throttle import AdaptiveLimiter, SendPacer, ThrottleGate
+from lifecycle.adapters.identity import GRAPH, identity_unavailable, token_failure
 from lifecycle.config import Settings
-from lifecycle.domain.planning import SignIn
 from lifecycle.domain.odata import odata_string
+from lifecycle.domain.planning import SignIn
 from lifecycle.errors import (
-    GraphBadRequest, GraphConflict, GraphError, GraphNotFound, GraphPolicyRefusal, GraphRejectedInput, GraphUnavailable,
+    GraphBadRequest,
+    GraphConflict,
+    GraphError,
+    GraphNotFound,
+    GraphPolicyRefusal,
+    GraphRejectedInput,
+    GraphUnavailable,
+    IdentityUnavailable,
     outcome_unknown,
 )
-from lifecycle.adapters.graph.ranges import FIRST_CHARACTERS, GUEST_FILTER, SINGLE_RANGE_PAGES, range_filter
 from lifecycle.ports import (
-    Change, ChangeOutcome, DirectoryUser, GuestListing, GuestScan, Invitation, InvitationRequest, OnDirectoryPage,
+    Change,
+    ChangeOutcome,
+    DirectoryUser,
+    GuestListing,
+    GuestScan,
+    Invitation,
+    InvitationRequest,
+    OnDirectoryPage,
     UserChanges,
 )
-from lifecycle.errors import IdentityUnavailable
 from lifecycle.request_log import note_request_id
 
 T = TypeVar("T")
@@ -63,15 +76,17 @@ SIGN_IN_PAGE = 500  # the largest page when signInActivity is selected
 EXPAND_PAGE = 100  # the largest page of a user list with $expand (Graph serves a larger $top as 100)
 _ODATA_ERRORS: dict[str, Any] = {"XXX": ODataError}
 _ALREADY_MEMBER = "already exist"
-# directory-deleteditems-restore (REFERENCE.md): a restore over a userPrincipalName another object now holds.
+# A restore over a userPrincipalName another object now holds (directory-deleteditems-restore.md is silent; Graph's
+# duplicate-property message: microsoftgraph/microsoft-graph-docs#1508; on a restore:
+# microsoftgraph/entra-powershell#1484).
 _UPN_TAKEN = "another object with the same value for property userprincipalname already exists"
-# 400s that mean "not replicated yet" on a reference write right after the user was created (REFERENCE.md, eventual
-# consistency; group-post-members.md: "The source resource object or one of the objects being referenced don't
-# exist." — "retry after a brief delay").
+# 400s that mean "not replicated yet" on a reference write right after the user was created ("Not a valid reference
+# update" as reported, not in Graph's docs; group-post-members.md: "The source resource object or one of the objects
+# being referenced don't exist." — "retry after a brief delay").
 _NOT_REPLICATED = ("not a valid reference update", "one of the objects being referenced don't exist")
-# A just-invited user answers Directory_ObjectNotFound on an immediate write for a while (REFERENCE.md, eventual
-# consistency; microsoftgraph/microsoft-graph-docs-contrib#2465: "Unable to read the company information from the
-# directory" on a PATCH right after an invitation).
+# A just-invited user answers Directory_ObjectNotFound on an immediate write for a while, no bound documented
+# (microsoftgraph/microsoft-graph-docs-contrib#2465: "Unable to read the company information from the directory" on a
+# PATCH right after an invitation).
 _NOT_REPLICATED_CODES = frozenset({"Directory_ObjectNotFound"})
 ADVANCED_QUERY = {"ConsistencyLevel": "eventual"}  # with $count=true: what an OData cast on a member list needs
 GROUP_REFUSAL_FIELDS = ["id", "groupTypes", "mailEnabled", "onPremisesSyncEnabled", "isAssignableToRole"]
@@ -150,9 +165,9 @@ class GroupFacts:
 
 
 def group_refusal(group: GroupFacts) -> str:
-    """Why a group refuses member writes whatever you retry, or "" (REFERENCE.md: dynamic membership, mastered
-    on-premises, role-assignable, mail-enabled security and distribution groups; group-post-members: "This API
-    supports only security and Microsoft 365 groups", role-assignable groups need RoleManagement.ReadWrite.Directory;
+    """Why a group refuses member writes whatever you retry, or "": dynamic membership, mastered on-premises,
+    role-assignable, mail-enabled security and distribution groups (group-post-members.md: "This API supports only
+    security and Microsoft 365 groups", role-assignable groups need RoleManagement.ReadWrite.Directory;
     groups-overview.md: mail-enabled security and distribution groups are read-only in Graph)."""
     kinds = [kind.lower() for kind in group.group_types]
     if "dynamicmembership" in kinds:
@@ -180,7 +195,7 @@ def _retry_after(headers: dict[str, str]) -> int | None:
         moment = parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
-    return max(1, math.ceil((moment - datetime.now(timezone.utc)).total_seconds()))
+    return max(1, math.ceil((moment - datetime.now(UTC)).total_seconds()))
 
 
 def _json_user(item: dict[str, Any], sign_in_selected: bool = False) -> DirectoryUser:
@@ -241,7 +256,7 @@ def _graph_date(value: str | None) -> datetime | None:
     moment = datetime.fromisoformat(value)
     if moment.year <= 1:
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _sign_in_unavailable(error: GraphError) -> bool:
@@ -488,7 +503,7 @@ class GraphDirectory:
         async def send() -> dict[str, dict[str, Any]]:
             waiting = [step_id for step_id in steps if step_id not in done]
             answers = await self._send_envelope([self._batch_item(step_id, steps[step_id], previous)
-                                                 for step_id, previous in zip(waiting, [None, *waiting])])
+                                                 for step_id, previous in zip(waiting, [None, *waiting], strict=False)])
             for step_id in waiting:
                 answer = answers.get(step_id)
                 if answer is None:

@@ -143,14 +143,15 @@ class SendPacer:
     """Spaces this worker's Graph requests by the resource units they cost once Graph says the limit is nearly used,
     so that they slow down before the bucket is empty instead of after a 429.
 
-    Graph sends `x-ms-throttle-limit-percentage` (the share of the limit in use, 0.8 to 1.8) only while the app has
-    used more than 0.8 of its limit, and `x-ms-resource-unit` (what the request cost) on every answer
-    (throttling-limits.md, "Identity and access service limits"). No header, no pacing: an unthrottled worker never
-    waits here. At the first header the rate drops to half of what was answered over the last second; once the
-    bucket is estimated (BucketEstimate), requests go at its refill rate, slower above `target` use and faster below
-    it (`gain`). An answer without the header speeds it up (doubling per second, and at least the rate for 0.8
-    use); a second without one (or the time the bucket takes to refill, when known) ends the pacing; and
-    a 429 while pacing brings the rate back to the estimated refill (the Retry-After counts as time with the header). Time comes from `clock`, so a fake clock makes it deterministic."""
+    Graph sends `x-ms-throttle-limit-percentage` (the share of the limit in use, 0.8 to 1.8) only while the app has used
+    more than 0.8 of its limit, and `x-ms-resource-unit` (what the request cost) on every answer (throttling-limits.md,
+    "Identity and access service limits"). No header, no pacing: an unthrottled worker never waits here. At the first
+    header the rate drops to half of what was answered over the last second; once the bucket is estimated
+    (BucketEstimate), requests go at its refill rate, slower above `target` use and faster below it (`gain`). An answer
+    without the header speeds it up (doubling per second, and at least the rate for 0.8 use); a second without one (or
+    the time the bucket takes to refill, when known) ends the pacing; and a 429 while pacing brings the rate back to the
+    estimated refill (the Retry-After counts as time with the header). Time comes from `clock`, so a fake clock makes it
+    deterministic."""
 
     quiet = 1.0  # seconds without the header that end the pacing
     least_rate = 1.0  # resource units per second

@@ -5,24 +5,23 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from lifecycle.adapters.tables import codec
-from lifecycle.adapters.tables import paging
+from lifecycle.adapters.tables import codec, paging
 from lifecycle.adapters.tables.store import LifecycleTables, storage_errors
 from lifecycle.errors import InvalidRequest
 from lifecycle.ports import AuditEntry, AuditPage, storable_details
 
 NEWEST_FIRST = "r_"  # rows written by this version: newest first
 _NEWEST_END = "r`"
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _LATEST = 10**18 - 1  # microseconds after 1970 the inverted key can hold (beyond the year 9999)
 
 
 def inverted(moment: datetime) -> str:
     """A key part that sorts later instants first."""
-    micros = (moment.astimezone(timezone.utc) - _EPOCH) // timedelta(microseconds=1)
+    micros = (moment.astimezone(UTC) - _EPOCH) // timedelta(microseconds=1)
     return f"{_LATEST - micros:018d}"
 
 

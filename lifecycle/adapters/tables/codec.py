@@ -10,7 +10,8 @@ and writes of different guests run in parallel (Azure serves one partition at ab
   guests-<h>  e_<email>                           the email claim / index (write-ahead state `inviting` before Graph
       is called), with <h> the first hex digit of sha256(email) (`claim_partition`; the email as the services
       normalise it, as the key holds it): a claim is usually in another partition than its record;
-  meta        layout                              the layout marker (`tables/layout.py`): Version 2, State done|migrating.
+  meta        layout                              the layout marker (`tables/layout.py`): Version 2, State
+      done|migrating.
 
 Layout 1 (versions before the partitioned layout) kept every row in the one partition `guests` (OLD_PARTITION); the
 app refuses to run on it, and `python -m lifecycle migrate --apply` moves its rows (`table_migration`).
@@ -22,13 +23,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, unquote
 
 from lifecycle import __version__
 from lifecycle.domain.model import (
-    DisabledReason, EmailClaim, Guest, GuestState, IndexKind, InvitationState,
+    DisabledReason,
+    EmailClaim,
+    Guest,
+    GuestState,
+    IndexKind,
+    InvitationState,
 )
 from lifecycle.errors import UnreadableRecord
 from lifecycle.ports import TRANSACTION_LIMIT, Event
@@ -53,10 +59,10 @@ RECORD_FORMAT = 2
 """The format of the guest records and email claims this version writes, stored in each row as FORMAT_COLUMN (a row
 without it is format 1, the first). Format 2 stores a record's dates as ISO 8601 strings (format 1: Edm.DateTime):
 reading a million records, the storage SDK's parsing of typed dates cost more than all the rest of a row; no query
-filters a record by a date (the sweep range-scans the index rows, whose keys hold the time). A version that changes what a row holds raises it, reads every older format (a
-record is rewritten in the new format when it next changes) and says so in CHANGELOG.md; an older version refuses a
-row of a newer format (RecordFormatTooNew, 409) instead of misreading it: roll back the code with the data
-(docs/operate.md, "Upgrading and rolling back")."""
+filters a record by a date (the sweep range-scans the index rows, whose keys hold the time). A version that changes what
+a row holds raises it, reads every older format (a record is rewritten in the new format when it next changes) and says
+so in CHANGELOG.md; an older version refuses a row of a newer format (RecordFormatTooNew, 409) instead of misreading it:
+roll back the code with the data (docs/operate.md, "Upgrading and rolling back")."""
 FORMAT_COLUMN = "RecordFormat"
 
 
@@ -84,7 +90,7 @@ def check_format(entity: dict[str, Any], what: str, name: str) -> None:
 
 
 def stamp(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%S%fZ")
 
 
 def encode_key(text: str) -> str:
@@ -128,7 +134,7 @@ def index_bounds(kind: IndexKind, until: datetime) -> tuple[str, str]:
 
 
 def outbox_key(event: Event) -> str:
-    return f"{OUTBOX_PREFIX}{stamp(event.time or datetime.now(timezone.utc))}_{event.id}"
+    return f"{OUTBOX_PREFIX}{stamp(event.time or datetime.now(UTC))}_{event.id}"
 
 
 def _required_dt(value: Any) -> datetime:
@@ -148,7 +154,7 @@ def _dt(value: Any) -> datetime | None:
 
 def _utc(value: datetime) -> datetime:
     """The same instant in UTC, exact to the microsecond (the SDK writes it as Edm.DateTime with six decimals)."""
-    return value.astimezone(timezone.utc) if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 _DATES = ("expires_at", "invited_at", "disabled_at", "deleted_at", "purged_at", "notice_sent_at", "created_at",
@@ -169,8 +175,8 @@ _DICT_COLUMNS = tuple((name, _column(name)) for name in _DICTS)
 
 def guest_to_entity(guest: Guest) -> dict[str, Any]:
     entity: dict[str, Any] = {
-        "PartitionKey": guest_partition(guest.id), "RowKey": guest_key(guest.id), FORMAT_COLUMN: RECORD_FORMAT, "Id": guest.id,
-        "Email": guest.email,
+        "PartitionKey": guest_partition(guest.id), "RowKey": guest_key(guest.id), FORMAT_COLUMN: RECORD_FORMAT,
+        "Id": guest.id, "Email": guest.email,
         "DisplayName": guest.display_name, "State": guest.state.value,
         "InvitationState": guest.invitation_state.value,
         "DisabledReason": guest.disabled_reason.value if guest.disabled_reason else "",
@@ -215,8 +221,9 @@ def index_entity(row_key: str) -> dict[str, Any]:
 
 def claim_to_entity(claim: EmailClaim) -> dict[str, Any]:
     return {
-        "PartitionKey": claim_partition(claim.email), "RowKey": claim_key(claim.email), FORMAT_COLUMN: RECORD_FORMAT, "Email": claim.email,
-        "GuestId": claim.guest_id, "State": "linked" if claim.is_linked else GuestState.INVITING.value,
+        "PartitionKey": claim_partition(claim.email), "RowKey": claim_key(claim.email), FORMAT_COLUMN: RECORD_FORMAT,
+        "Email": claim.email, "GuestId": claim.guest_id,
+        "State": "linked" if claim.is_linked else GuestState.INVITING.value,
         "ClaimedAt": _utc(claim.claimed_at), "Owner": claim.owner, "Request": json.dumps(claim.request),
     }
 
@@ -231,8 +238,8 @@ def entity_to_claim(entity: dict[str, Any]) -> EmailClaim:
 
 def event_to_entity(event: Event) -> dict[str, Any]:
     return {
-        "PartitionKey": guest_partition(event.guest_id), "RowKey": outbox_key(event), "EventId": event.id, "Type": event.type,
-        "GuestId": event.guest_id, "Time": _utc(event.time) if event.time else None,
+        "PartitionKey": guest_partition(event.guest_id), "RowKey": outbox_key(event), "EventId": event.id,
+        "Type": event.type, "GuestId": event.guest_id, "Time": _utc(event.time) if event.time else None,
         "Data": json.dumps(event.data, default=str),
     }
 

@@ -31,7 +31,7 @@ import json
 import math
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import IO, Any
 from uuid import UUID
 
@@ -40,8 +40,7 @@ from azure.data.tables import EdmType, EntityProperty, UpdateMode
 from azure.data.tables.aio import TableClient, TableServiceClient
 
 from lifecycle import __version__
-from lifecycle.adapters.tables import codec
-from lifecycle.adapters.tables import layout
+from lifecycle.adapters.tables import codec, layout
 from lifecycle.adapters.tables.store import storage_errors
 from lifecycle.config import Settings
 from lifecycle.errors import Conflict, InvalidRequest
@@ -83,7 +82,7 @@ class Continuation:
         return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
     @classmethod
-    def decode(cls, text: str) -> "Continuation":
+    def decode(cls, text: str) -> Continuation:
         try:
             value = json.loads(base64.urlsafe_b64decode(text.strip() + "=" * (-len(text.strip()) % 4)))
             point = cls(str(value["table"]), value["page"], int(value["offset"]))
@@ -101,7 +100,7 @@ def _utc_text(moment: datetime) -> str:
     service_value = getattr(moment, "tables_service_value", None)  # the stored text, all seven decimals
     if service_value:
         return str(service_value)
-    moment = moment.astimezone(timezone.utc) if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    moment = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
@@ -193,7 +192,7 @@ class TableExport:
         if start is None:
             emit({"export": EXPORT_NAME, "format": EXPORT_FORMAT, "appVersion": __version__,
                   "recordFormat": codec.RECORD_FORMAT, "tablePrefix": self._settings.table_prefix,
-                  "tables": tables, "exportedAt": datetime.now(timezone.utc).isoformat()})
+                  "tables": tables, "exportedAt": datetime.now(UTC).isoformat()})
             out.flush()
             if tables:
                 progress(Continuation(tables[0], None, offset))

@@ -11,8 +11,7 @@ from typing import Any
 
 from azure.data.tables.aio import TableClient
 
-from lifecycle.adapters.tables import codec
-from lifecycle.adapters.tables import paging
+from lifecycle.adapters.tables import codec, paging
 from lifecycle.errors import InvalidRequest
 
 PAGE_LIMIT = 1000  # entities Table Storage returns in one page at most

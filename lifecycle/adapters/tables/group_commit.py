@@ -72,7 +72,8 @@ class GroupCommit:
         partitions = {operation[1]["PartitionKey"] for operation in operations}
         if len(partitions) != 1:
             raise ValueError(f"a write's operations must be of one partition, not {len(partitions)}")
-        write = _Write(list(operations), partitions.pop(), frozenset(operation[1]["RowKey"] for operation in operations),
+        write = _Write(list(operations), partitions.pop(),
+                       frozenset(operation[1]["RowKey"] for operation in operations),
                        sum(codec.operation_bytes(operation[1]) for operation in operations),
                        asyncio.get_running_loop().create_future())
         self._waiting.append(write)

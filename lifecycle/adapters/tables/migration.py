@@ -21,8 +21,7 @@ from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import TableTransactionError, UpdateMode
 from azure.data.tables.aio import TableClient
 
-from lifecycle.adapters.tables import codec
-from lifecycle.adapters.tables import layout
+from lifecycle.adapters.tables import codec, layout
 from lifecycle.adapters.tables.store import storage_errors
 
 PAGE_SIZE = 500  # old rows read, copied and deleted at a time

@@ -17,8 +17,7 @@ from typing import Any
 from azure.core import MatchConditions
 from azure.data.tables import UpdateMode
 
-from lifecycle.adapters.tables import codec
-from lifecycle.adapters.tables import paging
+from lifecycle.adapters.tables import codec, paging
 from lifecycle.adapters.tables.audit import inverted
 from lifecycle.adapters.tables.store import LifecycleTables, storage_errors
 from lifecycle.domain.runs import id_time
@@ -133,7 +132,8 @@ class TableRunStore:
     @staticmethod
     async def _write_chunks(client: Any, partition: str, column: str, items: Sequence[Any]) -> int:
         texts = paging.chunks(items)
-        operations = [("upsert", {"PartitionKey": partition, "RowKey": f"{n:05d}", column: text}, {"mode": UpdateMode.REPLACE})
+        operations = [("upsert", {"PartitionKey": partition, "RowKey": f"{n:05d}", column: text},
+                       {"mode": UpdateMode.REPLACE})
                       for n, text in enumerate(texts)]
         async with storage_errors("save lines"):
             for start in range(0, len(operations), paging.ROWS_PER_TRANSACTION):

@@ -13,22 +13,30 @@ from typing import Any
 from azure.core import MatchConditions
 from azure.core.credentials_async import AsyncTokenCredential
 from azure.core.exceptions import (
-    AzureError, ClientAuthenticationError, HttpResponseError, ResourceExistsError, ResourceModifiedError,
+    AzureError,
+    ClientAuthenticationError,
+    HttpResponseError,
+    ResourceExistsError,
+    ResourceModifiedError,
     ResourceNotFoundError,
 )
 from azure.data.tables import TableTransactionError, UpdateMode
 from azure.data.tables.aio import TableClient, TableServiceClient
 
-from lifecycle.adapters.tables import codec
-from lifecycle.adapters.tables import fanout
+from lifecycle.adapters.identity import STORAGE, identity_unavailable, token_failure
+from lifecycle.adapters.tables import codec, fanout
 from lifecycle.adapters.tables.group_commit import GroupCommit
 from lifecycle.adapters.tables.layout import LayoutCheck
-from lifecycle.adapters.identity import STORAGE, identity_unavailable, token_failure
 from lifecycle.adapters.transport import proxy_settings
 from lifecycle.config import Settings
 from lifecycle.domain.model import TRACKED_STATES, EmailClaim, Guest, IndexKind
 from lifecycle.errors import (
-    ConcurrencyConflict, ConfigurationError, InvalidRequest, LifecycleError, NotFound, StorageUnavailable,
+    ConcurrencyConflict,
+    ConfigurationError,
+    InvalidRequest,
+    LifecycleError,
+    NotFound,
+    StorageUnavailable,
     UnreadableRecord,
 )
 from lifecycle.ports import Event, GuestQuery, IdempotencyRecord, OnRecordPage, Page
@@ -187,8 +195,8 @@ class LifecycleTables:
 
 
 class TableGuestStore:
-    """GuestStore on Azure Table Storage, its rows spread over the partitions `tables/codec.py` names. Concurrent creates
-    and saves of one partition share transactions (GroupCommit): each caller's outcome is the one it would have
+    """GuestStore on Azure Table Storage, its rows spread over the partitions `tables/codec.py` names. Concurrent
+    creates and saves of one partition share transactions (GroupCommit): each caller's outcome is the one it would have
     alone. The first use in a worker checks the table's layout (`tables/layout.py`) and refuses one not migrated."""
 
     KNOWN_ROWS_LIMIT = 20_000

@@ -12,15 +12,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Union
 
 from lifecycle.domain.model import InvitationState
 from lifecycle.domain.planning import SignIn
 from lifecycle.ports import DirectoryUser
 
 GUEST, ENABLED, DISABLED, REDEEMED, RECENT, NEVER_SIGNED_IN, NO_SIGN_IN = 1, 2, 4, 8, 16, 32, 64
-Key = Union[bytes, str]
-Entry = Union[int, tuple[int, "SignIn | None", "tuple[str, ...] | None"]]
+Key = bytes | str
+Entry = int | tuple[int, "SignIn | None", "tuple[str, ...] | None"]
 
 
 def key_of(user_id: str) -> Key:

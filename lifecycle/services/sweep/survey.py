@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from lifecycle.config import Settings
 from lifecycle.domain.model import Guest, GuestState
@@ -20,7 +20,7 @@ from lifecycle.services.sweep.changes import Reconciliation, change_of
 from lifecycle.services.sweep.directory_index import DirectoryIndex
 
 LOOKUP_CHUNK = 1500  # missing guests read back per Directory.get_users call (15 ids a request inside)
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass
