@@ -59,7 +59,7 @@ class ResidentSampler:
         while not self._stop.wait(self._every):
             self.samples.append((round(time.perf_counter() - self._started, 1), resident_kib() // 1024))
 
-    def __enter__(self) -> "ResidentSampler":
+    def __enter__(self) -> ResidentSampler:
         self._thread.start()
         return self
 
