@@ -93,7 +93,7 @@ async def measure(stack: Stack, args: argparse.Namespace) -> int:
     outcome = await asyncio.to_thread(sweep_in_own_process, environment, args.time_limit)
     report = outcome["report"]
     assert isinstance(report, dict)
-    if report["failures"] or report["guard_tripped"] or report["done"].get("disable") != args.due:
+    if report["failures"] or report["guard_tripped"] or report["done"].get("disable", 0) != args.due:
         raise BenchError(f"the sweep did not run cleanly: {json.dumps(report)[:3000]}")
     phases: dict[str, float] = report["seconds"]
     directory = report["directory"]
@@ -119,6 +119,8 @@ async def measure(stack: Stack, args: argparse.Namespace) -> int:
     print(row("bytes per tracked guest", f"{(peak - baseline) * 1024 / args.tracked:.0f}",
               "(peak minus the memory before the sweep)"))
     print(row("disabled", report["done"].get("disable", 0), f"of {args.due}"))
+    if outcome.get("recordsWritten") is not None:
+        print(row("records written", outcome["recordsWritten"], "(with nothing due: none)"))
     print(f"SCALE {json.dumps({'tracked': args.tracked, 'seconds': outcome['seconds'], 'phases': phases,
                                'peakMiB': round(peak / 1024), 'bounds': floor})}")
     return 0

@@ -69,7 +69,8 @@ class ResidentSampler:
 
 
 async def sweep() -> dict[str, object]:
-    services = build_services(Settings.from_env(), store=synthetic_store())
+    store = synthetic_store()
+    services = build_services(Settings.from_env(), store=store)
     try:
         await services.records.store.ping()  # connections and tables made before the baseline is read
         before = resident_kib()
@@ -77,6 +78,7 @@ async def sweep() -> dict[str, object]:
         with ResidentSampler() as sampler:
             report = await services.expiry.run(trigger="bench")
         return {"report": asdict(report), "seconds": time.perf_counter() - started, "residentMiB": sampler.samples,
+                "recordsWritten": len(getattr(store, "guests", {})) if store is not None else None,
                 "cpuSeconds": time.process_time() - cpu, "baselineKiB": before,
                 "peakKiB": resident_kib("VmHWM")}
     finally:
