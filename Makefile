@@ -73,6 +73,11 @@ bench: install
 	$(BIN)/python -m bench.parse_cost
 	$(BIN)/python -m bench.invite_latency
 	$(BIN)/python -m bench.sweep_vs_peer
+	$(BIN)/python -m bench.directory_ranges --guests 100000
+	$(BIN)/python -m bench.adoption_scale
+	$(BIN)/python -m bench.scale --tracked 10000
+	$(BIN)/python -m bench.record_cost
+	$(BIN)/python -m bench.table_write_cost
 
 # Recompile the lock after changing requirements.in (pip-tools in a throwaway environment).
 lock:

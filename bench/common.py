@@ -28,8 +28,9 @@ if str(ROOT) not in sys.path:
 from graph_emulator.client import EmulatorControl  # noqa: E402
 from graph_emulator.faults import resource_cost  # noqa: E402
 from lifecycle.adapters.tables import codec  # noqa: E402
+from lifecycle.adapters.tables.client import LifecycleTables, build_service_client  # noqa: E402
 from lifecycle.adapters.tables.layout import DONE, write_marker  # noqa: E402
-from lifecycle.adapters.tables.store import LifecycleTables, TableGuestStore, build_service_client  # noqa: E402
+from lifecycle.adapters.tables.store import TableGuestStore  # noqa: E402
 from lifecycle.config import Settings, Tuning  # noqa: E402
 from lifecycle.domain.model import Guest, GuestState, InvitationState  # noqa: E402
 from lifecycle.services.sweep import SweepReport  # noqa: E402

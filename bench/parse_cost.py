@@ -86,13 +86,18 @@ def row(label: str, value: Any, unit: str = "") -> str:
     return f"  {label:<60} {value}{(' ' + unit) if unit else ''}"
 
 
-def main() -> int:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.parse_cost", description=__doc__.split("\n")[0])
     parser.add_argument("--users", type=int, default=200, help="users on the parsed page (default 200)")
     parser.add_argument("--runs", type=int, default=3, help="fresh interpreters per figure (default 3)")
     args = parser.parse_args()
     if args.users < 1 or args.runs < 1:
         parser.error("need --users ≥ 1 and --runs ≥ 1")
+    return args
+
+
+def main() -> int:
+    args = parse_args()
     sdk, own = cpu_per_user(args.users)
     print("CPU per parsed user (one page, this process)")
     print(row("msgraph-sdk model (UserCollectionResponse)", f"{sdk * 1e6:.1f}", "µs"))

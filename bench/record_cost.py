@@ -13,7 +13,8 @@ from typing import Any
 
 from bench.common import Stack, make_guest, row, run_benchmark, seed_records_bulk
 from lifecycle.adapters.tables import codec
-from lifecycle.adapters.tables.store import LifecycleTables, TableGuestStore, build_service_client
+from lifecycle.adapters.tables.client import LifecycleTables, build_service_client
+from lifecycle.adapters.tables.store import TableGuestStore
 from lifecycle.config import Settings
 from lifecycle.domain.model import Guest
 

@@ -31,7 +31,8 @@ from bench.common import (
     timed_sweep,
     warm_up,
 )
-from lifecycle.adapters.tables.store import LifecycleTables, TableGuestStore, build_service_client
+from lifecycle.adapters.tables.client import LifecycleTables, build_service_client
+from lifecycle.adapters.tables.store import TableGuestStore
 from lifecycle.config import Settings
 
 TARGET_RATIO = 1.3

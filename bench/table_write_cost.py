@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from bench.common import Stack, row, run_benchmark
-from lifecycle.adapters.tables.store import build_service_client
+from lifecycle.adapters.tables.client import build_service_client
 from lifecycle.config import Settings
 
 IN_FLIGHT = 16

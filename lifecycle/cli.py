@@ -187,7 +187,7 @@ async def _with_storage[T](work: Callable[[Any, Any], Awaitable[T]]) -> T:
     """`work(service, settings)` on the app's Table Storage (the connection string, else the endpoint with the
     identity: in a shell, the signed-in Azure CLI user's); closed after."""
     from lifecycle.adapters.credentials import azure_credential
-    from lifecycle.adapters.tables.store import build_service_client, no_storage
+    from lifecycle.adapters.tables.client import build_service_client, no_storage
     from lifecycle.config import Settings
 
     settings = Settings.from_env()

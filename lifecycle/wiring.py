@@ -78,13 +78,10 @@ class Adapters:
             self.token_check = GraphTokenCheck(settings, credential if self.directory is None else None)
         if self.store is None or self.audit is None or self.idempotency_store is None or self.runs is None:
             from lifecycle.adapters.tables.audit import TableAuditLog
+            from lifecycle.adapters.tables.client import LifecycleTables, build_service_client
+            from lifecycle.adapters.tables.idempotency import TableIdempotencyStore
             from lifecycle.adapters.tables.runs import TableRunStore
-            from lifecycle.adapters.tables.store import (
-                LifecycleTables,
-                TableGuestStore,
-                TableIdempotencyStore,
-                build_service_client,
-            )
+            from lifecycle.adapters.tables.store import TableGuestStore
 
             tables = LifecycleTables(build_service_client(settings, credential), settings)
             self.closers.append(tables.close)

@@ -12,7 +12,7 @@ from azure.core.exceptions import AzureError, ResourceExistsError
 from azure.storage.queue.aio import QueueClient
 
 from lifecycle.adapters.identity import STORAGE, identity_unavailable, token_failure
-from lifecycle.adapters.tables.store import CONNECTION_STRING, ENDPOINT, malformed, no_storage
+from lifecycle.adapters.tables.client import CONNECTION_STRING, ENDPOINT, malformed, no_storage
 from lifecycle.adapters.transport import proxy_settings
 from lifecycle.config import Settings
 from lifecycle.errors import ConfigurationError, StorageUnavailable

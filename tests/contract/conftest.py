@@ -16,13 +16,10 @@ from lifecycle.adapters.memory import (
 )
 from lifecycle.adapters.memory_runs import InMemoryRunStore
 from lifecycle.adapters.tables.audit import TableAuditLog
+from lifecycle.adapters.tables.client import LifecycleTables, build_service_client
+from lifecycle.adapters.tables.idempotency import TableIdempotencyStore
 from lifecycle.adapters.tables.runs import TableRunStore
-from lifecycle.adapters.tables.store import (
-    LifecycleTables,
-    TableGuestStore,
-    TableIdempotencyStore,
-    build_service_client,
-)
+from lifecycle.adapters.tables.store import TableGuestStore
 from lifecycle.config import Settings
 from lifecycle.ports import AuditLog, GuestStore, IdempotencyStore, RunStore
 from tests.support import app_environment

@@ -18,7 +18,7 @@ import pytest
 from azure.data.tables.aio import TableServiceClient
 
 from lifecycle.adapters.tables import codec
-from lifecycle.adapters.tables.store import storage_errors
+from lifecycle.adapters.tables.errors import storage_errors
 from lifecycle.config import Settings
 from lifecycle.domain.model import Guest, GuestState
 from lifecycle.errors import InvalidRequest

@@ -15,8 +15,8 @@ import pytest
 from azure.data.tables import EdmType, EntityProperty, TableServiceClient
 from click.testing import CliRunner
 
+from lifecycle.adapters.tables.client import build_service_client
 from lifecycle.adapters.tables.export import Continuation, TableExport
-from lifecycle.adapters.tables.store import build_service_client
 from lifecycle.cli import main
 from lifecycle.config import Settings
 from lifecycle.wiring import build_services

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from lifecycle.adapters.tables import codec
-from lifecycle.adapters.tables.store import LifecycleTables, TableGuestStore, build_service_client
+from lifecycle.adapters.tables.client import LifecycleTables, build_service_client
+from lifecycle.adapters.tables.store import TableGuestStore
 from lifecycle.config import Settings
 from lifecycle.domain.model import DisabledReason, Guest, GuestState, IndexKind
 from lifecycle.errors import ConcurrencyConflict

@@ -16,8 +16,9 @@ from click.testing import CliRunner
 from lifecycle.adapters.tables import codec, layout
 from lifecycle.adapters.tables import migration as migration_module
 from lifecycle.adapters.tables.audit import TableAuditLog
+from lifecycle.adapters.tables.client import LifecycleTables, build_service_client
 from lifecycle.adapters.tables.migration import Migration
-from lifecycle.adapters.tables.store import LifecycleTables, TableGuestStore, build_service_client
+from lifecycle.adapters.tables.store import TableGuestStore
 from lifecycle.cli import main
 from lifecycle.config import Settings
 from lifecycle.domain.model import DisabledReason, EmailClaim, Guest, GuestState, IndexKind

@@ -5,7 +5,7 @@ import pytest
 from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables.aio import TableServiceClient
 
-from lifecycle.adapters.tables.store import storage_errors
+from lifecycle.adapters.tables.errors import storage_errors
 from lifecycle.errors import NotFound, StorageUnavailable
 from lifecycle.ports import GuestQuery
 

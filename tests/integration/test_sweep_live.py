@@ -6,7 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from lifecycle.adapters.tables.store import LifecycleTables, TableGuestStore, build_service_client
+from lifecycle.adapters.tables.client import LifecycleTables, build_service_client
+from lifecycle.adapters.tables.store import TableGuestStore
 from lifecycle.config import Settings, Tuning
 from lifecycle.domain.model import GuestState
 from lifecycle.wiring import build_services

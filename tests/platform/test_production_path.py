@@ -142,7 +142,8 @@ import asyncio, json, uuid
 from datetime import datetime, timedelta, timezone
 from lifecycle.adapters.tables import codec
 from lifecycle.adapters.credentials import azure_credential
-from lifecycle.adapters.tables.store import LifecycleTables, TableGuestStore, build_service_client
+from lifecycle.adapters.tables.client import LifecycleTables, build_service_client
+from lifecycle.adapters.tables.store import TableGuestStore
 from lifecycle.config import Settings
 from lifecycle.domain.model import DisabledReason, Guest
 from lifecycle.ports import Event

@@ -19,7 +19,7 @@ from azure.identity import CredentialUnavailableError
 from lifecycle.adapters.credentials import azure_credential
 from lifecycle.adapters.graph.directory import GraphDirectory, GraphRetryPolicy, translate
 from lifecycle.adapters.identity import BoundedCredential, GraphTokenCheck, TokenUnavailable, identity_unavailable
-from lifecycle.adapters.tables.store import storage_errors
+from lifecycle.adapters.tables.errors import storage_errors
 from lifecycle.config import Settings, Tuning
 from lifecycle.errors import GraphUnavailable, IdentityUnavailable, StorageUnavailable
 from lifecycle.http.errors import error_response

@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from lifecycle.adapters.tables import codec, paging
-from lifecycle.adapters.tables.store import LifecycleTables, storage_errors
+from lifecycle.adapters.tables.client import LifecycleTables
+from lifecycle.adapters.tables.errors import storage_errors
 from lifecycle.errors import InvalidRequest
 from lifecycle.ports import AuditEntry, AuditPage, storable_details
 

@@ -35,13 +35,13 @@ from datetime import UTC, datetime
 from typing import IO, Any
 from uuid import UUID
 
-from azure.core.exceptions import ResourceExistsError
 from azure.data.tables import EdmType, EntityProperty, UpdateMode
 from azure.data.tables.aio import TableClient, TableServiceClient
 
 from lifecycle import __version__
 from lifecycle.adapters.tables import codec, layout
-from lifecycle.adapters.tables.store import storage_errors
+from lifecycle.adapters.tables.client import LifecycleTables
+from lifecycle.adapters.tables.errors import storage_errors
 from lifecycle.config import Settings
 from lifecycle.errors import Conflict, InvalidRequest
 
@@ -243,7 +243,7 @@ class TableImport:
     def __init__(self, service: TableServiceClient, settings: Settings) -> None:
         self._service = service
         self._settings = settings
-        self._clients: dict[str, TableClient] = {}
+        self._tables = LifecycleTables(service, settings)
 
     async def holding_rows(self) -> list[str]:
         """The exported tables that exist and hold at least one row."""
@@ -329,15 +329,7 @@ class TableImport:
             await layout.write_marker(client, layout.MIGRATING, "rows of layout 1 imported")
 
     async def _table(self, kind: str) -> TableClient:
-        if kind not in self._clients:
-            name = self._settings.table_name(kind)
-            async with storage_errors(f"create table {name}"):
-                try:
-                    await self._service.create_table(name)
-                except ResourceExistsError:
-                    pass
-            self._clients[kind] = self._service.get_table_client(name)
-        return self._clients[kind]
+        return await self._tables.table(kind)
 
     async def _write(self, key: tuple[str, str], entities: list[dict[str, Any]]) -> None:
         client = await self._table(key[0])
@@ -349,5 +341,5 @@ class TableImport:
                                                  for entity in entities])
 
     async def close(self) -> None:
-        for client in self._clients.values():
-            await client.close()
+        """Close the tables' clients; the service client is the caller's."""
+        await self._tables.close_tables()

@@ -22,7 +22,7 @@ from azure.data.tables import TableTransactionError, UpdateMode
 from azure.data.tables.aio import TableClient
 
 from lifecycle.adapters.tables import codec, layout
-from lifecycle.adapters.tables.store import storage_errors
+from lifecycle.adapters.tables.errors import storage_errors
 
 PAGE_SIZE = 500  # old rows read, copied and deleted at a time
 TRANSACTION_BYTES = 3 * 1024 * 1024  # under the 4 MiB a transaction's body may hold

@@ -19,7 +19,8 @@ from azure.data.tables import UpdateMode
 
 from lifecycle.adapters.tables import codec, paging
 from lifecycle.adapters.tables.audit import inverted
-from lifecycle.adapters.tables.store import LifecycleTables, storage_errors
+from lifecycle.adapters.tables.client import LifecycleTables
+from lifecycle.adapters.tables.errors import storage_errors
 from lifecycle.domain.runs import id_time
 from lifecycle.ports import RunPage, RunRecord, StoredPlan, storable_details
 

@@ -1,67 +1,34 @@
-"""Azure Table Storage adapter (azure-data-tables, async). Storage SDK exceptions never leave this module."""
+"""GuestStore on Azure Table Storage (azure-data-tables, async). Storage SDK exceptions never leave it: every call runs
+inside `errors.storage_errors`."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from azure.core import MatchConditions
-from azure.core.credentials_async import AsyncTokenCredential
 from azure.core.exceptions import (
-    AzureError,
-    ClientAuthenticationError,
-    HttpResponseError,
-    ResourceExistsError,
-    ResourceModifiedError,
     ResourceNotFoundError,
 )
 from azure.data.tables import TableTransactionError, UpdateMode
-from azure.data.tables.aio import TableClient, TableServiceClient
+from azure.data.tables.aio import TableClient
 
-from lifecycle.adapters.identity import STORAGE, identity_unavailable, token_failure
 from lifecycle.adapters.tables import codec, fanout
+from lifecycle.adapters.tables.client import LifecycleTables
+from lifecycle.adapters.tables.errors import lost_race, storage_errors, within_limits
 from lifecycle.adapters.tables.group_commit import GroupCommit
 from lifecycle.adapters.tables.layout import LayoutCheck
-from lifecycle.adapters.transport import proxy_settings
-from lifecycle.config import Settings
 from lifecycle.domain.model import TRACKED_STATES, EmailClaim, Guest, IndexKind
 from lifecycle.errors import (
     ConcurrencyConflict,
-    ConfigurationError,
-    InvalidRequest,
     LifecycleError,
-    NotFound,
-    StorageUnavailable,
     UnreadableRecord,
 )
-from lifecycle.ports import Event, GuestQuery, IdempotencyRecord, OnRecordPage, Page
+from lifecycle.ports import Event, GuestQuery, OnRecordPage, Page
 
-_RETRY: dict[str, Any] = {"retry_total": 2, "retry_backoff_factor": 0.3, "connection_timeout": 5, "read_timeout": 20}
-_CONFLICT_CODES = {"UpdateConditionNotSatisfied", "EntityAlreadyExists", "ConditionNotMet"}
 TRANSACTION_LIMIT = codec.TRANSACTION_LIMIT
-_TOO_LARGE_CODES = {"PropertyValueTooLarge", "EntityTooLarge", "RequestBodyTooLarge"}
-
-
-class RecordTooLarge(InvalidRequest):
-    """The record would exceed what Table Storage holds: the caller's data, not an outage (never retried)."""
-
-    code = "RecordTooLarge"
-
-
-def within_limits(entity: dict[str, Any]) -> dict[str, Any]:
-    """The entity, if Table Storage can hold it; else a 400 naming the property, before anything is sent."""
-    name = codec.oversized_property(entity)
-    if name is not None:
-        raise RecordTooLarge(f"the record is too large to store ({name}); shorten the request's values",
-                             details=[{"field": name, "message": "exceeds Table Storage's limits"}])
-    return entity
-
-
 _UNREADABLE = (KeyError, TypeError, ValueError, OverflowError)  # what decoding a damaged row raises
 
 
@@ -76,122 +43,6 @@ def _decoded(entity: dict[str, Any]) -> Guest:
         raise UnreadableRecord(f"the stored record of guest '{name}' cannot be read ({reason}); an operator must "
                                "repair or remove its row in the guests table", details=[{"guestId": name,
                                                                                          "reason": reason}]) from None
-
-
-def _error_code(exc: HttpResponseError) -> str | None:
-    """The storage error code: on the exception (transactions) or in the `x-ms-error-code` response header."""
-    response = getattr(exc, "response", None)
-    return getattr(exc, "error_code", None) or (response.headers.get("x-ms-error-code") if response else None)
-
-
-CONNECTION_STRING = "LIFECYCLE_TABLES_CONNECTION_STRING"
-ENDPOINT = "LIFECYCLE_TABLES_ENDPOINT"
-
-
-def no_storage() -> ConfigurationError:
-    return ConfigurationError(f"set {CONNECTION_STRING} or {ENDPOINT}", settings=(CONNECTION_STRING, ENDPOINT))
-
-
-def malformed(setting: str, what: str) -> ConfigurationError:
-    """A storage setting the SDK cannot use, named (its value never shown: a connection string holds a key)."""
-    return ConfigurationError(f"{setting} cannot be used: {what}", settings=(setting,))
-
-
-def build_service_client(settings: Settings, credential: AsyncTokenCredential | None) -> TableServiceClient:
-    """A connection string when one is set (Azurite, development), else the endpoint with the managed identity.
-    Raises ConfigurationError naming the setting when neither is set or the one set cannot be parsed."""
-    if settings.tables_connection_string:
-        try:
-            url = TableServiceClient.from_connection_string(settings.tables_connection_string).url
-            return TableServiceClient.from_connection_string(settings.tables_connection_string, **_RETRY,
-                                                             **proxy_settings(url))
-        except ValueError:
-            raise malformed(CONNECTION_STRING, "it is not a Table Storage connection string (AccountName and "
-                            "AccountKey, or UseDevelopmentStorage=true)") from None
-    if not settings.tables_endpoint:
-        raise no_storage()
-    if credential is None:
-        raise ConfigurationError(f"{ENDPOINT} needs the managed identity's credential", settings=(ENDPOINT,))
-    try:
-        return TableServiceClient(settings.tables_endpoint, credential=credential, **_RETRY,
-                                  **proxy_settings(settings.tables_endpoint))
-    except ValueError:
-        raise malformed(ENDPOINT, "it is not a table service URL") from None
-
-
-@asynccontextmanager
-async def storage_errors(action: str) -> AsyncIterator[None]:
-    """Translate storage SDK errors into the project's errors: a missing table or row is NotFound (404), never an
-    outage; no token from the app's identity is IdentityUnavailable (503, storage was never asked)."""
-    try:
-        yield
-    except ClientAuthenticationError as exc:  # the credential's failure, or storage refusing the token (401/403)
-        if token_failure(exc) is not None:
-            raise identity_unavailable(action, STORAGE, exc) from exc
-        raise StorageUnavailable(f"{action}: storage answered {exc.status_code}", retry_after=5) from exc
-    except (ResourceModifiedError, ResourceExistsError) as exc:
-        raise ConcurrencyConflict(f"{action}: the record was changed by another request; retry") from exc
-    except ResourceNotFoundError as exc:
-        raise NotFound(f"{action}: the record does not exist in storage", code="RecordNotFound") from exc
-    except (TableTransactionError, HttpResponseError) as exc:
-        if exc.status_code == 404:
-            raise NotFound(f"{action}: the record does not exist in storage", code="RecordNotFound") from exc
-        if _error_code(exc) in _TOO_LARGE_CODES or exc.status_code == 413:
-            raise RecordTooLarge(f"{action}: the record is too large to store") from exc
-        if not isinstance(exc, TableTransactionError):
-            raise StorageUnavailable(f"{action}: storage answered {exc.status_code}", retry_after=5) from exc
-        if getattr(exc, "error_code", None) in _CONFLICT_CODES or exc.status_code in (409, 412):
-            raise ConcurrencyConflict(f"{action}: the record was changed by another request; retry") from exc
-        raise StorageUnavailable(f"{action}: storage refused the transaction ({exc.status_code})",
-                                 retry_after=5) from exc
-    except AzureError as exc:
-        raise StorageUnavailable(f"{action}: storage is unreachable", retry_after=10) from exc
-
-
-@asynccontextmanager
-async def lost_race(action: str) -> AsyncIterator[None]:
-    """A write guarded by an ETag whose row is gone lost a race, as one whose ETag changed: ConcurrencyConflict.
-
-    Nested inside `storage_errors`, so the row's absence is decided here, whatever storage_errors makes of a 404."""
-    try:
-        yield
-    except ResourceNotFoundError as exc:
-        raise ConcurrencyConflict(f"{action}: the record is gone (another request removed it); retry") from exc
-    except TableTransactionError as exc:
-        if exc.status_code == 404 or _error_code(exc) == "ResourceNotFound":
-            raise ConcurrencyConflict(f"{action}: a record is gone (another request removed it); retry") from exc
-        raise
-
-
-class LifecycleTables:
-    """Lazily creates (once per worker) and hands out the app's tables."""
-
-    def __init__(self, service: TableServiceClient, settings: Settings) -> None:
-        self._service = service
-        self._settings = settings
-        self._clients: dict[str, TableClient] = {}
-        self._creating: asyncio.Lock | None = None
-
-    async def table(self, kind: str) -> TableClient:
-        """The table's client; the table is created on first use, once however many ask at the same time."""
-        if kind in self._clients:
-            return self._clients[kind]
-        self._creating = self._creating or asyncio.Lock()
-        async with self._creating:
-            if kind not in self._clients:
-                name = self._settings.table_name(kind)
-                async with storage_errors(f"create table {name}"):
-                    try:
-                        await self._service.create_table(name)
-                    except ResourceExistsError:
-                        pass
-                self._clients[kind] = self._service.get_table_client(name)
-        return self._clients[kind]
-
-    async def close(self) -> None:
-        for client in self._clients.values():
-            await client.close()
-        await self._service.close()
 
 
 class TableGuestStore:
@@ -569,71 +420,3 @@ def _record_operations(guest: Guest, old_rows: set[str], new_rows: set[str]) -> 
 
 def _guarded(etag: str | None) -> dict[str, Any]:
     return {"mode": UpdateMode.REPLACE, "etag": etag, "match_condition": MatchConditions.IfNotModified}
-
-
-class TableIdempotencyStore:
-    """IdempotencyStore on Table Storage: partition by the first hex digits of the key's hash."""
-
-    def __init__(self, tables: LifecycleTables) -> None:
-        self._tables = tables
-
-    @staticmethod
-    def _keys(key: str) -> tuple[str, str]:
-        digest = hashlib.sha256(key.encode()).hexdigest()
-        return digest[:2], digest
-
-    def _entity(self, record: IdempotencyRecord) -> dict[str, Any]:
-        partition, row = self._keys(record.key)
-        return {"PartitionKey": partition, "RowKey": row, "Status": record.status, "Fingerprint": record.fingerprint,
-                "ExpiresAt": record.expires_at, "StartedAt": record.started_at,
-                "ResponseStatus": record.response_status, "ResponseHeaders": json.dumps(record.response_headers),
-                "ResponseBody": record.response_body}
-
-    @staticmethod
-    def _record(key: str, entity: Any) -> IdempotencyRecord:
-        return IdempotencyRecord(
-            key=key, fingerprint=entity["Fingerprint"], status=entity["Status"],
-            expires_at=codec._dt(entity["ExpiresAt"]), started_at=codec._dt(entity["StartedAt"]),  # type: ignore
-            response_status=entity.get("ResponseStatus", 0),
-            response_headers=json.loads(entity.get("ResponseHeaders") or "{}"),
-            response_body=entity.get("ResponseBody", ""), etag=entity.metadata.get("etag"))
-
-    async def claim(self, record: IdempotencyRecord) -> tuple[IdempotencyRecord, bool]:
-        client = await self._tables.table("idempotency")
-        async with storage_errors("idempotency claim"):
-            try:
-                result = await client.create_entity(self._entity(record))
-                return replace(record, etag=result.get("etag")), True
-            except ResourceExistsError:
-                pass
-            entity = await client.get_entity(*self._keys(record.key))
-        return self._record(record.key, entity), False
-
-    async def replace(self, record: IdempotencyRecord) -> IdempotencyRecord:
-        client = await self._tables.table("idempotency")
-        async with storage_errors("idempotency update"), lost_race("idempotency update"):
-            result = await client.update_entity(self._entity(record), mode=UpdateMode.REPLACE, etag=record.etag,
-                                                match_condition=MatchConditions.IfNotModified)
-        return replace(record, etag=result.get("etag"))
-
-    async def release(self, record: IdempotencyRecord) -> None:
-        client = await self._tables.table("idempotency")
-        partition, row = self._keys(record.key)
-        async with storage_errors("idempotency release"):
-            if record.etag:
-                await client.delete_entity(partition, row, etag=record.etag,
-                                           match_condition=MatchConditions.IfNotModified)
-            else:
-                await client.delete_entity(partition, row)
-
-    async def purge_expired(self, now: datetime, limit: int) -> int:
-        client = await self._tables.table("idempotency")
-        removed = 0
-        async with storage_errors("idempotency purge"):
-            async for entity in client.query_entities("ExpiresAt lt @now", parameters={"now": now},
-                                                      select=["PartitionKey", "RowKey"]):
-                await client.delete_entity(entity["PartitionKey"], entity["RowKey"])
-                removed += 1
-                if removed >= limit:
-                    break
-        return removed
