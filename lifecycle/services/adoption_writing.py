@@ -159,10 +159,19 @@ class WritingPass:
             self._queue.task_done()
 
     async def _close(self, writers: list[asyncio.Task[None]]) -> None:
-        """Tell each writer to end once the queue is written, and wait for them (interrupted: the guests in hand)."""
+        """Tell each writer to end once the queue is written, and wait for them (interrupted: the guests in hand).
+        Another interruption meanwhile does not cut the writers off: the guests in hand are finished and counted,
+        and the first interruption is what the run ends with."""
         for _ in writers:
             await self._queue.put(None)
-        await asyncio.gather(*writers)
+        drained = asyncio.gather(*writers)
+        while not drained.done():
+            try:
+                await asyncio.shield(drained)
+            except asyncio.CancelledError:
+                if drained.cancelled():
+                    raise
+        drained.result()
 
     async def _adopt(self, user: DirectoryUser) -> str | None:
         """None when this run adopted the guest, else why it did not."""

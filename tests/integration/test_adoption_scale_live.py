@@ -34,10 +34,11 @@ async def world(live_env):
         await services.close()
 
 
-def with_queue(services, queued: int) -> AdoptionService:
+def with_queue(services, queued: int, writers: int = 16) -> AdoptionService:
+    """Adoption with a queue of `queued` guests and `writers` writers, both smaller than the directory."""
     return AdoptionService(records=services.records, directory=services.directory, audit=services.audit,
                            settings=services.settings, clock=services.clock,
-                           policy=services.expiry.policy(None, False), queued_guests=queued)
+                           policy=services.expiry.policy(None, False), queued_guests=queued, writers=writers)
 
 
 async def adopted_events(services) -> Counter[str]:
@@ -49,10 +50,10 @@ async def test_an_interrupted_run_resumed_adopts_every_guest_once(world, emulato
     clock, make = world
     ids = emulator.seed_users(count=GUESTS, userType="Guest", mail="r{n}@partner.example", externalUserState="Accepted")
     services = make()
-    adoption = with_queue(services, queued=150)
+    adoption = with_queue(services, queued=150, writers=512)  # many guests in hand when interrupted
 
-    def interrupt_after_200(progress: Progress) -> None:
-        if progress.stage == "writing" and progress.adopted >= 200:
+    def interrupt_after_200(progress: Progress) -> None:  # and again at each report after: a second interruption
+        if progress.stage == "writing" and progress.adopted >= 200:  # must not cut off the guests in hand
             first.cancel()
 
     first = asyncio.ensure_future(adoption.adopt(actor="test", on_progress=interrupt_after_200))

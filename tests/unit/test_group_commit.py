@@ -233,3 +233,41 @@ async def test_a_write_over_two_partitions_is_refused_before_anything_is_sent():
     with pytest.raises(ValueError, match="one partition"):
         await GroupCommit(storage.transact).submit([op("a", "guests-0"), op("b", "guests-1")])
     assert storage.calls == []
+
+
+class SendsOne(FakeStorage):
+    """FakeStorage that also answers single requests (`send_one`), recorded apart from transactions."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.singles: list[str] = []
+
+    async def send_one(self, operation: tuple[Any, ...]) -> dict[str, Any]:
+        row = operation[1]["RowKey"]
+        self.singles.append(row)
+        if row in self.refused:
+            raise Refused(row)
+        return {"etag": f"{row}@single"}
+
+
+async def test_a_lone_write_of_one_operation_is_sent_as_a_request_of_its_own():
+    storage = SendsOne()
+    commit = GroupCommit(storage.transact, send_one=storage.send_one)
+    assert etags(await commit.submit(write("a"))) == ["a@single"]
+    assert etags(await commit.submit(write("b", "c"))) == ["b@1", "c@1"]  # two operations: a transaction
+    assert storage.singles == ["a"] and storage.calls == [["b", "c"]]
+
+
+async def test_writes_of_one_operation_waiting_together_share_a_transaction_and_fall_back_to_single_requests():
+    storage = SendsOne()
+    commit = GroupCommit(storage.transact, send_one=storage.send_one)
+    first = await hold_first(storage, commit, "a", "a2")
+    waiting = start(commit, write("b"), write("c"))
+    await settle()
+    storage.refused = {"c"}
+    storage.open()
+    assert etags(await first) == ["a@1", "a2@1"]
+    outcomes = await asyncio.gather(*waiting, return_exceptions=True)
+    assert storage.calls == [["a", "a2"], ["b", "c"]]  # b and c shared a transaction, refused as a whole ...
+    assert storage.singles == ["b", "c"]  # ... then each was sent alone, as a request of its own
+    assert etags(outcomes[0]) == ["b@single"] and isinstance(outcomes[1], Refused)

@@ -3,7 +3,7 @@ inside `errors.storage_errors`."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -56,7 +56,8 @@ class TableGuestStore:
     def __init__(self, tables: LifecycleTables) -> None:
         self._tables = tables
         self._known_rows: dict[str, tuple[str | None, set[str]]] = {}  # guest id -> (etag, its index rows)
-        self._commits = GroupCommit(self._transact, max_in_flight=self.TRANSACTIONS_IN_FLIGHT)
+        self._commits = GroupCommit(self._transact, send_one=self._send_one,
+                                    max_in_flight=self.TRANSACTIONS_IN_FLIGHT)
         self._layout = LayoutCheck()
 
     def _remember(self, guest_id: str, etag: str | None, rows: set[str]) -> None:
@@ -108,17 +109,14 @@ class TableGuestStore:
         return codec.entity_to_claim(entity) if entity else None
 
     async def claim_email(self, claim: EmailClaim) -> EmailClaim:
-        client = await self._client()
-        async with storage_errors("claim email"):
-            result = await client.create_entity(within_limits(codec.claim_to_entity(claim)))
-        return replace(claim, etag=result.get("etag"))
+        """Claims go through the partition's group commit like records: many claims at once (adoption) share
+        transactions; a claim alone is one insert."""
+        etag = await self._submit("claim email", [("create", codec.claim_to_entity(claim))])
+        return replace(claim, etag=etag)
 
     async def take_over_claim(self, claim: EmailClaim) -> EmailClaim:
-        client = await self._client()
-        async with storage_errors("take over claim"), lost_race("take over claim"):
-            result = await client.update_entity(within_limits(codec.claim_to_entity(claim)), mode=UpdateMode.REPLACE,
-                                                etag=claim.etag, match_condition=MatchConditions.IfNotModified)
-        return replace(claim, etag=result.get("etag"))
+        etag = await self._submit("take over claim", [("update", codec.claim_to_entity(claim), _guarded(claim.etag))])
+        return replace(claim, etag=etag)
 
     async def release_claim(self, claim: EmailClaim) -> None:
         client = await self._client()
@@ -261,6 +259,17 @@ class TableGuestStore:
         """One entity-group transaction; SDK errors are raised untranslated (the caller's _submit translates)."""
         client = await self._client()
         return await client.submit_transaction(operations)
+
+    async def _send_one(self, operation: tuple[Any, ...]) -> Mapping[str, Any]:
+        """One operation as a request of its own (an insert, or a replace under its options); any other kind as a
+        transaction of one. SDK errors are raised untranslated, as `_transact`'s."""
+        client = await self._client()
+        kind, entity, *options = operation
+        if kind == "create":
+            return await client.create_entity(entity)
+        if kind == "update":
+            return await client.update_entity(entity, **(options[0] if options else {}))
+        return (await client.submit_transaction([operation]))[0]
 
     async def query(self, query: GuestQuery) -> Page:
         if query.email:
