@@ -19,8 +19,10 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 from bench.common import ROOT, BenchError, Stack, make_guest, row, run_benchmark, seed_users
 
@@ -39,23 +41,54 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
+class PeakWatcher:
+    """The peak resident memory (VmHWM) of another process, read from /proc every `every` seconds until it ends:
+    the last reading before it exits, never getrusage's `ru_maxrss`, which Linux carries across `execve` (a child
+    started by a large parent would report the parent's peak)."""
+
+    def __init__(self, pid: int, every: float = 0.1) -> None:
+        self.peak_kib = 0
+        self._status = Path(f"/proc/{pid}/status")
+        self._every, self._stop = every, threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                text = self._status.read_text()
+            except OSError:  # ended (or a zombie whose status no longer says)
+                return
+            for line in text.splitlines():
+                if line.startswith("VmHWM:"):
+                    self.peak_kib = max(self.peak_kib, int(line.split()[1]))
+            self._stop.wait(self._every)
+
+    def stop(self) -> int:
+        self._stop.set()
+        self._thread.join()
+        return self.peak_kib
+
+
 def adopt_in_own_process(environment: dict[str, str], timeout: float) -> dict[str, object]:
     """`python -m lifecycle adopt --json` in a fresh process (in an empty directory: no local.settings.json), its
-    progress passed through to stderr; returns its report, wall seconds and peak resident memory (KiB)."""
+    progress passed through to stderr; returns its report, wall seconds, peak resident memory (KiB) and CPU."""
     with tempfile.TemporaryDirectory() as empty:
         started = time.perf_counter()
         child = subprocess.Popen(
             [sys.executable, *os.environ.get("BENCH_PROFILE", "").split(), "-m", "lifecycle", "adopt", "--json",
              "--progress-seconds", "15"], cwd=empty,
             env={**os.environ, **environment, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE, text=True)
+        watcher = PeakWatcher(child.pid)
         assert child.stdout is not None
         output = child.stdout.read()
+        peak_kib = watcher.stop()  # stdout closed: the process is ending, its peak is behind it
         _, status, usage = os.wait4(child.pid, 0)
         child.returncode = os.waitstatus_to_exitcode(status)
         seconds = time.perf_counter() - started
     if child.returncode != 0 or seconds > timeout:
         raise BenchError(f"adopt exited {child.returncode} after {seconds:.0f} s: {output[-2000:]}")
-    return {"report": json.loads(output), "seconds": seconds, "peakKiB": usage.ru_maxrss,
+    return {"report": json.loads(output), "seconds": seconds, "peakKiB": peak_kib,
             "cpuSeconds": usage.ru_utime + usage.ru_stime}
 
 
