@@ -2,7 +2,7 @@
 
 Three figures, each measured in this one run:
 1. CPU per parsed user: a page of N users (the directory pass's `$select`, with signInActivity) parsed by the SDK
-   (`UserCollectionResponse` through kiota's JSON parse node) and by the adapter's `_json_user` (after `json.loads`).
+   (`UserCollectionResponse` through kiota's JSON parse node) and by the adapter's `json_user` (after `json.loads`).
 2. First-call cost in a fresh process: import the Graph adapter and parse one user, the SDK way and the app's way,
    each in its own new interpreter (what a cold start pays before its first answer).
 3. Cold import of `function_app` (and of the adapters its first request builds) against its bare dependencies alone
@@ -30,7 +30,7 @@ SDK_IMPORT = "import lifecycle.adapters.graph.directory"
 SDK_PARSE = ("from kiota_serialization_json.json_parse_node_factory import JsonParseNodeFactory\n"
              "from msgraph.generated.models.user import User\n"
              "JsonParseNodeFactory().get_root_parse_node('application/json', RAW).get_object_value(User)")
-OWN_PARSE = "import json\nlifecycle.adapters.graph._json_user(json.loads(RAW))"
+OWN_PARSE = "import json\nlifecycle.adapters.graph.wire.json_user(json.loads(RAW))"
 BARE_DEPENDENCIES = ("import azure.functions, azure.identity.aio, azure.data.tables.aio, msgraph_core, kiota_http, "
                      "msgraph.generated.users.users_request_builder")
 APP_IMPORT = "import function_app"
@@ -53,7 +53,7 @@ def cpu_per_user(users: int) -> tuple[float, float]:
     from kiota_serialization_json.json_parse_node_factory import JsonParseNodeFactory
     from msgraph.generated.models.user_collection_response import UserCollectionResponse
 
-    from lifecycle.adapters.graph.directory import _json_user
+    from lifecycle.adapters.graph.wire import json_user
 
     raw = json.dumps({"value": [sample_user(n) for n in range(users)]}).encode()
     factory = JsonParseNodeFactory()
@@ -62,7 +62,7 @@ def cpu_per_user(users: int) -> tuple[float, float]:
     parsed = factory.get_root_parse_node("application/json", raw).get_object_value(UserCollectionResponse)
     sdk = (time.process_time() - started) / users
     started = time.process_time()
-    own = [_json_user(item) for item in json.loads(raw)["value"]]
+    own = [json_user(item) for item in json.loads(raw)["value"]]
     mine = (time.process_time() - started) / users
     if len(parsed.value or []) != users or len(own) != users:
         raise RuntimeError("a parser lost users")
@@ -101,7 +101,7 @@ def main() -> int:
     sdk, own = cpu_per_user(args.users)
     print("CPU per parsed user (one page, this process)")
     print(row("msgraph-sdk model (UserCollectionResponse)", f"{sdk * 1e6:.1f}", "µs"))
-    print(row("own type (_json_user after json.loads)", f"{own * 1e6:.1f}", "µs"))
+    print(row("own type (json_user after json.loads)", f"{own * 1e6:.1f}", "µs"))
     print(row("ratio SDK ÷ own", f"{sdk / own:.0f}×"))
 
     sdk_first = fresh_process_seconds("", f"{SDK_IMPORT}\n{SDK_PARSE}", args.runs)

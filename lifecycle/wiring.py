@@ -95,7 +95,8 @@ class Adapters:
             self.publisher = QueueEventPublisher(settings, credential)
             self.closers.append(self.publisher.close)
         if self.directory is None:
-            from lifecycle.adapters.graph.directory import GraphDirectory, GraphRetryPolicy
+            from lifecycle.adapters.graph.directory import GraphDirectory
+            from lifecycle.adapters.graph.retry import GraphRetryPolicy
 
             self.directory = GraphDirectory(settings, GraphRetryPolicy(
                 attempts=tuning.graph_retry_attempts, budget_seconds=tuning.graph_retry_budget_seconds), credential)

@@ -6,7 +6,8 @@ import time
 
 import pytest
 
-from lifecycle.adapters.graph.directory import GraphDirectory, GraphRetryPolicy
+from lifecycle.adapters.graph.directory import GraphDirectory
+from lifecycle.adapters.graph.retry import GraphRetryPolicy
 from lifecycle.errors import GraphUnavailable
 from lifecycle.ports import UserChanges
 from lifecycle.request_log import collect_request_ids

@@ -2,7 +2,8 @@ import asyncio
 
 import pytest
 
-from lifecycle.adapters.graph.directory import GraphDirectory, GraphRetryPolicy
+from lifecycle.adapters.graph.directory import GraphDirectory
+from lifecycle.adapters.graph.retry import GraphRetryPolicy
 from lifecycle.adapters.graph.throttle import AdaptiveLimiter, ThrottleGate
 from lifecycle.config import Settings
 from lifecycle.errors import GraphUnavailable

@@ -77,9 +77,9 @@ def test_domain_policy_allow_and_block_lists():
 def test_retry_after_is_read_as_seconds_or_a_date():
     from email.utils import format_datetime
 
-    from lifecycle.adapters.graph.directory import _retry_after
+    from lifecycle.adapters.graph.errors import retry_after
 
-    assert _retry_after({"retry-after": "7"}) == 7 and _retry_after({"retry-after": "0.2"}) == 1
-    assert _retry_after({}) is None and _retry_after({"retry-after": "soon"}) is None
+    assert retry_after({"retry-after": "7"}) == 7 and retry_after({"retry-after": "0.2"}) == 1
+    assert retry_after({}) is None and retry_after({"retry-after": "soon"}) is None
     later = datetime.now(UTC) + timedelta(seconds=30)
-    assert 28 <= _retry_after({"retry-after": format_datetime(later, usegmt=True)}) <= 31
+    assert 28 <= retry_after({"retry-after": format_datetime(later, usegmt=True)}) <= 31

@@ -7,14 +7,14 @@ from datetime import UTC, datetime
 
 import pytest
 
-from lifecycle.adapters.graph.directory import (
+from lifecycle.adapters.graph.wire import (
     GroupFacts,
-    _invitation_body,
-    _json_group,
-    _json_invitation,
-    _json_page,
-    _json_user,
     group_refusal,
+    invitation_body,
+    json_group,
+    json_invitation,
+    json_page,
+    json_user,
 )
 from lifecycle.errors import GraphError
 from lifecycle.ports import InvitationRequest
@@ -23,7 +23,7 @@ GUEST_ID = "6f1c1ef7-2b1e-4a3c-9d51-00000000000a"
 
 
 def test_user_with_every_selected_field():
-    user = _json_user({
+    user = json_user({
         "id": GUEST_ID, "userType": "Guest", "displayName": "Ann", "mail": "Ann@Fabrikam.com",
         "otherMails": ["ANN.private@gmail.com"], "userPrincipalName": "ann_fabrikam.com#EXT#@contoso.onmicrosoft.com",
         "externalUserState": "Accepted", "accountEnabled": False, "createdDateTime": "2026-11-01T08:00:00Z"})
@@ -35,43 +35,43 @@ def test_user_with_every_selected_field():
 
 
 def test_user_with_nulls_and_missing_fields_reads_as_empty():
-    user = _json_user({"id": GUEST_ID, "mail": None, "otherMails": None, "userType": None})
+    user = json_user({"id": GUEST_ID, "mail": None, "otherMails": None, "userType": None})
     assert (user.user_type, user.mail, user.other_mails, user.user_principal_name) == ("", "", (), "")
     assert user.account_enabled is None and user.created_at is None and user.external_user_state is None
 
 
 def test_user_sign_in_selected_but_null_is_known_never_signed_in():
-    user = _json_user({"id": GUEST_ID, "signInActivity": None, "sponsors": [{"id": "s1"}, {"id": "s2"}]})
+    user = json_user({"id": GUEST_ID, "signInActivity": None, "sponsors": [{"id": "s1"}, {"id": "s2"}]})
     assert user.sign_in is not None and user.sign_in.last_successful is None
     assert user.sponsors == ("s1", "s2")
 
 
 def test_user_sign_in_date_without_zone_is_utc():
-    user = _json_user({"id": GUEST_ID, "signInActivity": {"lastSuccessfulSignInDateTime": "2026-11-20T10:00:00"}})
+    user = json_user({"id": GUEST_ID, "signInActivity": {"lastSuccessfulSignInDateTime": "2026-11-20T10:00:00"}})
     assert user.sign_in is not None
     assert user.sign_in.last_successful == datetime(2026, 11, 20, 10, tzinfo=UTC)
 
 
 def test_invitation_answer():
-    invitation = _json_invitation({"id": "i1", "inviteRedeemUrl": "https://login.example/redeem?x=1",
+    invitation = json_invitation({"id": "i1", "inviteRedeemUrl": "https://login.example/redeem?x=1",
                                    "status": "Completed", "invitedUser": {"id": GUEST_ID}})
     assert (invitation.user_id, invitation.redeem_url, invitation.completed) == (
         GUEST_ID, "https://login.example/redeem?x=1", True)
 
 
 def test_invitation_without_status_is_pending():
-    assert _json_invitation({"invitedUser": {"id": GUEST_ID}}).status == "PendingAcceptance"
+    assert json_invitation({"invitedUser": {"id": GUEST_ID}}).status == "PendingAcceptance"
 
 
 @pytest.mark.parametrize("body", [{}, {"invitedUser": None}, {"invitedUser": {"id": ""}}])
 def test_invitation_without_invited_user_is_a_graph_error(body):
     with pytest.raises(GraphError, match="no invited user"):
-        _json_invitation(body)
+        json_invitation(body)
 
 
 def test_page_items_and_next_link():
-    assert _json_page({"value": [{"id": "a"}], "@odata.nextLink": "https://g/next"}) == ([{"id": "a"}], "https://g/next")
-    assert _json_page({}) == ([], None)
+    assert json_page({"value": [{"id": "a"}], "@odata.nextLink": "https://g/next"}) == ([{"id": "a"}], "https://g/next")
+    assert json_page({}) == ([], None)
 
 
 @pytest.mark.parametrize(("group", "refused"), [
@@ -86,7 +86,7 @@ def test_page_items_and_next_link():
     ({"id": "g", "groupTypes": ["Unified"], "mailEnabled": True, "securityEnabled": False}, ""),
 ])
 def test_group_refusal_read_from_json(group, refused):
-    reason = group_refusal(_json_group(group))
+    reason = group_refusal(json_group(group))
     assert (refused in reason) if refused else reason == ""
 
 
@@ -95,7 +95,7 @@ def test_group_facts_default_take_members():
 
 
 def test_invitation_body_leaves_nulls_out():
-    body = _invitation_body(InvitationRequest(email="ann@fabrikam.com", redirect_url="https://myapps.microsoft.com"))
+    body = invitation_body(InvitationRequest(email="ann@fabrikam.com", redirect_url="https://myapps.microsoft.com"))
     assert body == {"invitedUserEmailAddress": "ann@fabrikam.com", "inviteRedirectUrl": "https://myapps.microsoft.com",
                     "sendInvitationMessage": False, "invitedUserType": "Guest"}
 
@@ -104,7 +104,7 @@ def test_invitation_body_with_message_and_sponsors():
     request = InvitationRequest(email="ann@fabrikam.com", redirect_url="https://r.example", display_name="Ann",
                                 send_message=True, message="Hi", cc_recipients=("boss@contoso.com",),
                                 sponsors=("s1",))
-    body = _invitation_body(request)
+    body = invitation_body(request)
     assert body["invitedUserSponsors"] == [{"id": "s1"}] and body["invitedUserDisplayName"] == "Ann"
     assert body["invitedUserMessageInfo"] == {"customizedMessageBody": "Hi",
                                               "ccRecipients": [{"emailAddress": {"address": "boss@contoso.com"}}]}

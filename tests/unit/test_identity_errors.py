@@ -17,7 +17,9 @@ from azure.core.exceptions import ClientAuthenticationError, ServiceRequestError
 from azure.identity import CredentialUnavailableError
 
 from lifecycle.adapters.credentials import azure_credential
-from lifecycle.adapters.graph.directory import GraphDirectory, GraphRetryPolicy, translate
+from lifecycle.adapters.graph.directory import GraphDirectory
+from lifecycle.adapters.graph.errors import translate
+from lifecycle.adapters.graph.retry import GraphRetryPolicy
 from lifecycle.adapters.identity import BoundedCredential, GraphTokenCheck, TokenUnavailable, identity_unavailable
 from lifecycle.adapters.tables.errors import storage_errors
 from lifecycle.config import Settings, Tuning

@@ -43,3 +43,13 @@ def batch_shape(items: list[Item]) -> Shape:
         if all(on == [items[0]["id"]] for on in rest):
             return "fan-out"
     raise RefusedBatchShape(REFUSED_SHAPE)
+
+
+def answers_by_id(body: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """A $batch answer's items by id (plain dicts: status, headers, body)."""
+    return {str(answer.get("id")): answer for answer in body.get("responses") or [] if isinstance(answer, dict)}
+
+
+def header_name(name: str) -> str:
+    """`content-type` → `Content-Type`: the SDK keeps header names lower-cased, a batch item writes them out."""
+    return "-".join(part.capitalize() for part in name.split("-"))

@@ -1,21 +1,18 @@
-"""Microsoft Graph adapter on msgraph-sdk. Every Graph call the app makes is here; SDK errors never leave it."""
+"""The Directory port on msgraph-sdk. Every Graph call the app makes is here; SDK errors never leave the adapter
+(`errors.translate`), and Graph's JSON is read by `wire`."""
 from __future__ import annotations
 
 import asyncio
 import json
-import math
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
-from typing import Any, TypeVar, overload
+from datetime import datetime
+from typing import Any, TypeVar
 
 import httpx
 from azure.core.credentials_async import AsyncTokenCredential
 from azure.core.exceptions import AzureError
 from kiota_abstractions.api_error import APIError
-from kiota_abstractions.base_request_builder import BaseRequestBuilder
 from kiota_abstractions.base_request_configuration import RequestConfiguration
 from kiota_abstractions.method import Method
 from kiota_abstractions.request_information import RequestInformation
@@ -25,7 +22,6 @@ from msgraph.generated.directory.deleted_items.item.directory_object_item_reques
     DirectoryObjectItemRequestBuilder,
 )
 from msgraph.generated.groups.item.group_item_request_builder import GroupItemRequestBuilder
-from msgraph.generated.models.o_data_errors.main_error import MainError
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from msgraph.generated.users.item.user_item_request_builder import UserItemRequestBuilder
 from msgraph.generated.users.users_request_builder import UsersRequestBuilder
@@ -33,22 +29,39 @@ from msgraph_core import GraphClientFactory
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, stop_after_delay
 
 from lifecycle.adapters.credentials import graph_auth_provider
-from lifecycle.adapters.graph.batching import MAX_ITEMS, Answer, Item, batch_shape
+from lifecycle.adapters.graph.batching import MAX_ITEMS, Answer, Item, answers_by_id, batch_shape, header_name
+from lifecycle.adapters.graph.errors import (
+    invitation_refusal,
+    item_headers,
+    rejected,
+    sign_in_unavailable,
+    sponsor_refusal,
+    step_failure,
+    throttle_weight,
+    translate,
+)
 from lifecycle.adapters.graph.ranges import FIRST_CHARACTERS, GUEST_FILTER, SINGLE_RANGE_PAGES, range_filter
+from lifecycle.adapters.graph.retry import GraphRetryPolicy, give_up_if_too_long, wait_for
 from lifecycle.adapters.graph.throttle import AdaptiveLimiter, SendPacer, ThrottleGate
-from lifecycle.adapters.identity import GRAPH, identity_unavailable, token_failure
+from lifecycle.adapters.graph.wire import (
+    GUEST_PAGE,
+    group_refusal,
+    invitation_body,
+    json_group,
+    json_invitation,
+    json_page,
+    json_request,
+    json_user,
+    page_size,
+)
 from lifecycle.config import Settings
 from lifecycle.domain.odata import odata_string
-from lifecycle.domain.planning import SignIn
 from lifecycle.errors import (
     GraphBadRequest,
     GraphConflict,
     GraphError,
     GraphNotFound,
-    GraphPolicyRefusal,
-    GraphRejectedInput,
     GraphUnavailable,
-    IdentityUnavailable,
     outcome_unknown,
 )
 from lifecycle.ports import (
@@ -69,200 +82,18 @@ USER_FIELDS = ["id", "userType", "displayName", "mail", "otherMails", "userPrinc
                "accountEnabled"]
 GUEST_PASS_FIELDS = ["id", "userType", "displayName", "mail", "otherMails", "userPrincipalName", "externalUserState",
                      "accountEnabled", "createdDateTime"]
-GUEST_PAGE = 999  # Graph's largest page
 IN_VALUES = 15  # values one `in` filter takes without advanced query parameters (filter-query-parameter.md)
 LOOKUP_PAGE = 50  # the users an email lookup reads: every user holding the address in one page, members included
-SIGN_IN_PAGE = 500  # the largest page when signInActivity is selected
-EXPAND_PAGE = 100  # the largest page of a user list with $expand (Graph serves a larger $top as 100)
 _ODATA_ERRORS: dict[str, Any] = {"XXX": ODataError}
 _ALREADY_MEMBER = "already exist"
 # A restore over a userPrincipalName another object now holds (directory-deleteditems-restore.md is silent; Graph's
 # duplicate-property message: microsoftgraph/microsoft-graph-docs#1508; on a restore:
 # microsoftgraph/entra-powershell#1484).
 _UPN_TAKEN = "another object with the same value for property userprincipalname already exists"
-# 400s that mean "not replicated yet" on a reference write right after the user was created ("Not a valid reference
-# update" as reported, not in Graph's docs; group-post-members.md: "The source resource object or one of the objects
-# being referenced don't exist." — "retry after a brief delay").
-_NOT_REPLICATED = ("not a valid reference update", "one of the objects being referenced don't exist")
-# A just-invited user answers Directory_ObjectNotFound on an immediate write for a while, no bound documented
-# (microsoftgraph/microsoft-graph-docs-contrib#2465: "Unable to read the company information from the directory" on a
-# PATCH right after an invitation).
-_NOT_REPLICATED_CODES = frozenset({"Directory_ObjectNotFound"})
 ADVANCED_QUERY = {"ConsistencyLevel": "eventual"}  # with $count=true: what an OData cast on a member list needs
 GROUP_REFUSAL_FIELDS = ["id", "groupTypes", "mailEnabled", "onPremisesSyncEnabled", "isAssignableToRole"]
 _TRANSIENT = frozenset({429, 503, 504})
 _CHANGE_ACTIONS = {"add": "add member", "remove": "remove member", "attributes": "update user"}
-
-
-@dataclass(frozen=True)
-class GraphRetryPolicy:
-    """The one retry policy for Graph calls (the SDK's retry handler is switched off: it would sleep up to 180 s
-    per retry). 429/503/504 and transport errors are retried honouring Retry-After; a wait longer than
-    `max_wait`, or past the budget, gives up at once so the caller gets 503 with Retry-After."""
-
-    attempts: int = 6
-    budget_seconds: float = 30.0
-    min_wait: float = 0.5
-    max_wait: float = 30.0
-
-
-def _token_failure(exc: Exception, action: str) -> IdentityUnavailable | None:
-    """IdentityUnavailable when `exc` is, or was raised from, the credential's failure to give a Graph token: an
-    azure-core error reaches this adapter only from the credential (Graph itself is reached through httpx)."""
-    if isinstance(exc, (APIError, httpx.TransportError)):
-        return None
-    if isinstance(exc, AzureError) or token_failure(exc) is not None:
-        return identity_unavailable(action, GRAPH, exc)
-    return None
-
-
-@overload
-def translate(exc: APIError | httpx.TransportError, action: str) -> GraphError: ...
-@overload
-def translate(exc: Exception, action: str) -> GraphError | IdentityUnavailable: ...
-def translate(exc: Exception, action: str) -> GraphError | IdentityUnavailable:
-    """Turn an SDK or transport error into the project's Graph errors; the credential's failure to give Graph's token
-    (Graph never asked) into IdentityUnavailable (503, saying what to check)."""
-    if (no_token := _token_failure(exc, action)) is not None:
-        return no_token
-    if isinstance(exc, httpx.TransportError):
-        return GraphUnavailable(f"{action}: Graph is unreachable ({type(exc).__name__})")
-    assert isinstance(exc, APIError)
-    status = exc.response_status_code or 0
-    headers = {k.lower(): v for k, v in (exc.response_headers or {}).items()}
-    error = getattr(exc, "error", None)
-    code = getattr(error, "code", None) or "UnknownError"
-    message = getattr(error, "message", None) or str(exc.message or exc)
-    info: dict[str, Any] = {"graph_status": status, "graph_code": code, "request_id": headers.get("request-id"),
-                            "graph_message": message}
-    note_request_id(headers.get("request-id"))
-    text = f"{action}: Graph answered {status} {code}: {message}"
-    if status in (429, 503, 504):
-        return GraphUnavailable(text, retry_after=_retry_after(headers), **info)
-    lagging = status == 400 and any(phrase in message.lower() for phrase in _NOT_REPLICATED)
-    if status == 404 or code in _NOT_REPLICATED_CODES or lagging:
-        return GraphNotFound(text, **info)
-    if status == 400:
-        return GraphBadRequest(text, **info)
-    return GraphError(text, **info)
-
-
-def rejected(error: GraphError, reason: str) -> GraphRejectedInput:
-    """The same Graph answer, as a refusal of what the caller referenced (final: 422, never pending)."""
-    return GraphRejectedInput(f"{reason} ({error.message})", reason=reason, graph_status=error.graph_status,
-                              graph_code=error.graph_code, graph_message=error.graph_message,
-                              request_id=error.request_id)
-
-
-@dataclass(frozen=True)
-class GroupFacts:
-    """What of a group decides whether it takes member writes at all."""
-
-    group_types: tuple[str, ...] = ()
-    mail_enabled: bool = False
-    on_premises_sync_enabled: bool = False
-    is_assignable_to_role: bool = False
-
-
-def group_refusal(group: GroupFacts) -> str:
-    """Why a group refuses member writes whatever you retry, or "": dynamic membership, mastered on-premises,
-    role-assignable, mail-enabled security and distribution groups (group-post-members.md: "This API supports only
-    security and Microsoft 365 groups", role-assignable groups need RoleManagement.ReadWrite.Directory;
-    groups-overview.md: mail-enabled security and distribution groups are read-only in Graph)."""
-    kinds = [kind.lower() for kind in group.group_types]
-    if "dynamicmembership" in kinds:
-        return "the group's membership is dynamic (set by its membership rule)"
-    if group.mail_enabled and "unified" not in kinds:
-        return ("the group is a mail-enabled security group or a distribution list, which Graph cannot change "
-                "(manage its members in Exchange)")
-    if group.on_premises_sync_enabled:
-        return "the group is synchronised from on-premises Active Directory"
-    if group.is_assignable_to_role:
-        return "the group is role-assignable (its members need RoleManagement.ReadWrite.Directory)"
-    return ""
-
-
-def _retry_after(headers: dict[str, str]) -> int | None:
-    """Retry-After in whole seconds (delta-seconds or an HTTP date), None when absent or unreadable."""
-    value = headers.get("retry-after", "").strip()
-    if not value:
-        return None
-    try:
-        return max(1, math.ceil(float(value)))
-    except ValueError:
-        pass
-    try:
-        moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(1, math.ceil((moment - datetime.now(UTC)).total_seconds()))
-
-
-def _json_user(item: dict[str, Any], sign_in_selected: bool = False) -> DirectoryUser:
-    """A Graph user object (JSON, as `$select`ed) as the app reads it; no SDK model is built. With
-    `sign_in_selected`, a user without `signInActivity` never signed in (Graph leaves the property out for them)."""
-    activity = item.get("signInActivity")
-    never = SignIn(never_signed_in=True) if sign_in_selected else None
-    return DirectoryUser(
-        id=item["id"], user_type=item.get("userType") or "", display_name=item.get("displayName") or "",
-        mail=(item.get("mail") or "").lower(), other_mails=tuple(m.lower() for m in item.get("otherMails") or []),
-        user_principal_name=item.get("userPrincipalName") or "", external_user_state=item.get("externalUserState"),
-        account_enabled=item.get("accountEnabled"), created_at=_graph_date(item.get("createdDateTime")),
-        sign_in=_sign_in(activity) if "signInActivity" in item else never,
-        sponsors=tuple(s["id"] for s in item["sponsors"]) if "sponsors" in item else None,
-        proxy_addresses=tuple(p.split(":", 1)[1].lower() for p in item.get("proxyAddresses") or []
-                              if p.lower().startswith("smtp:")))
-
-
-def _page_size(with_sign_in: bool, sponsors: bool) -> int:
-    """The largest page Graph serves a guest listing: 100 with `$expand`, 500 with signInActivity, else 999."""
-    return EXPAND_PAGE if sponsors else SIGN_IN_PAGE if with_sign_in else GUEST_PAGE
-
-
-def _json_group(item: dict[str, Any]) -> GroupFacts:
-    """A Graph group object (JSON) as far as member writes go."""
-    return GroupFacts(group_types=tuple(item.get("groupTypes") or ()), mail_enabled=bool(item.get("mailEnabled")),
-                      on_premises_sync_enabled=bool(item.get("onPremisesSyncEnabled")),
-                      is_assignable_to_role=bool(item.get("isAssignableToRole")))
-
-
-def _json_invitation(body: dict[str, Any]) -> Invitation:
-    """Graph's invitation answer (JSON) as the app reads it."""
-    user_id = (body.get("invitedUser") or {}).get("id")
-    if not user_id:
-        raise GraphError("invite: Graph returned no invited user")
-    return Invitation(user_id=user_id, redeem_url=body.get("inviteRedeemUrl") or "",
-                      status=body.get("status") or "PendingAcceptance")
-
-
-def _json_page(body: dict[str, Any]) -> tuple[list[dict[str, Any]], str | None]:
-    """A collection page (JSON): its items and the `@odata.nextLink` to follow, if any."""
-    return list(body.get("value") or []), body.get("@odata.nextLink")
-
-
-def _sign_in(activity: dict[str, Any] | None) -> SignIn:
-    activity = activity or {}
-    return SignIn(last_successful=_graph_date(activity.get("lastSuccessfulSignInDateTime")),
-                  last_interactive=_graph_date(activity.get("lastSignInDateTime")),
-                  last_non_interactive=_graph_date(activity.get("lastNonInteractiveSignInDateTime")))
-
-
-def _graph_date(value: str | None) -> datetime | None:
-    """A Graph date, or None for none: null, "", and the minimum date `0001-01-01T00:00:00Z` that user-list.md's
-    signInActivity example shows for a sign-in that never happened (read as a date it would make the guest
-    inactive for two thousand years)."""
-    if not value:
-        return None
-    moment = datetime.fromisoformat(value)
-    if moment.year <= 1:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def _sign_in_unavailable(error: GraphError) -> bool:
-    """403 for signInActivity: no Entra ID P1 (Authentication_RequestFromNonPremiumTenantOrB2CTenant) or the
-    AuditLog.Read.All permission missing. Either way the tenant cannot tell us who signed in."""
-    return error.graph_status == 403
 
 
 class _Scan:
@@ -283,7 +114,7 @@ class _Scan:
         self.requests += 1
 
     def hand(self, items: list[dict[str, Any]], remember: bool = False) -> None:
-        users = [_json_user(item, sign_in_selected=self.with_sign_in) for item in items
+        users = [json_user(item, sign_in_selected=self.with_sign_in) for item in items
                  if item["id"] not in self.seen]
         if remember:
             self.seen.update(user.id for user in users)
@@ -336,7 +167,7 @@ class GraphDirectory:
         retrying = AsyncRetrying(
             retry=retry_if_exception_type(GraphUnavailable), reraise=True,
             stop=stop_after_attempt(policy.attempts) | stop_after_delay(policy.budget_seconds),
-            wait=lambda state: _wait_for(state, policy), before_sleep=_give_up_if_too_long(policy))
+            wait=lambda state: wait_for(state, policy), before_sleep=give_up_if_too_long(policy))
         async for attempt in retrying:
             with attempt:
                 async with self._slots.slot():
@@ -380,7 +211,7 @@ class GraphDirectory:
             select=[*USER_FIELDS, "proxyAddresses"], top=LOOKUP_PAGE)
         body = await self._send("find user", self._client.users.to_get_request_information(
             RequestConfiguration(query_parameters=query)))
-        users = [_json_user(item) for item in _json_page(body)[0]]
+        users = [json_user(item) for item in json_page(body)[0]]
         users.sort(key=lambda user: (user.lookup_rank(email), user.id))  # a member who owns it wins
         return users[0] if users else None
 
@@ -392,7 +223,7 @@ class GraphDirectory:
             body = await self._send("get user", info)
         except GraphNotFound:
             return None
-        return _json_user(body) if body else None
+        return json_user(body) if body else None
 
     async def get_users(self, user_ids: Sequence[str]) -> dict[str, DirectoryUser | None]:
         # One list request per 15 ids (`id in (...)`: filter-query-parameter.md limits `in` to 15 expressions by
@@ -411,14 +242,14 @@ class GraphDirectory:
             top=IN_VALUES)
         first = self._client.users.to_get_request_information(RequestConfiguration(query_parameters=query))
         items, _ = await self._pages("get users", first, self._client.users.with_url)
-        return [_json_user(item, sign_in_selected="signInActivity" in fields) for item in items]
+        return [json_user(item, sign_in_selected="signInActivity" in fields) for item in items]
 
     async def last_sign_ins(self, user_ids: Sequence[str]) -> dict[str, datetime | None] | None:
         chunks = [list(user_ids[start:start + IN_VALUES]) for start in range(0, len(user_ids), IN_VALUES)]
         try:
             found = await asyncio.gather(*(self._users_by_id(chunk, ["id", "signInActivity"]) for chunk in chunks))
         except GraphError as exc:
-            if _sign_in_unavailable(exc):
+            if sign_in_unavailable(exc):
                 return None
             raise
         last: dict[str, datetime | None] = dict.fromkeys(user_ids)
@@ -444,39 +275,39 @@ class GraphDirectory:
         return absent
 
     async def invite(self, request: InvitationRequest) -> Invitation:
-        info = _json_request(Method.POST, self._client.invitations, _invitation_body(request))
+        info = json_request(Method.POST, self._client.invitations, invitation_body(request))
         try:
             body = await self._send("invite", info)
         except (GraphNotFound, GraphBadRequest) as exc:
-            raise _sponsor_refusal(exc, request.sponsors) from None
+            raise sponsor_refusal(exc, request.sponsors) from None
         except GraphError as exc:
             if exc.graph_status == 403:
-                raise _invitation_refusal(exc, request.email) from None
+                raise invitation_refusal(exc, request.email) from None
             raise
-        return _json_invitation(body)
+        return json_invitation(body)
 
     async def add_sponsor(self, user_id: str, sponsor_id: str) -> None:
-        info = _json_request(Method.POST, self._client.users.by_user_id(user_id).sponsors.ref,
+        info = json_request(Method.POST, self._client.users.by_user_id(user_id).sponsors.ref,
                              {"@odata.id": f"{self._base_url}/users/{sponsor_id}"})
         try:
             await self._send("add sponsor", info)
         except GraphBadRequest as exc:
             if _ALREADY_MEMBER not in exc.message.lower():
-                raise _sponsor_refusal(exc, (sponsor_id,)) from None
+                raise sponsor_refusal(exc, (sponsor_id,)) from None
         except GraphNotFound as exc:
-            raise _sponsor_refusal(exc, (sponsor_id,)) from None
+            raise sponsor_refusal(exc, (sponsor_id,)) from None
 
     async def reset_redemption(self, user_id: str, email: str, redirect_url: str) -> Invitation:
-        info = _json_request(Method.POST, self._client.invitations, {
+        info = json_request(Method.POST, self._client.invitations, {
             "invitedUserEmailAddress": email, "inviteRedirectUrl": redirect_url, "sendInvitationMessage": False,
             "resetRedemption": True, "invitedUser": {"id": user_id}})
-        return _json_invitation(await self._send("reset redemption", info))
+        return json_invitation(await self._send("reset redemption", info))
 
     async def update_user(self, user_id: str, fields: dict[str, Any]) -> None:
         await self._send("update user", self._update_user_request(user_id, fields))
 
     def _update_user_request(self, user_id: str, fields: dict[str, Any]) -> RequestInformation:
-        return _json_request(Method.PATCH, self._client.users.by_user_id(user_id), fields)
+        return json_request(Method.PATCH, self._client.users.by_user_id(user_id), fields)
 
     async def revoke_sessions(self, user_id: str) -> None:
         info = self._client.users.by_user_id(user_id).revoke_sign_in_sessions.to_post_request_information()
@@ -487,7 +318,7 @@ class GraphDirectory:
         # to_patch_request_information needs a generated User model, which the adapter never imports.
         user = self._client.users.by_user_id(user_id)
         await self._send_batch("block sign-in", {
-            "disable": _json_request(Method.PATCH, user, {"accountEnabled": False}),
+            "disable": json_request(Method.PATCH, user, {"accountEnabled": False}),
             "revoke": user.revoke_sign_in_sessions.to_post_request_information()})
 
     async def _send_batch(self, action: str, steps: dict[str, RequestInformation]) -> dict[str, dict[str, Any]]:
@@ -508,9 +339,9 @@ class GraphDirectory:
                 answer = answers.get(step_id)
                 if answer is None:
                     raise GraphError(f"{action}: Graph's batch answer has no response for {step_id!r}")
-                note_request_id(_item_headers(answer).get("request-id"))
+                note_request_id(item_headers(answer).get("request-id"))
                 if not 200 <= int(answer.get("status") or 0) < 300:
-                    raise _step_failure(answer)
+                    raise step_failure(answer)
                 done[step_id] = answer
             return done
         return await self._call(action, send, requests=lambda: len(steps) - len(done))
@@ -534,18 +365,18 @@ class GraphDirectory:
             throttled = []
             for step_id in waiting:
                 answer, step_action = answers.get(step_id), steps[step_id][0]
-                note_request_id(_item_headers(answer or {}).get("request-id"))
+                note_request_id(item_headers(answer or {}).get("request-id"))
                 status = int((answer or {}).get("status") or 0)
                 if answer is None:
                     ended[step_id] = GraphError(f"{step_action}: Graph's batch answer has no response for {step_id!r}")
                 elif status in _TRANSIENT:
                     throttled.append(answer)
                 else:
-                    ended[step_id] = None if 200 <= status < 300 else translate(_step_failure(answer), step_action)
+                    ended[step_id] = None if 200 <= status < 300 else translate(step_failure(answer), step_action)
                     if bodies is not None and ended[step_id] is None:
                         bodies[step_id] = answer.get("body")
             if throttled:
-                raise _step_failure(max(throttled, key=_throttle_weight))
+                raise step_failure(max(throttled, key=throttle_weight))
         try:
             await self._call(action, send, requests=lambda: len(items) - len(ended))
         except GraphError as exc:
@@ -561,7 +392,7 @@ class GraphDirectory:
         batch.headers.try_add("Accept", "application/json")
         batch.set_stream_content(json.dumps({"requests": items}).encode(), "application/json")
         raw = await self._adapter.send_primitive_async(batch, "bytes", _ODATA_ERRORS)
-        answers = _batch_answers(json.loads(raw) if raw else {})
+        answers = answers_by_id(json.loads(raw) if raw else {})
         for answer in answers.values():
             self._observe_item(answer)
         return answers
@@ -570,7 +401,7 @@ class GraphDirectory:
         """Show the pacer a $batch item's answer as it would a single call's (a 424 never ran: nothing to learn)."""
         status = int(answer.get("status") or 0)
         if status != 424:
-            self._pacer.observe(status, _item_headers(answer))
+            self._pacer.observe(status, item_headers(answer))
 
     def _batch_item(self, step_id: str, info: RequestInformation, depends_on: str | None) -> dict[str, Any]:
         """A request built by the SDK's request builders as a $batch item: url relative to the Graph base URL,
@@ -579,7 +410,7 @@ class GraphDirectory:
         url, method = info.url, info.http_method
         if method is None or not url.startswith(self._base_url + "/"):
             raise GraphError(f"a batch step needs a method and a url under {self._base_url}: {method} {url}")
-        headers = {_header_name(name): ", ".join(sorted(values)) for name, values in info.headers.get_all().items()}
+        headers = {header_name(name): ", ".join(sorted(values)) for name, values in info.headers.get_all().items()}
         item: dict[str, Any] = {"id": step_id, "method": method.value, "url": url[len(self._base_url):]}
         if info.content or method in (Method.POST, Method.PATCH, Method.PUT):
             headers.setdefault("Content-Type", "application/json")
@@ -601,7 +432,7 @@ class GraphDirectory:
                 RequestConfiguration(query_parameters=query)))
         except GraphNotFound:
             return None
-        return _json_user(body) if body else None
+        return json_user(body) if body else None
 
     async def restore_user(self, user_id: str) -> None:
         item = self._client.directory.deleted_items.by_directory_object_id(user_id)
@@ -625,7 +456,7 @@ class GraphDirectory:
                 raise failure from None
 
     def _add_member_request(self, group_id: str, user_id: str) -> RequestInformation:
-        return _json_request(Method.POST, self._client.groups.by_group_id(group_id).members.ref,
+        return json_request(Method.POST, self._client.groups.by_group_id(group_id).members.ref,
                              {"@odata.id": f"{self._base_url}/directoryObjects/{user_id}"})
 
     async def _add_failure(self, group_id: str, user_id: str, error: GraphError) -> GraphError | None:
@@ -649,7 +480,7 @@ class GraphDirectory:
     async def _member_refusal(self, group_id: str, error: GraphError) -> GraphError:
         """A refused member add is final when the group itself refuses members; else it stays Graph's error."""
         try:
-            group = _json_group(await self._get_group("get group", group_id, GROUP_REFUSAL_FIELDS))
+            group = json_group(await self._get_group("get group", group_id, GROUP_REFUSAL_FIELDS))
         except GraphNotFound:
             return rejected(error, "the group no longer exists")
         reason = group_refusal(group)
@@ -686,7 +517,7 @@ class GraphDirectory:
 
     async def group_problem(self, group_id: str) -> str:
         try:
-            group = _json_group(await self._get_group("get group", group_id, GROUP_REFUSAL_FIELDS))
+            group = json_group(await self._get_group("get group", group_id, GROUP_REFUSAL_FIELDS))
         except GraphNotFound:
             return "the group does not exist"
         return group_refusal(group)
@@ -753,14 +584,14 @@ class GraphDirectory:
         try:
             body = await self._send("list guests", self._guest_request(GUEST_FILTER, sign_in_activity, sponsors))
         except GraphError as exc:
-            if not (sign_in_activity and _sign_in_unavailable(exc)):
+            if not (sign_in_activity and sign_in_unavailable(exc)):
                 raise
             scan.refused(f"Graph refused signInActivity ({exc.graph_code}: Entra ID P1 and AuditLog.Read.All are "
                          "needed)")
             body = await self._send("list guests", self._guest_request(GUEST_FILTER, False, sponsors))
         scan.requests += 1
         for page in range(1, SINGLE_RANGE_PAGES + 1):
-            items, link = _json_page(body)
+            items, link = json_page(body)
             scan.hand(items, remember=True)
             if link is None:
                 return scan.result(ranges=1)
@@ -775,7 +606,7 @@ class GraphDirectory:
                 first = pending.pop(0)
                 info: Any = self._guest_request(range_filter(first), scan.with_sign_in, sponsors)
                 while info is not None:
-                    items, link = _json_page(await self._send("list guests", info))
+                    items, link = json_page(await self._send("list guests", info))
                     scan.requests += 1
                     scan.hand(items)
                     info = self._client.users.with_url(link).to_get_request_information() if link else None
@@ -791,7 +622,7 @@ class GraphDirectory:
     def _guest_request(self, guest_filter: str, with_sign_in: bool, sponsors: bool) -> RequestInformation:
         query = UsersRequestBuilder.UsersRequestBuilderGetQueryParameters(
             filter=guest_filter, select=GUEST_PASS_FIELDS + (["signInActivity"] if with_sign_in else []),
-            top=_page_size(with_sign_in, sponsors), expand=["sponsors($select=id)"] if sponsors else None)
+            top=page_size(with_sign_in, sponsors), expand=["sponsors($select=id)"] if sponsors else None)
         return self._client.users.to_get_request_information(RequestConfiguration(query_parameters=query))
 
     async def transitive_member_ids(self, group_id: str) -> set[str]:
@@ -819,107 +650,10 @@ class GraphDirectory:
         while info is not None:
             for name, value in (headers or {}).items():
                 info.headers.try_add(name, value)
-            page, link = _json_page(await self._send(action, info))
+            page, link = json_page(await self._send(action, info))
             requests += 1
             items.extend(page)
             info = with_url(link).to_get_request_information() if link else None
         return items, requests
 
-
-def _sponsor_refusal(error: GraphError, sponsors: tuple[str, ...]) -> GraphError:
-    """Graph's 404 (or a 400 naming a sponsor) for an invitation or sponsor write that names a sponsor who does not
-    exist is the caller's bad reference (group-post-members: "404 Not Found when the object being added doesn't
-    exist"; the same rule holds for sponsors, which are references too)."""
-    text = (error.graph_message or error.message).lower()
-    named = [sponsor for sponsor in sponsors if sponsor.lower() in text]
-    if named or (sponsors and isinstance(error, GraphNotFound)):
-        who = f"the sponsor {named[0]}" if named else "a sponsor"
-        return rejected(error, f"{who} does not exist in the directory")
-    return error
-
-
-def _invitation_refusal(error: GraphError, email: str) -> GraphPolicyRefusal:
-    """Graph's 403 for an invitation: the tenant's external collaboration settings refuse the address's domain (or
-    the app lacks User.Invite.All); invitation-post.md is silent on the code, so any 403 is this refusal."""
-    domain = email.rpartition("@")[2]
-    return GraphPolicyRefusal(
-        f"Graph refused to invite an address of {domain} ({error.graph_code}: {error.graph_message}). The tenant's "
-        f"external collaboration settings may not allow invitations to this domain (Entra ID > External Identities >"
-        f" External collaboration settings), or the app's identity lacks User.Invite.All",
-        graph_status=error.graph_status, graph_code=error.graph_code, graph_message=error.graph_message,
-        request_id=error.request_id)
-
-
-def _batch_answers(body: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """A $batch answer's items by id (plain dicts: status, headers, body)."""
-    return {str(answer.get("id")): answer for answer in body.get("responses") or [] if isinstance(answer, dict)}
-
-
-def _step_failure(answer: dict[str, Any]) -> ODataError:
-    """A failed $batch item as the SDK raises a failed single call (status, headers, OData error), so `_call` and
-    `translate()` treat it exactly as they would that call: same project error, same throttle handling."""
-    body = answer.get("body")
-    error = (body.get("error") if isinstance(body, dict) else None) or {}
-    failure = ODataError(error=MainError(code=error.get("code"), message=error.get("message")))
-    failure.response_status_code = int(answer.get("status") or 0)
-    failure.response_headers = {str(name): str(value) for name, value in (answer.get("headers") or {}).items()}
-    return failure
-
-
-def _throttle_weight(answer: dict[str, Any]) -> tuple[bool, int]:
-    """Which throttled item `_call` is shown: a 429 before a 503/504 (it pauses the worker), the longest Retry-After."""
-    return int(answer.get("status") or 0) == 429, _retry_after(_item_headers(answer)) or 0
-
-
-def _item_headers(answer: dict[str, Any]) -> dict[str, str]:
-    """A $batch item answer's headers, names lower-cased."""
-    return {str(name).lower(): str(value) for name, value in (answer.get("headers") or {}).items()}
-
-
-def _header_name(name: str) -> str:
-    """`content-type` → `Content-Type`: the SDK keeps header names lower-cased, a batch item writes them out."""
-    return "-".join(part.capitalize() for part in name.split("-"))
-
-
-def _json_request(method: Method, builder: BaseRequestBuilder, body: dict[str, Any]) -> RequestInformation:
-    """A request to the builder's URL with a JSON body written by the app (the SDK's models are skipped)."""
-    info = RequestInformation(method, builder.url_template, builder.path_parameters)
-    info.headers.try_add("Accept", "application/json")
-    info.set_stream_content(json.dumps(body).encode(), "application/json")
-    return info
-
-
-def _invitation_body(request: InvitationRequest) -> dict[str, Any]:
-    """POST /invitations for a new guest (Graph's invitation resource, camelCase, nulls left out)."""
-    body: dict[str, Any] = {
-        "invitedUserEmailAddress": request.email, "inviteRedirectUrl": request.redirect_url,
-        "invitedUserDisplayName": request.display_name, "sendInvitationMessage": request.send_message,
-        "invitedUserType": "Guest", "invitedUserMessageInfo": _message_info(request),
-        "invitedUserSponsors": [{"id": sponsor} for sponsor in request.sponsors] or None}
-    return {name: value for name, value in body.items() if value is not None}
-
-
-def _message_info(request: InvitationRequest) -> dict[str, Any] | None:
-    if not (request.message or request.message_language or request.cc_recipients):
-        return None
-    info: dict[str, Any] = {
-        "customizedMessageBody": request.message, "messageLanguage": request.message_language,
-        "ccRecipients": [{"emailAddress": {"address": a}} for a in request.cc_recipients] or None}
-    return {name: value for name, value in info.items() if value is not None}
-
-
-def _wait_for(state: Any, policy: GraphRetryPolicy) -> float:
-    """Graph's Retry-After when it gave one, else exponential backoff."""
-    error = state.outcome.exception() if state.outcome else None
-    hinted = float(getattr(error, "retry_after", None) or 0)
-    backoff = policy.min_wait * (2 ** (state.attempt_number - 1))
-    return min(hinted or backoff, policy.max_wait)
-
-
-def _give_up_if_too_long(policy: GraphRetryPolicy) -> Callable[[Any], None]:
-    def check(state: Any) -> None:
-        error = state.outcome.exception() if state.outcome else None
-        if error is not None and (getattr(error, "retry_after", 0) or 0) > policy.max_wait:
-            raise error
-    return check
 
