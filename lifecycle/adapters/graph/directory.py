@@ -40,7 +40,7 @@ from lifecycle.adapters.graph.errors import (
     throttle_weight,
     translate,
 )
-from lifecycle.adapters.graph.ranges import FIRST_CHARACTERS, GUEST_FILTER, SINGLE_RANGE_PAGES, range_filter
+from lifecycle.adapters.graph.guest_pass import GuestPass
 from lifecycle.adapters.graph.retry import GraphRetryPolicy, give_up_if_too_long, wait_for
 from lifecycle.adapters.graph.throttle import AdaptiveLimiter, SendPacer, ThrottleGate
 from lifecycle.adapters.graph.wire import (
@@ -52,7 +52,6 @@ from lifecycle.adapters.graph.wire import (
     json_page,
     json_request,
     json_user,
-    page_size,
 )
 from lifecycle.config import Settings
 from lifecycle.domain.odata import odata_string
@@ -80,8 +79,6 @@ from lifecycle.request_log import note_request_id
 T = TypeVar("T")
 USER_FIELDS = ["id", "userType", "displayName", "mail", "otherMails", "userPrincipalName", "externalUserState",
                "accountEnabled"]
-GUEST_PASS_FIELDS = ["id", "userType", "displayName", "mail", "otherMails", "userPrincipalName", "externalUserState",
-                     "accountEnabled", "createdDateTime"]
 IN_VALUES = 15  # values one `in` filter takes without advanced query parameters (filter-query-parameter.md)
 LOOKUP_PAGE = 50  # the users an email lookup reads: every user holding the address in one page, members included
 _ODATA_ERRORS: dict[str, Any] = {"XXX": ODataError}
@@ -94,37 +91,6 @@ ADVANCED_QUERY = {"ConsistencyLevel": "eventual"}  # with $count=true: what an O
 GROUP_REFUSAL_FIELDS = ["id", "groupTypes", "mailEnabled", "onPremisesSyncEnabled", "isAssignableToRole"]
 _TRANSIENT = frozenset({429, 503, 504})
 _CHANGE_ACTIONS = {"add": "add member", "remove": "remove member", "attributes": "update user"}
-
-
-class _Scan:
-    """One directory pass as it goes: the pages handed on, the requests made, whether sign-ins are read; the ids the
-    first chain handed on (at most SINGLE_RANGE_PAGES pages of them), which the ranges leave out."""
-
-    def __init__(self, on_page: OnDirectoryPage, sign_in_activity: bool) -> None:
-        self.on_page = on_page
-        self.asked = sign_in_activity
-        self.with_sign_in = sign_in_activity
-        self.note = ""
-        self.requests = 0
-        self.guests = 0
-        self.seen: set[str] = set()
-
-    def refused(self, note: str) -> None:
-        self.with_sign_in, self.note = False, note
-        self.requests += 1
-
-    def hand(self, items: list[dict[str, Any]], remember: bool = False) -> None:
-        users = [json_user(item, sign_in_selected=self.with_sign_in) for item in items
-                 if item["id"] not in self.seen]
-        if remember:
-            self.seen.update(user.id for user in users)
-        if users:
-            self.guests += len(users)
-            self.on_page(users)
-
-    def result(self, ranges: int) -> GuestScan:
-        return GuestScan(self.guests, self.requests, ranges, sign_ins_read=self.asked and self.with_sign_in,
-                         sign_in_note=self.note)
 
 
 class GraphDirectory:
@@ -575,55 +541,9 @@ class GraphDirectory:
 
     async def scan_guests(self, on_page: OnDirectoryPage, *, sign_in_activity: bool,
                           sponsors: bool = False) -> GuestScan:
-        # The pass starts as one chain over `userType eq 'Guest'`: its first page settles whether signInActivity
-        # can be read (a 403 before anything is handed on), and a directory of at most SINGLE_RANGE_PAGES pages
-        # ends there. A larger one is read on in ranges by the first character of userPrincipalName
-        # (graph/ranges.py), at most GRAPH_MAX_CONCURRENCY at once, each request through `_call` (throttle pause,
-        # adaptive limiter, send pacer, retries); the users the chain handed on are left out of the ranges.
-        scan = _Scan(on_page, sign_in_activity)
-        try:
-            body = await self._send("list guests", self._guest_request(GUEST_FILTER, sign_in_activity, sponsors))
-        except GraphError as exc:
-            if not (sign_in_activity and sign_in_unavailable(exc)):
-                raise
-            scan.refused(f"Graph refused signInActivity ({exc.graph_code}: Entra ID P1 and AuditLog.Read.All are "
-                         "needed)")
-            body = await self._send("list guests", self._guest_request(GUEST_FILTER, False, sponsors))
-        scan.requests += 1
-        for page in range(1, SINGLE_RANGE_PAGES + 1):
-            items, link = json_page(body)
-            scan.hand(items, remember=True)
-            if link is None:
-                return scan.result(ranges=1)
-            if page == SINGLE_RANGE_PAGES:
-                break
-            body = await self._send("list guests", self._client.users.with_url(link).to_get_request_information())
-            scan.requests += 1
-        pending = list(FIRST_CHARACTERS)
-
-        async def read_ranges() -> None:
-            while pending:
-                first = pending.pop(0)
-                info: Any = self._guest_request(range_filter(first), scan.with_sign_in, sponsors)
-                while info is not None:
-                    items, link = json_page(await self._send("list guests", info))
-                    scan.requests += 1
-                    scan.hand(items)
-                    info = self._client.users.with_url(link).to_get_request_information() if link else None
-
-        try:
-            async with asyncio.TaskGroup() as readers:
-                for _ in range(min(self._max_concurrency, len(pending))):
-                    readers.create_task(read_ranges())
-        except ExceptionGroup as failed:
-            raise failed.exceptions[0] from None
-        return scan.result(ranges=len(FIRST_CHARACTERS))
-
-    def _guest_request(self, guest_filter: str, with_sign_in: bool, sponsors: bool) -> RequestInformation:
-        query = UsersRequestBuilder.UsersRequestBuilderGetQueryParameters(
-            filter=guest_filter, select=GUEST_PASS_FIELDS + (["signInActivity"] if with_sign_in else []),
-            top=page_size(with_sign_in, sponsors), expand=["sponsors($select=id)"] if sponsors else None)
-        return self._client.users.to_get_request_information(RequestConfiguration(query_parameters=query))
+        """The directory pass (`guest_pass.GuestPass`): one chain, then ranges read at the same time."""
+        return await GuestPass(self._send, self._client.users, self._max_concurrency).run(
+            on_page, sign_in_activity=sign_in_activity, sponsors=sponsors)
 
     async def transitive_member_ids(self, group_id: str) -> set[str]:
         # The OData cast (/microsoft.graph.user) is an advanced query: group-list-transitivemembers.md says the
