@@ -94,6 +94,18 @@ def test_serve_and_sweep_run_on_the_managed_identity(identity_graph, oauth_azuri
     mine = api.get("/me/guests")
     assert mine.status_code == 200 and {g["id"] for g in mine.json()["value"]} >= {guest["id"], short.json()["id"]}
 
+    # adoption on the same wiring: many writers at once, claims and records of one partition sharing transactions
+    existing = identity_graph.control.seed_users(count=40, userType="Guest", mail="adopt{n}@fabrikam.com",
+                                                 externalUserState="Accepted")
+    adopted = api.post("/adopt", json={"expiresInDays": 30})
+    assert adopted.status_code == 200, adopted.text
+    assert adopted.json()["adopted"] == 40 and adopted.json()["skipped"] == []
+    for user_id in existing[::13]:  # each found by its email: the claim linked to the record
+        email = identity_graph.control.user(user_id)["mail"]
+        found = api.get("/guests", params={"email": email}).json()["value"]
+        assert [g["id"] for g in found] == [user_id] and found[0]["state"] == "active"
+    assert api.post("/adopt", json={}).json()["alreadyTracked"] >= 40
+
     log = identity_graph.control.calls()["log"]
     assert log and all(entry["status"] < 400 for entry in log), [e for e in log if e["status"] >= 400]
     tokens = graph_tokens(identity_graph)
