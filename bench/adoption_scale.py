@@ -22,9 +22,8 @@ import tempfile
 import threading
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
-from bench.common import ROOT, BenchError, Stack, make_guest, row, run_benchmark, seed_users
+from bench.common import ROOT, BenchError, Stack, make_guest, row, run_benchmark, seed_users, status_kib
 
 MAX_GUESTS = 20_000  # Azurite holds the records in memory: beyond this it, not adoption, is what is measured
 
@@ -48,7 +47,7 @@ class PeakWatcher:
 
     def __init__(self, pid: int, every: float = 0.1) -> None:
         self.peak_kib = 0
-        self._status = Path(f"/proc/{pid}/status")
+        self._pid = pid
         self._every, self._stop = every, threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -56,12 +55,9 @@ class PeakWatcher:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                text = self._status.read_text()
-            except OSError:  # ended (or a zombie whose status no longer says)
+                self.peak_kib = max(self.peak_kib, status_kib("VmHWM", self._pid))
+            except OSError:  # ended
                 return
-            for line in text.splitlines():
-                if line.startswith("VmHWM:"):
-                    self.peak_kib = max(self.peak_kib, int(line.split()[1]))
             self._stop.wait(self._every)
 
     def stop(self) -> int:

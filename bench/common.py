@@ -210,6 +210,16 @@ def make_guest(now: datetime, *, due: bool, number: int) -> Guest:
                  updated_at=created)
 
 
+def status_kib(field: str, pid: int | str = "self") -> int:
+    """A memory figure of a process from /proc/<pid>/status, in KiB: `VmRSS` now, `VmHWM` its peak (not getrusage's
+    `ru_maxrss`, which Linux carries across `execve`: a child of a large parent would report the parent's peak).
+    Raises OSError when the process is gone."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1])
+    return 0
+
+
 async def gather_bounded[T](items: Iterable[T], work: Callable[[T], Coroutine[Any, Any, Any]], limit: int) -> list[Any]:
     slots = asyncio.Semaphore(limit)
 

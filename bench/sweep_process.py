@@ -20,19 +20,15 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.common import quiet_logging  # noqa: E402
+from bench.common import quiet_logging, status_kib  # noqa: E402
 from lifecycle.config import Settings  # noqa: E402
 from lifecycle.ports import GuestStore  # noqa: E402
 from lifecycle.wiring import build_services  # noqa: E402
 
 
 def resident_kib(field: str = "VmRSS") -> int:
-    """This process's resident memory now (VmRSS), or at its peak (VmHWM), in KiB. Not getrusage's ru_maxrss: Linux
-    carries that across execve, so a process started by a large parent reports the parent's peak."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(f"{field}:"):
-            return int(line.split()[1])
-    return 0
+    """This process's resident memory now (VmRSS), or at its peak (VmHWM), in KiB."""
+    return status_kib(field)
 
 
 def synthetic_store() -> GuestStore | None:

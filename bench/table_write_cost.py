@@ -8,13 +8,11 @@ around the SDK does.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from bench.common import Stack, row, run_benchmark
+from bench.common import Stack, gather_bounded, row, run_benchmark
 from lifecycle.adapters.tables.client import build_service_client
 from lifecycle.config import Settings
 
@@ -37,16 +35,6 @@ def guest_like_row(partition: str, number: int) -> dict[str, Any]:
             "Format": 2, "Enabled": True}
 
 
-async def bounded(jobs: Sequence[Callable[[], Awaitable[Any]]]) -> None:
-    slots = asyncio.Semaphore(IN_FLIGHT)
-
-    async def one(job: Callable[[], Awaitable[Any]]) -> None:
-        async with slots:
-            await job()
-
-    await asyncio.gather(*(one(job) for job in jobs))
-
-
 async def measure(stack: Stack, args: argparse.Namespace) -> int:
     settings = Settings.from_env(stack.environment("WriteCost"))
     service = build_service_client(settings, None)
@@ -58,14 +46,16 @@ async def measure(stack: Stack, args: argparse.Namespace) -> int:
         figures: dict[int, float] = {}
         for shape in SHAPES:
             count = args.entities - args.entities % max(shape, 1)
-            if shape == 0:
-                jobs = [lambda n=n: table.create_entity(guest_like_row("single", n)) for n in range(count)]
-            else:
-                jobs = [lambda start=start, shape=shape: table.submit_transaction(
-                    [("create", guest_like_row(f"tx{shape}-{start % IN_FLIGHT}", n))
-                     for n in range(start, start + shape)]) for start in range(0, count, shape)]
+
+            async def write(start: int, shape: int = shape) -> Any:
+                if shape == 0:
+                    return await table.create_entity(guest_like_row("single", start))
+                rows = [guest_like_row(f"tx{shape}-{start % IN_FLIGHT}", n) for n in range(start, start + shape)]
+                return await table.submit_transaction([("create", entity) for entity in rows])
+
+            starts = range(count) if shape == 0 else range(0, count, shape)
             cpu, wall = time.process_time(), time.perf_counter()
-            await bounded(jobs)
+            await gather_bounded(starts, write, IN_FLIGHT)
             cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
             figures[shape] = cpu * 1e6 / count
             label = "create_entity" if shape == 0 else f"transactions of {shape}"
